@@ -1,0 +1,173 @@
+/**
+ * `LocalDecisionClient`: decisions made in this process from a loaded policy set.
+ *
+ * @module
+ */
+
+import {
+  type CompiledRule,
+  type Context,
+  compileRule,
+  type DecideInput,
+} from "../engine/compile-rule.ts";
+import type { Decision } from "../engine/decision.ts";
+import { PolicyCheck } from "../engine/policy-check.ts";
+import { UnknownPolicyError } from "../errors.ts";
+import type { Policy, PolicySet } from "../policy/types.ts";
+import { MemoryStateStore } from "../state/memory-state-store.ts";
+import type { StateStore } from "../state/types.ts";
+import type { DecisionClient } from "./types.ts";
+
+/** Options of {@link LocalDecisionClient}. */
+export interface LocalDecisionClientOptions {
+  /** The policies, from `loadPolicyFile` or `parsePolicies`. */
+  readonly policies: PolicySet;
+  /**
+   * Where counters live.
+   * @default new MemoryStateStore()
+   */
+  readonly state?: StateStore;
+  /**
+   * Current time in ms since the epoch (inject one in tests).
+   * @default Date.now
+   */
+  readonly clock?: () => number;
+  /**
+   * When the state store fails: `false` blocks the call (fail closed), `true` lets it through.
+   * @default false
+   */
+  readonly failOpen?: boolean;
+}
+
+/** Actual usage of a call, to settle its budget reservation with. */
+export interface ActualUsage {
+  /** What the call really cost, in USD. */
+  readonly costUsd?: number;
+  /** Tokens the call really used. */
+  readonly tokens?: number;
+}
+
+/**
+ * Decides from compiled policies in this process. Each policy is compiled once; each
+ * check (a policy id or a list of them) is prepared once and cached.
+ *
+ * @example
+ * ```ts
+ * const client = new LocalDecisionClient({ policies: loadPolicyFile() });
+ * const decision = await client.decide("rate_limit", { userId: "u1" });
+ * ```
+ */
+export class LocalDecisionClient implements DecisionClient {
+  readonly policies: PolicySet;
+  readonly state: StateStore;
+  readonly #byId = new Map<string, Policy>();
+  readonly #compiled = new Map<string, readonly CompiledRule[]>();
+  readonly #checks = new Map<string, PolicyCheck>();
+  readonly #settings;
+
+  constructor(options: LocalDecisionClientOptions) {
+    this.policies = options.policies;
+    this.state = options.state ?? new MemoryStateStore();
+    for (const p of options.policies.policies) this.#byId.set(p.id, p);
+    this.#settings = {
+      state: this.state,
+      clock: options.clock ?? Date.now,
+      failOpen: options.failOpen ?? false,
+    };
+  }
+
+  /** Ids of every loaded policy, in file order. */
+  listPolicies(): string[] {
+    return [...this.#byId.keys()];
+  }
+
+  /** The loaded policy, or `undefined`. */
+  getPolicy(policyId: string): Policy | undefined {
+    return this.#byId.get(policyId);
+  }
+
+  /** Whether a policy id is loaded. */
+  hasPolicy(policyId: string): boolean {
+    return this.#byId.has(policyId);
+  }
+
+  /**
+   * Prepares a check of one policy, or of several decided together (their counters are
+   * consumed atomically: a call refused by one policy consumes nothing from another).
+   *
+   * @throws UnknownPolicyError when an id is not loaded.
+   */
+  check(policyIds: string | readonly string[]): PolicyCheck {
+    const ids = typeof policyIds === "string" ? [policyIds] : policyIds;
+    const key = ids.join(",");
+    let check = this.#checks.get(key);
+    if (check) return check;
+    const rules: CompiledRule[] = [];
+    const disabled: string[] = [];
+    for (const id of ids) {
+      const policy = this.#byId.get(id);
+      if (!policy) throw new UnknownPolicyError(id, this.listPolicies());
+      if (!policy.enabled) {
+        disabled.push(id);
+        continue;
+      }
+      let compiled = this.#compiled.get(id);
+      if (!compiled) {
+        compiled = policy.rules.filter((r) => r.enabled).map((r) => compileRule(r, id));
+        this.#compiled.set(id, compiled);
+      }
+      rules.push(...compiled);
+    }
+    const allowReason =
+      disabled.length === ids.length
+        ? `Policy '${key}' is disabled; the call is allowed`
+        : `Policy '${key}' allowed the call`;
+    check = new PolicyCheck(key, rules, this.#settings, allowReason);
+    this.#checks.set(key, check);
+    return check;
+  }
+
+  /** Decides for a context. Synchronous with a synchronous state store. */
+  decide(
+    policyIds: string | readonly string[],
+    context: Context,
+    input?: DecideInput,
+  ): Decision | Promise<Decision> {
+    return this.check(policyIds).decide(context, input);
+  }
+
+  /**
+   * Corrects an admitted decision's budget reservation with what the call really used.
+   * Amounts not given keep their estimate.
+   */
+  settle(decision: Decision, actual: ActualUsage): void | Promise<void> {
+    const reservation = decision.reservation;
+    if (!reservation) return;
+    const adjustments = [];
+    for (const r of reservation) {
+      const real =
+        r.unit === "usd"
+          ? actual.costUsd === undefined
+            ? undefined
+            : Math.round(actual.costUsd * 1_000_000)
+          : actual.tokens;
+      if (real === undefined || !Number.isFinite(real) || real < 0 || real === r.amount) continue;
+      adjustments.push({ key: r.key, delta: real - r.amount, expiresAtMs: r.expiresAtMs });
+    }
+    if (adjustments.length > 0) return this.state.adjust(adjustments);
+  }
+
+  /** Gives an admitted decision's budget reservation back (the call did not spend it). */
+  refund(decision: Decision): void | Promise<void> {
+    const reservation = decision.reservation;
+    if (!reservation) return;
+    return this.state.adjust(
+      reservation.map((r) => ({ key: r.key, delta: -r.amount, expiresAtMs: r.expiresAtMs })),
+    );
+  }
+
+  /** Closes the state store. */
+  async close(): Promise<void> {
+    await this.state.close?.();
+  }
+}

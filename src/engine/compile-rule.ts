@@ -1,0 +1,434 @@
+/**
+ * Compiles one {@link PolicyRule} into closures: a matcher (does the rule apply?), the
+ * stateless triggers (does it fire?), and the specs of its counters. Everything that can
+ * be computed once — reasons, sets, regular expressions, time zones — is computed here.
+ *
+ * @module
+ */
+
+import type { Budget, PolicyRule, RuleAction, Schedule, TimeWindow } from "../policy/types.ts";
+import { compileCondition, type Predicate } from "./conditions.ts";
+import type { DecisionAction } from "./decision.ts";
+import { SEVERITY } from "./decision.ts";
+import { compileFieldPath, type FieldGetter } from "./field-path.ts";
+import { compileGlobs, type StringMatcher } from "./glob.ts";
+import { type CalendarPeriod, minuteOfDay, periodAt, TimeZone, weekdayOf } from "./time-zone.ts";
+
+/** A decision context: any JSON-like fields. */
+export type Context = Readonly<Record<string, unknown>>;
+
+/** What one rule contributes to a decision. */
+export interface Outcome {
+  readonly action: DecisionAction;
+  readonly severity: number;
+  readonly priority: number;
+  readonly reason: string;
+  readonly ruleId: string;
+}
+
+/** Extra input to a decision beyond the context. */
+export interface DecideInput {
+  /** The guarded call's arguments (for `parameter:` rules). */
+  readonly args?: readonly unknown[] | undefined;
+}
+
+/** A stateless trigger: returns an outcome when the rule fires (or warns), else `undefined`. */
+type Trigger = (ctx: Context, nowMs: number, input: DecideInput | undefined) => Outcome | undefined;
+
+/** A counter a rule keeps; the key is completed per call with the `per` value and period. */
+export interface CounterSpec {
+  readonly rule: CompiledRule;
+  readonly kind: "window" | "period";
+  readonly label: string;
+  readonly unit: "requests" | "usd" | "tokens";
+  /** Effective limit (after `block_at_N%`). */
+  readonly limit: number;
+  /** The limit as written. */
+  readonly nominalLimit: number;
+  /** Total at or above which the rule warns; `Infinity` for none. */
+  readonly warnAt: number;
+  readonly windowMs: number;
+  readonly keyPrefix: string;
+  readonly period?: PeriodTracker;
+}
+
+/** Caches the current calendar period of one zone, so most calls skip the time-zone math. */
+export class PeriodTracker {
+  readonly #zone: TimeZone;
+  readonly #period: CalendarPeriod;
+  startMs = Number.POSITIVE_INFINITY;
+  endMs = Number.NEGATIVE_INFINITY;
+  index = 0;
+
+  constructor(zone: TimeZone, period: CalendarPeriod) {
+    this.#zone = zone;
+    this.#period = period;
+  }
+
+  /** Moves to the period containing `nowMs` if needed. */
+  at(nowMs: number): this {
+    if (nowMs < this.startMs || nowMs >= this.endMs) {
+      const p = periodAt(this.#zone, this.#period, nowMs);
+      this.startMs = p.startMs;
+      this.endMs = p.endMs;
+      this.index = p.index;
+    }
+    return this;
+  }
+}
+
+/** A compiled rule. */
+export interface CompiledRule {
+  readonly id: string;
+  readonly policyId: string;
+  readonly priority: number;
+  readonly action: RuleAction;
+  /** Does the rule apply to this context? `undefined` = always. */
+  readonly applies: Predicate | undefined;
+  /** Stateless triggers; a rule with neither triggers nor counters fires whenever it applies. */
+  readonly triggers: readonly Trigger[];
+  /** The outcome when a matcher-only rule applies. */
+  readonly always: Outcome | undefined;
+  readonly counters: readonly CounterSpec[];
+  /** Reads the `per` value; `undefined` without `per`. */
+  readonly per: FieldGetter | undefined;
+  /** The `per` field's name, for reasons. */
+  readonly perName: string;
+  /** The outcome for "a counter refused" (block, or confirmation). */
+  readonly refusal: (detail: string) => Outcome;
+  /** The outcome for "warn" on this rule. */
+  readonly warning: (detail: string) => Outcome;
+  /** An `allow` outcome for a confirmed call. */
+  readonly confirmed: Outcome;
+}
+
+const VERB: Readonly<Record<DecisionAction, string>> = {
+  allow: "allowed the call",
+  warn: "warning",
+  require_confirmation: "requires confirmation",
+  block: "blocked the call",
+};
+
+const label = (rule: PolicyRule): string => rule.id.slice(rule.id.indexOf("/") + 1);
+
+/** Formats micro-dollars as `$1.23`. */
+export function formatUsd(micros: number): string {
+  const usd = micros / 1_000_000;
+  return `$${usd >= 1 || usd === 0 ? usd.toFixed(2) : usd.toPrecision(2)}`;
+}
+
+function formatWindow(w: TimeWindow): string {
+  const f = (m: number) =>
+    `${String(Math.floor(m / 60)).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
+  return `${f(w.startMinute)}-${f(w.endMinute)}`;
+}
+
+function inWindow(w: TimeWindow, minute: number): boolean {
+  if (w.startMinute < w.endMinute) return minute >= w.startMinute && minute < w.endMinute;
+  if (w.startMinute > w.endMinute) return minute >= w.startMinute || minute < w.endMinute;
+  return true; // "09:00-09:00": the whole day
+}
+
+const DAY_LABEL = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"];
+
+/** Reads the user id: `userId`, else `user_id`. */
+export function contextUserId(ctx: Context): string | undefined {
+  const id = ctx.userId ?? ctx.user_id;
+  return typeof id === "string" ? id : typeof id === "number" ? String(id) : undefined;
+}
+
+function matcherOn(getter: FieldGetter, match: StringMatcher): Predicate {
+  // A missing field matches: attaching the policy to a call is the declaration.
+  return (ctx) => {
+    const v = getter(ctx);
+    return v == null || (typeof v === "string" && match(v));
+  };
+}
+
+/** Compiles a rule for a policy. */
+export function compileRule(rule: PolicyRule, policyId: string): CompiledRule {
+  const ruleLabel = label(rule);
+  const outcome = (action: DecisionAction, detail: string): Outcome => ({
+    action,
+    severity: SEVERITY[action],
+    priority: rule.priority,
+    ruleId: rule.id,
+    reason: `Policy '${policyId}' ${VERB[action]}: ${rule.message ?? detail} (rule ${ruleLabel})`,
+  });
+  const fired = (detail: string): Outcome => outcome(rule.action, detail);
+  const warning = (detail: string): Outcome => outcome("warn", detail);
+  const confirmed = outcome("allow", "confirmed");
+
+  // --- matchers
+  const matchers: Predicate[] = [];
+  if (rule.resource)
+    matchers.push(matcherOn(compileFieldPath("resource"), compileGlobs(rule.resource)));
+  if (rule.operation)
+    matchers.push(matcherOn(compileFieldPath("operation"), compileGlobs(rule.operation)));
+  if (rule.resourceTypes) {
+    const m = compileGlobs(rule.resourceTypes);
+    matchers.push((ctx) => {
+      const v = ctx.resourceType ?? ctx.resource_type;
+      return v == null || (typeof v === "string" && m(v));
+    });
+  }
+  if (rule.feature) {
+    const name = rule.feature.name;
+    matchers.push((ctx) => ctx.feature == null || ctx.feature === name);
+  }
+  if (rule.model)
+    matchers.push(matcherOn(compileFieldPath("model"), compileGlobs(rule.model.patterns)));
+  if (rule.when) matchers.push(compileCondition(rule.when));
+  const applies: Predicate | undefined =
+    matchers.length === 0
+      ? undefined
+      : matchers.length === 1
+        ? matchers[0]
+        : (ctx) => {
+            for (const m of matchers) if (!m(ctx)) return false;
+            return true;
+          };
+
+  // --- stateless triggers
+  const triggers: Trigger[] = [];
+  const warnPct = rule.warnAtPercent;
+  const limitPct = rule.limitAtPercent ?? 100;
+  if (rule.feature && !rule.feature.enabled) {
+    const o = fired(`feature '${rule.feature.name}' is disabled`);
+    triggers.push(() => o);
+  }
+  if (rule.model && !rule.model.allowed) {
+    const patterns = rule.model.patterns.join(", ");
+    triggers.push((ctx) =>
+      fired(
+        `model ${typeof ctx.model === "string" ? `'${ctx.model}'` : `(${patterns})`} is not allowed`,
+      ),
+    );
+  }
+  if (rule.requires) {
+    const flags = rule.requires;
+    triggers.push((ctx) => {
+      for (const f of flags)
+        if (ctx[f] !== true) return fired(`requires ${f} to be true in the context`);
+      return undefined;
+    });
+  }
+  if (rule.allowedUsers) triggers.push(allowedUsersTrigger(rule.allowedUsers, fired));
+  if (rule.schedule)
+    triggers.push(scheduleTrigger(rule.schedule, TimeZone.get(rule.timezone), fired));
+  if (rule.parameter) triggers.push(parameterTrigger(rule, fired));
+  const quantity = (
+    field: "cost" | "tokens",
+    max: number,
+    scale: number,
+    fmt: (n: number) => string,
+    noun: string,
+  ): Trigger => {
+    const hard = Math.floor((max * limitPct) / 100);
+    const soft = warnPct === undefined ? Number.POSITIVE_INFINITY : (max * warnPct) / 100;
+    return (ctx) => {
+      const raw = ctx[field];
+      if (raw === undefined || raw === null) return undefined;
+      if (typeof raw !== "number" || !Number.isFinite(raw) || raw < 0) {
+        return outcome(
+          "block",
+          `${field} must be a non-negative number, got ${JSON.stringify(raw)}`,
+        );
+      }
+      const v = Math.round(raw * scale);
+      if (v > hard) return fired(`${noun} ${fmt(v)} exceeds the limit of ${fmt(hard)}`);
+      if (v >= soft)
+        return warning(
+          `${noun} ${fmt(v)} is at ${Math.floor((v / max) * 100)}% of the limit of ${fmt(max)}`,
+        );
+      return undefined;
+    };
+  };
+  if (rule.maxCostPerCallMicros !== undefined) {
+    triggers.push(
+      quantity("cost", rule.maxCostPerCallMicros, 1_000_000, formatUsd, "cost per call"),
+    );
+  }
+  if (rule.maxTokensPerRequest !== undefined) {
+    triggers.push(
+      quantity("tokens", rule.maxTokensPerRequest, 1, (n) => `${n} tokens`, "tokens per request"),
+    );
+  }
+
+  const compiled: CompiledRule = {
+    id: rule.id,
+    policyId,
+    priority: rule.priority,
+    action: rule.action,
+    applies,
+    triggers,
+    always: undefined,
+    counters: [],
+    per: rule.per === undefined ? undefined : compileFieldPath(rule.per),
+    perName: rule.per ?? "",
+    refusal: fired,
+    warning,
+    confirmed,
+  };
+  const counters: CounterSpec[] = [];
+  const warnAt = (limit: number) =>
+    warnPct === undefined ? Number.POSITIVE_INFINITY : (limit * warnPct) / 100;
+  const effective = (limit: number) => Math.max(0, Math.floor((limit * limitPct) / 100));
+  for (const r of rule.rateLimits) {
+    counters.push({
+      rule: compiled,
+      kind: "window",
+      label: r.key.replaceAll("_", " "),
+      unit: "requests",
+      limit: effective(r.limit),
+      nominalLimit: r.limit,
+      warnAt: warnAt(r.limit),
+      windowMs: r.windowMs,
+      keyPrefix: `${rule.id}:w${r.windowMs}|`,
+    });
+  }
+  for (const b of rule.budgets)
+    counters.push(budgetSpec(compiled, rule, b, effective(b.limit), warnAt(b.limit)));
+  const always =
+    triggers.length === 0 && counters.length === 0 ? fired(matchDetail(rule)) : undefined;
+  return { ...compiled, counters, always };
+}
+
+function budgetSpec(
+  compiled: CompiledRule,
+  rule: PolicyRule,
+  b: Budget,
+  limit: number,
+  warnAt: number,
+): CounterSpec {
+  const noun =
+    b.unit === "usd"
+      ? `${b.period === "day" ? "daily" : b.period === "month" ? "monthly" : "hourly"} budget`
+      : b.key.replaceAll("_", " ");
+  return {
+    rule: compiled,
+    kind: "period",
+    label: noun,
+    unit: b.unit,
+    limit,
+    nominalLimit: b.limit,
+    warnAt,
+    windowMs: 0,
+    keyPrefix: `${rule.id}:${b.unit === "usd" ? "$" : "t"}${b.period[0]}`,
+    period: new PeriodTracker(TimeZone.get(rule.timezone), b.period),
+  };
+}
+
+function matchDetail(rule: PolicyRule): string {
+  const parts: string[] = [];
+  if (rule.operation) parts.push(`operation ${rule.operation.join(" or ")}`);
+  if (rule.resource) parts.push(`resource ${rule.resource.join(" or ")}`);
+  if (rule.resourceTypes) parts.push(`resource type ${rule.resourceTypes.join(" or ")}`);
+  if (rule.model) parts.push(`model ${rule.model.patterns.join(" or ")}`);
+  if (rule.feature) parts.push(`feature ${rule.feature.name}`);
+  if (rule.when) parts.push("its conditions held");
+  return parts.length ? `matched ${parts.join(", ")}` : "applies to every call";
+}
+
+function allowedUsersTrigger(entries: readonly string[], fired: (d: string) => Outcome): Trigger {
+  const users = new Set(entries.filter((e) => !e.startsWith("@")));
+  const roles = new Set(
+    entries.filter((e) => e.startsWith("@") && e !== "@self").map((e) => e.slice(1)),
+  );
+  const self = entries.includes("@self");
+  return (ctx) => {
+    const user = contextUserId(ctx);
+    if (user !== undefined && users.has(user)) return undefined;
+    if (self && user !== undefined) {
+      const owner = ctx.ownerId ?? ctx.owner_id;
+      if (owner != null && String(owner) === user) return undefined;
+    }
+    if (roles.size > 0) {
+      const r = ctx.roles ?? ctx.role;
+      if (typeof r === "string" && roles.has(r)) return undefined;
+      if (Array.isArray(r) && r.some((x) => typeof x === "string" && roles.has(x)))
+        return undefined;
+    }
+    return fired(
+      user === undefined
+        ? "no user id in the context; allowed_users applies"
+        : `user '${user}' is not allowed`,
+    );
+  };
+}
+
+function scheduleTrigger(s: Schedule, zone: TimeZone, fired: (d: string) => Outcome): Trigger {
+  const tz = zone.name;
+  const allowedDays = s.allowedDays && new Set(s.allowedDays);
+  const forbiddenDays = s.forbiddenDays && new Set(s.forbiddenDays);
+  return (_ctx, nowMs) => {
+    const local = zone.localMs(nowMs);
+    const minute = minuteOfDay(local);
+    const day = weekdayOf(local);
+    if (s.allowedHours && !s.allowedHours.some((w) => inWindow(w, minute))) {
+      return fired(`outside allowed hours ${s.allowedHours.map(formatWindow).join(", ")} (${tz})`);
+    }
+    if (allowedDays && !allowedDays.has(day))
+      return fired(`${DAY_LABEL[day]} is not an allowed day (${tz})`);
+    if (s.forbiddenHours) {
+      const w = s.forbiddenHours.find((x) => inWindow(x, minute));
+      if (w) return fired(`inside forbidden hours ${formatWindow(w)} (${tz})`);
+    }
+    if (forbiddenDays?.has(day)) return fired(`${DAY_LABEL[day]} is a forbidden day (${tz})`);
+    if (s.deniedWindows) {
+      for (const w of s.deniedWindows) {
+        if (w.kind === "range") {
+          if (nowMs >= w.startMs && nowMs < w.endMs) {
+            return fired(
+              `inside denied window ${new Date(w.startMs).toISOString()} to ${new Date(w.endMs).toISOString()}`,
+            );
+          }
+        } else if ((!w.days || w.days.includes(day)) && (!w.hours || inWindow(w.hours, minute))) {
+          return fired(
+            `inside denied window${w.days ? ` on ${w.days.map((d) => DAY_LABEL[d]).join(", ")}` : ""}${w.hours ? ` ${formatWindow(w.hours)}` : ""} (${tz})`,
+          );
+        }
+      }
+    }
+    return undefined;
+  };
+}
+
+function parameterTrigger(rule: PolicyRule, fired: (d: string) => Outcome): Trigger {
+  const p = rule.parameter as NonNullable<PolicyRule["parameter"]>;
+  const get = compileFieldPath(p.name);
+  const allowed = p.allowedValues && new Set(p.allowedValues);
+  return (ctx, _now, input) => {
+    let v = get(ctx);
+    if (v === undefined) {
+      const first = input?.args?.[0];
+      if (
+        first !== null &&
+        typeof first === "object" &&
+        !Array.isArray(first) &&
+        Object.hasOwn(first, p.name)
+      ) {
+        v = (first as Record<string, unknown>)[p.name];
+      }
+    }
+    if (v === undefined) return undefined;
+    const name = `parameter '${p.name}'`;
+    if (p.min !== undefined || p.max !== undefined) {
+      if (typeof v !== "number" || Number.isNaN(v))
+        return fired(`${name} must be a number, got ${JSON.stringify(v)}`);
+      if (p.min !== undefined && v < p.min)
+        return fired(`${name} = ${v} is below the minimum ${p.min}`);
+      if (p.max !== undefined && v > p.max)
+        return fired(`${name} = ${v} is above the maximum ${p.max}`);
+    }
+    if (p.maxLength !== undefined) {
+      const len = typeof v === "string" || Array.isArray(v) ? v.length : undefined;
+      if (len === undefined) return fired(`${name} must be a string or a list to have a length`);
+      if (len > p.maxLength)
+        return fired(`${name} is ${len} long, over the maximum of ${p.maxLength}`);
+    }
+    if (allowed && !allowed.has(v))
+      return fired(`${name} = ${JSON.stringify(v)} is not one of the allowed values`);
+    return undefined;
+  };
+}

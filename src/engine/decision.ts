@@ -1,0 +1,173 @@
+/**
+ * The decision: what a policy check answers, and how it is built on the hot path.
+ *
+ * @module
+ */
+
+import { uuidv7 } from "../util/uuid.ts";
+
+/** What the decision asks the caller to do. */
+export type DecisionAction = "allow" | "warn" | "block" | "require_confirmation";
+
+/** The audit log's three outcomes (`require_confirmation` is recorded as `blocked`). */
+export type DecisionOutcome = "allowed" | "warned" | "blocked";
+
+/** A budget reservation made by an admitted decision, to settle or refund after the call. */
+export interface ReservedAmount {
+  /** The counter's key in the state store. */
+  readonly key: string;
+  /** `usd` amounts are micro-dollars. */
+  readonly unit: "usd" | "tokens";
+  /** What was reserved. */
+  readonly amount: number;
+  /** End of the counter's period (UTC ms). */
+  readonly expiresAtMs: number;
+}
+
+/** Fields every decision has. */
+export interface DecisionBase {
+  /** Time-ordered UUIDv7; generated on first read. */
+  readonly decisionId: string;
+  /** The policy id, or the ids joined with `,` for a check of several policies. */
+  readonly policyId: string;
+  /** Why: names the policy and the rule that decided. */
+  readonly reason: string;
+  /** Ids of the rules that applied to the context (`policy/rules[i]` or `policy/name`). */
+  readonly matchedRules: readonly string[];
+  /** The rule that decided, when one did. */
+  readonly ruleId?: string;
+  /** Time the decision took, in ms. */
+  readonly durationMs: number;
+  /** When it was decided, ISO 8601 UTC. */
+  readonly timestamp: string;
+  /** When it was decided, ms since the epoch. */
+  readonly timestampMs: number;
+  /** Budget amounts reserved by this decision (admitted decisions only). */
+  readonly reservation?: readonly ReservedAmount[];
+  /** Set when a backend failed and the decision was made by the fail-open/fail-closed setting. */
+  readonly error?: Error;
+  /** True when a backend failed and `failOpen` let the call through. */
+  readonly failedOpen?: boolean;
+}
+
+/** The call may run. */
+export interface AllowDecision extends DecisionBase {
+  readonly allowed: true;
+  readonly action: "allow";
+  readonly decision: "allowed";
+}
+/** The call may run, with a warning. */
+export interface WarnDecision extends DecisionBase {
+  readonly allowed: true;
+  readonly action: "warn";
+  readonly decision: "warned";
+}
+/** The call must not run. */
+export interface BlockDecision extends DecisionBase {
+  readonly allowed: false;
+  readonly action: "block";
+  readonly decision: "blocked";
+}
+/** The call must not run until confirmed. */
+export interface ConfirmationDecision extends DecisionBase {
+  readonly allowed: false;
+  readonly action: "require_confirmation";
+  readonly decision: "blocked";
+}
+
+/** A policy decision: a readonly union discriminated by `action` (or `allowed`). */
+export type Decision = AllowDecision | WarnDecision | BlockDecision | ConfirmationDecision;
+
+/** Severity order: the most severe outcome of a check wins. */
+export const SEVERITY: Readonly<Record<DecisionAction, number>> = {
+  allow: 0,
+  warn: 1,
+  require_confirmation: 2,
+  block: 3,
+};
+
+const OUTCOME: Readonly<Record<DecisionAction, DecisionOutcome>> = {
+  allow: "allowed",
+  warn: "warned",
+  require_confirmation: "blocked",
+  block: "blocked",
+};
+
+/** Plain fields of a decision; the id and ISO timestamp are derived lazily. */
+export interface DecisionFields {
+  readonly policyId: string;
+  readonly action: DecisionAction;
+  readonly reason: string;
+  readonly matchedRules: readonly string[];
+  readonly ruleId?: string | undefined;
+  readonly durationMs: number;
+  readonly timestampMs: number;
+  readonly reservation?: readonly ReservedAmount[] | undefined;
+  readonly error?: Error | undefined;
+  readonly failedOpen?: boolean | undefined;
+}
+
+// A class, so that the id (a UUID string) and the ISO timestamp are only built when read:
+// most allowed decisions are never logged.
+class DecisionRecord {
+  readonly policyId: string;
+  readonly allowed: boolean;
+  readonly action: DecisionAction;
+  readonly decision: DecisionOutcome;
+  readonly reason: string;
+  readonly matchedRules: readonly string[];
+  readonly ruleId: string | undefined;
+  readonly durationMs: number;
+  readonly timestampMs: number;
+  readonly reservation: readonly ReservedAmount[] | undefined;
+  readonly error: Error | undefined;
+  readonly failedOpen: boolean | undefined;
+  #id: string | undefined;
+
+  constructor(f: DecisionFields) {
+    this.policyId = f.policyId;
+    this.action = f.action;
+    this.allowed = f.action === "allow" || f.action === "warn";
+    this.decision = OUTCOME[f.action];
+    this.reason = f.reason;
+    this.matchedRules = f.matchedRules;
+    this.ruleId = f.ruleId;
+    this.durationMs = f.durationMs;
+    this.timestampMs = f.timestampMs;
+    this.reservation = f.reservation;
+    this.error = f.error;
+    this.failedOpen = f.failedOpen;
+  }
+
+  get decisionId(): string {
+    this.#id ??= uuidv7(this.timestampMs);
+    return this.#id;
+  }
+
+  get timestamp(): string {
+    return new Date(this.timestampMs).toISOString();
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      decisionId: this.decisionId,
+      policyId: this.policyId,
+      allowed: this.allowed,
+      action: this.action,
+      decision: this.decision,
+      reason: this.reason,
+      matchedRules: this.matchedRules,
+      ...(this.ruleId !== undefined && { ruleId: this.ruleId }),
+      durationMs: this.durationMs,
+      timestamp: this.timestamp,
+      ...(this.reservation !== undefined && { reservation: this.reservation }),
+      ...(this.error !== undefined && { error: this.error.message }),
+      ...(this.failedOpen !== undefined && { failedOpen: this.failedOpen }),
+    };
+  }
+}
+
+/** Builds a decision. */
+export function makeDecision(fields: DecisionFields): Decision {
+  return new DecisionRecord(fields) as unknown as Decision;
+}

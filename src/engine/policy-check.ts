@@ -1,0 +1,268 @@
+/**
+ * Evaluates one compiled check (one policy, or several decided together) against a context.
+ *
+ * Order of work, cheapest first: matchers, stateless triggers, then — only if nothing
+ * blocked — one call to the state store with every counter of every applying rule, which
+ * consumes all of them or none. The path is synchronous when the store answers
+ * synchronously (the memory store does), so an in-process decision allocates a handful of
+ * small objects and never waits for a microtask.
+ *
+ * @module
+ */
+
+import { DecisionBackendError } from "../errors.ts";
+import type { ConsumeResult, Counter, StateStore } from "../state/types.ts";
+import type { CompiledRule, Context, CounterSpec, DecideInput, Outcome } from "./compile-rule.ts";
+import { formatUsd } from "./compile-rule.ts";
+import { type Decision, makeDecision, type ReservedAmount } from "./decision.ts";
+
+/** Options shared by every check of a client. */
+export interface CheckSettings {
+  readonly state: StateStore;
+  readonly clock: () => number;
+  /** Let calls through when the state store fails. */
+  readonly failOpen: boolean;
+}
+
+const beats = (a: Outcome, b: Outcome | undefined): boolean =>
+  b === undefined ||
+  a.severity > b.severity ||
+  (a.severity === b.severity && a.priority > b.priority);
+
+function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown }).then === "function";
+}
+
+function keyPart(v: unknown): string {
+  return typeof v === "string"
+    ? v
+    : typeof v === "number" || typeof v === "boolean"
+      ? String(v)
+      : "";
+}
+
+/** Reads a non-negative amount (`cost` in USD → micro-dollars, `tokens`); `NaN` when invalid. */
+function amountOf(ctx: Context, field: "cost" | "tokens", scale: number): number {
+  const v = ctx[field];
+  if (v === undefined || v === null) return 0;
+  return typeof v === "number" && Number.isFinite(v) && v >= 0 ? Math.round(v * scale) : Number.NaN;
+}
+
+function describeAmount(spec: CounterSpec, n: number): string {
+  return spec.unit === "usd" ? formatUsd(n) : spec.unit === "tokens" ? `${n} tokens` : `${n}`;
+}
+
+/** A prepared check: the rules of one or more policies, ready to decide. */
+export class PolicyCheck {
+  /** The policy id, or ids joined with `,`. */
+  readonly policyId: string;
+  readonly #rules: readonly CompiledRule[];
+  readonly #settings: CheckSettings;
+  readonly #allowReason: string;
+
+  constructor(
+    policyId: string,
+    rules: readonly CompiledRule[],
+    settings: CheckSettings,
+    allowReason: string,
+  ) {
+    this.policyId = policyId;
+    this.#rules = rules;
+    this.#settings = settings;
+    this.#allowReason = allowReason;
+  }
+
+  /** Decides for a context. Synchronous when the state store is. */
+  decide(ctx: Context, input?: DecideInput): Decision | Promise<Decision> {
+    const started = performance.now();
+    const now = this.#settings.clock();
+    const confirmed = ctx.confirm === true;
+    const rules = this.#rules;
+    const matched: string[] = [];
+    let best: Outcome | undefined;
+    let counters: Counter[] | undefined;
+    let specs: CounterSpec[] | undefined;
+    let perValues: string[] | undefined;
+    let cost = -1;
+    let tokens = -1;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i] as CompiledRule;
+      if (rule.applies !== undefined && !rule.applies(ctx)) continue;
+      matched.push(rule.id);
+      let o = rule.always;
+      const triggers = rule.triggers;
+      for (let t = 0; t < triggers.length; t++) {
+        const r = (triggers[t] as (typeof triggers)[number])(ctx, now, input);
+        if (r !== undefined && (o === undefined || r.severity > o.severity)) o = r;
+      }
+      if (o !== undefined) {
+        if (o.action === "require_confirmation" && confirmed) o = rule.confirmed;
+        if (beats(o, best)) best = o;
+      }
+      const ruleCounters = rule.counters;
+      if (ruleCounters.length === 0) continue;
+      const per = rule.per === undefined ? "" : keyPart(rule.per(ctx));
+      const hard =
+        rule.action === "block" || (rule.action === "require_confirmation" && !confirmed);
+      counters ??= [];
+      specs ??= [];
+      perValues ??= [];
+      for (let c = 0; c < ruleCounters.length; c++) {
+        const spec = ruleCounters[c] as CounterSpec;
+        specs.push(spec);
+        perValues.push(per);
+        if (spec.kind === "window") {
+          counters.push({
+            kind: "window",
+            key: spec.keyPrefix + per,
+            limit: spec.limit,
+            windowMs: spec.windowMs,
+            amount: 1,
+            hard,
+          });
+          continue;
+        }
+        let amount: number;
+        if (spec.unit === "usd") {
+          if (cost < 0) cost = amountOf(ctx, "cost", 1_000_000);
+          amount = cost;
+        } else {
+          if (tokens < 0) tokens = amountOf(ctx, "tokens", 1);
+          amount = tokens;
+        }
+        if (Number.isNaN(amount)) {
+          const field = spec.unit === "usd" ? "cost" : "tokens";
+          const bad = rule.refusal(
+            `${field} must be a non-negative number, got ${JSON.stringify(ctx[field])}`,
+          );
+          return this.#finish({ ...bad, action: "block", severity: 3 }, matched, started, now);
+        }
+        const period = (spec.period as NonNullable<CounterSpec["period"]>).at(now);
+        counters.push({
+          kind: "period",
+          key: `${spec.keyPrefix}${period.index}|${per}`,
+          limit: spec.limit,
+          amount,
+          expiresAtMs: period.endMs,
+          hard,
+        });
+      }
+    }
+    if (counters === undefined || (best !== undefined && best.severity >= 2)) {
+      // Blocked before any counter: nothing is consumed.
+      return this.#finish(best, matched, started, now);
+    }
+    let result: ConsumeResult | Promise<ConsumeResult>;
+    try {
+      result = this.#settings.state.consume(counters, now);
+    } catch (err) {
+      return this.#failed(err, matched, started, now);
+    }
+    const s = specs as CounterSpec[];
+    const p = perValues as string[];
+    if (isThenable(result)) {
+      const cs = counters;
+      return Promise.resolve(result).then(
+        (r) => this.#afterConsume(r, cs, s, p, best, matched, started, now),
+        (err: unknown) => this.#failed(err, matched, started, now),
+      );
+    }
+    return this.#afterConsume(result, counters, s, p, best, matched, started, now);
+  }
+
+  #afterConsume(
+    result: ConsumeResult,
+    counters: readonly Counter[],
+    specs: readonly CounterSpec[],
+    perValues: readonly string[],
+    best: Outcome | undefined,
+    matched: string[],
+    started: number,
+    now: number,
+  ): Decision {
+    if (!result.admitted) {
+      const i = result.refusedIndex;
+      const spec = specs[i] as CounterSpec;
+      const counter = counters[i] as Counter;
+      const total = result.totals[i] as number;
+      const who = spec.rule.perName
+        ? ` for ${spec.rule.perName} ${JSON.stringify(perValues[i])}`
+        : "";
+      const detail =
+        spec.kind === "window"
+          ? `limit of ${spec.limit} ${spec.label} reached${who}`
+          : `${spec.label} of ${describeAmount(spec, spec.limit)} would be exceeded${who} (${describeAmount(spec, total)} used, this call ${describeAmount(spec, counter.amount)})`;
+      return this.#finish(spec.rule.refusal(detail), matched, started, now);
+    }
+    let reservation: ReservedAmount[] | undefined;
+    for (let i = 0; i < specs.length; i++) {
+      const spec = specs[i] as CounterSpec;
+      const total = result.totals[i] as number;
+      const counter = counters[i] as Counter;
+      let o: Outcome | undefined;
+      if (total > spec.limit) {
+        const rule = spec.rule;
+        const detail = `${spec.label} of ${describeAmount(spec, spec.limit)} exceeded (${describeAmount(spec, total)} used)`;
+        o =
+          rule.action === "warn"
+            ? rule.warning(detail)
+            : rule.action === "require_confirmation"
+              ? rule.confirmed
+              : undefined;
+      } else if (total >= spec.warnAt) {
+        const pct = Math.floor((total / spec.nominalLimit) * 100);
+        o = spec.rule.warning(
+          `${pct}% of the ${spec.label} used (${describeAmount(spec, total)} of ${describeAmount(spec, spec.nominalLimit)})`,
+        );
+      }
+      if (o !== undefined && beats(o, best)) best = o;
+      if (counter.kind === "period" && counter.amount > 0) {
+        reservation ??= [];
+        reservation.push({
+          key: counter.key,
+          unit: spec.unit === "usd" ? "usd" : "tokens",
+          amount: counter.amount,
+          expiresAtMs: counter.expiresAtMs,
+        });
+      }
+    }
+    return this.#finish(best, matched, started, now, reservation);
+  }
+
+  #finish(
+    best: Outcome | undefined,
+    matched: readonly string[],
+    started: number,
+    now: number,
+    reservation?: readonly ReservedAmount[],
+  ): Decision {
+    return makeDecision({
+      policyId: this.policyId,
+      action: best === undefined ? "allow" : best.action,
+      reason: best === undefined ? this.#allowReason : best.reason,
+      matchedRules: matched,
+      ruleId: best?.ruleId,
+      durationMs: performance.now() - started,
+      timestampMs: now,
+      reservation,
+    });
+  }
+
+  #failed(err: unknown, matched: readonly string[], started: number, now: number): Decision {
+    const message = err instanceof Error ? err.message : String(err);
+    const error = new DecisionBackendError(`state store failed: ${message}`, { cause: err });
+    const open = this.#settings.failOpen;
+    return makeDecision({
+      policyId: this.policyId,
+      action: open ? "allow" : "block",
+      reason: open
+        ? `Policy '${this.policyId}' allowed the call: state store unavailable, failing open (${message})`
+        : `Policy '${this.policyId}' blocked the call: state store unavailable, failing closed (${message})`,
+      matchedRules: matched,
+      durationMs: performance.now() - started,
+      timestampMs: now,
+      error,
+      failedOpen: open,
+    });
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * `RulesEngine`: the programmatic face of the embedded engine (the Python
+ * `SimpleRulesEngine`). Rules are plain objects instead of a file; they compile to the same
+ * closures and are evaluated by the same code as `hexarch.yaml` policies.
+ *
+ * @module
+ */
+
+import { GuardrailError } from "../errors.ts";
+import type { PolicyRule, RuleAction } from "../policy/types.ts";
+import { MemoryStateStore } from "../state/memory-state-store.ts";
+import { compileRule } from "./compile-rule.ts";
+import {
+  type Condition,
+  checkComparisonValue,
+  type Operator,
+  resolveOperator,
+} from "./conditions.ts";
+import type { Decision, DecisionAction } from "./decision.ts";
+import { PolicyCheck } from "./policy-check.ts";
+
+/** One condition of a {@link RuleDefinition}: all of a rule's conditions must hold. */
+export interface RuleCondition {
+  /** Dotted context path, e.g. `user.roles[0]`. */
+  readonly field: string;
+  /** An operator name or alias (`equals`, `gt`, `regex`, …). */
+  readonly operator: Operator | (string & {});
+  readonly value?: unknown;
+}
+
+/** A rule for {@link RulesEngine}. */
+export interface RuleDefinition {
+  readonly id: string;
+  readonly name?: string;
+  /** All must hold for the rule to match; none means it always matches. */
+  readonly conditions: readonly RuleCondition[];
+  /**
+   * What a match does: `allow`, `log` (allow, recorded), `warn`, `alert`/`notify` (warn),
+   * `block`/`deny`, `require_confirmation`/`require_approval`. The most severe one counts.
+   */
+  readonly actions: readonly string[];
+  /**
+   * Breaks ties between matches of equal severity; higher wins.
+   * @default 0
+   */
+  readonly priority?: number;
+}
+
+/** Result of {@link RulesEngine.evaluate}. */
+export interface RulesEngineResult {
+  readonly allowed: boolean;
+  readonly blocked: boolean;
+  readonly action: DecisionAction;
+  readonly reason: string;
+  /** Ids of every rule whose conditions held. */
+  readonly matchedRules: readonly string[];
+  readonly decision: Decision;
+}
+
+const ACTIONS: Readonly<Record<string, RuleAction>> = {
+  allow: "allow",
+  log: "allow",
+  warn: "warn",
+  alert: "warn",
+  notify: "warn",
+  block: "block",
+  deny: "block",
+  require_confirmation: "require_confirmation",
+  require_approval: "require_confirmation",
+};
+const RANK: Readonly<Record<RuleAction, number>> = {
+  allow: 0,
+  warn: 1,
+  require_confirmation: 2,
+  block: 3,
+};
+
+/**
+ * Rules as code, evaluated synchronously without a policy file.
+ *
+ * @example
+ * ```ts
+ * const engine = new RulesEngine({
+ *   rules: [
+ *     { id: "block_deletes", conditions: [{ field: "operation", operator: "equals", value: "delete" }],
+ *       actions: ["require_approval"], priority: 10 },
+ *   ],
+ * });
+ * engine.evaluate({ operation: "delete" }).blocked; // true
+ * ```
+ */
+export class RulesEngine {
+  readonly #check: PolicyCheck;
+
+  /** @throws GuardrailError for an unknown operator or action, or a value that does not fit its operator. */
+  constructor(options: {
+    readonly rules: readonly RuleDefinition[];
+    readonly clock?: () => number;
+  }) {
+    const ids = new Set<string>();
+    const compiled = options.rules.map((def, index) => {
+      if (ids.has(def.id)) throw new GuardrailError(`duplicate rule id '${def.id}'`);
+      ids.add(def.id);
+      const rule: PolicyRule = {
+        id: def.id,
+        index,
+        ...(def.name !== undefined && { name: def.name }),
+        priority: def.priority ?? 0,
+        enabled: true,
+        rateLimits: [],
+        budgets: [],
+        timezone: "UTC",
+        action: toAction(def),
+        line: 0,
+        ...(def.conditions.length > 0 && {
+          when: { all: def.conditions.map((c) => toComparison(def.id, c)) },
+        }),
+      };
+      return compileRule(rule, "rules");
+    });
+    this.#check = new PolicyCheck(
+      "rules",
+      compiled,
+      { state: new MemoryStateStore(), clock: options.clock ?? Date.now, failOpen: false },
+      "No rule blocked the call",
+    );
+  }
+
+  /** Evaluates every rule against a context; the most severe matching action decides. */
+  evaluate(context: Readonly<Record<string, unknown>>): RulesEngineResult {
+    // No rule has counters, so the check never touches the store and answers synchronously.
+    const decision = this.#check.decide(context) as Decision;
+    return {
+      allowed: decision.allowed,
+      blocked: !decision.allowed,
+      action: decision.action,
+      reason: decision.reason,
+      matchedRules: decision.matchedRules,
+      decision,
+    };
+  }
+}
+
+function toAction(def: RuleDefinition): RuleAction {
+  if (def.actions.length === 0) throw new GuardrailError(`rule '${def.id}' has no actions`);
+  let best: RuleAction = "allow";
+  for (const name of def.actions) {
+    const action = ACTIONS[name.toLowerCase()];
+    if (!action) {
+      throw new GuardrailError(
+        `rule '${def.id}': unknown action '${name}' (expected one of ${Object.keys(ACTIONS).join(", ")})`,
+      );
+    }
+    if (RANK[action] > RANK[best]) best = action;
+  }
+  return best;
+}
+
+function toComparison(ruleId: string, c: RuleCondition): Condition {
+  const operator = resolveOperator(String(c.operator).trim().toLowerCase());
+  if (!operator) throw new GuardrailError(`rule '${ruleId}': unknown operator '${c.operator}'`);
+  const problem = checkComparisonValue(operator, c.value);
+  if (problem) throw new GuardrailError(`rule '${ruleId}', field '${c.field}': ${problem}`);
+  return c.value === undefined
+    ? { field: c.field, operator }
+    : { field: c.field, operator, value: c.value };
+}

@@ -1,0 +1,120 @@
+/**
+ * Every error the library throws. All of them extend {@link GuardrailError}, so one
+ * `instanceof` check catches them all.
+ *
+ * @module
+ */
+
+import type { Decision, DecisionAction } from "./engine/decision.ts";
+
+/** Base class of every error thrown by hexarch-guardrails (the Python `GuardrailException`). */
+export class GuardrailError extends Error {
+  override name = "GuardrailError";
+}
+
+/**
+ * A guarded call was refused by a policy. Thrown before the guarded function's body runs.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await deleteUser("u1");
+ * } catch (err) {
+ *   if (err instanceof PolicyViolation) console.log(err.policyId, err.reason);
+ * }
+ * ```
+ */
+export class PolicyViolation extends GuardrailError {
+  override name = "PolicyViolation";
+  /** Id of the policy (or comma-separated ids of the policies) that refused the call. */
+  readonly policyId: string;
+  /** The action that refused the call: `"block"` or `"require_confirmation"`. */
+  readonly action: DecisionAction;
+  /** Human-readable reason, naming the policy and the rule. */
+  readonly reason: string;
+  /** The full decision. */
+  readonly decision: Decision;
+
+  constructor(decision: Decision) {
+    super(decision.reason);
+    this.policyId = decision.policyId;
+    this.action = decision.action;
+    this.reason = decision.reason;
+    this.decision = decision;
+  }
+}
+
+/**
+ * A policy requires confirmation for this call. Retry with `confirm: true` in the context
+ * or with a valid confirmation token.
+ */
+export class ConfirmationRequired extends PolicyViolation {
+  override name = "ConfirmationRequired";
+}
+
+/** Where in a policy file a problem was found. Lines and columns start at 1. */
+export interface PolicyFileIssue {
+  /** Path of the file, or `"<inline>"` for policies given as text or an object. */
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  /** Path inside the document, such as `policies[1].rules[0].requests_per_minute`. */
+  readonly path: string;
+  /** What is wrong and what was expected. */
+  readonly message: string;
+}
+
+/**
+ * A policy file could not be found, parsed or validated (the Python `PolicyConfigError`).
+ * The message lists every problem as `file:line:column: message`; {@link PolicyFileError.issues}
+ * holds them as data.
+ */
+export class PolicyFileError extends GuardrailError {
+  override name = "PolicyFileError";
+  /** Every problem found, in document order. Empty when the file could not be found. */
+  readonly issues: readonly PolicyFileIssue[];
+
+  constructor(message: string, issues: readonly PolicyFileIssue[] = [], options?: ErrorOptions) {
+    super(message, options);
+    this.issues = issues;
+  }
+
+  /** Builds an error whose message lists each issue on its own line. */
+  static fromIssues(issues: readonly PolicyFileIssue[]): PolicyFileError {
+    const first = issues[0];
+    const head =
+      issues.length === 1 && first
+        ? formatIssue(first)
+        : `${issues.length} problems in ${first?.file ?? "policy file"}:\n${issues
+            .map((i) => `  ${formatIssue(i)}`)
+            .join("\n")}`;
+    return new PolicyFileError(head, issues);
+  }
+}
+
+/** Formats one issue as `file:line:column: message (at path)`; line and column are left out when unknown (0). */
+export function formatIssue(issue: PolicyFileIssue): string {
+  const where = issue.path ? ` (at ${issue.path})` : "";
+  const pos = issue.line > 0 ? `:${issue.line}:${issue.column}` : "";
+  return `${issue.file}${pos}: ${issue.message}${where}`;
+}
+
+/**
+ * A decision backend (the state store, OPA, a remote decision server) failed.
+ * The original error is kept as `cause`.
+ */
+export class DecisionBackendError extends GuardrailError {
+  override name = "DecisionBackendError";
+}
+
+/** An unknown policy id was asked for. The message lists the known ids. */
+export class UnknownPolicyError extends GuardrailError {
+  override name = "UnknownPolicyError";
+  /** The id that was asked for. */
+  readonly policyId: string;
+  constructor(policyId: string, known: readonly string[]) {
+    const hint = known.length ? `known policies: ${known.join(", ")}` : "no policies are loaded";
+    super(`unknown policy '${policyId}' (${hint})`);
+    this.policyId = policyId;
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * hexarch-guardrails: policy-driven guardrails for TypeScript and Node.js.
+ *
+ * The core entry: policy loading, the embedded engine and in-memory state. Nothing here
+ * imports a database or Redis driver; those live behind their own subpaths.
+ *
+ * @module
+ */
+
+export {
+  type ActualUsage,
+  LocalDecisionClient,
+  type LocalDecisionClientOptions,
+} from "./decision/local-decision-client.ts";
+export type { DecisionClient, DecisionLike } from "./decision/types.ts";
+export type { Context, DecideInput } from "./engine/compile-rule.ts";
+export {
+  type Comparison,
+  type Condition,
+  OPERATOR_ALIASES,
+  OPERATORS,
+  type Operator,
+} from "./engine/conditions.ts";
+export type {
+  AllowDecision,
+  BlockDecision,
+  ConfirmationDecision,
+  Decision,
+  DecisionAction,
+  DecisionBase,
+  DecisionOutcome,
+  ReservedAmount,
+  WarnDecision,
+} from "./engine/decision.ts";
+export { PolicyCheck } from "./engine/policy-check.ts";
+export {
+  type RuleCondition,
+  type RuleDefinition,
+  RulesEngine,
+  type RulesEngineResult,
+} from "./engine/rules-engine.ts";
+export {
+  ConfirmationRequired,
+  DecisionBackendError,
+  GuardrailError,
+  PolicyFileError,
+  type PolicyFileIssue,
+  PolicyViolation,
+  UnknownPolicyError,
+} from "./errors.ts";
+export {
+  type DiscoverOptions,
+  discoverPolicyFile,
+  loadPolicyFile,
+  type ParsePoliciesOptions,
+  POLICY_FILE_NAMES,
+  parsePolicies,
+} from "./policy/load.ts";
+export type {
+  Budget,
+  DeniedWindow,
+  ParameterBounds,
+  Policy,
+  PolicyLogging,
+  PolicyRule,
+  PolicySet,
+  RateLimit,
+  RuleAction,
+  Schedule,
+  TimeWindow,
+} from "./policy/types.ts";
+export { MemoryStateStore, type MemoryStateStoreOptions } from "./state/memory-state-store.ts";
+export type {
+  ConsumeResult,
+  Counter,
+  CounterAdjustment,
+  PeriodCounter,
+  StateStore,
+  WindowCounter,
+} from "./state/types.ts";
+export { VERSION } from "./version.ts";

@@ -1,0 +1,543 @@
+/**
+ * Turns a schema-valid raw policy file into {@link PolicySet}: resolves aliases, converts
+ * money to micro-dollars and times to minutes, and checks what a schema cannot (time
+ * zones, regular expressions, thresholds that disagree, keys that need a partner).
+ *
+ * @module
+ */
+
+import {
+  type Comparison,
+  type Condition,
+  checkComparisonValue,
+  OPERATORS,
+  resolveOperator,
+} from "../engine/conditions.ts";
+import { parseFieldPath } from "../engine/field-path.ts";
+import { DAY_MS, HOUR_MS, MINUTE_MS, TimeZone } from "../engine/time-zone.ts";
+import type { DocPath, IssueCollector } from "./issues.ts";
+import {
+  ACTION_PATTERN,
+  dayNumbers,
+  type RawPolicyFile,
+  type RawRule,
+  TIME_WINDOW_PATTERN,
+} from "./schema.ts";
+import { nearest } from "./suggest.ts";
+import type {
+  Budget,
+  DeniedWindow,
+  ParameterBounds,
+  Policy,
+  PolicyRule,
+  PolicySet,
+  RateLimit,
+  RuleAction,
+  Schedule,
+  TimeWindow,
+} from "./types.ts";
+
+const RATE_KEYS = [
+  ["requests_per_second", 1000],
+  ["requests_per_minute", MINUTE_MS],
+  ["requests_per_hour", HOUR_MS],
+  ["requests_per_day", DAY_MS],
+  ["daily_limit", DAY_MS],
+] as const;
+
+/** Parses `"HH:MM-HH:MM"` into minutes. Assumes the pattern already matched. */
+export function parseTimeWindow(text: string): TimeWindow {
+  const m = TIME_WINDOW_PATTERN.exec(text.trim());
+  if (!m) throw new Error(`not a time window: ${text}`);
+  const start = Number(m[1]) * 60 + Number(m[2]);
+  const end = m[3] === "24:00" ? 1440 : Number(m[4]) * 60 + Number(m[5]);
+  return { startMinute: start, endMinute: end };
+}
+
+const list = <T>(v: T | readonly T[] | undefined): readonly T[] | undefined =>
+  v === undefined ? undefined : Array.isArray(v) ? (v as readonly T[]) : [v as T];
+
+const toMicros = (usd: number): number => Math.round(usd * 1_000_000);
+
+/** Normalizes a `when:` value; reports problems and returns `undefined` on any. */
+function normalizeCondition(
+  raw: unknown,
+  path: DocPath,
+  issues: IssueCollector,
+): Condition | undefined {
+  if (Array.isArray(raw)) {
+    const parts = raw.map((c, i) => normalizeCondition(c, [...path, i], issues));
+    return parts.every((p) => p !== undefined) ? { all: parts as Condition[] } : undefined;
+  }
+  if (raw === null || typeof raw !== "object") {
+    issues.add(
+      path,
+      "expected a condition: {field, operator, value}, {field: value}, or all/any/not",
+    );
+    return undefined;
+  }
+  const obj = raw as Record<string, unknown>;
+  const keys = Object.keys(obj);
+  for (const combinator of ["all", "any"] as const) {
+    if (combinator in obj) {
+      if (keys.length !== 1) {
+        issues.add(path, `'${combinator}' must be the only key of its condition`);
+        return undefined;
+      }
+      const items = obj[combinator];
+      if (!Array.isArray(items) || items.length === 0) {
+        issues.add([...path, combinator], `'${combinator}' expects a non-empty list of conditions`);
+        return undefined;
+      }
+      const parts = items.map((c, i) => normalizeCondition(c, [...path, combinator, i], issues));
+      if (!parts.every((p) => p !== undefined)) return undefined;
+      return combinator === "all" ? { all: parts as Condition[] } : { any: parts as Condition[] };
+    }
+  }
+  if ("not" in obj) {
+    if (keys.length !== 1) {
+      issues.add(path, "'not' must be the only key of its condition");
+      return undefined;
+    }
+    const inner = normalizeCondition(obj.not, [...path, "not"], issues);
+    return inner && { not: inner };
+  }
+  if ("field" in obj && typeof obj.field === "string") {
+    return normalizeComparison(obj, path, issues);
+  }
+  if (keys.length === 0) {
+    issues.add(path, "empty condition");
+    return undefined;
+  }
+  // Shorthand: {field: value, ...} — equals, or `in` for a list; several keys mean all.
+  const parts: Condition[] = [];
+  for (const field of keys) {
+    if (!parseFieldPath(field)) {
+      issues.add([...path, field], `malformed field path '${field}'`, "key");
+      return undefined;
+    }
+    const value = obj[field];
+    parts.push(
+      Array.isArray(value)
+        ? { field, operator: "in", value }
+        : { field, operator: "equals", value },
+    );
+  }
+  return parts.length === 1 ? parts[0] : { all: parts };
+}
+
+function normalizeComparison(
+  obj: Record<string, unknown>,
+  path: DocPath,
+  issues: IssueCollector,
+): Comparison | undefined {
+  const field = obj.field as string;
+  let ok = true;
+  for (const key of Object.keys(obj)) {
+    if (!["field", "operator", "op", "value"].includes(key)) {
+      const hint = nearest(key, ["field", "operator", "op", "value"]);
+      issues.add(
+        [...path, key],
+        `unknown key '${key}' in condition${hint ? ` — did you mean '${hint}'?` : ""}`,
+        "key",
+      );
+      ok = false;
+    }
+  }
+  if (!parseFieldPath(field)) {
+    issues.add([...path, "field"], `malformed field path '${field}' (expected e.g. user.roles[0])`);
+    ok = false;
+  }
+  const opKey = "operator" in obj ? "operator" : "op";
+  const opName = obj[opKey];
+  if (typeof opName !== "string") {
+    issues.add(path, "condition needs an 'operator' (or 'op'), e.g. operator: equals");
+    return undefined;
+  }
+  const operator = resolveOperator(opName.trim().toLowerCase());
+  if (!operator) {
+    const hint = nearest(opName, [...OPERATORS]);
+    issues.add(
+      [...path, opKey],
+      `unknown operator '${opName}'${hint ? ` — did you mean '${hint}'?` : ""}`,
+    );
+    return undefined;
+  }
+  const problem = checkComparisonValue(operator, obj.value);
+  if (problem) {
+    issues.add([...path, "value"], problem);
+    ok = false;
+  }
+  if (!ok) return undefined;
+  return "value" in obj ? { field, operator, value: obj.value } : { field, operator };
+}
+
+function checkZone(zone: string | undefined, path: DocPath, issues: IssueCollector): boolean {
+  if (zone === undefined || TimeZone.isValid(zone)) return true;
+  issues.add(
+    path,
+    `unknown time zone '${zone}' (expected an IANA name such as UTC or Europe/Berlin)`,
+  );
+  return false;
+}
+
+function parseAction(raw: string | undefined): {
+  action: RuleAction;
+  warnAt?: number;
+  limitAt?: number;
+} {
+  const m = ACTION_PATTERN.exec(raw ?? "block");
+  const word = m?.[1] ?? "block";
+  if (m?.[2] === "warn") return { action: "block", warnAt: Number(m[3]) };
+  if (m?.[2] === "block") return { action: "block", limitAt: Number(m[3]) };
+  if (word === "deny") return { action: "block" };
+  if (word === "require_approval") return { action: "require_confirmation" };
+  return { action: word as RuleAction };
+}
+
+function normalizeRule(
+  raw: RawRule,
+  policyId: string,
+  index: number,
+  policyZone: string,
+  path: DocPath,
+  issues: IssueCollector,
+): PolicyRule | undefined {
+  const before = issues.issues.length;
+  const at = (key: string): DocPath => [...path, key];
+  const timezone = raw.timezone ?? policyZone;
+  checkZone(raw.timezone, at("timezone"), issues);
+
+  const rateLimits: RateLimit[] = [];
+  for (const [key, windowMs] of RATE_KEYS) {
+    const limit = raw[key];
+    if (limit !== undefined) rateLimits.push({ key, limit, windowMs });
+  }
+  if (raw.daily_limit !== undefined && raw.requests_per_day !== undefined) {
+    issues.add(at("daily_limit"), "daily_limit and requests_per_day mean the same limit; keep one");
+  }
+
+  const budgets: Budget[] = [];
+  const money = (
+    key: "daily_budget" | "monthly_budget",
+    alias: "daily_budget_usd" | "monthly_budget_usd",
+  ) => {
+    const a = raw[key];
+    const b = raw[alias];
+    if (a !== undefined && b !== undefined)
+      issues.add(at(alias), `${alias} and ${key} mean the same budget; keep one`);
+    const usd = a ?? b;
+    if (usd !== undefined) {
+      budgets.push({
+        key: a !== undefined ? key : alias,
+        unit: "usd",
+        period: key === "daily_budget" ? "day" : "month",
+        limit: toMicros(usd),
+      });
+    }
+  };
+  money("daily_budget", "daily_budget_usd");
+  money("monthly_budget", "monthly_budget_usd");
+  for (const [key, period] of [
+    ["max_tokens_per_hour", "hour"],
+    ["max_tokens_per_day", "day"],
+    ["max_tokens_per_month", "month"],
+  ] as const) {
+    const limit = raw[key];
+    if (limit !== undefined) budgets.push({ key, unit: "tokens", period, limit });
+  }
+
+  const { action, warnAt: actionWarn, limitAt } = parseAction(raw.action);
+  const thresholds = [
+    ["action", actionWarn],
+    ["alert_at_percentage", raw.alert_at_percentage],
+    ["warn_at_percentage", raw.warn_at_percentage],
+  ] as const;
+  let warnAtPercent: number | undefined;
+  let warnSource = "";
+  for (const [key, value] of thresholds) {
+    if (value === undefined) continue;
+    if (warnAtPercent !== undefined && warnAtPercent !== value) {
+      issues.add(
+        at(key),
+        `${key} (${value}%) disagrees with ${warnSource} (${warnAtPercent}%); keep one threshold`,
+      );
+    }
+    warnAtPercent ??= value;
+    warnSource ||= key;
+  }
+  for (const [key, value] of [
+    ["warn", actionWarn],
+    ["block", limitAt],
+  ] as const) {
+    if (value !== undefined && (value <= 0 || value > 100)) {
+      issues.add(at("action"), `${key}_at_N% needs 0 < N ≤ 100, got ${value}`);
+    }
+  }
+  const hasQuantity =
+    rateLimits.length > 0 ||
+    budgets.length > 0 ||
+    raw.max_cost_per_call !== undefined ||
+    raw.max_tokens_per_request !== undefined;
+  if ((warnAtPercent !== undefined || limitAt !== undefined) && !hasQuantity) {
+    issues.add(
+      at(warnSource || "action"),
+      "a percentage threshold needs a quantity limit in the same rule (a budget, requests_per_*, max_tokens_* or max_cost_per_call)",
+    );
+  }
+  if (raw.per !== undefined) {
+    if (rateLimits.length === 0 && budgets.length === 0) {
+      issues.add(
+        at("per"),
+        "'per' keys the rule's counters, but the rule has none (add requests_per_* or a budget)",
+      );
+    } else if (!parseFieldPath(raw.per)) {
+      issues.add(at("per"), `malformed field path '${raw.per}'`);
+    }
+  }
+
+  if (raw.allowed !== undefined && raw.model === undefined) {
+    issues.add(at("allowed"), "'allowed' applies to a 'model' rule; add model: <name or glob>");
+  }
+  let parameter: ParameterBounds | undefined;
+  const bounds = ["min", "max", "max_length", "allowed_values"] as const;
+  if (raw.parameter === undefined) {
+    for (const key of bounds) {
+      if (raw[key] !== undefined)
+        issues.add(at(key), `'${key}' bounds a call parameter; add parameter: <name>`, "key");
+    }
+  } else if (bounds.every((k) => raw[k] === undefined)) {
+    issues.add(
+      at("parameter"),
+      "'parameter' needs at least one of min, max, max_length, allowed_values",
+    );
+  } else {
+    if (raw.min !== undefined && raw.max !== undefined && raw.min > raw.max) {
+      issues.add(at("min"), `min (${raw.min}) is greater than max (${raw.max})`);
+    }
+    parameter = {
+      name: raw.parameter,
+      ...(raw.min !== undefined && { min: raw.min }),
+      ...(raw.max !== undefined && { max: raw.max }),
+      ...(raw.max_length !== undefined && { maxLength: raw.max_length }),
+      ...(raw.allowed_values !== undefined && { allowedValues: raw.allowed_values }),
+    };
+  }
+
+  const schedule = normalizeSchedule(raw, timezone, path, issues);
+  const when =
+    raw.when === undefined ? undefined : normalizeCondition(raw.when, at("when"), issues);
+
+  const requires = new Set<string>();
+  for (const flag of list(raw.requires) ?? []) {
+    requires.add(
+      ["confirmation", "confirmed", "approval", "approved"].includes(flag) ? "confirm" : flag,
+    );
+  }
+  if (raw.requires_approval === true) requires.add("confirm");
+
+  if (issues.issues.length > before) return undefined;
+  const label = raw.id ?? raw.name;
+  const hasFeature = raw.feature !== undefined;
+  const resource = list(raw.resource);
+  const operation = list(raw.operation);
+  const resourceTypes = list(raw.resource_types);
+  const models = list(raw.model);
+  const allowedUsers = list(raw.allowed_users);
+  return {
+    id: label ? `${policyId}/${label}` : `${policyId}/rules[${index}]`,
+    index,
+    ...(raw.name !== undefined && { name: raw.name }),
+    ...(raw.description !== undefined && { description: raw.description }),
+    ...(raw.message !== undefined && { message: raw.message }),
+    priority: raw.priority ?? 0,
+    enabled: hasFeature ? true : raw.enabled !== false,
+    ...(resource && { resource }),
+    ...(operation && { operation }),
+    ...(resourceTypes && { resourceTypes }),
+    ...(hasFeature && { feature: { name: raw.feature as string, enabled: raw.enabled !== false } }),
+    ...(models && { model: { patterns: models, allowed: raw.allowed !== false } }),
+    ...(when && { when }),
+    rateLimits,
+    ...(raw.per !== undefined && { per: raw.per }),
+    budgets,
+    ...(raw.max_cost_per_call !== undefined && {
+      maxCostPerCallMicros: toMicros(raw.max_cost_per_call),
+    }),
+    ...(raw.max_tokens_per_request !== undefined && {
+      maxTokensPerRequest: raw.max_tokens_per_request,
+    }),
+    ...(schedule && { schedule }),
+    timezone,
+    ...(requires.size > 0 && { requires: [...requires] }),
+    ...(allowedUsers && { allowedUsers }),
+    ...(parameter && { parameter }),
+    action,
+    ...(warnAtPercent !== undefined && { warnAtPercent }),
+    ...(limitAt !== undefined && { limitAtPercent: limitAt }),
+    line: issues.position(path).line,
+  };
+}
+
+function normalizeSchedule(
+  raw: RawRule,
+  timezone: string,
+  path: DocPath,
+  issues: IssueCollector,
+): Schedule | undefined {
+  const windows = (v: string | string[] | undefined) => list(v)?.map(parseTimeWindow);
+  const dayList = (v: string | string[] | undefined) => {
+    const names = list(v);
+    return names && [...new Set(names.flatMap(dayNumbers))].sort();
+  };
+  const deniedWindows: DeniedWindow[] = [];
+  raw.denied_windows?.forEach((w, i) => {
+    const wPath = [...path, "denied_windows", i];
+    if (typeof w === "string") {
+      deniedWindows.push({ kind: "recurring", hours: parseTimeWindow(w) });
+    } else if ("start" in w) {
+      const startMs = parseInstant(w.start, timezone);
+      const endMs = parseInstant(w.end, timezone);
+      if (startMs === undefined)
+        issues.add([...wPath, "start"], `expected an ISO date-time, got '${w.start}'`);
+      if (endMs === undefined)
+        issues.add([...wPath, "end"], `expected an ISO date-time, got '${w.end}'`);
+      if (startMs !== undefined && endMs !== undefined) {
+        if (endMs <= startMs) issues.add([...wPath, "end"], "end must be after start");
+        else deniedWindows.push({ kind: "range", startMs, endMs });
+      }
+    } else {
+      if (w.days === undefined && w.hours === undefined) {
+        issues.add(wPath, "a denied window needs days, hours, or start and end");
+        return;
+      }
+      const days = dayList(w.days);
+      deniedWindows.push({
+        kind: "recurring",
+        ...(days && { days }),
+        ...(w.hours !== undefined && { hours: parseTimeWindow(w.hours) }),
+      });
+    }
+  });
+  const allowedHours = windows(raw.allowed_hours);
+  const forbiddenHours = windows(raw.forbidden_hours);
+  const allowedDays = dayList(raw.allowed_days);
+  const forbiddenDays = dayList(raw.forbidden_days);
+  if (
+    !allowedHours &&
+    !forbiddenHours &&
+    !allowedDays &&
+    !forbiddenDays &&
+    deniedWindows.length === 0
+  ) {
+    return undefined;
+  }
+  return {
+    ...(allowedHours && { allowedHours }),
+    ...(allowedDays && { allowedDays }),
+    ...(forbiddenHours && { forbiddenHours }),
+    ...(forbiddenDays && { forbiddenDays }),
+    ...(deniedWindows.length > 0 && { deniedWindows }),
+  };
+}
+
+/** Parses an ISO date or date-time; one without an offset is wall-clock time in `timezone`. */
+function parseInstant(text: string, timezone: string): number | undefined {
+  const m =
+    /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(
+      text.trim(),
+    );
+  if (!m) return undefined;
+  const [, y, mo, d, h = "0", mi = "0", s = "0", offset] = m;
+  const local = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  if (Number.isNaN(local)) return undefined;
+  if (offset === undefined) return TimeZone.get(timezone).toUtc(local);
+  if (offset === "Z") return local;
+  const sign = offset.startsWith("-") ? -1 : 1;
+  const digits = offset.slice(1).replace(":", "");
+  return local - sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * MINUTE_MS;
+}
+
+/**
+ * Normalizes a schema-valid file. Rules listed in `skip` (paths with schema errors) are
+ * left out; their problems are already reported.
+ */
+export function normalizePolicyFile(
+  raw: RawPolicyFile,
+  source: string,
+  issues: IssueCollector,
+  skip: ReadonlySet<string>,
+): PolicySet {
+  const fileZone = raw.timezone ?? "UTC";
+  checkZone(raw.timezone, ["timezone"], issues);
+  const seen = new Map<string, number>();
+  const policies: Policy[] = [];
+  raw.policies.forEach((p, pi) => {
+    const pPath = ["policies", pi] as const;
+    if (skip.has(`policies.${pi}`)) return;
+    const first = seen.get(p.id);
+    if (first !== undefined) {
+      const firstLine = issues.position(["policies", first, "id"]).line;
+      issues.add(
+        [...pPath, "id"],
+        `duplicate policy id '${p.id}'${firstLine ? ` (first defined on line ${firstLine})` : ""}`,
+      );
+      return;
+    }
+    seen.set(p.id, pi);
+    const zone = p.timezone ?? fileZone;
+    checkZone(p.timezone, [...pPath, "timezone"], issues);
+    const rules: PolicyRule[] = [];
+    const ruleIds = new Set<string>();
+    p.rules.forEach((r, ri) => {
+      const rPath = [...pPath, "rules", ri];
+      if (skip.has(`policies.${pi}.rules.${ri}`)) return;
+      const rule = normalizeRule(r, p.id, ri, zone, rPath, issues);
+      if (!rule) return;
+      if (ruleIds.has(rule.id)) {
+        issues.add(
+          [...rPath, r.id !== undefined ? "id" : "name"],
+          `duplicate rule id '${rule.id}' in policy '${p.id}'`,
+        );
+        return;
+      }
+      ruleIds.add(rule.id);
+      rules.push(rule);
+    });
+    policies.push({
+      id: p.id,
+      ...(p.name !== undefined && { name: p.name }),
+      ...(p.description !== undefined && { description: p.description }),
+      enabled: p.enabled !== false,
+      timezone: zone,
+      rules,
+    });
+  });
+  const logging = raw.logging;
+  const level = logging?.level;
+  return {
+    source,
+    policies,
+    ...(raw.enforcement !== undefined && {
+      mode: raw.enforcement === "warn" ? "monitor" : "enforce",
+    }),
+    ...(logging && {
+      logging: {
+        enabled: logging.enabled === true,
+        level:
+          level === "error"
+            ? "error"
+            : level === "warning" || level === "warn"
+              ? "warning"
+              : "info",
+        ...(logging.file !== undefined && { file: logging.file }),
+      },
+    }),
+    ...(raw.opa && {
+      opa: {
+        ...(raw.opa.url !== undefined && { url: raw.opa.url }),
+        ...(raw.opa.timeout_seconds !== undefined && { timeoutMs: raw.opa.timeout_seconds * 1000 }),
+      },
+    }),
+  };
+}

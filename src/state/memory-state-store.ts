@@ -1,0 +1,238 @@
+/**
+ * `MemoryStateStore`: counters in this process's memory.
+ *
+ * ## Rate limits: a sliding window of sub-buckets
+ * A window of `W` ms is split into `B` buckets of `ceil(W / B)` ms (B = `precision`,
+ * default 10). A key keeps the counts of the last `B + 1` buckets in a ring. A request at
+ * time `t` is admitted when the sum of every bucket that overlaps `(t - W, t]`, plus this
+ * request, stays within the limit.
+ *
+ * - Never over the limit: the buckets summed cover the whole window, so no interval of
+ *   length `W` ever holds more than `limit` admitted requests.
+ * - Conservative by at most one bucket: the oldest bucket counts whole even when only part
+ *   of it is still inside the window, so after a burst a caller may wait up to `W / B`
+ *   longer than an exact log would make it. That errs on the side of refusing.
+ * - Constant memory per key (`B + 1` counts), constant time per check.
+ *
+ * ## Budgets
+ * Calendar-period counters whose key names the period, so a new period starts at zero.
+ * A counter is forgotten after its period ends.
+ *
+ * ## Memory bound
+ * Every consume call also sweeps a few entries (in insertion order, resuming where the
+ * last sweep stopped) and deletes those whose window or period is over. Idle keys are
+ * therefore reclaimed without a timer, and the map holds only keys active within their
+ * window plus a lag proportional to the sweep rate.
+ *
+ * @module
+ */
+
+import type { ConsumeResult, Counter, CounterAdjustment, StateStore } from "./types.ts";
+
+/** Options of {@link MemoryStateStore}. */
+export interface MemoryStateStoreOptions {
+  /**
+   * Buckets per rate-limit window. More buckets refuse less early after a burst but use
+   * more memory per key.
+   * @default 10
+   */
+  readonly precision?: number;
+  /**
+   * Entries examined for expiry on each consume call.
+   * @default 4
+   */
+  readonly sweepPerCall?: number;
+}
+
+/** One rate-limit key: a ring of bucket counts. */
+interface WindowEntry {
+  kind: 0;
+  /** Absolute index of the newest bucket. */
+  head: number;
+  /** Sum of the ring. */
+  total: number;
+  /** Bucket width in ms. */
+  bucketMs: number;
+  /** Counts; slot `i % length` holds absolute bucket `i`. */
+  counts: number[];
+}
+
+/** One budget key. */
+interface PeriodEntry {
+  kind: 1;
+  total: number;
+  expiresAtMs: number;
+}
+
+type Entry = WindowEntry | PeriodEntry;
+
+/**
+ * Rate-limit and budget counters held in memory, for one process. Decisions against it are
+ * synchronous. Share state between processes with `RedisStateStore` instead.
+ *
+ * @example
+ * ```ts
+ * import { Guardian, MemoryStateStore } from "hexarch-guardrails";
+ * const guardian = new Guardian({ state: new MemoryStateStore() });
+ * ```
+ */
+export class MemoryStateStore implements StateStore {
+  readonly #entries = new Map<string, Entry>();
+  readonly #precision: number;
+  readonly #sweepPerCall: number;
+  #sweep: Iterator<[string, Entry]> | undefined;
+  #lastNowMs = 0;
+  // Scratch space reused by consume(); consume() is synchronous, so this is safe.
+  #found: (Entry | undefined)[] = [];
+
+  constructor(options: MemoryStateStoreOptions = {}) {
+    const precision = options.precision ?? 10;
+    if (!Number.isInteger(precision) || precision < 1 || precision > 1000) {
+      throw new RangeError(`precision must be an integer from 1 to 1000, got ${precision}`);
+    }
+    this.#precision = precision;
+    this.#sweepPerCall = options.sweepPerCall ?? 4;
+  }
+
+  /** Number of keys currently held (for monitoring and tests). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** {@inheritDoc StateStore.consume} */
+  consume(counters: readonly Counter[], nowMs: number): ConsumeResult {
+    this.#lastNowMs = nowMs;
+    const n = counters.length;
+    const totals = new Array<number>(n);
+    const found = this.#found;
+    let refusedIndex = -1;
+    for (let i = 0; i < n; i++) {
+      const c = counters[i] as Counter;
+      const entry = this.#entries.get(c.key);
+      let current = 0;
+      if (entry !== undefined) {
+        if (entry.kind === 0) {
+          if (c.kind === "window") current = this.#advance(entry, nowMs);
+        } else if (entry.expiresAtMs > nowMs) {
+          current = entry.total;
+        } else {
+          entry.total = 0;
+        }
+      }
+      found[i] = entry;
+      totals[i] = current;
+      if (refusedIndex < 0 && c.hard && (current >= c.limit || current + c.amount > c.limit)) {
+        refusedIndex = i;
+      }
+    }
+    if (refusedIndex >= 0) {
+      this.#sweepSome(nowMs);
+      return { admitted: false, totals, refusedIndex };
+    }
+    for (let i = 0; i < n; i++) {
+      const c = counters[i] as Counter;
+      const total = (totals[i] as number) + c.amount;
+      totals[i] = total;
+      let entry = found[i];
+      if (c.kind === "window") {
+        if (entry === undefined || entry.kind !== 0) {
+          entry = this.#newWindow(c.windowMs, nowMs);
+          this.#entries.set(c.key, entry);
+        }
+        const slot = entry.head % entry.counts.length;
+        entry.counts[slot] = (entry.counts[slot] as number) + c.amount;
+        entry.total += c.amount;
+      } else {
+        if (entry === undefined || entry.kind !== 1) {
+          entry = { kind: 1, total: 0, expiresAtMs: c.expiresAtMs };
+          this.#entries.set(c.key, entry);
+        }
+        entry.total = total;
+        entry.expiresAtMs = c.expiresAtMs;
+      }
+      found[i] = undefined;
+    }
+    this.#sweepSome(nowMs);
+    return { admitted: true, totals, refusedIndex: -1 };
+  }
+
+  /** {@inheritDoc StateStore.adjust} */
+  adjust(adjustments: readonly CounterAdjustment[]): void {
+    for (const a of adjustments) {
+      const entry = this.#entries.get(a.key);
+      if (entry === undefined || entry.kind !== 1) {
+        if (a.delta > 0 && a.expiresAtMs > this.#lastNowMs) {
+          this.#entries.set(a.key, { kind: 1, total: a.delta, expiresAtMs: a.expiresAtMs });
+        }
+        continue;
+      }
+      entry.total = Math.max(0, entry.total + a.delta);
+    }
+  }
+
+  /** Forgets every counter. */
+  clear(): void {
+    this.#entries.clear();
+    this.#sweep = undefined;
+  }
+
+  /** Drops every counter. The store stays usable. */
+  close(): void {
+    this.clear();
+  }
+
+  #newWindow(windowMs: number, nowMs: number): WindowEntry {
+    const bucketMs = Math.ceil(windowMs / this.#precision);
+    return {
+      kind: 0,
+      head: Math.floor(nowMs / bucketMs),
+      total: 0,
+      bucketMs,
+      counts: new Array<number>(this.#precision + 1).fill(0),
+    };
+  }
+
+  /** Moves a window's ring forward to `nowMs`, zeroing buckets that left it; returns its total. */
+  #advance(entry: WindowEntry, nowMs: number): number {
+    const bucket = Math.floor(nowMs / entry.bucketMs);
+    const steps = bucket - entry.head;
+    if (steps <= 0) return entry.total; // same bucket, or a clock that went back: keep counting
+    const counts = entry.counts;
+    const len = counts.length;
+    if (steps >= len) {
+      counts.fill(0);
+      entry.total = 0;
+    } else {
+      for (let b = entry.head + 1; b <= bucket; b++) {
+        const slot = b % len;
+        entry.total -= counts[slot] as number;
+        counts[slot] = 0;
+      }
+    }
+    entry.head = bucket;
+    return entry.total;
+  }
+
+  #sweepSome(nowMs: number): void {
+    let budget = this.#sweepPerCall;
+    if (budget <= 0 || this.#entries.size === 0) return;
+    let it = this.#sweep ?? this.#entries.entries();
+    while (budget-- > 0) {
+      const next = it.next();
+      if (next.done) {
+        it = this.#entries.entries();
+        this.#sweep = it;
+        break;
+      }
+      const [key, entry] = next.value;
+      const dead =
+        entry.kind === 1
+          ? entry.expiresAtMs <= nowMs
+          : (Math.floor(nowMs / entry.bucketMs) - entry.head) * entry.bucketMs >=
+              entry.bucketMs * entry.counts.length || entry.total === 0;
+      // Deleting the current entry of a live Map iterator is safe in JavaScript.
+      if (dead) this.#entries.delete(key);
+    }
+    this.#sweep = it;
+  }
+}

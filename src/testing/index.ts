@@ -1,0 +1,9 @@
+/**
+ * `hexarch-guardrails/testing`: what you need to test your own guarded code without any
+ * backend — a controllable clock and in-memory stores.
+ *
+ * @module
+ */
+
+export { MemoryStateStore, type MemoryStateStoreOptions } from "../state/memory-state-store.ts";
+export { ManualClock } from "./manual-clock.ts";
