@@ -30,12 +30,20 @@ async function main(): Promise<void> {
     policies: parsePolicies(README_POLICIES, { source: "hexarch.yaml (Python README)" }),
     clock: clock.now,
   });
-  console.log(paint(1, "hexarch-guardrails demo — the Python README's hexarch.yaml, decided in-process\n"));
+  console.log(
+    paint(1, "hexarch-guardrails demo — the Python README's hexarch.yaml, decided in-process\n"),
+  );
   console.log(`policies: ${client.listPolicies().join(", ")}\n`);
 
   console.log(paint(1, "1. safe_delete: destructive operations need confirmation"));
-  show("delete users (no confirmation)", await client.decide("safe_delete", { operation: "delete" }));
-  show("delete users (confirm: true)", await client.decide("safe_delete", { operation: "delete", confirm: true }));
+  show(
+    "delete users (no confirmation)",
+    await client.decide("safe_delete", { operation: "delete" }),
+  );
+  show(
+    "delete users (confirm: true)",
+    await client.decide("safe_delete", { operation: "delete", confirm: true }),
+  );
   show("read users", await client.decide("safe_delete", { operation: "read" }));
 
   console.log(paint(1, "\n2. api_budget: $10 a month for OpenAI, warn from 80%"));
@@ -51,7 +59,10 @@ async function main(): Promise<void> {
     spent += 0.75;
     clock.advance(60_000);
   }
-  show("anthropic call (other resource)", await client.decide("api_budget", { resource: "anthropic", cost: 5 }));
+  show(
+    "anthropic call (other resource)",
+    await client.decide("api_budget", { resource: "anthropic", cost: 5 }),
+  );
 
   console.log(paint(1, "\n3. rate_limit: 100 requests a minute"));
   let allowed = 0;
@@ -71,7 +82,9 @@ async function main(): Promise<void> {
   const d = await check.decide({ resource: "openai", operation: "delete", cost: 0.01 });
   show("openai delete, unconfirmed", d);
   console.log(`  matched rules: ${d.matchedRules.join(", ")} — nothing was consumed`);
-  console.log("\nNext: edit the policies in your own hexarch.yaml; every key is in docs/policy-language.md.");
+  console.log(
+    "\nNext: edit the policies in your own hexarch.yaml; every key is in docs/policy-language.md.",
+  );
   await client.close();
 }
 
