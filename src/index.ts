@@ -74,8 +74,6 @@ export type {
   ConsumeResult,
   Counter,
   CounterAdjustment,
-  PeriodCounter,
   StateStore,
-  WindowCounter,
 } from "./state/types.ts";
 export { VERSION } from "./version.ts";

@@ -48,8 +48,41 @@ export interface CounterSpec {
   /** Total at or above which the rule warns; `Infinity` for none. */
   readonly warnAt: number;
   readonly windowMs: number;
-  readonly keyPrefix: string;
+  /** Builds (and caches) this counter's store keys. */
+  readonly keys: CounterKeys;
   readonly period?: PeriodTracker;
+}
+
+/**
+ * Builds a counter's store keys — `prefix`, the period index, `|`, the `per` value — and
+ * caches them by `per` value. The store then looks up the same string object every time,
+ * whose hash V8 has already computed: a fresh concatenation would be hashed on every call.
+ * The cache is dropped when the period changes or it grows past `maxEntries`.
+ */
+export class CounterKeys {
+  readonly prefix: string;
+  readonly #cache = new Map<string, string>();
+  readonly #maxEntries: number;
+  #period = Number.NaN;
+
+  constructor(prefix: string, maxEntries = 8192) {
+    this.prefix = prefix;
+    this.#maxEntries = maxEntries;
+  }
+
+  /** The key for a `per` value in a period (`periodIndex` is ignored for windows: pass 0). */
+  key(per: string, periodIndex: number): string {
+    if (periodIndex !== this.#period || this.#cache.size >= this.#maxEntries) {
+      this.#cache.clear();
+      this.#period = periodIndex;
+    }
+    let key = this.#cache.get(per);
+    if (key === undefined) {
+      key = `${this.prefix}${periodIndex}|${per}`;
+      this.#cache.set(per, key);
+    }
+    return key;
+  }
 }
 
 /** Caches the current calendar period of one zone, so most calls skip the time-zone math. */
@@ -100,6 +133,8 @@ export interface CompiledRule {
   readonly warning: (detail: string) => Outcome;
   /** An `allow` outcome for a confirmed call. */
   readonly confirmed: Outcome;
+  /** A `block` outcome for invalid input (a negative cost), whatever the rule's action. */
+  readonly invalid: (detail: string) => Outcome;
 }
 
 const VERB: Readonly<Record<DecisionAction, string>> = {
@@ -269,6 +304,7 @@ export function compileRule(rule: PolicyRule, policyId: string): CompiledRule {
     refusal: fired,
     warning,
     confirmed,
+    invalid: (detail) => outcome("block", detail),
   };
   const counters: CounterSpec[] = [];
   const warnAt = (limit: number) =>
@@ -284,7 +320,7 @@ export function compileRule(rule: PolicyRule, policyId: string): CompiledRule {
       nominalLimit: r.limit,
       warnAt: warnAt(r.limit),
       windowMs: r.windowMs,
-      keyPrefix: `${rule.id}:w${r.windowMs}|`,
+      keys: new CounterKeys(`${rule.id}:w${r.windowMs}:`),
     });
   }
   for (const b of rule.budgets)
@@ -314,7 +350,7 @@ function budgetSpec(
     nominalLimit: b.limit,
     warnAt,
     windowMs: 0,
-    keyPrefix: `${rule.id}:${b.unit === "usd" ? "$" : "t"}${b.period[0]}`,
+    keys: new CounterKeys(`${rule.id}:${b.unit === "usd" ? "$" : "t"}${b.period[0]}`),
     period: new PeriodTracker(TimeZone.get(rule.timezone), b.period),
   };
 }

@@ -35,6 +35,9 @@ export function compileFieldPath(path: string): FieldGetter {
   if (!segments) throw new Error(`malformed field path '${path}'`);
   const [first, second] = segments;
   if (segments.length === 1 && typeof first === "string") {
+    // Plain property read, unless the name is also inherited (toString, constructor…),
+    // where only an own property may count.
+    if (!(first in Object.prototype)) return (ctx) => ctx[first];
     return (ctx) => (Object.hasOwn(ctx, first) ? ctx[first] : undefined);
   }
   if (segments.length === 2 && first !== undefined && second !== undefined) {

@@ -52,6 +52,41 @@ function describeAmount(spec: CounterSpec, n: number): string {
   return spec.unit === "usd" ? formatUsd(n) : spec.unit === "tokens" ? `${n} tokens` : `${n}`;
 }
 
+/** A counter of one decision, with what the check needs to explain the store's answer. */
+class CounterRequest implements Counter {
+  readonly kind: "window" | "period";
+  readonly key: string;
+  readonly limit: number;
+  readonly amount: number;
+  readonly windowMs: number;
+  readonly expiresAtMs: number;
+  readonly hard: boolean;
+  readonly spec: CounterSpec;
+  readonly per: string;
+
+  constructor(
+    kind: "window" | "period",
+    key: string,
+    limit: number,
+    amount: number,
+    windowMs: number,
+    expiresAtMs: number,
+    hard: boolean,
+    spec: CounterSpec,
+    per: string,
+  ) {
+    this.kind = kind;
+    this.key = key;
+    this.limit = limit;
+    this.amount = amount;
+    this.windowMs = windowMs;
+    this.expiresAtMs = expiresAtMs;
+    this.hard = hard;
+    this.spec = spec;
+    this.per = per;
+  }
+}
+
 /** A prepared check: the rules of one or more policies, ready to decide. */
 export class PolicyCheck {
   /** The policy id, or ids joined with `,`. */
@@ -59,6 +94,7 @@ export class PolicyCheck {
   readonly #rules: readonly CompiledRule[];
   readonly #settings: CheckSettings;
   readonly #allowReason: string;
+  readonly #matchedByMask = new Map<number, readonly string[]>();
 
   constructor(
     policyId: string,
@@ -78,17 +114,22 @@ export class PolicyCheck {
     const now = this.#settings.clock();
     const confirmed = ctx.confirm === true;
     const rules = this.#rules;
-    const matched: string[] = [];
+    // Which rules applied: a bit mask (lists are cached per mask) for up to 30 rules.
+    let mask = 0;
+    let wide: string[] | undefined;
     let best: Outcome | undefined;
-    let counters: Counter[] | undefined;
-    let specs: CounterSpec[] | undefined;
-    let perValues: string[] | undefined;
+    let counters: CounterRequest[] | undefined;
     let cost = -1;
     let tokens = -1;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i] as CompiledRule;
       if (rule.applies !== undefined && !rule.applies(ctx)) continue;
-      matched.push(rule.id);
+      if (i < 30) {
+        mask |= 1 << i;
+      } else {
+        wide ??= [];
+        wide.push(rule.id);
+      }
       let o = rule.always;
       const triggers = rule.triggers;
       for (let t = 0; t < triggers.length; t++) {
@@ -105,21 +146,22 @@ export class PolicyCheck {
       const hard =
         rule.action === "block" || (rule.action === "require_confirmation" && !confirmed);
       counters ??= [];
-      specs ??= [];
-      perValues ??= [];
       for (let c = 0; c < ruleCounters.length; c++) {
         const spec = ruleCounters[c] as CounterSpec;
-        specs.push(spec);
-        perValues.push(per);
         if (spec.kind === "window") {
-          counters.push({
-            kind: "window",
-            key: spec.keyPrefix + per,
-            limit: spec.limit,
-            windowMs: spec.windowMs,
-            amount: 1,
-            hard,
-          });
+          counters.push(
+            new CounterRequest(
+              "window",
+              spec.keys.key(per, 0),
+              spec.limit,
+              1,
+              spec.windowMs,
+              0,
+              hard,
+              spec,
+              per,
+            ),
+          );
           continue;
         }
         let amount: number;
@@ -132,22 +174,26 @@ export class PolicyCheck {
         }
         if (Number.isNaN(amount)) {
           const field = spec.unit === "usd" ? "cost" : "tokens";
-          const bad = rule.refusal(
-            `${field} must be a non-negative number, got ${JSON.stringify(ctx[field])}`,
-          );
-          return this.#finish({ ...bad, action: "block", severity: 3 }, matched, started, now);
+          const detail = `${field} must be a non-negative number, got ${JSON.stringify(ctx[field])}`;
+          return this.#finish(rule.invalid(detail), this.#matched(mask, wide), started, now);
         }
         const period = (spec.period as NonNullable<CounterSpec["period"]>).at(now);
-        counters.push({
-          kind: "period",
-          key: `${spec.keyPrefix}${period.index}|${per}`,
-          limit: spec.limit,
-          amount,
-          expiresAtMs: period.endMs,
-          hard,
-        });
+        counters.push(
+          new CounterRequest(
+            "period",
+            spec.keys.key(per, period.index),
+            spec.limit,
+            amount,
+            0,
+            period.endMs,
+            hard,
+            spec,
+            per,
+          ),
+        );
       }
     }
+    const matched = this.#matched(mask, wide);
     if (counters === undefined || (best !== undefined && best.severity >= 2)) {
       // Blocked before any counter: nothing is consumed.
       return this.#finish(best, matched, started, now);
@@ -158,35 +204,31 @@ export class PolicyCheck {
     } catch (err) {
       return this.#failed(err, matched, started, now);
     }
-    const s = specs as CounterSpec[];
-    const p = perValues as string[];
     if (isThenable(result)) {
       const cs = counters;
       return Promise.resolve(result).then(
-        (r) => this.#afterConsume(r, cs, s, p, best, matched, started, now),
+        (r) => this.#afterConsume(r, cs, best, matched, started, now),
         (err: unknown) => this.#failed(err, matched, started, now),
       );
     }
-    return this.#afterConsume(result, counters, s, p, best, matched, started, now);
+    return this.#afterConsume(result, counters, best, matched, started, now);
   }
 
   #afterConsume(
     result: ConsumeResult,
-    counters: readonly Counter[],
-    specs: readonly CounterSpec[],
-    perValues: readonly string[],
+    counters: readonly CounterRequest[],
     best: Outcome | undefined,
-    matched: string[],
+    matched: readonly string[],
     started: number,
     now: number,
   ): Decision {
     if (!result.admitted) {
       const i = result.refusedIndex;
-      const spec = specs[i] as CounterSpec;
-      const counter = counters[i] as Counter;
+      const counter = counters[i] as CounterRequest;
+      const spec = counter.spec;
       const total = result.totals[i] as number;
       const who = spec.rule.perName
-        ? ` for ${spec.rule.perName} ${JSON.stringify(perValues[i])}`
+        ? ` for ${spec.rule.perName} ${JSON.stringify(counter.per)}`
         : "";
       const detail =
         spec.kind === "window"
@@ -195,10 +237,10 @@ export class PolicyCheck {
       return this.#finish(spec.rule.refusal(detail), matched, started, now);
     }
     let reservation: ReservedAmount[] | undefined;
-    for (let i = 0; i < specs.length; i++) {
-      const spec = specs[i] as CounterSpec;
+    for (let i = 0; i < counters.length; i++) {
+      const counter = counters[i] as CounterRequest;
+      const spec = counter.spec;
       const total = result.totals[i] as number;
-      const counter = counters[i] as Counter;
       let o: Outcome | undefined;
       if (total > spec.limit) {
         const rule = spec.rule;
@@ -227,6 +269,19 @@ export class PolicyCheck {
       }
     }
     return this.#finish(best, matched, started, now, reservation);
+  }
+
+  /** The ids of the rules in `mask`; lists are shared between decisions with the same mask. */
+  #matched(mask: number, wide?: readonly string[]): readonly string[] {
+    if (wide !== undefined) return [...this.#matched(mask, wide), ...wide];
+    let ids = this.#matchedByMask.get(mask);
+    if (ids === undefined) {
+      ids = Object.freeze(
+        this.#rules.filter((_, i) => i < 30 && (mask & (1 << i)) !== 0).map((r) => r.id),
+      );
+      this.#matchedByMask.set(mask, ids);
+    }
+    return ids;
   }
 
   #finish(

@@ -3,7 +3,7 @@
  *
  * ## Rate limits: a sliding window of sub-buckets
  * A window of `W` ms is split into `B` buckets of `ceil(W / B)` ms (B = `precision`,
- * default 10). A key keeps the counts of the last `B + 1` buckets in a ring. A request at
+ * default 20). A key keeps the counts of the last `B + 1` buckets in a ring. A request at
  * time `t` is admitted when the sum of every bucket that overlaps `(t - W, t]`, plus this
  * request, stays within the limit.
  *
@@ -33,8 +33,8 @@ import type { ConsumeResult, Counter, CounterAdjustment, StateStore } from "./ty
 export interface MemoryStateStoreOptions {
   /**
    * Buckets per rate-limit window. More buckets refuse less early after a burst but use
-   * more memory per key.
-   * @default 10
+   * more memory per key (one number per bucket).
+   * @default 20
    */
   readonly precision?: number;
   /**
@@ -86,7 +86,7 @@ export class MemoryStateStore implements StateStore {
   #found: (Entry | undefined)[] = [];
 
   constructor(options: MemoryStateStoreOptions = {}) {
-    const precision = options.precision ?? 10;
+    const precision = options.precision ?? 20;
     if (!Number.isInteger(precision) || precision < 1 || precision > 1000) {
       throw new RangeError(`precision must be an integer from 1 to 1000, got ${precision}`);
     }
@@ -228,8 +228,7 @@ export class MemoryStateStore implements StateStore {
       const dead =
         entry.kind === 1
           ? entry.expiresAtMs <= nowMs
-          : (Math.floor(nowMs / entry.bucketMs) - entry.head) * entry.bucketMs >=
-              entry.bucketMs * entry.counts.length || entry.total === 0;
+          : Math.floor(nowMs / entry.bucketMs) - entry.head >= entry.counts.length;
       // Deleting the current entry of a live Map iterator is safe in JavaScript.
       if (dead) this.#entries.delete(key);
     }

@@ -9,38 +9,29 @@
  * @module
  */
 
-/** A sliding-window request counter (`requests_per_minute` and friends). */
-export interface WindowCounter {
-  readonly kind: "window";
-  /** Counter key; unique per policy rule, window length and `per` value. */
+/**
+ * One counter a decision touches: a sliding-window request counter (`kind: "window"`,
+ * `requests_per_minute` and friends) or a calendar-period counter of money or tokens
+ * (`kind: "period"`, budgets). Both kinds share one shape so stores stay monomorphic.
+ */
+export interface Counter {
+  readonly kind: "window" | "period";
+  /**
+   * Counter key; unique per policy rule, window or period, and `per` value. A period
+   * counter's key names the period, so a new period starts from zero.
+   */
   readonly key: string;
-  /** Requests allowed in any window of `windowMs`. */
+  /** Largest total allowed: requests in any window, or micro-dollars / tokens in the period. */
   readonly limit: number;
-  /** Window length in ms. */
+  /** Amount this call adds: 1 request, or its estimated cost (micro-dollars) or tokens. */
+  readonly amount: number;
+  /** Window length in ms (`window` counters; 0 for `period`). */
   readonly windowMs: number;
-  /** Amount this call adds (1 for a request). */
-  readonly amount: number;
-  /** When true, going past `limit` refuses the whole decision; when false it only reports. */
-  readonly hard: boolean;
-}
-
-/** A calendar-period counter: money (micro-dollars) or tokens for one hour, day or month. */
-export interface PeriodCounter {
-  readonly kind: "period";
-  /** Counter key; it includes the period's index, so a new period starts at zero. */
-  readonly key: string;
-  /** Largest total allowed in the period (micro-dollars or tokens). */
-  readonly limit: number;
-  /** Amount this call reserves (its estimated cost in micro-dollars, or its tokens). */
-  readonly amount: number;
-  /** End of the period (UTC ms); the store may forget the counter after it. */
+  /** End of the period, UTC ms (`period` counters; 0 for `window`); the store may forget the counter after it. */
   readonly expiresAtMs: number;
   /** When true, going past `limit` refuses the whole decision; when false it only reports. */
   readonly hard: boolean;
 }
-
-/** One counter a decision touches. */
-export type Counter = WindowCounter | PeriodCounter;
 
 /** What a store answers for one decision's counters. */
 export interface ConsumeResult {
