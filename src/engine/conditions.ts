@@ -109,7 +109,7 @@ export function checkComparisonValue(operator: Operator, value: unknown): string
         new RegExp(value, "u");
         return undefined;
       } catch (err) {
-        return `invalid regular expression: ${(err as Error).message}`;
+        return (err as Error).message; // "Invalid regular expression: /…/: why"
       }
     case "exists":
     case "not_exists":

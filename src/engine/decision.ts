@@ -93,7 +93,16 @@ const OUTCOME: Readonly<Record<DecisionAction, DecisionOutcome>> = {
   block: "blocked",
 };
 
-/** Plain fields of a decision; the id and ISO timestamp are derived lazily. */
+/** A counter of a decision as the decision needs it to report its reservation. */
+export interface ReservationSource {
+  readonly kind: "window" | "period";
+  readonly key: string;
+  readonly unit: "requests" | "usd" | "tokens";
+  readonly amount: number;
+  readonly expiresAtMs: number;
+}
+
+/** Plain fields of a decision; the id, ISO timestamp and reservation are derived lazily. */
 export interface DecisionFields {
   readonly policyId: string;
   readonly action: DecisionAction;
@@ -102,7 +111,8 @@ export interface DecisionFields {
   readonly ruleId?: string | undefined;
   readonly durationMs: number;
   readonly timestampMs: number;
-  readonly reservation?: readonly ReservedAmount[] | undefined;
+  /** The admitted decision's counters; budget counters with an amount become its reservation. */
+  readonly counters?: readonly ReservationSource[] | undefined;
   readonly error?: Error | undefined;
   readonly failedOpen?: boolean | undefined;
 }
@@ -119,10 +129,11 @@ class DecisionRecord {
   readonly ruleId: string | undefined;
   readonly durationMs: number;
   readonly timestampMs: number;
-  readonly reservation: readonly ReservedAmount[] | undefined;
   readonly error: Error | undefined;
   readonly failedOpen: boolean | undefined;
   #id: string | undefined;
+  #counters: readonly ReservationSource[] | undefined;
+  #reservation: readonly ReservedAmount[] | undefined | null = null;
 
   constructor(f: DecisionFields) {
     this.policyId = f.policyId;
@@ -134,7 +145,7 @@ class DecisionRecord {
     this.ruleId = f.ruleId;
     this.durationMs = f.durationMs;
     this.timestampMs = f.timestampMs;
-    this.reservation = f.reservation;
+    this.#counters = f.counters;
     this.error = f.error;
     this.failedOpen = f.failedOpen;
   }
@@ -142,6 +153,19 @@ class DecisionRecord {
   get decisionId(): string {
     this.#id ??= uuidv7(this.timestampMs);
     return this.#id;
+  }
+
+  get reservation(): readonly ReservedAmount[] | undefined {
+    if (this.#reservation === null) {
+      const out: ReservedAmount[] = [];
+      for (const c of this.#counters ?? []) {
+        if (c.kind === "period" && c.amount > 0 && c.unit !== "requests") {
+          out.push({ key: c.key, unit: c.unit, amount: c.amount, expiresAtMs: c.expiresAtMs });
+        }
+      }
+      this.#reservation = out.length > 0 ? Object.freeze(out) : undefined;
+    }
+    return this.#reservation;
   }
 
   get timestamp(): string {

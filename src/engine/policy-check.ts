@@ -14,7 +14,7 @@ import { DecisionBackendError } from "../errors.ts";
 import type { ConsumeResult, Counter, StateStore } from "../state/types.ts";
 import type { CompiledRule, Context, CounterSpec, DecideInput, Outcome } from "./compile-rule.ts";
 import { formatUsd } from "./compile-rule.ts";
-import { type Decision, makeDecision, type ReservedAmount } from "./decision.ts";
+import { type Decision, makeDecision } from "./decision.ts";
 
 /** Options shared by every check of a client. */
 export interface CheckSettings {
@@ -63,6 +63,7 @@ class CounterRequest implements Counter {
   readonly hard: boolean;
   readonly spec: CounterSpec;
   readonly per: string;
+  readonly unit: "requests" | "usd" | "tokens";
 
   constructor(
     kind: "window" | "period",
@@ -84,6 +85,7 @@ class CounterRequest implements Counter {
     this.hard = hard;
     this.spec = spec;
     this.per = per;
+    this.unit = spec.unit;
   }
 }
 
@@ -236,7 +238,6 @@ export class PolicyCheck {
           : `${spec.label} of ${describeAmount(spec, spec.limit)} would be exceeded${who} (${describeAmount(spec, total)} used, this call ${describeAmount(spec, counter.amount)})`;
       return this.#finish(spec.rule.refusal(detail), matched, started, now);
     }
-    let reservation: ReservedAmount[] | undefined;
     for (let i = 0; i < counters.length; i++) {
       const counter = counters[i] as CounterRequest;
       const spec = counter.spec;
@@ -258,17 +259,8 @@ export class PolicyCheck {
         );
       }
       if (o !== undefined && beats(o, best)) best = o;
-      if (counter.kind === "period" && counter.amount > 0) {
-        reservation ??= [];
-        reservation.push({
-          key: counter.key,
-          unit: spec.unit === "usd" ? "usd" : "tokens",
-          amount: counter.amount,
-          expiresAtMs: counter.expiresAtMs,
-        });
-      }
     }
-    return this.#finish(best, matched, started, now, reservation);
+    return this.#finish(best, matched, started, now, counters);
   }
 
   /** The ids of the rules in `mask`; lists are shared between decisions with the same mask. */
@@ -289,7 +281,7 @@ export class PolicyCheck {
     matched: readonly string[],
     started: number,
     now: number,
-    reservation?: readonly ReservedAmount[],
+    counters?: readonly CounterRequest[],
   ): Decision {
     return makeDecision({
       policyId: this.policyId,
@@ -299,7 +291,7 @@ export class PolicyCheck {
       ruleId: best?.ruleId,
       durationMs: performance.now() - started,
       timestampMs: now,
-      reservation,
+      counters,
     });
   }
 

@@ -38,9 +38,14 @@ export class IssueCollector {
    * Records a problem. `at: "key"` points at the last path segment's key (for unknown or
    * misplaced keys); the default points at the value.
    */
-  add(path: DocPath, message: string, at: "key" | "value" = "value"): void {
+  add(
+    path: DocPath,
+    message: string,
+    at: "key" | "value" = "value",
+    shownPath = formatPath(path),
+  ): void {
     const { line, column } = this.position(path, at);
-    this.issues.push({ file: this.file, line, column, path: formatPath(path), message });
+    this.issues.push({ file: this.file, line, column, path: shownPath, message });
   }
 
   /** Line and column (1-based) of a path; 0/0 when there is no document to look in. */

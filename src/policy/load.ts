@@ -140,13 +140,13 @@ export function parsePolicies(
     if (doc.errors.length > 0) {
       for (const e of doc.errors) {
         const pos = lines.linePos(e.pos[0]);
-        issues.issues.push({
-          file: source,
-          line: pos.line,
-          column: pos.col,
-          path: "",
-          message: `invalid YAML: ${e.message.split("\n")[0]}`,
-        });
+        // The error points at the key's first character; the key runs to the colon.
+        const key = /^["']?([^"':\n]+)/.exec(input.slice(e.pos[0], e.pos[0] + 200))?.[1]?.trim();
+        const message =
+          e.code === "DUPLICATE_KEY" && key
+            ? `invalid YAML: duplicate key '${key}' (map keys must be unique)`
+            : `invalid YAML: ${e.message.split("\n")[0]}`;
+        issues.issues.push({ file: source, line: pos.line, column: pos.col, path: "", message });
       }
       issues.throwIfAny();
     }
@@ -155,7 +155,16 @@ export function parsePolicies(
     issues = new IssueCollector(source);
   }
   if (data === null || data === undefined) {
-    throw new PolicyFileError(`${source}: the file is empty; expected a 'policies:' list`);
+    const line = typeof input === "string" ? 1 : 0;
+    throw PolicyFileError.fromIssues([
+      {
+        file: source,
+        line,
+        column: line,
+        path: "",
+        message: "the file is empty; expected a 'policies:' list",
+      },
+    ]);
   }
   if (typeof data !== "object" || Array.isArray(data)) {
     issues.add([], "expected a mapping with a 'policies:' list at the top level");
@@ -167,10 +176,9 @@ export function parsePolicies(
       "policies",
       Object.keys(top).filter((k) => nearest(k, ["policies"]) !== undefined),
     );
-    issues.add(
-      [],
-      `missing the 'policies:' list${hint ? ` (found '${hint}' — did you mean 'policies'?)` : ""}`,
-    );
+    const message = `missing the 'policies:' list${hint ? ` (found '${hint}' — did you mean 'policies'?)` : ""}`;
+    if (hint) issues.add([hint], message, "key", "");
+    else issues.add([], message);
     issues.throwIfAny();
   }
 
@@ -182,7 +190,9 @@ export function parsePolicies(
       const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
       if (path.includes("when")) continue; // conditions get their own, more precise messages
       reportZodIssue(issue, path, top, issues);
-      if (path[0] !== "policies" || path.length < 2) skipAll = true;
+      // Problems in other top-level sections do not stop the policies from being checked.
+      if ((path[0] === "policies" && path.length < 2) || path[0] === "timezone") skipAll = true;
+      else if (path[0] !== "policies") continue;
       else if (path[2] === "rules" && path.length >= 4)
         skip.add(`policies.${path[1]}.rules.${path[3]}`);
       else skip.add(`policies.${path[1]}`);
@@ -203,6 +213,18 @@ const UNSUPPORTED: Readonly<Record<string, string>> = {
   max_iterations: "iteration limits are not enforced by a guard; count them in your own loop",
   timeout_seconds: "timeouts are not enforced by a guard; set them on the call itself",
 };
+
+const DAY_WORDS = [
+  "monday",
+  "tuesday",
+  "wednesday",
+  "thursday",
+  "friday",
+  "saturday",
+  "sunday",
+  "weekdays",
+  "weekends",
+];
 
 const EXPECTED: Readonly<Record<string, string>> = {
   resource: "a string or a list of strings",
@@ -247,12 +269,20 @@ function reportZodIssue(
   issues: IssueCollector,
 ): void {
   const last = path[path.length - 1];
+  const parent = path[path.length - 2];
+  // Name the item, not the list: 'rules[0]' expected a mapping.
   const key =
     typeof last === "string"
       ? last
-      : typeof path[path.length - 2] === "string"
-        ? (path[path.length - 2] as string)
-        : "";
+      : typeof parent === "string"
+        ? `${parent}[${String(last)}]`
+        : String(last ?? "");
+  const listKey = typeof last === "number" && typeof parent === "string" ? parent : key;
+  const expected = (fallback: string): string => {
+    const text = EXPECTED[listKey] ?? EXPECTED[key] ?? fallback;
+    // For one item of a list, say what one item should be.
+    return typeof last === "number" ? text.replace(/ or a list of them$/, "") : text;
+  };
   const input = valueAt(root, path);
   const inRule = path.length >= 4 && path[0] === "policies" && path[2] === "rules";
   switch (issue.code) {
@@ -294,12 +324,21 @@ function reportZodIssue(
       return;
     case "invalid_format":
       if (key === "action") {
-        const text = String(input);
-        const fix = /^(warn|block)_at_\d+$/.test(text)
-          ? `${text}%`
+        const text = String(input).trim().replace(/\s+/g, "_");
+        const pct = /^(\w+?)_?at_?(\d+(?:\.\d+)?)(%?)$/.exec(text);
+        const word = pct ? nearest(pct[1] as string, ["warn", "block"]) : undefined;
+        const fix = pct
+          ? word && `${word}_at_${pct[2]}%`
           : text === "queue"
             ? undefined
-            : nearest(text, ["allow", "warn", "block", "require_confirmation"]);
+            : nearest(text, [
+                "allow",
+                "warn",
+                "block",
+                "require_confirmation",
+                "deny",
+                "require_approval",
+              ]);
         const why =
           text === "queue" ? " (queueing is not supported: block and retry, or warn)" : "";
         issues.add(
@@ -309,14 +348,14 @@ function reportZodIssue(
       } else {
         issues.add(
           path,
-          `'${key}' expected ${EXPECTED[key] ?? "a different format"}, got ${describe(input)}`,
+          `'${key}' expected ${expected("a different format")}, got ${describe(input)}`,
         );
       }
       return;
     case "invalid_union":
       issues.add(
         path,
-        `'${key}' expected ${EXPECTED[key] ?? "a different shape"}, got ${describe(input)}`,
+        `'${key}' expected ${expected("a different shape")}, got ${describe(input)}`,
       );
       return;
     case "invalid_value": {
@@ -343,12 +382,14 @@ function reportZodIssue(
     case "not_multiple_of":
       issues.add(path, `'${key}' expected a whole number, got ${describe(input)}`);
       return;
-    case "custom":
+    case "custom": {
+      const hint = typeof input === "string" ? nearest(input.toLowerCase(), DAY_WORDS) : undefined;
       issues.add(
         path,
-        `'${key}' expected ${EXPECTED[key] ?? "a valid value"}, got ${describe(input)}`,
+        `'${key}' expected ${expected("a valid value")}, got ${describe(input)}${hint ? ` — did you mean '${hint}'?` : ""}`,
       );
       return;
+    }
     default:
       issues.add(path, `${inRule ? "rule " : ""}'${key}': ${issue.message}`);
   }

@@ -39,7 +39,7 @@ export interface MemoryStateStoreOptions {
   readonly precision?: number;
   /**
    * Entries examined for expiry on each consume call.
-   * @default 4
+   * @default 2
    */
   readonly sweepPerCall?: number;
 }
@@ -91,7 +91,7 @@ export class MemoryStateStore implements StateStore {
       throw new RangeError(`precision must be an integer from 1 to 1000, got ${precision}`);
     }
     this.#precision = precision;
-    this.#sweepPerCall = options.sweepPerCall ?? 4;
+    this.#sweepPerCall = options.sweepPerCall ?? 2;
   }
 
   /** Number of keys currently held (for monitoring and tests). */
