@@ -172,10 +172,25 @@ export function contextUserId(ctx: Context): string | undefined {
   return typeof id === "string" ? id : typeof id === "number" ? String(id) : undefined;
 }
 
-function matcherOn(getter: FieldGetter, match: StringMatcher): Predicate {
-  // A missing field matches: attaching the policy to a call is the declaration.
+/**
+ * A matcher on a top-level context field. A missing field matches: attaching the policy to
+ * a call is the declaration. `undefined` when the patterns match everything (`*`), so the
+ * rule skips the test altogether.
+ */
+function fieldMatcher(field: string, patterns: readonly string[]): Predicate | undefined {
+  if (patterns.includes("*")) return undefined;
+  const only =
+    patterns.length === 1 && !/[*?]/.test(patterns[0] as string) ? patterns[0] : undefined;
+  if (only !== undefined) {
+    // The common case, `operation: delete`: one comparison, no nested calls.
+    return (ctx) => {
+      const v = ctx[field];
+      return v === only || v == null;
+    };
+  }
+  const match: StringMatcher = compileGlobs(patterns);
   return (ctx) => {
-    const v = getter(ctx);
+    const v = ctx[field];
     return v == null || (typeof v === "string" && match(v));
   };
 }
@@ -196,10 +211,11 @@ export function compileRule(rule: PolicyRule, policyId: string): CompiledRule {
 
   // --- matchers
   const matchers: Predicate[] = [];
-  if (rule.resource)
-    matchers.push(matcherOn(compileFieldPath("resource"), compileGlobs(rule.resource)));
-  if (rule.operation)
-    matchers.push(matcherOn(compileFieldPath("operation"), compileGlobs(rule.operation)));
+  const add = (m: Predicate | undefined) => {
+    if (m) matchers.push(m);
+  };
+  if (rule.resource) add(fieldMatcher("resource", rule.resource));
+  if (rule.operation) add(fieldMatcher("operation", rule.operation));
   if (rule.resourceTypes) {
     const m = compileGlobs(rule.resourceTypes);
     matchers.push((ctx) => {
@@ -211,8 +227,7 @@ export function compileRule(rule: PolicyRule, policyId: string): CompiledRule {
     const name = rule.feature.name;
     matchers.push((ctx) => ctx.feature == null || ctx.feature === name);
   }
-  if (rule.model)
-    matchers.push(matcherOn(compileFieldPath("model"), compileGlobs(rule.model.patterns)));
+  if (rule.model) add(fieldMatcher("model", rule.model.patterns));
   if (rule.when) matchers.push(compileCondition(rule.when));
   const applies: Predicate | undefined =
     matchers.length === 0

@@ -1,0 +1,45 @@
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const SRC = fileURLToPath(new URL("../src/", import.meta.url));
+
+/** Every module reachable from `entry` through static imports, and the bare packages they import. */
+function importGraph(entry: string): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string) => {
+    if (files.has(file)) return;
+    files.add(file);
+    const text = readFileSync(file, "utf8");
+    for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+"([^"]+)"/g)) {
+      const spec = m[1] as string;
+      if (spec.startsWith(".")) visit(resolve(dirname(file), spec));
+      else
+        packages.add(
+          spec.startsWith("@")
+            ? spec.split("/").slice(0, 2).join("/")
+            : (spec.split("/")[0] as string),
+        );
+    }
+  };
+  visit(resolve(SRC, entry));
+  return { files, packages };
+}
+
+describe("the import graph", () => {
+  it("keeps the core entry free of database and Redis drivers", () => {
+    const { packages, files } = importGraph("index.ts");
+    expect(files.size).toBeGreaterThan(10);
+    const external = [...packages].filter((p) => !p.startsWith("node:"));
+    expect(external.sort()).toEqual(["yaml", "zod"]);
+  });
+
+  it("keeps the testing entry free of drivers too", () => {
+    const external = [...importGraph("testing/index.ts").packages].filter(
+      (p) => !p.startsWith("node:"),
+    );
+    expect(external.every((p) => ["yaml", "zod"].includes(p))).toBe(true);
+  });
+});
