@@ -17,12 +17,18 @@ import { type CalendarPeriod, minuteOfDay, periodAt, TimeZone, weekdayOf } from 
 /** A decision context: any JSON-like fields. */
 export type Context = Readonly<Record<string, unknown>>;
 
+/**
+ * Text, or a function that builds it. Reasons that carry numbers are built only when read:
+ * most refused calls in a busy service are never logged one by one.
+ */
+export type LazyText = string | (() => string);
+
 /** What one rule contributes to a decision. */
 export interface Outcome {
   readonly action: DecisionAction;
   readonly severity: number;
   readonly priority: number;
-  readonly reason: string;
+  readonly reason: LazyText;
   readonly ruleId: string;
 }
 
@@ -128,13 +134,13 @@ export interface CompiledRule {
   /** The `per` field's name, for reasons. */
   readonly perName: string;
   /** The outcome for "a counter refused" (block, or confirmation). */
-  readonly refusal: (detail: string) => Outcome;
+  readonly refusal: (detail: LazyText) => Outcome;
   /** The outcome for "warn" on this rule. */
-  readonly warning: (detail: string) => Outcome;
+  readonly warning: (detail: LazyText) => Outcome;
   /** An `allow` outcome for a confirmed call. */
   readonly confirmed: Outcome;
   /** A `block` outcome for invalid input (a negative cost), whatever the rule's action. */
-  readonly invalid: (detail: string) => Outcome;
+  readonly invalid: (detail: LazyText) => Outcome;
 }
 
 const VERB: Readonly<Record<DecisionAction, string>> = {
@@ -144,7 +150,9 @@ const VERB: Readonly<Record<DecisionAction, string>> = {
   block: "blocked the call",
 };
 
-const label = (rule: PolicyRule): string => rule.id.slice(rule.id.indexOf("/") + 1);
+/** The rule's name within its policy: `rules[0]` or its own id. */
+const label = (rule: PolicyRule, policyId: string): string =>
+  rule.id.startsWith(`${policyId}/`) ? rule.id.slice(policyId.length + 1) : rule.id;
 
 /** Formats micro-dollars as `$1.23`. */
 export function formatUsd(micros: number): string {
@@ -197,16 +205,21 @@ function fieldMatcher(field: string, patterns: readonly string[]): Predicate | u
 
 /** Compiles a rule for a policy. */
 export function compileRule(rule: PolicyRule, policyId: string): CompiledRule {
-  const ruleLabel = label(rule);
-  const outcome = (action: DecisionAction, detail: string): Outcome => ({
-    action,
-    severity: SEVERITY[action],
-    priority: rule.priority,
-    ruleId: rule.id,
-    reason: `Policy '${policyId}' ${VERB[action]}: ${rule.message ?? detail} (rule ${ruleLabel})`,
-  });
-  const fired = (detail: string): Outcome => outcome(rule.action, detail);
-  const warning = (detail: string): Outcome => outcome("warn", detail);
+  const ruleLabel = label(rule, policyId);
+  const outcome = (action: DecisionAction, detail: LazyText): Outcome => {
+    const head = `Policy '${policyId}' ${VERB[action]}: `;
+    const tail = ` (rule ${ruleLabel})`;
+    const text = rule.message ?? detail;
+    return {
+      action,
+      severity: SEVERITY[action],
+      priority: rule.priority,
+      ruleId: rule.id,
+      reason: typeof text === "string" ? head + text + tail : () => head + text() + tail,
+    };
+  };
+  const fired = (detail: LazyText): Outcome => outcome(rule.action, detail);
+  const warning = (detail: LazyText): Outcome => outcome("warn", detail);
   const confirmed = outcome("allow", "confirmed");
 
   // --- matchers
@@ -377,11 +390,12 @@ function matchDetail(rule: PolicyRule): string {
   if (rule.resourceTypes) parts.push(`resource type ${rule.resourceTypes.join(" or ")}`);
   if (rule.model) parts.push(`model ${rule.model.patterns.join(" or ")}`);
   if (rule.feature) parts.push(`feature ${rule.feature.name}`);
-  if (rule.when) parts.push("its conditions held");
-  return parts.length ? `matched ${parts.join(", ")}` : "applies to every call";
+  const matched = parts.length ? `matched ${parts.join(", ")}` : "";
+  if (rule.when) return matched ? `${matched}, and its conditions held` : "its conditions held";
+  return matched || "applies to every call";
 }
 
-function allowedUsersTrigger(entries: readonly string[], fired: (d: string) => Outcome): Trigger {
+function allowedUsersTrigger(entries: readonly string[], fired: (d: LazyText) => Outcome): Trigger {
   const users = new Set(entries.filter((e) => !e.startsWith("@")));
   const roles = new Set(
     entries.filter((e) => e.startsWith("@") && e !== "@self").map((e) => e.slice(1)),
@@ -408,7 +422,7 @@ function allowedUsersTrigger(entries: readonly string[], fired: (d: string) => O
   };
 }
 
-function scheduleTrigger(s: Schedule, zone: TimeZone, fired: (d: string) => Outcome): Trigger {
+function scheduleTrigger(s: Schedule, zone: TimeZone, fired: (d: LazyText) => Outcome): Trigger {
   const tz = zone.name;
   const allowedDays = s.allowedDays && new Set(s.allowedDays);
   const forbiddenDays = s.forbiddenDays && new Set(s.forbiddenDays);
@@ -445,7 +459,7 @@ function scheduleTrigger(s: Schedule, zone: TimeZone, fired: (d: string) => Outc
   };
 }
 
-function parameterTrigger(rule: PolicyRule, fired: (d: string) => Outcome): Trigger {
+function parameterTrigger(rule: PolicyRule, fired: (d: LazyText) => Outcome): Trigger {
   const p = rule.parameter as NonNullable<PolicyRule["parameter"]>;
   const get = compileFieldPath(p.name);
   const allowed = p.allowedValues && new Set(p.allowedValues);

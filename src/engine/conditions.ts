@@ -55,9 +55,9 @@ export const OPERATOR_ALIASES: Readonly<Record<string, Operator>> = {
 
 /** Resolves an operator name or alias; `undefined` when unknown. */
 export function resolveOperator(name: string): Operator | undefined {
-  return (OPERATORS as readonly string[]).includes(name)
-    ? (name as Operator)
-    : OPERATOR_ALIASES[name];
+  if ((OPERATORS as readonly string[]).includes(name)) return name as Operator;
+  // Own properties only: `constructor` or `__proto__` must not resolve to Object's.
+  return Object.hasOwn(OPERATOR_ALIASES, name) ? OPERATOR_ALIASES[name] : undefined;
 }
 
 /** One comparison of a context field against a value. */

@@ -106,7 +106,8 @@ export interface ReservationSource {
 export interface DecisionFields {
   readonly policyId: string;
   readonly action: DecisionAction;
-  readonly reason: string;
+  /** The reason, or a function that builds it when first read. */
+  readonly reason: string | (() => string);
   readonly matchedRules: readonly string[];
   readonly ruleId?: string | undefined;
   readonly durationMs: number;
@@ -124,7 +125,6 @@ class DecisionRecord {
   readonly allowed: boolean;
   readonly action: DecisionAction;
   readonly decision: DecisionOutcome;
-  readonly reason: string;
   readonly matchedRules: readonly string[];
   readonly ruleId: string | undefined;
   readonly durationMs: number;
@@ -132,6 +132,7 @@ class DecisionRecord {
   readonly error: Error | undefined;
   readonly failedOpen: boolean | undefined;
   #id: string | undefined;
+  #reason: string | (() => string);
   #counters: readonly ReservationSource[] | undefined;
   #reservation: readonly ReservedAmount[] | undefined | null = null;
 
@@ -140,7 +141,7 @@ class DecisionRecord {
     this.action = f.action;
     this.allowed = f.action === "allow" || f.action === "warn";
     this.decision = OUTCOME[f.action];
-    this.reason = f.reason;
+    this.#reason = f.reason;
     this.matchedRules = f.matchedRules;
     this.ruleId = f.ruleId;
     this.durationMs = f.durationMs;
@@ -153,6 +154,14 @@ class DecisionRecord {
   get decisionId(): string {
     this.#id ??= uuidv7(this.timestampMs);
     return this.#id;
+  }
+
+  get reason(): string {
+    const r = this.#reason;
+    if (typeof r === "string") return r;
+    const text = r();
+    this.#reason = text;
+    return text;
   }
 
   get reservation(): readonly ReservedAmount[] | undefined {

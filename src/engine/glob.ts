@@ -14,11 +14,11 @@ const always: StringMatcher = () => true;
 export function compileGlob(pattern: string): StringMatcher {
   if (pattern === "*") return always;
   if (!/[*?]/.test(pattern)) return (value) => value === pattern;
-  const source = pattern
-    .split("")
-    .map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[.+^${}()|[\]\\/-]/g, "\\$&")))
+  // Split by code point, so that `?` matches one character even outside the BMP.
+  const source = [...pattern]
+    .map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[.+^${}()|[\]\\/]/g, "\\$&")))
     .join("");
-  const re = new RegExp(`^${source}$`, "s");
+  const re = new RegExp(`^${source}$`, "su");
   return (value) => re.test(value);
 }
 

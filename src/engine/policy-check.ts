@@ -89,6 +89,23 @@ class CounterRequest implements Counter {
   }
 }
 
+function refusalDetail(counter: CounterRequest, total: number): string {
+  const spec = counter.spec;
+  const who = spec.rule.perName ? ` for ${spec.rule.perName} ${JSON.stringify(counter.per)}` : "";
+  return spec.kind === "window"
+    ? `limit of ${spec.limit} ${spec.label} reached${who}`
+    : `${spec.label} of ${describeAmount(spec, spec.limit)} would be exceeded${who} (${describeAmount(spec, total)} used, this call ${describeAmount(spec, counter.amount)})`;
+}
+
+function exceededDetail(spec: CounterSpec, total: number): string {
+  return `${spec.label} of ${describeAmount(spec, spec.limit)} exceeded (${describeAmount(spec, total)} used)`;
+}
+
+function nearDetail(spec: CounterSpec, total: number): string {
+  const pct = Math.floor((total / spec.nominalLimit) * 100);
+  return `${pct}% of the ${spec.label} used (${describeAmount(spec, total)} of ${describeAmount(spec, spec.nominalLimit)})`;
+}
+
 /** A prepared check: the rules of one or more policies, ready to decide. */
 export class PolicyCheck {
   /** The policy id, or ids joined with `,`. */
@@ -97,6 +114,7 @@ export class PolicyCheck {
   readonly #settings: CheckSettings;
   readonly #allowReason: string;
   readonly #matchedByMask = new Map<number, readonly string[]>();
+  readonly #matchedSmall: (readonly string[] | undefined)[] = [];
 
   constructor(
     policyId: string,
@@ -114,7 +132,8 @@ export class PolicyCheck {
   decide(ctx: Context, input?: DecideInput): Decision | Promise<Decision> {
     const started = performance.now();
     const now = this.#settings.clock();
-    const confirmed = ctx.confirm === true;
+    // Read only when a rule asks for confirmation: most calls never need it.
+    let confirmed: boolean | undefined;
     const rules = this.#rules;
     // Which rules applied: a bit mask (lists are cached per mask) for up to 30 rules.
     let mask = 0;
@@ -139,14 +158,17 @@ export class PolicyCheck {
         if (r !== undefined && (o === undefined || r.severity > o.severity)) o = r;
       }
       if (o !== undefined) {
-        if (o.action === "require_confirmation" && confirmed) o = rule.confirmed;
+        if (o.action === "require_confirmation" && (confirmed ??= ctx.confirm === true)) {
+          o = rule.confirmed;
+        }
         if (beats(o, best)) best = o;
       }
       const ruleCounters = rule.counters;
       if (ruleCounters.length === 0) continue;
       const per = rule.per === undefined ? "" : keyPart(rule.per(ctx));
       const hard =
-        rule.action === "block" || (rule.action === "require_confirmation" && !confirmed);
+        rule.action === "block" ||
+        (rule.action === "require_confirmation" && !(confirmed ??= ctx.confirm === true));
       counters ??= [];
       for (let c = 0; c < ruleCounters.length; c++) {
         const spec = ruleCounters[c] as CounterSpec;
@@ -225,18 +247,14 @@ export class PolicyCheck {
     now: number,
   ): Decision {
     if (!result.admitted) {
-      const i = result.refusedIndex;
-      const counter = counters[i] as CounterRequest;
-      const spec = counter.spec;
-      const total = result.totals[i] as number;
-      const who = spec.rule.perName
-        ? ` for ${spec.rule.perName} ${JSON.stringify(counter.per)}`
-        : "";
-      const detail =
-        spec.kind === "window"
-          ? `limit of ${spec.limit} ${spec.label} reached${who}`
-          : `${spec.label} of ${describeAmount(spec, spec.limit)} would be exceeded${who} (${describeAmount(spec, total)} used, this call ${describeAmount(spec, counter.amount)})`;
-      return this.#finish(spec.rule.refusal(detail), matched, started, now);
+      const counter = counters[result.refusedIndex] as CounterRequest;
+      const total = result.totals[result.refusedIndex] as number;
+      return this.#finish(
+        counter.spec.rule.refusal(() => refusalDetail(counter, total)),
+        matched,
+        started,
+        now,
+      );
     }
     for (let i = 0; i < counters.length; i++) {
       const counter = counters[i] as CounterRequest;
@@ -245,18 +263,14 @@ export class PolicyCheck {
       let o: Outcome | undefined;
       if (total > spec.limit) {
         const rule = spec.rule;
-        const detail = `${spec.label} of ${describeAmount(spec, spec.limit)} exceeded (${describeAmount(spec, total)} used)`;
         o =
           rule.action === "warn"
-            ? rule.warning(detail)
+            ? rule.warning(() => exceededDetail(spec, total))
             : rule.action === "require_confirmation"
               ? rule.confirmed
               : undefined;
       } else if (total >= spec.warnAt) {
-        const pct = Math.floor((total / spec.nominalLimit) * 100);
-        o = spec.rule.warning(
-          `${pct}% of the ${spec.label} used (${describeAmount(spec, total)} of ${describeAmount(spec, spec.nominalLimit)})`,
-        );
+        o = spec.rule.warning(() => nearDetail(spec, total));
       }
       if (o !== undefined && beats(o, best)) best = o;
     }
@@ -266,12 +280,13 @@ export class PolicyCheck {
   /** The ids of the rules in `mask`; lists are shared between decisions with the same mask. */
   #matched(mask: number, wide?: readonly string[]): readonly string[] {
     if (wide !== undefined) return [...this.#matched(mask, wide), ...wide];
-    let ids = this.#matchedByMask.get(mask);
+    let ids = mask < 1024 ? this.#matchedSmall[mask] : this.#matchedByMask.get(mask);
     if (ids === undefined) {
       ids = Object.freeze(
         this.#rules.filter((_, i) => i < 30 && (mask & (1 << i)) !== 0).map((r) => r.id),
       );
-      this.#matchedByMask.set(mask, ids);
+      if (mask < 1024) this.#matchedSmall[mask] = ids;
+      else this.#matchedByMask.set(mask, ids);
     }
     return ids;
   }

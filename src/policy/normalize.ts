@@ -444,13 +444,24 @@ function normalizeSchedule(
 /** Parses an ISO date or date-time; one without an offset is wall-clock time in `timezone`. */
 function parseInstant(text: string, timezone: string): number | undefined {
   const m =
-    /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(
+    /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(
       text.trim(),
     );
   if (!m) return undefined;
-  const [, y, mo, d, h = "0", mi = "0", s = "0", offset] = m;
-  const local = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
-  if (Number.isNaN(local)) return undefined;
+  const [, y, mo, d, h = "0", mi = "0", s = "0", frac = "", offset] = m;
+  const fields = [Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)] as const;
+  const ms = frac ? Math.round(Number(`0.${frac}`) * 1000) : 0;
+  const local = Date.UTC(...fields, ms);
+  // Date.UTC rolls impossible dates over (Feb 30 → Mar 2); refuse them instead.
+  const back = new Date(local);
+  const same =
+    back.getUTCFullYear() === fields[0] &&
+    back.getUTCMonth() === fields[1] &&
+    back.getUTCDate() === fields[2] &&
+    back.getUTCHours() === fields[3] &&
+    back.getUTCMinutes() === fields[4] &&
+    back.getUTCSeconds() === fields[5];
+  if (!same) return undefined;
   if (offset === undefined) return TimeZone.get(timezone).toUtc(local);
   if (offset === "Z") return local;
   const sign = offset.startsWith("-") ? -1 : 1;

@@ -20,7 +20,9 @@
  *
  * ## Memory bound
  * Every consume call also sweeps a few entries (in insertion order, resuming where the
- * last sweep stopped) and deletes those whose window or period is over. Idle keys are
+ * last sweep stopped) and deletes those whose window or period is over. A full pass
+ * remembers the earliest expiry it saw; sweeping then pauses until that instant (or an
+ * earlier expiry is inserted), so a stable set of busy keys costs nothing. Idle keys are
  * therefore reclaimed without a timer, and the map holds only keys active within their
  * window plus a lag proportional to the sweep rate.
  *
@@ -81,6 +83,10 @@ export class MemoryStateStore implements StateStore {
   readonly #precision: number;
   readonly #sweepPerCall: number;
   #sweep: Iterator<[string, Entry]> | undefined;
+  /** Earliest expiry among live entries seen in the current pass. */
+  #passMinExpiry = Number.POSITIVE_INFINITY;
+  /** No entry can expire before this instant: sweeping waits until then. */
+  #resumeAtMs = Number.NEGATIVE_INFINITY;
   #lastNowMs = 0;
   // Scratch space reused by consume(); consume() is synchronous, so this is safe.
   #found: (Entry | undefined)[] = [];
@@ -138,6 +144,7 @@ export class MemoryStateStore implements StateStore {
         if (entry === undefined || entry.kind !== 0) {
           entry = this.#newWindow(c.windowMs, nowMs);
           this.#entries.set(c.key, entry);
+          this.#noteExpiry(expiryOf(entry));
         }
         const slot = entry.head % entry.counts.length;
         entry.counts[slot] = (entry.counts[slot] as number) + c.amount;
@@ -146,6 +153,7 @@ export class MemoryStateStore implements StateStore {
         if (entry === undefined || entry.kind !== 1) {
           entry = { kind: 1, total: 0, expiresAtMs: c.expiresAtMs };
           this.#entries.set(c.key, entry);
+          this.#noteExpiry(c.expiresAtMs);
         }
         entry.total = total;
         entry.expiresAtMs = c.expiresAtMs;
@@ -163,6 +171,7 @@ export class MemoryStateStore implements StateStore {
       if (entry === undefined || entry.kind !== 1) {
         if (a.delta > 0 && a.expiresAtMs > this.#lastNowMs) {
           this.#entries.set(a.key, { kind: 1, total: a.delta, expiresAtMs: a.expiresAtMs });
+          this.#noteExpiry(a.expiresAtMs);
         }
         continue;
       }
@@ -174,6 +183,8 @@ export class MemoryStateStore implements StateStore {
   clear(): void {
     this.#entries.clear();
     this.#sweep = undefined;
+    this.#passMinExpiry = Number.POSITIVE_INFINITY;
+    this.#resumeAtMs = Number.NEGATIVE_INFINITY;
   }
 
   /** Drops every counter. The store stays usable. */
@@ -213,25 +224,36 @@ export class MemoryStateStore implements StateStore {
     return entry.total;
   }
 
+  #noteExpiry(expiresAtMs: number): void {
+    if (expiresAtMs < this.#resumeAtMs) this.#resumeAtMs = expiresAtMs;
+    if (expiresAtMs < this.#passMinExpiry) this.#passMinExpiry = expiresAtMs;
+  }
+
   #sweepSome(nowMs: number): void {
+    if (nowMs < this.#resumeAtMs) return;
     let budget = this.#sweepPerCall;
-    if (budget <= 0 || this.#entries.size === 0) return;
+    if (budget <= 0) return;
     let it = this.#sweep ?? this.#entries.entries();
     while (budget-- > 0) {
       const next = it.next();
       if (next.done) {
+        // A full pass: nothing can expire before the earliest expiry it saw.
+        this.#resumeAtMs = this.#passMinExpiry;
+        this.#passMinExpiry = Number.POSITIVE_INFINITY;
         it = this.#entries.entries();
-        this.#sweep = it;
         break;
       }
       const [key, entry] = next.value;
-      const dead =
-        entry.kind === 1
-          ? entry.expiresAtMs <= nowMs
-          : Math.floor(nowMs / entry.bucketMs) - entry.head >= entry.counts.length;
+      const expiry = expiryOf(entry);
       // Deleting the current entry of a live Map iterator is safe in JavaScript.
-      if (dead) this.#entries.delete(key);
+      if (expiry <= nowMs) this.#entries.delete(key);
+      else if (expiry < this.#passMinExpiry) this.#passMinExpiry = expiry;
     }
     this.#sweep = it;
   }
+}
+
+/** The instant after which an entry holds nothing (its last bucket or its period is over). */
+function expiryOf(entry: Entry): number {
+  return entry.kind === 1 ? entry.expiresAtMs : (entry.head + entry.counts.length) * entry.bucketMs;
 }
