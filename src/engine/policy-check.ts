@@ -158,17 +158,20 @@ export class PolicyCheck {
         if (r !== undefined && (o === undefined || r.severity > o.severity)) o = r;
       }
       if (o !== undefined) {
-        if (o.action === "require_confirmation" && (confirmed ??= ctx.confirm === true)) {
-          o = rule.confirmed;
+        if (o.action === "require_confirmation") {
+          confirmed ??= ctx.confirm === true;
+          if (confirmed) o = rule.confirmed;
         }
         if (beats(o, best)) best = o;
       }
       const ruleCounters = rule.counters;
       if (ruleCounters.length === 0) continue;
       const per = rule.per === undefined ? "" : keyPart(rule.per(ctx));
-      const hard =
-        rule.action === "block" ||
-        (rule.action === "require_confirmation" && !(confirmed ??= ctx.confirm === true));
+      let hard = rule.action === "block";
+      if (rule.action === "require_confirmation") {
+        confirmed ??= ctx.confirm === true;
+        hard = !confirmed;
+      }
       counters ??= [];
       for (let c = 0; c < ruleCounters.length; c++) {
         const spec = ruleCounters[c] as CounterSpec;
