@@ -104,9 +104,12 @@ export class LocalDecisionClient implements DecisionClient {
     if (check) return check;
     const rules: CompiledRule[] = [];
     const disabled: string[] = [];
+    // A check fails open only when every policy in it says so (or the client does).
+    let allFailOpen = ids.length > 0;
     for (const id of ids) {
       const policy = this.#byId.get(id);
       if (!policy) throw new UnknownPolicyError(id, this.listPolicies());
+      allFailOpen &&= policy.failOpen;
       if (!policy.enabled) {
         disabled.push(id);
         continue;
@@ -122,7 +125,9 @@ export class LocalDecisionClient implements DecisionClient {
       disabled.length === ids.length
         ? `Policy '${key}' is disabled; the call is allowed`
         : `Policy '${key}' allowed the call`;
-    check = new PolicyCheck(key, rules, this.#settings, allowReason);
+    const settings =
+      allFailOpen && !this.#settings.failOpen ? { ...this.#settings, failOpen: true } : this.#settings;
+    check = new PolicyCheck(key, rules, settings, allowReason);
     this.#checks.set(key, check);
     return check;
   }
@@ -157,10 +162,13 @@ export class LocalDecisionClient implements DecisionClient {
     if (adjustments.length > 0) return this.state.adjust(adjustments);
   }
 
-  /** Gives an admitted decision's budget reservation back (the call did not spend it). */
-  refund(decision: Decision): void | Promise<void> {
-    const reservation = decision.reservation;
-    if (!reservation) return;
+  /**
+   * Gives an admitted decision's budget reservation back (the call did not spend it).
+   * With `onError`, only the amounts whose rule says `refund_on_error` (the default).
+   */
+  refund(decision: Decision, options: { readonly onError?: boolean } = {}): void | Promise<void> {
+    const reservation = decision.reservation?.filter((r) => !options.onError || r.refundOnError);
+    if (!reservation || reservation.length === 0) return;
     return this.state.adjust(
       reservation.map((r) => ({ key: r.key, delta: -r.amount, expiresAtMs: r.expiresAtMs })),
     );

@@ -133,6 +133,8 @@ export interface CompiledRule {
   readonly per: FieldGetter | undefined;
   /** The `per` field's name, for reasons. */
   readonly perName: string;
+  /** Give budget reservations back when the guarded function throws. */
+  readonly refundOnError: boolean;
   /** The outcome for "a counter refused" (block, or confirmation). */
   readonly refusal: (detail: LazyText) => Outcome;
   /** The outcome for "warn" on this rule. */
@@ -329,6 +331,7 @@ export function compileRule(rule: PolicyRule, policyId: string): CompiledRule {
     counters: [],
     per: rule.per === undefined ? undefined : compileFieldPath(rule.per),
     perName: rule.per ?? "",
+    refundOnError: rule.refundOnError,
     refusal: fired,
     warning,
     confirmed,

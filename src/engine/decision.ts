@@ -22,6 +22,8 @@ export interface ReservedAmount {
   readonly amount: number;
   /** End of the counter's period (UTC ms). */
   readonly expiresAtMs: number;
+  /** Whether the policy gives it back when the guarded function throws. */
+  readonly refundOnError: boolean;
 }
 
 /** Fields every decision has. */
@@ -100,6 +102,7 @@ export interface ReservationSource {
   readonly unit: "requests" | "usd" | "tokens";
   readonly amount: number;
   readonly expiresAtMs: number;
+  readonly refundOnError: boolean;
 }
 
 /** Plain fields of a decision; the id, ISO timestamp and reservation are derived lazily. */
@@ -169,7 +172,13 @@ class DecisionRecord {
       const out: ReservedAmount[] = [];
       for (const c of this.#counters ?? []) {
         if (c.kind === "period" && c.amount > 0 && c.unit !== "requests") {
-          out.push({ key: c.key, unit: c.unit, amount: c.amount, expiresAtMs: c.expiresAtMs });
+          out.push({
+            key: c.key,
+            unit: c.unit,
+            amount: c.amount,
+            expiresAtMs: c.expiresAtMs,
+            refundOnError: c.refundOnError,
+          });
         }
       }
       this.#reservation = out.length > 0 ? Object.freeze(out) : undefined;

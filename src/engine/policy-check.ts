@@ -64,6 +64,7 @@ class CounterRequest implements Counter {
   readonly spec: CounterSpec;
   readonly per: string;
   readonly unit: "requests" | "usd" | "tokens";
+  readonly refundOnError: boolean;
 
   constructor(
     kind: "window" | "period",
@@ -86,6 +87,7 @@ class CounterRequest implements Counter {
     this.spec = spec;
     this.per = per;
     this.unit = spec.unit;
+    this.refundOnError = spec.rule.refundOnError;
   }
 }
 

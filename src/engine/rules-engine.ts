@@ -110,6 +110,7 @@ export class RulesEngine {
         rateLimits: [],
         budgets: [],
         timezone: "UTC",
+        refundOnError: true,
         action: toAction(def),
         line: 0,
         ...(def.conditions.length > 0 && {

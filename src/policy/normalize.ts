@@ -372,6 +372,7 @@ function normalizeRule(
     ...(requires.size > 0 && { requires: [...requires] }),
     ...(allowedUsers && { allowedUsers }),
     ...(parameter && { parameter }),
+    refundOnError: raw.refund_on_error !== false,
     action,
     ...(warnAtPercent !== undefined && { warnAtPercent }),
     ...(limitAt !== undefined && { limitAtPercent: limitAt }),
@@ -520,6 +521,7 @@ export function normalizePolicyFile(
       ...(p.name !== undefined && { name: p.name }),
       ...(p.description !== undefined && { description: p.description }),
       enabled: p.enabled !== false,
+      failOpen: p.fail_open === true,
       timezone: zone,
       rules,
     });

@@ -204,6 +204,9 @@ export const RuleSchema = z
     max: z.number().optional(),
     max_length: z.number().int().nonnegative().optional(),
     allowed_values: z.array(z.unknown()).min(1).optional(),
+    refund_on_error: z.boolean().optional().meta({
+      description: "Give a budget reservation back when the guarded function throws. Default: true",
+    }),
     action: z
       .string()
       .regex(ACTION_PATTERN)
@@ -225,6 +228,10 @@ export const PolicySchema = z
       .boolean()
       .optional()
       .meta({ description: "false: listed but not evaluated (checks allow)" }),
+    fail_open: z.boolean().optional().meta({
+      description:
+        "true: when a decision backend fails, let the call run (and record why). Default: fail closed",
+    }),
     timezone: z
       .string()
       .min(1)

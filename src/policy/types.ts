@@ -103,6 +103,8 @@ export interface PolicyRule {
   readonly requires?: readonly string[];
   readonly allowedUsers?: readonly string[];
   readonly parameter?: ParameterBounds;
+  /** Give budget reservations back when the guarded function throws. */
+  readonly refundOnError: boolean;
   /** What happens when the rule fires (a limit is exceeded, a window is hit, a matcher-only rule matches). */
   readonly action: RuleAction;
   /** Warn from this percentage of each quantity limit (`warn_at_N%`, `alert_at_percentage`). */
@@ -120,6 +122,8 @@ export interface Policy {
   readonly description?: string;
   /** A disabled policy is listed but not evaluated: checks against it allow. */
   readonly enabled: boolean;
+  /** When a decision backend fails, let the call run instead of blocking it. */
+  readonly failOpen: boolean;
   readonly timezone: string;
   readonly rules: readonly PolicyRule[];
 }
