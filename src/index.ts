@@ -7,6 +7,7 @@
  * @module
  */
 
+export type { DecisionEntry, DecisionRecorder } from "./audit/recorder.ts";
 export {
   type ActualUsage,
   LocalDecisionClient,
@@ -48,6 +49,16 @@ export {
   PolicyViolation,
   UnknownPolicyError,
 } from "./errors.ts";
+export type { PolicyServiceClient } from "./guardian/decision-source.ts";
+export type { Guard } from "./guardian/guard.ts";
+export { Guardian } from "./guardian/guardian.ts";
+export type {
+  CallInfo,
+  CheckOptions,
+  FromArgs,
+  GuardianMode,
+  GuardianOptions,
+} from "./guardian/options.ts";
 export {
   type DiscoverOptions,
   discoverPolicyFile,

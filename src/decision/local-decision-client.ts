@@ -126,7 +126,9 @@ export class LocalDecisionClient implements DecisionClient {
         ? `Policy '${key}' is disabled; the call is allowed`
         : `Policy '${key}' allowed the call`;
     const settings =
-      allFailOpen && !this.#settings.failOpen ? { ...this.#settings, failOpen: true } : this.#settings;
+      allFailOpen && !this.#settings.failOpen
+        ? { ...this.#settings, failOpen: true }
+        : this.#settings;
     check = new PolicyCheck(key, rules, settings, allowReason);
     this.#checks.set(key, check);
     return check;

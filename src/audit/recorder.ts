@@ -1,0 +1,31 @@
+/**
+ * The hook through which a `Guardian` hands every decision to the audit log. The
+ * `DecisionLogger` of `hexarch-guardrails/audit` implements it; so can your own sink.
+ *
+ * @module
+ */
+
+import type { Context } from "../engine/compile-rule.ts";
+import type { Decision } from "../engine/decision.ts";
+
+/** One decision as the audit log receives it. */
+export interface DecisionEntry {
+  readonly decision: Decision;
+  /** The guarded function's name (or the `name` option). */
+  readonly functionName?: string | undefined;
+  readonly userId?: string | undefined;
+  /** The context the decision was made on. */
+  readonly context: Context;
+  /** The check's `metadata` option. */
+  readonly metadata?: Readonly<Record<string, unknown>> | undefined;
+  /** `monitor` marks a would-be block that was let through. */
+  readonly mode: "enforce" | "monitor";
+}
+
+/** Receives decisions. `record` must not throw for a bad store: report and carry on. */
+export interface DecisionRecorder {
+  /** Records one decision. A returned promise is not awaited on the call path. */
+  record(entry: DecisionEntry): void | Promise<void>;
+  /** Flushes buffered records and releases the store. */
+  close?(): void | Promise<void>;
+}

@@ -1,0 +1,167 @@
+/**
+ * Turns whatever decides — the local engine, a `DecisionClient`, or an object with the
+ * Python SDK's `checkPolicy(policyId, context)` — into one shape the Guardian calls, and
+ * turns every failure of it (a throw, a rejection, a timeout, a malformed answer) into a
+ * decision made by the fail-open/fail-closed setting. Nothing here throws on the call path.
+ *
+ * @module
+ */
+
+import type { DecisionClient, DecisionLike } from "../decision/types.ts";
+import type { Context, DecideInput } from "../engine/compile-rule.ts";
+import { type Decision, type DecisionAction, makeDecision } from "../engine/decision.ts";
+import { DecisionBackendError } from "../errors.ts";
+
+/** The Python SDK's custom decision service: `checkPolicy(policyId, context)`. */
+export interface PolicyServiceClient {
+  checkPolicy(policyId: string, context: Context): DecisionLike | Promise<DecisionLike>;
+  close?(): void | Promise<void>;
+}
+
+/** Decides one prepared policy. */
+export type PreparedDecide = (ctx: Context, input: DecideInput) => Decision | Promise<Decision>;
+
+function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
+  return (
+    v !== null && typeof v === "object" && typeof (v as { then?: unknown }).then === "function"
+  );
+}
+
+function isDecision(v: unknown): v is Decision {
+  return (
+    v !== null &&
+    typeof v === "object" &&
+    typeof (v as Decision).decisionId === "string" &&
+    Array.isArray((v as Decision).matchedRules)
+  );
+}
+
+/** Maps `{allowed, reason, action}` onto a decision. */
+export function toDecision(
+  policyId: string,
+  answer: DecisionLike,
+  startedMs: number,
+  clock: () => number,
+): Decision {
+  const allowed = answer.allowed;
+  const action: DecisionAction = allowed
+    ? answer.action === "warn"
+      ? "warn"
+      : "allow"
+    : answer.action === "require_confirmation"
+      ? "require_confirmation"
+      : "block";
+  return makeDecision({
+    policyId,
+    action,
+    reason:
+      typeof answer.reason === "string" && answer.reason
+        ? answer.reason
+        : `Policy '${policyId}' ${allowed ? "allowed" : "blocked"} the call (decision client gave no reason)`,
+    matchedRules: [],
+    durationMs: performance.now() - startedMs,
+    timestampMs: clock(),
+  });
+}
+
+/** A decision made because the backend failed. */
+export function failureDecision(
+  policyId: string,
+  cause: unknown,
+  failOpen: boolean,
+  startedMs: number,
+  clock: () => number,
+): Decision {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return makeDecision({
+    policyId,
+    action: failOpen ? "allow" : "block",
+    reason: `Policy '${policyId}' ${failOpen ? "allowed" : "blocked"} the call: the decision backend failed, failing ${failOpen ? "open" : "closed"} (${message})`,
+    matchedRules: [],
+    durationMs: performance.now() - startedMs,
+    timestampMs: clock(),
+    error:
+      cause instanceof DecisionBackendError
+        ? cause
+        : new DecisionBackendError(`decision backend failed: ${message}`, { cause }),
+    failedOpen: failOpen,
+  });
+}
+
+/** Options of {@link remoteDecide}. */
+export interface RemoteDecideOptions {
+  readonly failOpen: boolean;
+  /** Give up on an answer after this long. */
+  readonly timeoutMs: number;
+  readonly clock: () => number;
+}
+
+/**
+ * Wraps a custom client's decide/checkPolicy for one policy id with a timeout and
+ * failure handling.
+ */
+export function remoteDecide(
+  client: DecisionClient | PolicyServiceClient,
+  policyId: string,
+  options: RemoteDecideOptions,
+): PreparedDecide {
+  const ask =
+    "decide" in client && typeof client.decide === "function"
+      ? (ctx: Context, input: DecideInput) => client.decide(policyId, ctx, input)
+      : (ctx: Context) => (client as PolicyServiceClient).checkPolicy(policyId, ctx);
+  const settle = (answer: unknown, started: number): Decision => {
+    if (isDecision(answer)) return answer;
+    if (
+      answer === null ||
+      typeof answer !== "object" ||
+      typeof (answer as DecisionLike).allowed !== "boolean"
+    ) {
+      return failureDecision(
+        policyId,
+        new DecisionBackendError(
+          `decision client answered ${JSON.stringify(answer) ?? String(answer)}, not {allowed, reason, action}`,
+        ),
+        options.failOpen,
+        started,
+        options.clock,
+      );
+    }
+    return toDecision(policyId, answer as DecisionLike, started, options.clock);
+  };
+  return (ctx, input) => {
+    const started = performance.now();
+    let answer: Decision | DecisionLike | Promise<Decision | DecisionLike>;
+    try {
+      answer = ask(ctx, input);
+    } catch (err) {
+      return failureDecision(policyId, err, options.failOpen, started, options.clock);
+    }
+    if (!isThenable(answer)) return settle(answer, started);
+    return new Promise<Decision>((resolve) => {
+      const timer = setTimeout(() => {
+        resolve(
+          failureDecision(
+            policyId,
+            new DecisionBackendError(
+              `decision client did not answer within ${options.timeoutMs} ms`,
+            ),
+            options.failOpen,
+            started,
+            options.clock,
+          ),
+        );
+      }, options.timeoutMs);
+      timer.unref?.();
+      answer.then(
+        (a) => {
+          clearTimeout(timer);
+          resolve(settle(a, started));
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          resolve(failureDecision(policyId, err, options.failOpen, started, options.clock));
+        },
+      );
+    });
+  };
+}

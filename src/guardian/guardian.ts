@@ -1,0 +1,487 @@
+/**
+ * `Guardian`: one line to guard any function with a policy.
+ *
+ * @module
+ */
+
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { DecisionEntry, DecisionRecorder } from "../audit/recorder.ts";
+import { LocalDecisionClient } from "../decision/local-decision-client.ts";
+import type { DecisionClient } from "../decision/types.ts";
+import type { Context, DecideInput } from "../engine/compile-rule.ts";
+import { type Decision, makeDecision } from "../engine/decision.ts";
+import {
+  ConfirmationRequired,
+  GuardrailError,
+  PolicyViolation,
+  UnknownPolicyError,
+} from "../errors.ts";
+import { loadPolicyFile, parsePolicies } from "../policy/load.ts";
+import type { Policy, PolicySet } from "../policy/types.ts";
+import { type PolicyServiceClient, type PreparedDecide, remoteDecide } from "./decision-source.ts";
+import { type Guard, makeGuard } from "./guard.ts";
+import type { CallInfo, CheckOptions, GuardianMode, GuardianOptions } from "./options.ts";
+
+const MODES: readonly GuardianMode[] = ["enforce", "monitor", "off"];
+
+function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
+  return (
+    v !== null && typeof v === "object" && typeof (v as { then?: unknown }).then === "function"
+  );
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== "object") return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+const defaultWarn = (decision: Decision, call: CallInfo): void => {
+  const where = call.functionName ? ` ${call.functionName}()` : "";
+  const what = call.mode === "monitor" ? "would block (monitor mode)" : "warning";
+  process.stderr.write(`[hexarch]${where} ${what}: ${decision.reason}\n`);
+};
+
+/** A policy prepared for calls: how to decide it and what to tell the audit log. */
+interface Prepared {
+  readonly policyId: string;
+  readonly decide: PreparedDecide;
+}
+
+/**
+ * Guards functions with the policies of a `hexarch.yaml`.
+ *
+ * @example
+ * ```ts
+ * import { Guardian } from "hexarch-guardrails";
+ *
+ * const guardian = new Guardian(); // finds hexarch.yaml
+ * const cleanup = guardian.check("safe_delete")(async () => db.deleteOldUsers());
+ * await cleanup(); // throws ConfirmationRequired: the policy wants confirm: true
+ * ```
+ */
+export class Guardian {
+  /** The mode in force. */
+  readonly mode: GuardianMode;
+  readonly #policies: PolicySet | undefined;
+  readonly #local: LocalDecisionClient | undefined;
+  readonly #remote: DecisionClient | PolicyServiceClient | undefined;
+  readonly #audit: DecisionRecorder | undefined;
+  readonly #onWarn: (decision: Decision, call: CallInfo) => void;
+  readonly #onError: (error: Error) => void;
+  readonly #clock: () => number;
+  readonly #failOpen: boolean;
+  readonly #timeoutMs: number;
+  readonly #scope = new AsyncLocalStorage<Context>();
+  readonly #prepared = new Map<string, Prepared>();
+  readonly #reported = new Set<string>();
+
+  /**
+   * @throws PolicyFileError when the policy file cannot be found or is invalid (unless the
+   * mode is `off`, or a `decisionClient` is given and no policies are).
+   * @throws GuardrailError for an invalid `mode` or `HEXARCH_MODE`.
+   */
+  constructor(options: GuardianOptions = {}) {
+    const env = options.env ?? process.env;
+    this.#clock = options.clock ?? Date.now;
+    this.#remote = options.decisionClient;
+    this.#audit = options.auditLogger;
+    this.#onWarn = options.onWarn ?? defaultWarn;
+    this.#onError = options.onError ?? ((err) => this.#reportOnce(err));
+    this.#timeoutMs = options.timeoutMs ?? 5000;
+    const failClosedEnv = env.HEXARCH_POLICY_FAIL_CLOSED?.trim().toLowerCase();
+    this.#failOpen = options.failOpen ?? (failClosedEnv === "false" || failClosedEnv === "0");
+
+    const envMode = env.HEXARCH_MODE?.trim().toLowerCase();
+    if (envMode && !MODES.includes(envMode as GuardianMode)) {
+      throw new GuardrailError(
+        `HEXARCH_MODE must be enforce, monitor or off, not '${env.HEXARCH_MODE}'`,
+      );
+    }
+    if (options.mode !== undefined && !MODES.includes(options.mode)) {
+      throw new GuardrailError(
+        `mode must be enforce, monitor or off, not '${String(options.mode)}'`,
+      );
+    }
+    const early = options.mode ?? (envMode as GuardianMode | undefined);
+
+    let policies: PolicySet | undefined;
+    if (options.policies !== undefined) {
+      policies = isPolicySet(options.policies) ? options.policies : parsePolicies(options.policies);
+    } else if (!this.#remote || options.policyFile !== undefined) {
+      try {
+        policies = loadPolicyFile(options.policyFile, {
+          env,
+          ...(options.cwd !== undefined && { cwd: options.cwd }),
+        });
+      } catch (err) {
+        // With guardrails off (a test suite, say) a missing file is no reason to fail.
+        if (early !== "off") throw err;
+      }
+    }
+    this.#policies = policies;
+    this.mode = early ?? policies?.mode ?? "enforce";
+    this.#local =
+      policies && !this.#remote
+        ? new LocalDecisionClient({
+            policies,
+            clock: this.#clock,
+            failOpen: this.#failOpen,
+            ...(options.state && { state: options.state }),
+          })
+        : undefined;
+  }
+
+  /**
+   * Guards a function (or decorates a method) with a policy. The returned guard keeps the
+   * function's parameters, `this` and `name`, and returns a Promise of its result.
+   *
+   * @throws UnknownPolicyError when the policy is not loaded (checked now, not at call time).
+   */
+  check(policyId: string, options: CheckOptions = {}): Guard {
+    const prepared = this.mode === "off" ? undefined : this.#prepare(policyId);
+    return makeGuard((fn, methodName) => {
+      const name = options.name ?? methodName ?? (fn.name || undefined);
+      const call = prepared ? this.#caller(prepared, options, name, fn) : undefined;
+      const wrapped = call
+        ? function (this: unknown, ...args: unknown[]): Promise<unknown> {
+            return call(this, args);
+          }
+        : async function (this: unknown, ...args: unknown[]): Promise<unknown> {
+            return fn.apply(this, args);
+          };
+      Object.defineProperty(wrapped, "name", { value: fn.name, configurable: true });
+      Object.defineProperty(wrapped, "length", { value: fn.length, configurable: true });
+      return wrapped;
+    }, policyId);
+  }
+
+  /**
+   * Decides for a context without throwing. Like a guarded call, an admitted decision
+   * consumes its rate-limit and budget counters. In `off` mode nothing is evaluated and the
+   * answer is an allow.
+   */
+  async evaluate(policyId: string, context: Context = {}): Promise<Decision> {
+    if (this.mode === "off") return offDecision(policyId, this.#clock());
+    const prepared = this.#prepare(policyId);
+    return prepared.decide(this.#withScope(context), {});
+  }
+
+  /**
+   * Decides for a context and throws like a guarded call: `PolicyViolation`, or
+   * `ConfirmationRequired` when the policy wants confirmation. Records the decision.
+   */
+  async enforce(policyId: string, context: Context = {}): Promise<Decision> {
+    if (this.mode === "off") return offDecision(policyId, this.#clock());
+    const ctx = this.#withScope(context);
+    const decision = await this.#prepare(policyId).decide(ctx, {});
+    this.#record(decision, ctx, undefined, undefined);
+    if (!decision.allowed && this.mode === "enforce") throw violation(decision);
+    return decision;
+  }
+
+  /**
+   * Runs `fn` with extra context for every guarded call inside it, across awaits and
+   * nested calls (AsyncLocalStorage). Inner scopes add to outer ones.
+   *
+   * @example
+   * ```ts
+   * app.use((req, res, next) => guardian.withContext({ userId: req.user.id }, next));
+   * ```
+   */
+  withContext<R>(context: Context, fn: () => R): R {
+    const outer = this.#scope.getStore();
+    return this.#scope.run(outer ? { ...outer, ...context } : context, fn);
+  }
+
+  /** Ids of the loaded policies (the Python `list_policies`). */
+  listPolicies(): string[] {
+    return this.#policies?.policies.map((p) => p.id) ?? [];
+  }
+
+  /** A loaded policy, or `undefined` (the Python `get_policy`). */
+  getPolicy(policyId: string): Policy | undefined {
+    return this.#policies?.policies.find((p) => p.id === policyId);
+  }
+
+  /** Flushes the audit log and closes the state store and decision client. */
+  async close(): Promise<void> {
+    await this.#audit?.close?.();
+    await this.#local?.close();
+    await this.#remote?.close?.();
+  }
+
+  #prepare(policyId: string): Prepared {
+    let prepared = this.#prepared.get(policyId);
+    if (prepared) return prepared;
+    if (this.#local) {
+      const check = this.#local.check(policyId); // throws UnknownPolicyError
+      prepared = { policyId, decide: (ctx, input) => check.decide(ctx, input) };
+    } else if (this.#remote) {
+      if (this.#policies && !this.#policies.policies.some((p) => p.id === policyId)) {
+        throw new UnknownPolicyError(policyId, this.listPolicies());
+      }
+      const remote = this.#remote;
+      if (
+        "hasPolicy" in remote &&
+        typeof remote.hasPolicy === "function" &&
+        !remote.hasPolicy(policyId)
+      ) {
+        throw new UnknownPolicyError(policyId, this.listPolicies());
+      }
+      const failOpen = this.#failOpen || this.getPolicy(policyId)?.failOpen === true;
+      prepared = {
+        policyId,
+        decide: remoteDecide(remote, policyId, {
+          failOpen,
+          timeoutMs: this.#timeoutMs,
+          clock: this.#clock,
+        }),
+      };
+    } else {
+      throw new UnknownPolicyError(policyId, []);
+    }
+    this.#prepared.set(policyId, prepared);
+    return prepared;
+  }
+
+  #withScope(context: Context): Context {
+    const scoped = this.#scope.getStore();
+    return scoped ? { ...context, ...scoped } : context;
+  }
+
+  /** Builds the per-call function for one guarded function. */
+  #caller(
+    prepared: Prepared,
+    options: CheckOptions,
+    functionName: string | undefined,
+    fn: (this: unknown, ...args: unknown[]) => unknown,
+  ): (self: unknown, args: unknown[]) => Promise<unknown> {
+    const contextOf = contextBuilder(options, functionName);
+    const scope = this.#scope;
+    const mode = this.mode as "enforce" | "monitor";
+    const settleWith = options.settle as ((result: unknown) => unknown) | undefined;
+    const proceed = (
+      decision: Decision,
+      ctx: Context,
+      self: unknown,
+      args: unknown[],
+    ): Promise<unknown> => {
+      this.#record(decision, ctx, functionName, options.metadata);
+      if (!decision.allowed) {
+        if (mode === "enforce") return Promise.reject(violation(decision));
+        this.#warn(decision, prepared.policyId, functionName, "monitor");
+      } else if (decision.action === "warn") {
+        this.#warn(decision, prepared.policyId, functionName, "enforce");
+      }
+      let result: unknown;
+      try {
+        result = fn.apply(self, args);
+      } catch (err) {
+        this.#refund(decision);
+        return Promise.reject(err);
+      }
+      if (isThenable(result)) {
+        return Promise.resolve(result).then(
+          (value) => {
+            if (settleWith) this.#settle(decision, settleWith, value);
+            return value;
+          },
+          (err: unknown) => {
+            this.#refund(decision);
+            throw err;
+          },
+        );
+      }
+      if (settleWith) this.#settle(decision, settleWith, result);
+      return Promise.resolve(result);
+    };
+    return (self, args) => {
+      let ctx: Context;
+      let decision: Decision | Promise<Decision>;
+      try {
+        ctx = contextOf(args, scope.getStore());
+        decision = prepared.decide(ctx, { args } satisfies DecideInput);
+      } catch (err) {
+        // A context function that throws is the caller's bug: surface it, run nothing.
+        return Promise.reject(err);
+      }
+      if (isThenable(decision)) return decision.then((d) => proceed(d, ctx, self, args));
+      return proceed(decision, ctx, self, args);
+    };
+  }
+
+  #record(
+    decision: Decision,
+    context: Context,
+    functionName: string | undefined,
+    metadata: CheckOptions["metadata"],
+  ): void {
+    const audit = this.#audit;
+    if (!audit) return;
+    const entry: DecisionEntry = {
+      decision,
+      functionName,
+      userId:
+        typeof context.userId === "string"
+          ? context.userId
+          : typeof context.user_id === "string"
+            ? context.user_id
+            : undefined,
+      context,
+      metadata,
+      mode: !decision.allowed && this.mode === "monitor" ? "monitor" : "enforce",
+    };
+    try {
+      const r = audit.record(entry);
+      if (isThenable(r)) r.then(undefined, (err: unknown) => this.#fail("audit", err));
+    } catch (err) {
+      this.#fail("audit", err);
+    }
+  }
+
+  #warn(
+    decision: Decision,
+    policyId: string,
+    functionName: string | undefined,
+    mode: "enforce" | "monitor",
+  ): void {
+    try {
+      this.#onWarn(decision, { policyId, functionName, mode });
+    } catch (err) {
+      this.#fail("onWarn", err);
+    }
+  }
+
+  #settle(decision: Decision, settle: (result: unknown) => unknown, value: unknown): void {
+    const local = this.#local;
+    if (!local || !decision.reservation) return;
+    try {
+      const real = settle(value);
+      const usage =
+        typeof real === "number"
+          ? { costUsd: real }
+          : real !== null && typeof real === "object"
+            ? (real as { costUsd?: number; tokens?: number })
+            : undefined;
+      if (!usage) return;
+      const r = local.settle(decision, usage);
+      if (isThenable(r)) r.then(undefined, (err: unknown) => this.#fail("settle", err));
+    } catch (err) {
+      this.#fail("settle", err);
+    }
+  }
+
+  #refund(decision: Decision): void {
+    const local = this.#local;
+    if (!local || !decision.reservation) return;
+    try {
+      const r = local.refund(decision, { onError: true });
+      if (isThenable(r)) r.then(undefined, (err: unknown) => this.#fail("refund", err));
+    } catch (err) {
+      this.#fail("refund", err);
+    }
+  }
+
+  #fail(what: string, err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    const wrapped = new GuardrailError(`${what} failed: ${error.message}`, { cause: error });
+    try {
+      this.#onError(wrapped);
+    } catch {
+      // An error handler that throws must not take the host process down.
+    }
+  }
+
+  #reportOnce(err: Error): void {
+    const kind = err.message.split(":")[0] ?? "";
+    if (this.#reported.has(kind)) return;
+    this.#reported.add(kind);
+    process.stderr.write(
+      `[hexarch] ${err.message} (further '${kind}' failures are not reported)\n`,
+    );
+  }
+}
+
+function isPolicySet(v: unknown): v is PolicySet {
+  return (
+    isPlainObject(v) &&
+    typeof v.source === "string" &&
+    Array.isArray(v.policies) &&
+    v.policies.every(
+      (p) => isPlainObject(p) && Array.isArray(p.rules) && typeof p.enabled === "boolean",
+    )
+  );
+}
+
+function offDecision(policyId: string, now: number): Decision {
+  return makeDecision({
+    policyId,
+    action: "allow",
+    reason: `Policy '${policyId}' not evaluated: guardrails are off`,
+    matchedRules: [],
+    durationMs: 0,
+    timestampMs: now,
+  });
+}
+
+/** The error a refused decision throws. */
+export function violation(decision: Decision): PolicyViolation {
+  return decision.action === "require_confirmation"
+    ? new ConfirmationRequired(decision)
+    : new PolicyViolation(decision);
+}
+
+/**
+ * Builds a call's context: the check's options, then the `withContext` scope, then — when
+ * neither named a user — the first argument's `userId`/`user_id` if it is a plain object.
+ * Allocates nothing when every option is static and no scope is active.
+ */
+function contextBuilder(
+  options: CheckOptions,
+  functionName: string | undefined,
+): (args: unknown[], scoped: Context | undefined) => Context {
+  const dynamic = <T>(v: T | ((...a: never[]) => T) | undefined) =>
+    typeof v === "function" ? (v as (...a: unknown[]) => T) : undefined;
+  const contextFn = dynamic(options.context);
+  const costFn = dynamic(options.cost);
+  const tokensFn = dynamic(options.tokens);
+  const userFn = dynamic(options.userId);
+  const base: Record<string, unknown> = {
+    ...(typeof options.context === "object" && options.context),
+    ...(options.resource !== undefined && { resource: options.resource }),
+    ...(options.operation !== undefined && { operation: options.operation }),
+    ...(typeof options.cost === "number" && { cost: options.cost }),
+    ...(typeof options.tokens === "number" && { tokens: options.tokens }),
+    ...(typeof options.userId === "string" && { userId: options.userId }),
+    ...(options.metadata !== undefined && { metadata: options.metadata }),
+    ...(functionName !== undefined && { functionName }),
+  };
+  Object.freeze(base);
+  const hasDynamic = contextFn || costFn || tokensFn || userFn;
+  return (args, scoped) => {
+    let ctx: Record<string, unknown> | Context = base;
+    if (hasDynamic) {
+      const extra: Record<string, unknown> = {
+        ...base,
+        ...(contextFn?.(...args) as Context | undefined),
+      };
+      if (costFn) extra.cost = costFn(...args);
+      if (tokensFn) extra.tokens = tokensFn(...args);
+      if (userFn) {
+        const u = userFn(...args);
+        if (u !== undefined) extra.userId = u;
+      }
+      ctx = extra;
+    }
+    if (scoped) ctx = { ...ctx, ...scoped };
+    if (ctx.userId === undefined && ctx.user_id === undefined) {
+      const first = args[0];
+      if (isPlainObject(first)) {
+        const id = first.userId ?? first.user_id;
+        if (typeof id === "string" || typeof id === "number") ctx = { ...ctx, userId: String(id) };
+      }
+    }
+    return ctx;
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * Options of `Guardian` and of `guardian.check`.
+ *
+ * @module
+ */
+
+import type { DecisionRecorder } from "../audit/recorder.ts";
+import type { DecisionClient } from "../decision/types.ts";
+import type { Context } from "../engine/compile-rule.ts";
+import type { Decision } from "../engine/decision.ts";
+import type { PolicySet } from "../policy/types.ts";
+import type { StateStore } from "../state/types.ts";
+import type { PolicyServiceClient } from "./decision-source.ts";
+
+/**
+ * How a Guardian treats decisions:
+ * - `enforce` — blocked calls throw before the body runs;
+ * - `monitor` — would-be blocks run, and are recorded and reported as such;
+ * - `off` — nothing is evaluated at all.
+ */
+export type GuardianMode = "enforce" | "monitor" | "off";
+
+/** What a warning handler is told about the call. */
+export interface CallInfo {
+  readonly policyId: string;
+  /** The guarded function's name, when known. */
+  readonly functionName?: string | undefined;
+  /** `monitor` when the decision would have blocked but the Guardian only monitors. */
+  readonly mode: "enforce" | "monitor";
+}
+
+/** Options of `new Guardian(options)`. */
+export interface GuardianOptions {
+  /**
+   * Path of the policy file. Default: `HEXARCH_POLICY_FILE`, else the first `hexarch.yaml`
+   * (or `.yml`, `.hexarch.yaml`, `.hexarch.yml`) walking up from the working directory.
+   */
+  readonly policyFile?: string;
+  /** Policies given directly: YAML text, a parsed object, or a loaded `PolicySet`. Wins over `policyFile`. */
+  readonly policies?: string | Readonly<Record<string, unknown>> | PolicySet;
+  /**
+   * Who decides. Default: the embedded engine on the loaded policies. Also takes any
+   * `DecisionClient` or an object with `checkPolicy(policyId, context)` returning
+   * `{ allowed, reason, action }` (the Python SDK's decision service contract).
+   */
+  readonly decisionClient?: DecisionClient | PolicyServiceClient;
+  /**
+   * Where rate-limit and budget counters live.
+   * @default new MemoryStateStore()
+   */
+  readonly state?: StateStore;
+  /** Receives every decision (`DecisionLogger` from `hexarch-guardrails/audit`). */
+  readonly auditLogger?: DecisionRecorder;
+  /**
+   * Default: `HEXARCH_MODE`, else the file's `enforcement:` (`strict` → enforce,
+   * `warn` → monitor), else `enforce`.
+   */
+  readonly mode?: GuardianMode;
+  /**
+   * Called when a call runs with a warning (and, in monitor mode, for would-be blocks).
+   * Default: one line on stderr.
+   */
+  readonly onWarn?: (decision: Decision, call: CallInfo) => void;
+  /**
+   * Reports failures that do not change a decision (an audit store that is down, a failed
+   * refund). Default: one line on stderr per kind of failure.
+   */
+  readonly onError?: (error: Error) => void;
+  /**
+   * The time in ms since the epoch, for tests.
+   * @default Date.now
+   */
+  readonly clock?: () => number;
+  /**
+   * When a decision backend fails, let calls run (`true`) or block them (`false`).
+   * Default: `false`, or `true` when `HEXARCH_POLICY_FAIL_CLOSED` is `false`. A policy can
+   * say `fail_open: true` for itself.
+   */
+  readonly failOpen?: boolean;
+  /**
+   * How long to wait for an asynchronous decision client before failing.
+   * @default 5000
+   */
+  readonly timeoutMs?: number;
+  /** Environment for `HEXARCH_MODE`, `HEXARCH_POLICY_FILE`, `HEXARCH_POLICY_FAIL_CLOSED`. Default: `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Where policy discovery starts. Default: `process.cwd()`. */
+  readonly cwd?: string;
+}
+
+/** A value given directly or computed from the guarded call's arguments. */
+// `never[]` accepts a function of any parameters; the Guardian calls it with the call's arguments.
+export type FromArgs<T> = T | ((...args: never[]) => T);
+
+/** Options of `guardian.check(policyId, options)`. */
+export interface CheckOptions {
+  /** Extra context for the decision: an object, or a function of the call's arguments. */
+  readonly context?: FromArgs<Context>;
+  /** Tags for the audit record (and `metadata` in the context). */
+  readonly metadata?: Readonly<Record<string, unknown>>;
+  /** Estimated cost in USD: a number, or a function of the call's arguments. */
+  readonly cost?: FromArgs<number>;
+  /** Estimated tokens: a number, or a function of the call's arguments. */
+  readonly tokens?: FromArgs<number>;
+  readonly resource?: string;
+  readonly operation?: string;
+  /** The user: a string, or a function of the call's arguments. */
+  readonly userId?: FromArgs<string | undefined>;
+  /** Function name for the audit log. Default: the function's own name. */
+  readonly name?: string;
+  /**
+   * The real cost after the call, from its result: USD as a number, or `{ costUsd, tokens }`.
+   * The budget reservation is corrected by the difference.
+   */
+  readonly settle?: (
+    result: never,
+  ) => number | { readonly costUsd?: number; readonly tokens?: number } | undefined;
+}
