@@ -349,7 +349,7 @@ describe("custom decision clients and their failures", () => {
     const g = new Guardian({
       env: {},
       decisionClient: {
-        checkPolicy: async (id, ctx) =>
+        checkPolicy: async (_id, ctx) =>
           ctx.amount && Number(ctx.amount) > 100
             ? { allowed: false, reason: "too much", action: "block" }
             : { allowed: true, action: "warn", reason: "watch it" },

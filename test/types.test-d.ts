@@ -2,6 +2,7 @@ import { describe, expectTypeOf, it } from "vitest";
 import type {
   Decision,
   DecisionAction,
+  Guardian,
   LocalDecisionClient,
   PolicyRule,
   PolicyViolation,
@@ -49,5 +50,42 @@ describe("public types", () => {
     expectTypeOf<PolicyRule["action"]>().toEqualTypeOf<
       "allow" | "warn" | "block" | "require_confirmation"
     >();
+  });
+});
+
+describe("Guardian types", () => {
+  const guardian = {} as Guardian;
+
+  it("a wrapped function keeps its parameters and returns a Promise of its result", () => {
+    const sync = guardian.check("p")((a: string, b: number) => a.length + b);
+    expectTypeOf(sync).parameters.toEqualTypeOf<[string, number]>();
+    expectTypeOf(sync).returns.toEqualTypeOf<Promise<number>>();
+    const asyncFn = guardian.check("p")(async (id: string) => ({ id }));
+    expectTypeOf(asyncFn).returns.toEqualTypeOf<Promise<{ id: string }>>();
+  });
+
+  it("keeps `this`", () => {
+    const m = guardian.check("p")(function (this: { base: number }, n: number) {
+      return this.base + n;
+    });
+    expectTypeOf(m).thisParameter.toEqualTypeOf<{ base: number }>();
+  });
+
+  it("decorates async methods with standard decorators", () => {
+    class Service {
+      @guardian.check("safe_delete")
+      async remove(id: string): Promise<boolean> {
+        return id.length > 0;
+      }
+    }
+    expectTypeOf<Service["remove"]>().toEqualTypeOf<(id: string) => Promise<boolean>>();
+  });
+
+  it("check options take functions of the call's arguments", () => {
+    guardian.check("api_budget", {
+      cost: (prompt: string) => prompt.length * 1e-6,
+      userId: (_prompt: string, user: { id: string }) => user.id,
+      settle: (r: { usage: { total: number } }) => ({ tokens: r.usage.total }),
+    });
   });
 });
