@@ -9,7 +9,6 @@ import type { Decision, DecisionAction } from "./engine/decision.ts";
 
 /** Base class of every error thrown by hexarch-guardrails (the Python `GuardrailException`). */
 export class GuardrailError extends Error {
-  override name = "GuardrailError";
 }
 
 /**
@@ -25,7 +24,6 @@ export class GuardrailError extends Error {
  * ```
  */
 export class PolicyViolation extends GuardrailError {
-  override name = "PolicyViolation";
   /** Id of the policy (or comma-separated ids of the policies) that refused the call. */
   readonly policyId: string;
   /** The action that refused the call: `"block"` or `"require_confirmation"`. */
@@ -49,7 +47,6 @@ export class PolicyViolation extends GuardrailError {
  * or with a valid confirmation token.
  */
 export class ConfirmationRequired extends PolicyViolation {
-  override name = "ConfirmationRequired";
 }
 
 /** Where in a policy file a problem was found. Lines and columns start at 1. */
@@ -70,7 +67,6 @@ export interface PolicyFileIssue {
  * holds them as data.
  */
 export class PolicyFileError extends GuardrailError {
-  override name = "PolicyFileError";
   /** Every problem found, in document order. Empty when the file could not be found. */
   readonly issues: readonly PolicyFileIssue[];
 
@@ -104,12 +100,10 @@ export function formatIssue(issue: PolicyFileIssue): string {
  * The original error is kept as `cause`.
  */
 export class DecisionBackendError extends GuardrailError {
-  override name = "DecisionBackendError";
 }
 
 /** An unknown policy id was asked for. The message lists the known ids. */
 export class UnknownPolicyError extends GuardrailError {
-  override name = "UnknownPolicyError";
   /** The id that was asked for. */
   readonly policyId: string;
   constructor(policyId: string, known: readonly string[]) {
@@ -117,4 +111,22 @@ export class UnknownPolicyError extends GuardrailError {
     super(`unknown policy '${policyId}' (${hint})`);
     this.policyId = policyId;
   }
+}
+
+// Names live on the prototypes, not on each instance: a refused call builds its error on
+// the hot path, and an own `name` field would be defined anew every time.
+for (const cls of [
+  GuardrailError,
+  PolicyViolation,
+  ConfirmationRequired,
+  PolicyFileError,
+  DecisionBackendError,
+  UnknownPolicyError,
+]) {
+  Object.defineProperty(cls.prototype, "name", {
+    value: cls.name,
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
 }

@@ -135,11 +135,13 @@ export class Guardian {
   /**
    * Guards a function (or decorates a method) with a policy. The returned guard keeps the
    * function's parameters, `this` and `name`, and returns a Promise of its result.
+   * A list of policy ids decides them together: their counters move all or none.
    *
    * @throws UnknownPolicyError when the policy is not loaded (checked now, not at call time).
    */
-  check(policyId: string, options: CheckOptions = {}): Guard {
+  check(policyId: string | readonly string[], options: CheckOptions = {}): Guard {
     const prepared = this.mode === "off" ? undefined : this.#prepare(policyId);
+    const label = typeof policyId === "string" ? policyId : policyId.join(",");
     return makeGuard((fn, methodName) => {
       const name = options.name ?? methodName ?? (fn.name || undefined);
       const call = prepared ? this.#caller(prepared, options, name, fn) : undefined;
@@ -153,7 +155,7 @@ export class Guardian {
       Object.defineProperty(wrapped, "name", { value: fn.name, configurable: true });
       Object.defineProperty(wrapped, "length", { value: fn.length, configurable: true });
       return wrapped;
-    }, policyId);
+    }, label);
   }
 
   /**
@@ -211,12 +213,16 @@ export class Guardian {
     await this.#remote?.close?.();
   }
 
-  #prepare(policyId: string): Prepared {
-    let prepared = this.#prepared.get(policyId);
+  #prepare(ids: string | readonly string[]): Prepared {
+    const key = typeof ids === "string" ? ids : ids.join(",");
+    let prepared = this.#prepared.get(key);
     if (prepared) return prepared;
+    const policyId = key;
     if (this.#local) {
-      const check = this.#local.check(policyId); // throws UnknownPolicyError
+      const check = this.#local.check(ids); // throws UnknownPolicyError
       prepared = { policyId, decide: (ctx, input) => check.decide(ctx, input) };
+    } else if (typeof ids !== "string") {
+      throw new GuardrailError("checking several policies at once needs the embedded engine (no decisionClient)");
     } else if (this.#remote) {
       if (this.#policies && !this.#policies.policies.some((p) => p.id === policyId)) {
         throw new UnknownPolicyError(policyId, this.listPolicies());
@@ -241,7 +247,7 @@ export class Guardian {
     } else {
       throw new UnknownPolicyError(policyId, []);
     }
-    this.#prepared.set(policyId, prepared);
+    this.#prepared.set(key, prepared);
     return prepared;
   }
 
@@ -281,19 +287,24 @@ export class Guardian {
         this.#refund(decision);
         return Promise.reject(err);
       }
+      const reserved = decision.reservation !== undefined;
       if (isThenable(result)) {
+        // Chain only what is needed: most calls reserve nothing and settle nothing.
+        if (!reserved) return result instanceof Promise ? result : Promise.resolve(result);
         return Promise.resolve(result).then(
-          (value) => {
-            if (settleWith) this.#settle(decision, settleWith, value);
-            return value;
-          },
+          settleWith
+            ? (value: unknown) => {
+                this.#settle(decision, settleWith, value);
+                return value;
+              }
+            : undefined,
           (err: unknown) => {
             this.#refund(decision);
             throw err;
           },
         );
       }
-      if (settleWith) this.#settle(decision, settleWith, result);
+      if (settleWith && reserved) this.#settle(decision, settleWith, result);
       return Promise.resolve(result);
     };
     return (self, args) => {
