@@ -8,8 +8,7 @@
 import type { Decision, DecisionAction } from "./engine/decision.ts";
 
 /** Base class of every error thrown by hexarch-guardrails (the Python `GuardrailException`). */
-export class GuardrailError extends Error {
-}
+export class GuardrailError extends Error {}
 
 /**
  * A guarded call was refused by a policy. Thrown before the guarded function's body runs.
@@ -46,8 +45,7 @@ export class PolicyViolation extends GuardrailError {
  * A policy requires confirmation for this call. Retry with `confirm: true` in the context
  * or with a valid confirmation token.
  */
-export class ConfirmationRequired extends PolicyViolation {
-}
+export class ConfirmationRequired extends PolicyViolation {}
 
 /** Where in a policy file a problem was found. Lines and columns start at 1. */
 export interface PolicyFileIssue {
@@ -99,8 +97,7 @@ export function formatIssue(issue: PolicyFileIssue): string {
  * A decision backend (the state store, OPA, a remote decision server) failed.
  * The original error is kept as `cause`.
  */
-export class DecisionBackendError extends GuardrailError {
-}
+export class DecisionBackendError extends GuardrailError {}
 
 /** An unknown policy id was asked for. The message lists the known ids. */
 export class UnknownPolicyError extends GuardrailError {

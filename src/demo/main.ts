@@ -1,94 +1,121 @@
 /**
- * The demo: the Python README's three policies deciding a scripted day of calls, with no
- * server and no configuration. Run with `npm run demo`.
+ * The demo: a short story of guarded calls on embedded defaults — no server, no file.
+ * Run with `npm run demo` (or `hexarch-ctl demo`).
  *
  * @module
  */
 
-import { LocalDecisionClient } from "../decision/local-decision-client.ts";
 import type { Decision } from "../engine/decision.ts";
-import { parsePolicies } from "../policy/load.ts";
+import { PolicyViolation } from "../errors.ts";
+import { Guardian } from "../guardian/guardian.ts";
 import { ManualClock } from "../testing/manual-clock.ts";
-import { README_POLICIES } from "./policies.ts";
+import { DEMO_POLICIES } from "./policies.ts";
 
-const color = process.stdout.isTTY && !process.env.NO_COLOR;
+const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
 const paint = (code: number, s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
-const MARK: Record<Decision["action"], string> = {
-  allow: paint(32, "ALLOWED "),
-  warn: paint(33, "WARNED  "),
-  block: paint(31, "BLOCKED "),
-  require_confirmation: paint(35, "CONFIRM?"),
-};
+const ok = (s: string) => paint(32, s);
+const warn = (s: string) => paint(33, s);
+const bad = (s: string) => paint(31, s);
+const title = (s: string) => console.log(`\n${paint(1, s)}`);
+const say = (s: string) => console.log(`  ${s}`);
 
-function show(what: string, d: Decision): void {
-  console.log(`  ${MARK[d.action]} ${what.padEnd(34)} ${d.reason}`);
-}
-
-async function main(): Promise<void> {
-  const clock = new ManualClock("2026-11-25T09:00:00Z");
-  const client = new LocalDecisionClient({
-    policies: parsePolicies(README_POLICIES, { source: "hexarch.yaml (Python README)" }),
+/** Runs the story. Exported for `hexarch-ctl demo` and the tests. */
+export async function runDemo(): Promise<void> {
+  const clock = new ManualClock("2026-11-25T15:00:00Z"); // a Wednesday, 10:00 in New York
+  const warnings: Decision[] = [];
+  const guardian = new Guardian({
+    policies: DEMO_POLICIES,
     clock: clock.now,
+    env: {},
+    onWarn: (d) => void warnings.push(d),
   });
-  console.log(
-    paint(1, "hexarch-guardrails demo — the Python README's hexarch.yaml, decided in-process\n"),
-  );
-  console.log(`policies: ${client.listPolicies().join(", ")}\n`);
+  console.log(paint(1, "hexarch-guardrails demo: guarded calls, decided in-process"));
+  say(`policies: ${guardian.listPolicies().join(", ")}`);
 
-  console.log(paint(1, "1. safe_delete: destructive operations need confirmation"));
-  show(
-    "delete users (no confirmation)",
-    await client.decide("safe_delete", { operation: "delete" }),
+  title("1. A cleanup script that deletes users (policy safe_delete)");
+  const deleted: string[] = [];
+  const cleanup = guardian.check("safe_delete", { operation: "delete" })(
+    async function cleanupOldUsers() {
+      deleted.push("10,000 inactive users");
+    },
   );
-  show(
-    "delete users (confirm: true)",
-    await client.decide("safe_delete", { operation: "delete", confirm: true }),
-  );
-  show("read users", await client.decide("safe_delete", { operation: "read" }));
+  try {
+    await cleanup();
+  } catch (err) {
+    if (!(err instanceof PolicyViolation)) throw err;
+    say(`${bad("refused")}  ${err.reason}`);
+    say(`the function body never ran: ${deleted.length} rows deleted`);
+  }
+  await guardian.withContext({ confirm: true }, () => cleanup());
+  say(`${ok("allowed")}  with confirm: true in the context — deleted ${deleted[0]}`);
 
-  console.log(paint(1, "\n2. api_budget: $10 a month for OpenAI, warn from 80%"));
+  title("2. A weekend batch of GPT-4 calls at $0.75 each (policy api_budget, $10/month)");
+  const complete = guardian.check("api_budget", { resource: "openai", cost: 0.75 })(
+    async (prompt: string) => `answer to ${prompt}`,
+  );
   let spent = 0;
-  let calls = 0;
-  let last: Decision | undefined;
-  for (;;) {
-    const d = await client.decide("api_budget", { resource: "openai", cost: 0.75 });
-    calls++;
-    if (d.action !== last?.action) show(`call #${calls} ($0.75, $${spent.toFixed(2)} spent)`, d);
-    last = d;
-    if (!d.allowed) break;
-    spent += 0.75;
-    clock.advance(60_000);
+  let answered = 0;
+  for (let i = 1; i <= 1000; i++) {
+    try {
+      await complete(`prompt #${i}`);
+      spent += 0.75;
+      answered++;
+      const w = warnings.shift();
+      if (w) say(`${warn("warning")}  prompt #${i}: ${w.reason}`);
+    } catch (err) {
+      if (!(err instanceof PolicyViolation)) throw err;
+      say(`${bad("stopped")}  prompt #${i}: ${err.reason}`);
+      break;
+    }
   }
-  show(
-    "anthropic call (other resource)",
-    await client.decide("api_budget", { resource: "anthropic", cost: 5 }),
-  );
+  say(`${answered} prompts answered, $${spent.toFixed(2)} spent of $10 — not $750`);
 
-  console.log(paint(1, "\n3. rate_limit: 100 requests a minute"));
-  let allowed = 0;
-  let first: Decision | undefined;
-  for (let i = 0; i < 150; i++) {
-    const d = await client.decide("rate_limit", { resource: "search" });
-    if (d.allowed) allowed++;
-    else first ??= d;
+  title("3. A webhook sender (policy webhook_throttle: 5 a second per destination)");
+  const send = guardian.check("webhook_throttle", {
+    context: (destination: string) => ({ destination }),
+  })(async (_destination: string) => true);
+  const outcome = async (destination: string) => {
+    let sent = 0;
+    let throttled = 0;
+    for (let i = 0; i < 8; i++)
+      await send(destination).then(
+        () => sent++,
+        () => throttled++,
+      );
+    return `${sent} sent, ${throttled} throttled`;
+  };
+  say(`8 events to hooks.example.com in one second: ${await outcome("hooks.example.com")}`);
+  say(`8 events to other.example.net in the same second: ${await outcome("other.example.net")}`);
+  clock.advance(1000);
+  say(`a second later, hooks.example.com: ${await outcome("hooks.example.com")}`);
+
+  title("4. A deploy button (policy business_hours), under an injected clock");
+  const deploy = guardian.check("business_hours", { operation: "deploy" })(async () => "deployed");
+  for (const at of ["2026-11-25T15:00:00Z", "2026-11-25T23:30:00Z", "2026-11-28T15:00:00Z"]) {
+    clock.set(at);
+    const local = new Date(at).toLocaleString("en-US", {
+      timeZone: "America/New_York",
+      weekday: "short",
+      hour: "2-digit",
+      minute: "2-digit",
+    });
+    const result = await deploy().then(
+      (r) => ok(r),
+      (err: unknown) =>
+        bad(`refused — ${err instanceof PolicyViolation ? err.reason : String(err)}`),
+    );
+    say(`${local} in New York: ${result}`);
   }
-  console.log(`  150 requests in one minute: ${allowed} allowed, ${150 - allowed} blocked`);
-  if (first) show("request #101", first);
-  clock.advance(66_000);
-  show("a minute later", await client.decide("rate_limit", { resource: "search" }));
 
-  console.log(paint(1, "\n4. the same checks, decided together and atomically"));
-  const check = client.check(["api_budget", "rate_limit", "safe_delete"]);
-  const d = await check.decide({ resource: "openai", operation: "delete", cost: 0.01 });
-  show("openai delete, unconfirmed", d);
-  console.log(`  matched rules: ${d.matchedRules.join(", ")} — nothing was consumed`);
-  console.log(
-    "\nNext: edit the policies in your own hexarch.yaml; every key is in docs/policy-language.md.",
-  );
-  await client.close();
+  title("Next");
+  say("Write your own hexarch.yaml (every key: docs/policy-language.md) and guard a function:");
+  say(`  const guarded = new Guardian().check("safe_delete")(deleteUsers);`);
+  await guardian.close();
 }
 
-main().catch((err: unknown) => {
-  console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
-  process.exitCode = 1;
-});
+if (import.meta.url === `file://${process.argv[1]}`) {
+  runDemo().catch((err: unknown) => {
+    console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  });
+}

@@ -1,11 +1,13 @@
 /**
- * The policy file of the Python package's README, unchanged: the demo's embedded default.
+ * The demo's embedded policies: the Python README's three, plus a webhook throttle and a
+ * business-hours rule.
  *
  * @module
  */
 
-/** `hexarch.yaml` as the Python package's README shows it. */
-export const README_POLICIES = `policies:
+/** The demo's `hexarch.yaml`. */
+export const DEMO_POLICIES = `policies:
+  # The Python README's three policies, unchanged
   - id: "api_budget"
     description: "Protect against overspending"
     rules:
@@ -25,4 +27,21 @@ export const README_POLICIES = `policies:
     rules:
       - operation: "delete"
         action: "require_confirmation"
+
+  # Two more for the story
+  - id: "webhook_throttle"
+    description: "At most 5 webhooks a second per destination"
+    rules:
+      - requests_per_second: 5
+        per: destination
+        action: block
+
+  - id: "business_hours"
+    description: "Deploys only on weekdays, 09:00-17:00 New York time"
+    rules:
+      - operation: deploy
+        allowed_hours: "09:00-17:00"
+        allowed_days: weekdays
+        timezone: America/New_York
+        message: deploys happen on weekdays between 09:00 and 17:00 New York time
 `;

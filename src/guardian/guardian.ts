@@ -222,7 +222,9 @@ export class Guardian {
       const check = this.#local.check(ids); // throws UnknownPolicyError
       prepared = { policyId, decide: (ctx, input) => check.decide(ctx, input) };
     } else if (typeof ids !== "string") {
-      throw new GuardrailError("checking several policies at once needs the embedded engine (no decisionClient)");
+      throw new GuardrailError(
+        "checking several policies at once needs the embedded engine (no decisionClient)",
+      );
     } else if (this.#remote) {
       if (this.#policies && !this.#policies.policies.some((p) => p.id === policyId)) {
         throw new UnknownPolicyError(policyId, this.listPolicies());

@@ -3,16 +3,18 @@
  *
  * ## Rate limits: a sliding window of sub-buckets
  * A window of `W` ms is split into `B` buckets of `ceil(W / B)` ms (B = `precision`,
- * default 20). A key keeps the counts of the last `B + 1` buckets in a ring. A request at
- * time `t` is admitted when the sum of every bucket that overlaps `(t - W, t]`, plus this
- * request, stays within the limit.
+ * default 10). A key keeps, for the last `B + 1` buckets, the count of admitted requests
+ * and the time of the latest one. A request at time `t` is admitted when the sum of every
+ * bucket that may hold a request inside `(t - W, t]`, plus this request, stays within the
+ * limit. The oldest bucket is left out once its latest request has left the window.
  *
  * - Never over the limit: the buckets summed cover the whole window, so no interval of
  *   length `W` ever holds more than `limit` admitted requests.
- * - Conservative by at most one bucket: the oldest bucket counts whole even when only part
- *   of it is still inside the window, so after a burst a caller may wait up to `W / B`
- *   longer than an exact log would make it. That errs on the side of refusing.
- * - Constant memory per key (`B + 1` counts), constant time per check.
+ * - Conservative by at most one bucket: while the oldest bucket still holds a request inside
+ *   the window it counts whole, so a caller may be refused up to `W / B` early. A burst
+ *   is forgotten exactly one window after its last request. That errs on the side of
+ *   refusing.
+ * - Constant memory per key (`2 × (B + 1)` numbers), constant time per check.
  *
  * ## Budgets
  * Calendar-period counters whose key names the period, so a new period starts at zero.
@@ -34,9 +36,9 @@ import type { ConsumeResult, Counter, CounterAdjustment, StateStore } from "./ty
 /** Options of {@link MemoryStateStore}. */
 export interface MemoryStateStoreOptions {
   /**
-   * Buckets per rate-limit window. More buckets refuse less early after a burst but use
-   * more memory per key (one number per bucket).
-   * @default 20
+   * Buckets per rate-limit window. More buckets refuse less early but use more memory
+   * per key (two numbers per bucket).
+   * @default 10
    */
   readonly precision?: number;
   /**
@@ -55,8 +57,12 @@ interface WindowEntry {
   total: number;
   /** Bucket width in ms. */
   bucketMs: number;
+  /** Window length in ms. */
+  windowMs: number;
   /** Counts; slot `i % length` holds absolute bucket `i`. */
   counts: number[];
+  /** Time of the latest admitted request in each slot. */
+  lasts: number[];
 }
 
 /** One budget key. */
@@ -92,7 +98,7 @@ export class MemoryStateStore implements StateStore {
   #found: (Entry | undefined)[] = [];
 
   constructor(options: MemoryStateStoreOptions = {}) {
-    const precision = options.precision ?? 20;
+    const precision = options.precision ?? 10;
     if (!Number.isInteger(precision) || precision < 1 || precision > 1000) {
       throw new RangeError(`precision must be an integer from 1 to 1000, got ${precision}`);
     }
@@ -148,6 +154,7 @@ export class MemoryStateStore implements StateStore {
         }
         const slot = entry.head % entry.counts.length;
         entry.counts[slot] = (entry.counts[slot] as number) + c.amount;
+        if (nowMs > (entry.lasts[slot] as number)) entry.lasts[slot] = nowMs;
         entry.total += c.amount;
       } else {
         if (entry === undefined || entry.kind !== 1) {
@@ -199,29 +206,39 @@ export class MemoryStateStore implements StateStore {
       head: Math.floor(nowMs / bucketMs),
       total: 0,
       bucketMs,
+      windowMs,
       counts: new Array<number>(this.#precision + 1).fill(0),
+      lasts: new Array<number>(this.#precision + 1).fill(0),
     };
   }
 
-  /** Moves a window's ring forward to `nowMs`, zeroing buckets that left it; returns its total. */
+  /**
+   * Moves a window's ring forward to `nowMs`, zeroing buckets that left it, and returns the
+   * count that may still lie inside the window.
+   */
   #advance(entry: WindowEntry, nowMs: number): number {
     const bucket = Math.floor(nowMs / entry.bucketMs);
     const steps = bucket - entry.head;
-    if (steps <= 0) return entry.total; // same bucket, or a clock that went back: keep counting
     const counts = entry.counts;
     const len = counts.length;
-    if (steps >= len) {
-      counts.fill(0);
-      entry.total = 0;
-    } else {
-      for (let b = entry.head + 1; b <= bucket; b++) {
-        const slot = b % len;
-        entry.total -= counts[slot] as number;
-        counts[slot] = 0;
+    if (steps > 0) {
+      if (steps >= len) {
+        counts.fill(0);
+        entry.total = 0;
+      } else {
+        for (let b = entry.head + 1; b <= bucket; b++) {
+          const slot = b % len;
+          entry.total -= counts[slot] as number;
+          counts[slot] = 0;
+        }
       }
+      entry.head = bucket;
     }
-    entry.head = bucket;
-    return entry.total;
+    // A clock that went back keeps counting in the newest bucket.
+    const oldest = (entry.head + 1) % len;
+    return (entry.lasts[oldest] as number) <= nowMs - entry.windowMs
+      ? entry.total - (counts[oldest] as number)
+      : entry.total;
   }
 
   #noteExpiry(expiresAtMs: number): void {
