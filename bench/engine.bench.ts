@@ -191,15 +191,27 @@ async function main(): Promise<void> {
   console.log(
     "- the floor uses fixed one-minute windows; hexarch uses a sliding window, so their blocked counts differ slightly",
   );
-  console.log("\nguarded async call (Guardian.check of the three policies, memory state, no audit) vs the bare async call:");
-  const { bare, guarded } = await guardedCallCost(work, (i) => {
-    simNow = START + i * STEP_MS;
-  }, clock);
+  console.log(
+    "\nguarded async call (Guardian.check of the three policies, memory state, no audit) vs the bare async call:",
+  );
+  const { bare, guarded } = await guardedCallCost(
+    work,
+    (i) => {
+      simNow = START + i * STEP_MS;
+    },
+    clock,
+  );
   const overhead = guarded.nsPerCall - bare.nsPerCall;
   const guardedPerSecond = 1e9 / guarded.nsPerCall;
-  console.log(`  bare     ${fmtNs(bare.nsPerCall)}/call  p50 ${fmtNs(bare.p50Ns)}  p99 ${fmtNs(bare.p99Ns)}`);
-  console.log(`  guarded  ${fmtNs(guarded.nsPerCall)}/call  p50 ${fmtNs(guarded.p50Ns)}  p99 ${fmtNs(guarded.p99Ns)}  (${guarded.rejected.toLocaleString("en-US")} rejected with PolicyViolation)`);
-  console.log(`  overhead ${fmtNs(overhead)}/call (${(guarded.nsPerCall / bare.nsPerCall).toFixed(1)}x the bare call), p50 overhead ${fmtNs(guarded.p50Ns - bare.p50Ns)}; ${fmtRate(guardedPerSecond)} guarded calls/s = ${(guardedPerSecond / pr.perSecond).toFixed(1)}x the peer stack's decisions/s`);
+  console.log(
+    `  bare     ${fmtNs(bare.nsPerCall)}/call  p50 ${fmtNs(bare.p50Ns)}  p99 ${fmtNs(bare.p99Ns)}`,
+  );
+  console.log(
+    `  guarded  ${fmtNs(guarded.nsPerCall)}/call  p50 ${fmtNs(guarded.p50Ns)}  p99 ${fmtNs(guarded.p99Ns)}  (${guarded.rejected.toLocaleString("en-US")} rejected with PolicyViolation)`,
+  );
+  console.log(
+    `  overhead ${fmtNs(overhead)}/call (${(guarded.nsPerCall / bare.nsPerCall).toFixed(1)}x the bare call), p50 overhead ${fmtNs(guarded.p50Ns - bare.p50Ns)}; ${fmtRate(guardedPerSecond)} guarded calls/s = ${(guardedPerSecond / pr.perSecond).toFixed(1)}x the peer stack's decisions/s`,
+  );
   const bpk = bytesPerKey();
   console.log(
     `\nMemoryStateStore: ${Number.isNaN(bpk) ? "run with --expose-gc to measure" : `${Math.round(bpk)} bytes per key`} (1,000,000 distinct rate-limit keys)`,

@@ -12,7 +12,7 @@ import {
 } from "../engine/compile-rule.ts";
 import type { Decision } from "../engine/decision.ts";
 import { PolicyCheck } from "../engine/policy-check.ts";
-import { UnknownPolicyError } from "../errors.ts";
+import { GuardrailError, UnknownPolicyError } from "../errors.ts";
 import type { Policy, PolicySet } from "../policy/types.ts";
 import { MemoryStateStore } from "../state/memory-state-store.ts";
 import type { StateStore } from "../state/types.ts";
@@ -63,6 +63,7 @@ export class LocalDecisionClient implements DecisionClient {
   readonly #byId = new Map<string, Policy>();
   readonly #compiled = new Map<string, readonly CompiledRule[]>();
   readonly #checks = new Map<string, PolicyCheck>();
+  readonly #appliedByDecision = new WeakMap<Decision, number[]>();
   readonly #settings;
 
   constructor(options: LocalDecisionClientOptions) {
@@ -98,9 +99,12 @@ export class LocalDecisionClient implements DecisionClient {
    * @throws UnknownPolicyError when an id is not loaded.
    */
   check(policyIds: string | readonly string[]): PolicyCheck {
-    const ids = typeof policyIds === "string" ? [policyIds] : policyIds;
+    const ids = typeof policyIds === "string" ? [policyIds] : [...new Set(policyIds)];
+    if (ids.length === 0) throw new GuardrailError("check() needs at least one policy id");
+    // Cached by a key no id can forge: ["a","b"] and a policy named "a,b" stay apart.
+    const cacheKey = typeof policyIds === "string" ? policyIds : JSON.stringify(ids);
     const key = ids.join(",");
-    let check = this.#checks.get(key);
+    let check = this.#checks.get(cacheKey);
     if (check) return check;
     const rules: CompiledRule[] = [];
     const disabled: string[] = [];
@@ -130,7 +134,7 @@ export class LocalDecisionClient implements DecisionClient {
         ? { ...this.#settings, failOpen: true }
         : this.#settings;
     check = new PolicyCheck(key, rules, settings, allowReason);
-    this.#checks.set(key, check);
+    this.#checks.set(cacheKey, check);
     return check;
   }
 
@@ -145,35 +149,63 @@ export class LocalDecisionClient implements DecisionClient {
 
   /**
    * Corrects an admitted decision's budget reservation with what the call really used.
-   * Amounts not given keep their estimate.
+   * Amounts not given keep their estimate. Settling again replaces the previous amounts
+   * (it does not add to them); settling after a refund does nothing.
    */
   settle(decision: Decision, actual: ActualUsage): void | Promise<void> {
     const reservation = decision.reservation;
     if (!reservation) return;
+    const applied = this.#applied(decision, reservation);
+    if (applied === undefined) return;
     const adjustments = [];
-    for (const r of reservation) {
+    for (let i = 0; i < reservation.length; i++) {
+      const r = reservation[i] as (typeof reservation)[number];
       const real =
         r.unit === "usd"
           ? actual.costUsd === undefined
             ? undefined
             : Math.round(actual.costUsd * 1_000_000)
           : actual.tokens;
-      if (real === undefined || !Number.isFinite(real) || real < 0 || real === r.amount) continue;
-      adjustments.push({ key: r.key, delta: real - r.amount, expiresAtMs: r.expiresAtMs });
+      if (real === undefined || !Number.isFinite(real) || real < 0) continue;
+      const delta = real - (applied[i] as number);
+      applied[i] = real;
+      if (delta !== 0) adjustments.push({ key: r.key, delta, expiresAtMs: r.expiresAtMs });
     }
     if (adjustments.length > 0) return this.state.adjust(adjustments);
   }
 
   /**
-   * Gives an admitted decision's budget reservation back (the call did not spend it).
-   * With `onError`, only the amounts whose rule says `refund_on_error` (the default).
+   * Gives an admitted decision's budget back: what it currently counts (the estimate, or
+   * the settled amount). With `onError`, only amounts whose rule says `refund_on_error`
+   * (the default). Refunding twice does nothing.
    */
   refund(decision: Decision, options: { readonly onError?: boolean } = {}): void | Promise<void> {
-    const reservation = decision.reservation?.filter((r) => !options.onError || r.refundOnError);
-    if (!reservation || reservation.length === 0) return;
-    return this.state.adjust(
-      reservation.map((r) => ({ key: r.key, delta: -r.amount, expiresAtMs: r.expiresAtMs })),
-    );
+    const reservation = decision.reservation;
+    if (!reservation) return;
+    const applied = this.#applied(decision, reservation);
+    if (applied === undefined) return;
+    const adjustments = [];
+    for (let i = 0; i < reservation.length; i++) {
+      const r = reservation[i] as (typeof reservation)[number];
+      const amount = applied[i] as number;
+      if ((options.onError && !r.refundOnError) || amount === 0) continue;
+      applied[i] = 0;
+      adjustments.push({ key: r.key, delta: -amount, expiresAtMs: r.expiresAtMs });
+    }
+    if (adjustments.length > 0) return this.state.adjust(adjustments);
+  }
+
+  /** What each reserved amount currently counts in the store. */
+  #applied(
+    decision: Decision,
+    reservation: NonNullable<Decision["reservation"]>,
+  ): number[] | undefined {
+    let applied = this.#appliedByDecision.get(decision);
+    if (!applied) {
+      applied = reservation.map((r) => r.amount);
+      this.#appliedByDecision.set(decision, applied);
+    }
+    return applied;
   }
 
   /** Closes the state store. */

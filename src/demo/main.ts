@@ -5,6 +5,8 @@
  * @module
  */
 
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import type { Decision } from "../engine/decision.ts";
 import { PolicyViolation } from "../errors.ts";
 import { Guardian } from "../guardian/guardian.ts";
@@ -113,7 +115,8 @@ export async function runDemo(): Promise<void> {
   await guardian.close();
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run when executed directly (npm run demo), not when imported (hexarch-ctl demo, tests).
+if (process.argv[1] && fileURLToPath(import.meta.url) === realpathSync(process.argv[1])) {
   runDemo().catch((err: unknown) => {
     console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = 1;

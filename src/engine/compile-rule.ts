@@ -7,6 +7,7 @@
  */
 
 import type { Budget, PolicyRule, RuleAction, Schedule, TimeWindow } from "../policy/types.ts";
+import { describeValue } from "../util/describe.ts";
 import { compileCondition, type Predicate } from "./conditions.ts";
 import type { DecisionAction } from "./decision.ts";
 import { SEVERITY } from "./decision.ts";
@@ -174,6 +175,24 @@ function inWindow(w: TimeWindow, minute: number): boolean {
   return true; // "09:00-09:00": the whole day
 }
 
+/**
+ * Whether a recurring denied window holds at a local weekday and minute. A window that
+ * crosses midnight belongs to the day it starts on: Friday 22:00-02:00 runs into Saturday.
+ */
+function inRecurring(
+  w: { readonly days?: readonly number[]; readonly hours?: TimeWindow },
+  day: number,
+  minute: number,
+): boolean {
+  const onDay = (d: number) => !w.days || w.days.includes(d);
+  const h = w.hours;
+  if (!h) return onDay(day);
+  if (h.startMinute <= h.endMinute) return onDay(day) && inWindow(h, minute);
+  if (minute >= h.startMinute) return onDay(day);
+  if (minute < h.endMinute) return onDay((day + 6) % 7);
+  return false;
+}
+
 const DAY_LABEL = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"];
 
 /** Reads the user id: `userId`, else `user_id`. */
@@ -297,7 +316,7 @@ export function compileRule(rule: PolicyRule, policyId: string): CompiledRule {
       if (typeof raw !== "number" || !Number.isFinite(raw) || raw < 0) {
         return outcome(
           "block",
-          `${field} must be a non-negative number, got ${JSON.stringify(raw)}`,
+          `${field} must be a non-negative number, got ${describeValue(raw)}`,
         );
       }
       const v = Math.round(raw * scale);
@@ -409,7 +428,8 @@ function allowedUsersTrigger(entries: readonly string[], fired: (d: LazyText) =>
     if (user !== undefined && users.has(user)) return undefined;
     if (self && user !== undefined) {
       const owner = ctx.ownerId ?? ctx.owner_id;
-      if (owner != null && String(owner) === user) return undefined;
+      if ((typeof owner === "string" || typeof owner === "number") && String(owner) === user)
+        return undefined;
     }
     if (roles.size > 0) {
       const r = ctx.roles ?? ctx.role;
@@ -451,7 +471,7 @@ function scheduleTrigger(s: Schedule, zone: TimeZone, fired: (d: LazyText) => Ou
               `inside denied window ${new Date(w.startMs).toISOString()} to ${new Date(w.endMs).toISOString()}`,
             );
           }
-        } else if ((!w.days || w.days.includes(day)) && (!w.hours || inWindow(w.hours, minute))) {
+        } else if (inRecurring(w, day, minute)) {
           return fired(
             `inside denied window${w.days ? ` on ${w.days.map((d) => DAY_LABEL[d]).join(", ")}` : ""}${w.hours ? ` ${formatWindow(w.hours)}` : ""} (${tz})`,
           );
@@ -483,7 +503,7 @@ function parameterTrigger(rule: PolicyRule, fired: (d: LazyText) => Outcome): Tr
     const name = `parameter '${p.name}'`;
     if (p.min !== undefined || p.max !== undefined) {
       if (typeof v !== "number" || Number.isNaN(v))
-        return fired(`${name} must be a number, got ${JSON.stringify(v)}`);
+        return fired(`${name} must be a number, got ${describeValue(v)}`);
       if (p.min !== undefined && v < p.min)
         return fired(`${name} = ${v} is below the minimum ${p.min}`);
       if (p.max !== undefined && v > p.max)
@@ -496,7 +516,7 @@ function parameterTrigger(rule: PolicyRule, fired: (d: LazyText) => Outcome): Tr
         return fired(`${name} is ${len} long, over the maximum of ${p.maxLength}`);
     }
     if (allowed && !allowed.has(v))
-      return fired(`${name} = ${JSON.stringify(v)} is not one of the allowed values`);
+      return fired(`${name} = ${describeValue(v)} is not one of the allowed values`);
     return undefined;
   };
 }

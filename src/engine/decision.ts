@@ -171,7 +171,8 @@ class DecisionRecord {
     if (this.#reservation === null) {
       const out: ReservedAmount[] = [];
       for (const c of this.#counters ?? []) {
-        if (c.kind === "period" && c.amount > 0 && c.unit !== "requests") {
+        // Zero-amount budget counters too: a call without an estimate settles its real cost.
+        if (c.kind === "period" && c.unit !== "requests") {
           out.push({
             key: c.key,
             unit: c.unit,

@@ -12,6 +12,7 @@
 
 import { DecisionBackendError } from "../errors.ts";
 import type { ConsumeResult, Counter, StateStore } from "../state/types.ts";
+import { describeValue } from "../util/describe.ts";
 import type { CompiledRule, Context, CounterSpec, DecideInput, Outcome } from "./compile-rule.ts";
 import { formatUsd } from "./compile-rule.ts";
 import { type Decision, makeDecision } from "./decision.ts";
@@ -33,12 +34,11 @@ function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown }).then === "function";
 }
 
-function keyPart(v: unknown): string {
-  return typeof v === "string"
-    ? v
-    : typeof v === "number" || typeof v === "boolean"
-      ? String(v)
-      : "";
+/** A `per` value as a key part: `""` when missing, `undefined` when it cannot key a counter. */
+function keyPart(v: unknown): string | undefined {
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") return String(v);
+  return v === undefined || v === null ? "" : undefined;
 }
 
 /** Reads a non-negative amount (`cost` in USD → micro-dollars, `tokens`); `NaN` when invalid. */
@@ -93,7 +93,7 @@ class CounterRequest implements Counter {
 
 function refusalDetail(counter: CounterRequest, total: number): string {
   const spec = counter.spec;
-  const who = spec.rule.perName ? ` for ${spec.rule.perName} ${JSON.stringify(counter.per)}` : "";
+  const who = spec.rule.perName ? ` for ${spec.rule.perName} ${describeValue(counter.per)}` : "";
   return spec.kind === "window"
     ? `limit of ${spec.limit} ${spec.label} reached${who}`
     : `${spec.label} of ${describeAmount(spec, spec.limit)} would be exceeded${who} (${describeAmount(spec, total)} used, this call ${describeAmount(spec, counter.amount)})`;
@@ -130,10 +130,27 @@ export class PolicyCheck {
     this.#allowReason = allowReason;
   }
 
-  /** Decides for a context. Synchronous when the state store is. */
+  /**
+   * Decides for a context. Synchronous when the state store is. Never throws: a context
+   * that cannot be read (a throwing getter, say) blocks with the error kept.
+   */
   decide(ctx: Context, input?: DecideInput): Decision | Promise<Decision> {
     const started = performance.now();
-    const now = this.#settings.clock();
+    let now = 0;
+    try {
+      now = this.#settings.clock();
+      return this.#decide(ctx ?? {}, input, started, now);
+    } catch (err) {
+      return this.#failed(err, [], started, now, "the context could not be evaluated", false);
+    }
+  }
+
+  #decide(
+    ctx: Context,
+    input: DecideInput | undefined,
+    started: number,
+    now: number,
+  ): Decision | Promise<Decision> {
     // Read only when a rule asks for confirmation: most calls never need it.
     let confirmed: boolean | undefined;
     const rules = this.#rules;
@@ -168,7 +185,12 @@ export class PolicyCheck {
       }
       const ruleCounters = rule.counters;
       if (ruleCounters.length === 0) continue;
-      const per = rule.per === undefined ? "" : keyPart(rule.per(ctx));
+      const perRaw = rule.per === undefined ? "" : rule.per(ctx);
+      const per = rule.per === undefined ? "" : keyPart(perRaw);
+      if (per === undefined) {
+        const detail = `'${rule.perName}' must be a string or a number to key a counter, got ${describeValue(perRaw)}`;
+        return this.#finish(rule.invalid(detail), this.#matched(mask, wide), started, now);
+      }
       let hard = rule.action === "block";
       if (rule.action === "require_confirmation") {
         confirmed ??= ctx.confirm === true;
@@ -203,7 +225,7 @@ export class PolicyCheck {
         }
         if (Number.isNaN(amount)) {
           const field = spec.unit === "usd" ? "cost" : "tokens";
-          const detail = `${field} must be a non-negative number, got ${JSON.stringify(ctx[field])}`;
+          const detail = `${field} must be a non-negative number, got ${describeValue(ctx[field])}`;
           return this.#finish(rule.invalid(detail), this.#matched(mask, wide), started, now);
         }
         const period = (spec.period as NonNullable<CounterSpec["period"]>).at(now);
@@ -227,6 +249,14 @@ export class PolicyCheck {
       // Blocked before any counter: nothing is consumed.
       return this.#finish(best, matched, started, now);
     }
+    const cs = counters;
+    const after = (r: ConsumeResult): Decision => {
+      try {
+        return this.#afterConsume(r, cs, best, matched, started, now);
+      } catch (err) {
+        return this.#failed(err, matched, started, now);
+      }
+    };
     let result: ConsumeResult | Promise<ConsumeResult>;
     try {
       result = this.#settings.state.consume(counters, now);
@@ -234,13 +264,11 @@ export class PolicyCheck {
       return this.#failed(err, matched, started, now);
     }
     if (isThenable(result)) {
-      const cs = counters;
-      return Promise.resolve(result).then(
-        (r) => this.#afterConsume(r, cs, best, matched, started, now),
-        (err: unknown) => this.#failed(err, matched, started, now),
+      return Promise.resolve(result).then(after, (err: unknown) =>
+        this.#failed(err, matched, started, now),
       );
     }
-    return this.#afterConsume(result, counters, best, matched, started, now);
+    return after(result);
   }
 
   #afterConsume(
@@ -251,15 +279,30 @@ export class PolicyCheck {
     started: number,
     now: number,
   ): Decision {
-    if (!result.admitted) {
-      const counter = counters[result.refusedIndex] as CounterRequest;
-      const total = result.totals[result.refusedIndex] as number;
-      return this.#finish(
-        counter.spec.rule.refusal(() => refusalDetail(counter, total)),
-        matched,
-        started,
-        now,
+    if (result === null || typeof result !== "object" || !Array.isArray(result.totals)) {
+      throw new DecisionBackendError(
+        `state store answered ${describeValue(result)}, not a consume result`,
       );
+    }
+    if (!result.admitted) {
+      // Of every counter that refuses, the most severe rule decides (as for stateless rules).
+      let refusal: Outcome | undefined;
+      for (let i = 0; i < counters.length; i++) {
+        const counter = counters[i] as CounterRequest;
+        const total = result.totals[i] as number;
+        if (!counter.hard || (total < counter.limit && total + counter.amount <= counter.limit))
+          continue;
+        const o = counter.spec.rule.refusal(() => refusalDetail(counter, total));
+        if (beats(o, refusal)) refusal = o;
+      }
+      if (refusal === undefined) {
+        const counter = counters[result.refusedIndex] as CounterRequest | undefined;
+        if (!counter)
+          throw new DecisionBackendError("state store refused without naming a counter");
+        const total = result.totals[result.refusedIndex] as number;
+        refusal = counter.spec.rule.refusal(() => refusalDetail(counter, total));
+      }
+      return this.#finish(refusal, matched, started, now);
     }
     for (let i = 0; i < counters.length; i++) {
       const counter = counters[i] as CounterRequest;
@@ -284,7 +327,7 @@ export class PolicyCheck {
 
   /** The ids of the rules in `mask`; lists are shared between decisions with the same mask. */
   #matched(mask: number, wide?: readonly string[]): readonly string[] {
-    if (wide !== undefined) return [...this.#matched(mask, wide), ...wide];
+    if (wide !== undefined) return [...this.#matched(mask), ...wide];
     let ids = mask < 1024 ? this.#matchedSmall[mask] : this.#matchedByMask.get(mask);
     if (ids === undefined) {
       ids = Object.freeze(
@@ -315,16 +358,28 @@ export class PolicyCheck {
     });
   }
 
-  #failed(err: unknown, matched: readonly string[], started: number, now: number): Decision {
-    const message = err instanceof Error ? err.message : String(err);
-    const error = new DecisionBackendError(`state store failed: ${message}`, { cause: err });
-    const open = this.#settings.failOpen;
+  #failed(
+    err: unknown,
+    matched: readonly string[],
+    started: number,
+    now: number,
+    what = "state store unavailable",
+    mayOpen = true,
+  ): Decision {
+    let message: string;
+    try {
+      message = err instanceof Error ? err.message : String(err);
+    } catch {
+      message = "unknown error";
+    }
+    const error = new DecisionBackendError(`${what}: ${message}`, { cause: err });
+    const open = mayOpen && this.#settings.failOpen;
     return makeDecision({
       policyId: this.policyId,
       action: open ? "allow" : "block",
       reason: open
-        ? `Policy '${this.policyId}' allowed the call: state store unavailable, failing open (${message})`
-        : `Policy '${this.policyId}' blocked the call: state store unavailable, failing closed (${message})`,
+        ? `Policy '${this.policyId}' allowed the call: ${what}, failing open (${message})`
+        : `Policy '${this.policyId}' blocked the call: ${what}, failing closed (${message})`,
       matchedRules: matched,
       durationMs: performance.now() - started,
       timestampMs: now,

@@ -17,6 +17,7 @@ import {
   resolveOperator,
 } from "./conditions.ts";
 import type { Decision, DecisionAction } from "./decision.ts";
+import { parseFieldPath } from "./field-path.ts";
 import { PolicyCheck } from "./policy-check.ts";
 
 /** One condition of a {@link RuleDefinition}: all of a rule's conditions must hold. */
@@ -98,7 +99,15 @@ export class RulesEngine {
     readonly clock?: () => number;
   }) {
     const ids = new Set<string>();
+    if (!Array.isArray(options?.rules))
+      throw new GuardrailError("RulesEngine needs { rules: [...] }");
     const compiled = options.rules.map((def, index) => {
+      if (typeof def?.id !== "string" || def.id === "")
+        throw new GuardrailError(`rule #${index} needs a string id`);
+      if (!Array.isArray(def.conditions))
+        throw new GuardrailError(`rule '${def.id}' needs a conditions list (may be empty)`);
+      if (!Array.isArray(def.actions))
+        throw new GuardrailError(`rule '${def.id}' needs an actions list`);
       if (ids.has(def.id)) throw new GuardrailError(`duplicate rule id '${def.id}'`);
       ids.add(def.id);
       const rule: PolicyRule = {
@@ -114,7 +123,7 @@ export class RulesEngine {
         action: toAction(def),
         line: 0,
         ...(def.conditions.length > 0 && {
-          when: { all: def.conditions.map((c) => toComparison(def.id, c)) },
+          when: { all: def.conditions.map((c: RuleCondition) => toComparison(def.id, c)) },
         }),
       };
       return compileRule(rule, "rules");
@@ -158,6 +167,11 @@ function toAction(def: RuleDefinition): RuleAction {
 }
 
 function toComparison(ruleId: string, c: RuleCondition): Condition {
+  if (typeof c?.field !== "string" || !parseFieldPath(c.field)) {
+    throw new GuardrailError(
+      `rule '${ruleId}': malformed field path '${String(c?.field)}' (expected e.g. user.roles[0])`,
+    );
+  }
   const operator = resolveOperator(String(c.operator).trim().toLowerCase());
   if (!operator) throw new GuardrailError(`rule '${ruleId}': unknown operator '${c.operator}'`);
   const problem = checkComparisonValue(operator, c.value);

@@ -214,10 +214,10 @@ export class Guardian {
   }
 
   #prepare(ids: string | readonly string[]): Prepared {
-    const key = typeof ids === "string" ? ids : ids.join(",");
+    const key = typeof ids === "string" ? ids : JSON.stringify(ids);
     let prepared = this.#prepared.get(key);
     if (prepared) return prepared;
-    const policyId = key;
+    const policyId = typeof ids === "string" ? ids : ids.join(",");
     if (this.#local) {
       const check = this.#local.check(ids); // throws UnknownPolicyError
       prepared = { policyId, decide: (ctx, input) => check.decide(ctx, input) };

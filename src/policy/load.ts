@@ -135,7 +135,13 @@ export function parsePolicies(
   let issues: IssueCollector;
   if (typeof input === "string") {
     const lines = new LineCounter();
-    const doc = parseDocument(input, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    // `merge: true` reads `<<: *defaults` merge keys, as PyYAML does for the Python package.
+    const doc = parseDocument(input, {
+      lineCounter: lines,
+      prettyErrors: false,
+      uniqueKeys: true,
+      merge: true,
+    });
     issues = new IssueCollector(source, doc, lines);
     if (doc.errors.length > 0) {
       for (const e of doc.errors) {
@@ -150,7 +156,30 @@ export function parsePolicies(
       }
       issues.throwIfAny();
     }
-    data = doc.toJS({ maxAliasCount: 100 });
+    try {
+      data = doc.toJS({ maxAliasCount: 10_000 });
+    } catch (err) {
+      throw PolicyFileError.fromIssues([
+        {
+          file: source,
+          line: 1,
+          column: 1,
+          path: "",
+          message: `invalid YAML: ${(err as Error).message}`,
+        },
+      ]);
+    }
+    if (isCyclic(data)) {
+      throw PolicyFileError.fromIssues([
+        {
+          file: source,
+          line: 1,
+          column: 1,
+          path: "",
+          message: "invalid YAML: an alias refers to a node that contains it",
+        },
+      ]);
+    }
   } else {
     issues = new IssueCollector(source);
   }
@@ -204,6 +233,21 @@ export function parsePolicies(
   return set;
 }
 
+/** True when a parsed document refers to itself through an alias. */
+function isCyclic(root: unknown): boolean {
+  const onPath = new Set<object>();
+  const visit = (v: unknown): boolean => {
+    if (v === null || typeof v !== "object") return false;
+    if (onPath.has(v)) return true;
+    onPath.add(v);
+    const children = Array.isArray(v) ? v : Object.values(v);
+    const found = children.some(visit);
+    onPath.delete(v);
+    return found;
+  };
+  return visit(root);
+}
+
 const RULE_KEYS = Object.keys(RuleSchema.shape);
 const POLICY_KEYS = Object.keys(PolicySchema.shape);
 
@@ -225,6 +269,10 @@ const DAY_WORDS = [
   "weekdays",
   "weekends",
 ];
+
+const ITEM_EXPECTED: Readonly<Record<string, string>> = {
+  denied_windows: '"HH:MM-HH:MM", {days, hours} or {start, end}',
+};
 
 const EXPECTED: Readonly<Record<string, string>> = {
   resource: "a string or a list of strings",
@@ -278,10 +326,12 @@ function reportZodIssue(
         ? `${parent}[${String(last)}]`
         : String(last ?? "");
   const listKey = typeof last === "number" && typeof parent === "string" ? parent : key;
+  const lookup = (k: string) => (Object.hasOwn(EXPECTED, k) ? EXPECTED[k] : undefined);
   const expected = (fallback: string): string => {
-    const text = EXPECTED[listKey] ?? EXPECTED[key] ?? fallback;
+    const text = lookup(listKey) ?? lookup(key) ?? fallback;
     // For one item of a list, say what one item should be.
-    return typeof last === "number" ? text.replace(/ or a list of them$/, "") : text;
+    if (typeof last !== "number") return text;
+    return ITEM_EXPECTED[listKey] ?? text.replace(/ or a list of them$/, "");
   };
   const input = valueAt(root, path);
   const inRule = path.length >= 4 && path[0] === "policies" && path[2] === "rules";
@@ -292,7 +342,7 @@ function reportZodIssue(
       const known = isRule ? RULE_KEYS : isPolicy ? POLICY_KEYS : [];
       const where = isRule ? "rule" : isPolicy ? "policy" : "this section";
       for (const k of issue.keys) {
-        const why = UNSUPPORTED[k];
+        const why = Object.hasOwn(UNSUPPORTED, k) ? UNSUPPORTED[k] : undefined;
         if (why) {
           issues.add([...path, k], `'${k}' is not supported: ${why}`, "key");
           continue;
@@ -311,7 +361,7 @@ function reportZodIssue(
       if (input === undefined) {
         issues.add(path.slice(0, -1), `missing required key '${key}'`);
       } else {
-        const expected =
+        const typeName =
           issue.expected === "int"
             ? "a whole number"
             : issue.expected === "array"
@@ -319,7 +369,12 @@ function reportZodIssue(
               : issue.expected === "object"
                 ? "a mapping"
                 : `a ${issue.expected}`;
-        issues.add(path, `'${key}' expected ${EXPECTED[key] ?? expected}, got ${describe(input)}`);
+        const finite =
+          typeof input === "number" && !Number.isFinite(input) ? "a finite number" : undefined;
+        issues.add(
+          path,
+          `'${key}' expected ${finite ?? lookup(key) ?? typeName}, got ${describe(input)}`,
+        );
       }
       return;
     case "invalid_format":

@@ -102,7 +102,20 @@ function normalizeCondition(
     const inner = normalizeCondition(obj.not, [...path, "not"], issues);
     return inner && { not: inner };
   }
-  if ("field" in obj && typeof obj.field === "string") {
+  if ("field" in obj || "operator" in obj || "op" in obj || "value" in obj) {
+    // A comparison; a misspelled or missing `field` must not turn into a shorthand that
+    // never matches (which would switch the rule off without a word).
+    if (typeof obj.field !== "string") {
+      const typo = Object.keys(obj).find((k) => k !== "field" && nearest(k, ["field"]) === "field");
+      issues.add(
+        typo ? [...path, typo] : path,
+        typo
+          ? `unknown key '${typo}' in condition — did you mean 'field'?`
+          : "a condition with an operator needs 'field': the dotted context path to compare",
+        typo ? "key" : "value",
+      );
+      return undefined;
+    }
     return normalizeComparison(obj, path, issues);
   }
   if (keys.length === 0) {
@@ -181,6 +194,52 @@ function checkZone(zone: string | undefined, path: DocPath, issues: IssueCollect
   return false;
 }
 
+/**
+ * The action of a rule that names none: `require_confirmation` when it requires
+ * confirmation, `allow` for `allowed: true` / `enabled: true` rules with nothing else to
+ * enforce, else `block`.
+ */
+function defaultAction(raw: RawRule): string {
+  const requires = [raw.requires ?? []].flat();
+  if (
+    raw.requires_approval === true ||
+    requires.some((r) => ["confirm", "confirmation", "approval"].includes(r))
+  ) {
+    return "require_confirmation";
+  }
+  const onlyMatcher =
+    (raw.allowed === true && raw.model !== undefined) ||
+    (raw.enabled === true && raw.feature !== undefined);
+  const enforces = Object.keys(raw).some((k) => TRIGGER_KEYS.has(k));
+  return onlyMatcher && !enforces ? "allow" : "block";
+}
+
+const TRIGGER_KEYS = new Set([
+  "requests_per_second",
+  "requests_per_minute",
+  "requests_per_hour",
+  "requests_per_day",
+  "daily_limit",
+  "daily_budget",
+  "monthly_budget",
+  "daily_budget_usd",
+  "monthly_budget_usd",
+  "max_cost_per_call",
+  "max_tokens_per_request",
+  "max_tokens_per_hour",
+  "max_tokens_per_day",
+  "max_tokens_per_month",
+  "allowed_hours",
+  "allowed_days",
+  "forbidden_hours",
+  "forbidden_days",
+  "denied_windows",
+  "requires",
+  "requires_approval",
+  "allowed_users",
+  "parameter",
+]);
+
 function parseAction(raw: string | undefined): {
   action: RuleAction;
   warnAt?: number;
@@ -205,8 +264,10 @@ function normalizeRule(
 ): PolicyRule | undefined {
   const before = issues.issues.length;
   const at = (key: string): DocPath => [...path, key];
-  const timezone = raw.timezone ?? policyZone;
-  checkZone(raw.timezone, at("timezone"), issues);
+  // An unknown zone is reported once; UTC stands in so the rest can still be checked.
+  const timezone = checkZone(raw.timezone, at("timezone"), issues)
+    ? (raw.timezone ?? policyZone)
+    : "UTC";
 
   const rateLimits: RateLimit[] = [];
   for (const [key, windowMs] of RATE_KEYS) {
@@ -218,6 +279,20 @@ function normalizeRule(
   }
 
   const budgets: Budget[] = [];
+  const tooSmall = (key: string, usd: number | undefined) => {
+    if (usd !== undefined && toMicros(usd) < 1) {
+      issues.add(at(key), `${key} of $${usd} is below the smallest amount counted ($0.000001)`);
+    }
+  };
+  for (const key of [
+    "daily_budget",
+    "monthly_budget",
+    "daily_budget_usd",
+    "monthly_budget_usd",
+    "max_cost_per_call",
+  ] as const) {
+    tooSmall(key, raw[key]);
+  }
   const money = (
     key: "daily_budget" | "monthly_budget",
     alias: "daily_budget_usd" | "monthly_budget_usd",
@@ -247,7 +322,7 @@ function normalizeRule(
     if (limit !== undefined) budgets.push({ key, unit: "tokens", period, limit });
   }
 
-  const { action, warnAt: actionWarn, limitAt } = parseAction(raw.action);
+  const { action, warnAt: actionWarn, limitAt } = parseAction(raw.action ?? defaultAction(raw));
   const thresholds = [
     ["action", actionWarn],
     ["alert_at_percentage", raw.alert_at_percentage],
@@ -480,8 +555,7 @@ export function normalizePolicyFile(
   issues: IssueCollector,
   skip: ReadonlySet<string>,
 ): PolicySet {
-  const fileZone = raw.timezone ?? "UTC";
-  checkZone(raw.timezone, ["timezone"], issues);
+  const fileZone = checkZone(raw.timezone, ["timezone"], issues) ? (raw.timezone ?? "UTC") : "UTC";
   const seen = new Map<string, number>();
   const policies: Policy[] = [];
   raw.policies.forEach((p, pi) => {
@@ -497,8 +571,9 @@ export function normalizePolicyFile(
       return;
     }
     seen.set(p.id, pi);
-    const zone = p.timezone ?? fileZone;
-    checkZone(p.timezone, [...pPath, "timezone"], issues);
+    const zone = checkZone(p.timezone, [...pPath, "timezone"], issues)
+      ? (p.timezone ?? fileZone)
+      : "UTC";
     const rules: PolicyRule[] = [];
     const ruleIds = new Set<string>();
     p.rules.forEach((r, ri) => {
