@@ -157,10 +157,11 @@ const VERB: Readonly<Record<DecisionAction, string>> = {
 const label = (rule: PolicyRule, policyId: string): string =>
   rule.id.startsWith(`${policyId}/`) ? rule.id.slice(policyId.length + 1) : rule.id;
 
-/** Formats micro-dollars as `$1.23`. */
+/** Formats micro-dollars: `$1.23`, `$0.01`, `$0.000025`. */
 export function formatUsd(micros: number): string {
-  const usd = micros / 1_000_000;
-  return `$${usd >= 1 || usd === 0 ? usd.toFixed(2) : usd.toPrecision(2)}`;
+  if (micros === 0 || Math.abs(micros) >= 10_000) return `$${(micros / 1_000_000).toFixed(2)}`;
+  // Below a cent: every significant micro-dollar digit, no trailing zeros.
+  return `$${(micros / 1_000_000).toFixed(6).replace(/0+$/, "")}`;
 }
 
 function formatWindow(w: TimeWindow): string {
