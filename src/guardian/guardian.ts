@@ -471,14 +471,17 @@ function contextBuilder(
     ...(functionName !== undefined && { functionName }),
   };
   Object.freeze(base);
+  const baseEntries = Object.entries(base);
   const hasDynamic = contextFn || costFn || tokensFn || userFn;
   return (args, scoped) => {
     let ctx: Record<string, unknown> | Context = base;
     if (hasDynamic) {
-      const extra: Record<string, unknown> = {
-        ...base,
-        ...(contextFn?.(...args) as Context | undefined),
-      };
+      // One-source spread (V8 clones the object's shape), then the static options under it.
+      const computed = contextFn?.(...args) as Context | undefined;
+      const extra: Record<string, unknown> = computed ? { ...computed } : { ...base };
+      if (computed) {
+        for (const [k, v] of baseEntries) if (!(k in extra)) extra[k] = v;
+      }
       if (costFn) extra.cost = costFn(...args);
       if (tokensFn) extra.tokens = tokensFn(...args);
       if (userFn) {
