@@ -454,3 +454,36 @@ describe("custom decision clients and their failures", () => {
     );
   });
 });
+
+describe("the policy file's logging section", () => {
+  it("appends one JSON line per decision at or above the level, without the context", async () => {
+    const { mkdtempSync, readFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const dir = mkdtempSync(join(tmpdir(), "hexarch-log-"));
+    const g = new Guardian({
+      env: {},
+      cwd: dir,
+      onWarn: () => {},
+      policies: `
+logging: { enabled: true, level: warning, file: decisions.jsonl }
+${POLICIES}`,
+    });
+    const call = g.check("safe_delete", { operation: "delete", context: { secret: "s3cr3t" } })(
+      async function wipe() {},
+    );
+    await call().catch(() => {});
+    await g.check("safe_delete", { operation: "read" })(async () => {})();
+    await g.close();
+    const lines = readFileSync(join(dir, "decisions.jsonl"), "utf8").trim().split("\n");
+    expect(lines).toHaveLength(1); // the allowed read is below `warning`
+    const entry = JSON.parse(lines[0] as string);
+    expect(entry).toMatchObject({
+      policy_id: "safe_delete",
+      function_name: "wipe",
+      decision: "blocked",
+      action: "require_confirmation",
+    });
+    expect(lines[0]).not.toContain("s3cr3t");
+  });
+});

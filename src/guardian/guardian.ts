@@ -5,6 +5,7 @@
  */
 
 import { AsyncLocalStorage } from "node:async_hooks";
+import { resolve } from "node:path";
 import type { DecisionEntry, DecisionRecorder } from "../audit/recorder.ts";
 import { LocalDecisionClient } from "../decision/local-decision-client.ts";
 import type { DecisionClient } from "../decision/types.ts";
@@ -18,6 +19,7 @@ import {
 } from "../errors.ts";
 import { loadPolicyFile, parsePolicies } from "../policy/load.ts";
 import type { Policy, PolicySet } from "../policy/types.ts";
+import { DecisionLogFile, fanOut } from "./decision-log-file.ts";
 import { type PolicyServiceClient, type PreparedDecide, remoteDecide } from "./decision-source.ts";
 import { type Guard, makeGuard } from "./guard.ts";
 import type { CallInfo, CheckOptions, GuardianMode, GuardianOptions } from "./options.ts";
@@ -85,7 +87,6 @@ export class Guardian {
     const env = options.env ?? process.env;
     this.#clock = options.clock ?? Date.now;
     this.#remote = options.decisionClient;
-    this.#audit = options.auditLogger;
     this.#onWarn = options.onWarn ?? defaultWarn;
     this.#onError = options.onError ?? ((err) => this.#reportOnce(err));
     this.#timeoutMs = options.timeoutMs ?? 5000;
@@ -121,6 +122,18 @@ export class Guardian {
     }
     this.#policies = policies;
     this.mode = early ?? policies?.mode ?? "enforce";
+    const logging = policies?.logging;
+    const logFile =
+      logging?.enabled && logging.file
+        ? new DecisionLogFile(
+            resolve(options.cwd ?? process.cwd(), logging.file),
+            logging.level,
+            (err) => this.#fail("decision log", err),
+          )
+        : undefined;
+    this.#audit = fanOut(
+      [options.auditLogger, logFile].filter((r): r is DecisionRecorder => r !== undefined),
+    );
     this.#local =
       policies && !this.#remote
         ? new LocalDecisionClient({
