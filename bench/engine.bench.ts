@@ -194,7 +194,7 @@ async function main(): Promise<void> {
   console.log(
     "\nguarded async call (Guardian.check of the three policies, memory state, no audit) vs the bare async call:",
   );
-  const { bare, guarded } = await guardedCallCost(
+  const { bare, guarded, noStacks } = await guardedCallCost(
     work,
     (i) => {
       simNow = START + i * STEP_MS;

@@ -57,17 +57,25 @@ export async function guardedCallCost(
   work: readonly WorkloadContext[],
   setTime: (i: number) => void,
   clock: () => number,
-): Promise<{ bare: CallCost; guarded: CallCost }> {
-  const make = () => {
-    const guardian = new Guardian({ policies: BENCH_POLICIES, clock, env: {}, onWarn: () => {} });
+): Promise<{ bare: CallCost; guarded: CallCost; noStacks: CallCost }> {
+  const maker = (errorStacks: boolean) => () => {
+    const guardian = new Guardian({
+      policies: BENCH_POLICIES,
+      clock,
+      env: {},
+      onWarn: () => {},
+      errorStacks,
+    });
     return guardian.check(["api_budget", "rate_limit", "safe_delete"], {
       context: (ctx: WorkloadContext) => ctx as unknown as Record<string, unknown>,
     })(bare);
   };
+  const make = maker(true);
   // Warm up both paths.
   await run(() => bare, work.slice(0, 100_000), setTime);
   await run(make, work.slice(0, 100_000), setTime);
   const b = await run(() => bare, work, setTime);
   const g = await run(make, work, setTime);
-  return { bare: b, guarded: g };
+  const n = await run(maker(false), work, setTime);
+  return { bare: b, guarded: g, noStacks: n };
 }

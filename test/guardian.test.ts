@@ -487,3 +487,20 @@ ${POLICIES}`,
     expect(lines[0]).not.toContain("s3cr3t");
   });
 });
+
+describe("stack traces", () => {
+  it("captures one by default and none with errorStacks: false", async () => {
+    const withStack = await guardian()
+      .g.check("safe_delete", { operation: "delete" })(async () => {})()
+      .catch((e: unknown) => e);
+    expect((withStack as Error).stack).toMatch(/\n\s+at /);
+    const without = await guardian({ errorStacks: false })
+      .g.check("safe_delete", { operation: "delete" })(async () => {})()
+      .catch((e: unknown) => e);
+    expect(without).toBeInstanceOf(ConfirmationRequired);
+    expect((without as Error).stack).not.toMatch(/\n\s+at /);
+    expect((without as Error).stack).toContain(
+      "ConfirmationRequired: Policy 'safe_delete' requires confirmation",
+    );
+  });
+});

@@ -74,6 +74,7 @@ export class Guardian {
   readonly #clock: () => number;
   readonly #failOpen: boolean;
   readonly #timeoutMs: number;
+  readonly #errorStacks: boolean;
   readonly #scope = new AsyncLocalStorage<Context>();
   readonly #prepared = new Map<string, Prepared>();
   readonly #reported = new Set<string>();
@@ -90,6 +91,7 @@ export class Guardian {
     this.#onWarn = options.onWarn ?? defaultWarn;
     this.#onError = options.onError ?? ((err) => this.#reportOnce(err));
     this.#timeoutMs = options.timeoutMs ?? 5000;
+    this.#errorStacks = options.errorStacks ?? true;
     const failClosedEnv = env.HEXARCH_POLICY_FAIL_CLOSED?.trim().toLowerCase();
     this.#failOpen = options.failOpen ?? (failClosedEnv === "false" || failClosedEnv === "0");
 
@@ -191,7 +193,7 @@ export class Guardian {
     const ctx = this.#withScope(context);
     const decision = await this.#prepare(policyId).decide(ctx, {});
     this.#record(decision, ctx, undefined, undefined);
-    if (!decision.allowed && this.mode === "enforce") throw violation(decision);
+    if (!decision.allowed && this.mode === "enforce") throw violation(decision, this.#errorStacks);
     return decision;
   }
 
@@ -290,7 +292,7 @@ export class Guardian {
     ): Promise<unknown> => {
       this.#record(decision, ctx, functionName, options.metadata);
       if (!decision.allowed) {
-        if (mode === "enforce") return Promise.reject(violation(decision));
+        if (mode === "enforce") return Promise.reject(violation(decision, this.#errorStacks));
         this.#warn(decision, prepared.policyId, functionName, "monitor");
       } else if (decision.action === "warn") {
         this.#warn(decision, prepared.policyId, functionName, "enforce");
@@ -451,11 +453,20 @@ function offDecision(policyId: string, now: number): Decision {
   });
 }
 
-/** The error a refused decision throws. */
-export function violation(decision: Decision): PolicyViolation {
-  return decision.action === "require_confirmation"
-    ? new ConfirmationRequired(decision)
-    : new PolicyViolation(decision);
+/** The error a refused decision throws; without a stack trace when `stacks` is false. */
+export function violation(decision: Decision, stacks = true): PolicyViolation {
+  const make = () =>
+    decision.action === "require_confirmation"
+      ? new ConfirmationRequired(decision)
+      : new PolicyViolation(decision);
+  if (stacks) return make();
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return make();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 /**

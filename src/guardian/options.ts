@@ -78,6 +78,13 @@ export interface GuardianOptions {
    */
   readonly failOpen?: boolean;
   /**
+   * Capture a stack trace in each `PolicyViolation`. Capturing one costs microseconds;
+   * a service that refuses many calls per second (a rate limit under attack) can turn it
+   * off: the message still names the policy, the rule and the reason.
+   * @default true
+   */
+  readonly errorStacks?: boolean;
+  /**
    * How long to wait for an asynchronous decision client before failing.
    * @default 5000
    */
