@@ -209,6 +209,10 @@ async function main(): Promise<void> {
   console.log(
     `  guarded  ${fmtNs(guarded.nsPerCall)}/call  p50 ${fmtNs(guarded.p50Ns)}  p99 ${fmtNs(guarded.p99Ns)}  (${guarded.rejected.toLocaleString("en-US")} rejected with PolicyViolation)`,
   );
+  const noStacksPerSecond = 1e9 / noStacks.nsPerCall;
+  console.log(
+    `  guarded, errorStacks: false  ${fmtNs(noStacks.nsPerCall)}/call  p50 ${fmtNs(noStacks.p50Ns)}  p99 ${fmtNs(noStacks.p99Ns)}; ${fmtRate(noStacksPerSecond)} guarded calls/s = ${(noStacksPerSecond / pr.perSecond).toFixed(1)}x the peer stack`,
+  );
   console.log(
     `  overhead ${fmtNs(overhead)}/call (${(guarded.nsPerCall / bare.nsPerCall).toFixed(1)}x the bare call), p50 overhead ${fmtNs(guarded.p50Ns - bare.p50Ns)}; ${fmtRate(guardedPerSecond)} guarded calls/s = ${(guardedPerSecond / pr.perSecond).toFixed(1)}x the peer stack's decisions/s`,
   );
