@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { ConfirmationBinding } from "./confirm/types.ts";
 import type { Decision, DecisionAction } from "./engine/decision.ts";
 
 /** Base class of every error thrown by hexarch-guardrails (the Python `GuardrailException`). */
@@ -45,7 +46,18 @@ export class PolicyViolation extends GuardrailError {
  * A policy requires confirmation for this call. Retry with `confirm: true` in the context
  * or with a valid confirmation token.
  */
-export class ConfirmationRequired extends PolicyViolation {}
+export class ConfirmationRequired extends PolicyViolation {
+  /**
+   * What a confirmation token must be bound to for this call, when raised by a guarded
+   * call: pass it to `ConfirmationStore.create` to ask for approval.
+   */
+  readonly binding: ConfirmationBinding | undefined;
+
+  constructor(decision: Decision, binding?: ConfirmationBinding) {
+    super(decision);
+    this.binding = binding;
+  }
+}
 
 /** Where in a policy file a problem was found. Lines and columns start at 1. */
 export interface PolicyFileIssue {

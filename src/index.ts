@@ -8,6 +8,21 @@
  */
 
 export type { DecisionEntry, DecisionRecorder } from "./audit/recorder.ts";
+export { fingerprintCall } from "./confirm/fingerprint.ts";
+export {
+  MemoryConfirmationStore,
+  type MemoryConfirmationStoreOptions,
+} from "./confirm/memory-confirmation-store.ts";
+export type {
+  ConfirmationBinding,
+  ConfirmationRecord,
+  ConfirmationRefusal,
+  ConfirmationRequest,
+  ConfirmationStatus,
+  ConfirmationStore,
+  ConsumeConfirmationResult,
+  MaybePromise,
+} from "./confirm/types.ts";
 export {
   type ActualUsage,
   LocalDecisionClient,

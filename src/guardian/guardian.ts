@@ -7,6 +7,12 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { resolve } from "node:path";
 import type { DecisionEntry, DecisionRecorder } from "../audit/recorder.ts";
+import { fingerprintCall } from "../confirm/fingerprint.ts";
+import type {
+  ConfirmationBinding,
+  ConfirmationStore,
+  ConsumeConfirmationResult,
+} from "../confirm/types.ts";
 import { LocalDecisionClient } from "../decision/local-decision-client.ts";
 import type { DecisionClient } from "../decision/types.ts";
 import type { Context, DecideInput } from "../engine/compile-rule.ts";
@@ -75,6 +81,7 @@ export class Guardian {
   readonly #failOpen: boolean;
   readonly #timeoutMs: number;
   readonly #errorStacks: boolean;
+  readonly #confirmations: ConfirmationStore | undefined;
   readonly #scope = new AsyncLocalStorage<Context>();
   readonly #prepared = new Map<string, Prepared>();
   readonly #reported = new Set<string>();
@@ -92,6 +99,7 @@ export class Guardian {
     this.#onError = options.onError ?? ((err) => this.#reportOnce(err));
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#errorStacks = options.errorStacks ?? true;
+    this.#confirmations = options.confirmations;
     const failClosedEnv = env.HEXARCH_POLICY_FAIL_CLOSED?.trim().toLowerCase();
     this.#failOpen = options.failOpen ?? (failClosedEnv === "false" || failClosedEnv === "0");
 
@@ -191,9 +199,23 @@ export class Guardian {
   async enforce(policyId: string, context: Context = {}): Promise<Decision> {
     if (this.mode === "off") return offDecision(policyId, this.#clock());
     const ctx = this.#withScope(context);
-    const decision = await this.#prepare(policyId).decide(ctx, {});
+    const prepared = this.#prepare(policyId);
+    const binding = () => bindingOf(prepared.policyId, [withoutConfirmation(ctx)]);
+    const decision = await this.#withToken(
+      prepared,
+      await prepared.decide(ctx, {}),
+      ctx,
+      {},
+      binding,
+    );
     this.#record(decision, ctx, undefined, undefined);
-    if (!decision.allowed && this.mode === "enforce") throw violation(decision, this.#errorStacks);
+    if (!decision.allowed && this.mode === "enforce") {
+      throw violation(
+        decision,
+        this.#errorStacks,
+        decision.action === "require_confirmation" ? binding() : undefined,
+      );
+    }
     return decision;
   }
 
@@ -292,7 +314,13 @@ export class Guardian {
     ): Promise<unknown> => {
       this.#record(decision, ctx, functionName, options.metadata);
       if (!decision.allowed) {
-        if (mode === "enforce") return Promise.reject(violation(decision, this.#errorStacks));
+        if (mode === "enforce") {
+          const binding =
+            decision.action === "require_confirmation"
+              ? bindingOf(prepared.policyId, args)
+              : undefined;
+          return Promise.reject(violation(decision, this.#errorStacks, binding));
+        }
         this.#warn(decision, prepared.policyId, functionName, "monitor");
       } else if (decision.action === "warn") {
         this.#warn(decision, prepared.policyId, functionName, "enforce");
@@ -334,9 +362,60 @@ export class Guardian {
         // A context function that throws is the caller's bug: surface it, run nothing.
         return Promise.reject(err);
       }
-      if (isThenable(decision)) return decision.then((d) => proceed(d, ctx, self, args));
-      return proceed(decision, ctx, self, args);
+      const confirmable = (d: Decision): Decision | Promise<Decision> =>
+        d.action === "require_confirmation" && this.#confirmations && tokenOf(ctx) !== undefined
+          ? this.#withToken(prepared, d, ctx, { args }, () => bindingOf(prepared.policyId, args))
+          : d;
+      if (isThenable(decision)) {
+        return decision.then(confirmable).then((d) => proceed(d, ctx, self, args));
+      }
+      const final = confirmable(decision);
+      if (isThenable(final)) return final.then((d) => proceed(d, ctx, self, args));
+      return proceed(final, ctx, self, args);
     };
+  }
+
+  /**
+   * A decision that asks for confirmation, given a confirmation token in the context:
+   * consumes the token (approved, unexpired, unused, for this policy and these arguments)
+   * and decides again as confirmed, or says why the token was refused.
+   */
+  #withToken(
+    prepared: Prepared,
+    decision: Decision,
+    ctx: Context,
+    input: DecideInput,
+    binding: () => ConfirmationBinding,
+  ): Decision | Promise<Decision> {
+    const store = this.#confirmations;
+    const token = tokenOf(ctx);
+    if (decision.action !== "require_confirmation" || !store || token === undefined)
+      return decision;
+    const refused = (why: string): Decision =>
+      makeDecision({
+        policyId: decision.policyId,
+        action: "require_confirmation",
+        reason: `${decision.reason}; confirmation token refused: ${why}`,
+        matchedRules: decision.matchedRules,
+        ruleId: decision.ruleId,
+        durationMs: decision.durationMs,
+        timestampMs: decision.timestampMs,
+      });
+    const after = (r: ConsumeConfirmationResult): Decision | Promise<Decision> =>
+      r.ok ? prepared.decide({ ...ctx, confirm: true }, input) : refused(r.message);
+    try {
+      const result = store.consume(token, binding());
+      if (isThenable(result)) {
+        return result.then(after, (err: unknown) =>
+          refused(`the confirmation store failed (${String(err)})`),
+        );
+      }
+      return after(result);
+    } catch (err) {
+      return refused(
+        `the confirmation store failed (${err instanceof Error ? err.message : String(err)})`,
+      );
+    }
   }
 
   #record(
@@ -453,11 +532,31 @@ function offDecision(policyId: string, now: number): Decision {
   });
 }
 
+/** The confirmation token in a context (`confirmationToken`, or the Python `confirmation_token`). */
+function tokenOf(ctx: Context): string | undefined {
+  const t = ctx.confirmationToken ?? ctx.confirmation_token;
+  return typeof t === "string" && t !== "" ? t : undefined;
+}
+
+/** A context without the confirmation fields, for binding `enforce` calls. */
+function withoutConfirmation(ctx: Context): Context {
+  const { confirm: _c, confirmationToken: _t, confirmation_token: _p, ...rest } = ctx;
+  return rest;
+}
+
+function bindingOf(policyId: string, args: readonly unknown[]): ConfirmationBinding {
+  return { policyId, fingerprint: fingerprintCall(policyId, args) };
+}
+
 /** The error a refused decision throws; without a stack trace when `stacks` is false. */
-export function violation(decision: Decision, stacks = true): PolicyViolation {
+export function violation(
+  decision: Decision,
+  stacks = true,
+  binding?: ConfirmationBinding,
+): PolicyViolation {
   const make = () =>
     decision.action === "require_confirmation"
-      ? new ConfirmationRequired(decision)
+      ? new ConfirmationRequired(decision, binding)
       : new PolicyViolation(decision);
   if (stacks) return make();
   const limit = Error.stackTraceLimit;

@@ -5,6 +5,7 @@
  */
 
 import type { DecisionRecorder } from "../audit/recorder.ts";
+import type { ConfirmationStore } from "../confirm/types.ts";
 import type { DecisionClient } from "../decision/types.ts";
 import type { Context } from "../engine/compile-rule.ts";
 import type { Decision } from "../engine/decision.ts";
@@ -49,6 +50,12 @@ export interface GuardianOptions {
    * @default new MemoryStateStore()
    */
   readonly state?: StateStore;
+  /**
+   * Where confirmation tokens are checked: a call whose context carries
+   * `confirmationToken` satisfies `require_confirmation` when the token is approved,
+   * unexpired, unused, and was issued for this policy and these arguments.
+   */
+  readonly confirmations?: ConfirmationStore;
   /** Receives every decision (`DecisionLogger` from `hexarch-guardrails/audit`). */
   readonly auditLogger?: DecisionRecorder;
   /**

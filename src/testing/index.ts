@@ -5,5 +5,6 @@
  * @module
  */
 
+export { MemoryConfirmationStore } from "../confirm/memory-confirmation-store.ts";
 export { MemoryStateStore, type MemoryStateStoreOptions } from "../state/memory-state-store.ts";
 export { ManualClock } from "./manual-clock.ts";

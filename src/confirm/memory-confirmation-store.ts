@@ -1,0 +1,201 @@
+/**
+ * `MemoryConfirmationStore`: confirmations in this process's memory.
+ *
+ * @module
+ */
+
+import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { GuardrailError } from "../errors.ts";
+import type {
+  ConfirmationBinding,
+  ConfirmationRecord,
+  ConfirmationRequest,
+  ConfirmationStore,
+  ConsumeConfirmationResult,
+} from "./types.ts";
+
+interface Stored {
+  record: ConfirmationRecord;
+  secret: Buffer;
+}
+
+/** Options of {@link MemoryConfirmationStore}. */
+export interface MemoryConfirmationStoreOptions {
+  /**
+   * Current time in ms since the epoch.
+   * @default Date.now
+   */
+  readonly clock?: () => number;
+  /**
+   * Default token lifetime.
+   * @default 900000 (15 minutes)
+   */
+  readonly ttlMs?: number;
+}
+
+/**
+ * Pending confirmations in memory, for one process (development, tests, single-process
+ * services). A token is `<id>.<secret>`: the id finds the request, the 256-bit secret is
+ * compared in constant time. Consuming is atomic (JavaScript runs it without interleaving).
+ *
+ * @example
+ * ```ts
+ * const confirmations = new MemoryConfirmationStore();
+ * const guardian = new Guardian({ confirmations });
+ * ```
+ */
+export class MemoryConfirmationStore implements ConfirmationStore {
+  readonly #byId = new Map<string, Stored>();
+  readonly #clock: () => number;
+  readonly #ttlMs: number;
+  #creates = 0;
+
+  constructor(options: MemoryConfirmationStoreOptions = {}) {
+    this.#clock = options.clock ?? Date.now;
+    this.#ttlMs = options.ttlMs ?? 15 * 60_000;
+  }
+
+  /** {@inheritDoc ConfirmationStore.create} */
+  create(request: ConfirmationRequest): string {
+    if (!request.policyId || !request.fingerprint) {
+      throw new GuardrailError(
+        "a confirmation request needs policyId and fingerprint (see ConfirmationRequired.binding)",
+      );
+    }
+    const now = this.#clock();
+    if (++this.#creates % 256 === 0) this.#sweep(now);
+    const id = randomUUID();
+    const secret = randomBytes(32);
+    this.#byId.set(id, {
+      secret,
+      record: {
+        id,
+        policyId: request.policyId,
+        fingerprint: request.fingerprint,
+        status: "pending",
+        requestedBy: request.requestedBy,
+        reason: request.reason,
+        operation: request.operation,
+        metadata: request.metadata,
+        createdAtMs: now,
+        expiresAtMs: now + (request.ttlMs ?? this.#ttlMs),
+      },
+    });
+    return `${id}.${secret.toString("base64url")}`;
+  }
+
+  /** {@inheritDoc ConfirmationStore.approve} */
+  approve(
+    token: string,
+    by: { readonly approvedBy: string; readonly reason?: string },
+  ): ConfirmationRecord {
+    return this.#decide(token, "approved", by.approvedBy, by.reason);
+  }
+
+  /** {@inheritDoc ConfirmationStore.deny} */
+  deny(
+    token: string,
+    by: { readonly deniedBy: string; readonly reason?: string },
+  ): ConfirmationRecord {
+    return this.#decide(token, "denied", by.deniedBy, by.reason);
+  }
+
+  /** {@inheritDoc ConfirmationStore.get} */
+  get(token: string): ConfirmationRecord | undefined {
+    const stored = this.#find(token);
+    return stored && this.#current(stored);
+  }
+
+  /** {@inheritDoc ConfirmationStore.consume} */
+  consume(token: string, binding: ConfirmationBinding): ConsumeConfirmationResult {
+    const stored = this.#find(token);
+    if (!stored)
+      return { ok: false, refusal: "unknown", message: "the confirmation token is unknown" };
+    const record = this.#current(stored);
+    switch (record.status) {
+      case "pending":
+        return {
+          ok: false,
+          refusal: "pending",
+          message: "the confirmation has not been approved yet",
+        };
+      case "denied":
+        return {
+          ok: false,
+          refusal: "denied",
+          message: `the confirmation was denied by ${record.decidedBy ?? "an approver"}`,
+        };
+      case "expired":
+        return { ok: false, refusal: "expired", message: "the confirmation token has expired" };
+      case "consumed":
+        return { ok: false, refusal: "used", message: "the confirmation token was already used" };
+      default:
+        break;
+    }
+    if (record.policyId !== binding.policyId) {
+      return {
+        ok: false,
+        refusal: "wrong_policy",
+        message: `the confirmation was issued for policy '${record.policyId}'`,
+      };
+    }
+    if (record.fingerprint !== binding.fingerprint) {
+      return {
+        ok: false,
+        refusal: "wrong_arguments",
+        message: "the confirmation was issued for a call with other arguments",
+      };
+    }
+    stored.record = { ...record, status: "consumed" };
+    return { ok: true, record: stored.record };
+  }
+
+  #decide(
+    token: string,
+    status: "approved" | "denied",
+    by: string,
+    reason: string | undefined,
+  ): ConfirmationRecord {
+    const stored = this.#find(token);
+    if (!stored) throw new GuardrailError("unknown confirmation token");
+    const record = this.#current(stored);
+    if (record.status !== "pending")
+      throw new GuardrailError(`the confirmation is ${record.status}, not pending`);
+    stored.record = {
+      ...record,
+      status,
+      decidedBy: by,
+      decidedAtMs: this.#clock(),
+      decisionReason: reason,
+    };
+    return stored.record;
+  }
+
+  /** Finds a request by token, checking the secret in constant time. */
+  #find(token: string): Stored | undefined {
+    if (typeof token !== "string") return undefined;
+    const dot = token.indexOf(".");
+    if (dot < 0) return undefined;
+    const stored = this.#byId.get(token.slice(0, dot));
+    if (!stored) return undefined;
+    const given = Buffer.from(token.slice(dot + 1), "base64url");
+    return given.length === stored.secret.length && timingSafeEqual(given, stored.secret)
+      ? stored
+      : undefined;
+  }
+
+  #current(stored: Stored): ConfirmationRecord {
+    const r = stored.record;
+    if ((r.status === "pending" || r.status === "approved") && this.#clock() >= r.expiresAtMs) {
+      stored.record = { ...r, status: "expired" };
+    }
+    return stored.record;
+  }
+
+  /** Drops requests that expired more than a day ago. */
+  #sweep(now: number): void {
+    for (const [id, s] of this.#byId) {
+      if (s.record.expiresAtMs + 86_400_000 < now) this.#byId.delete(id);
+    }
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The `ConfirmationStore` contract: pending approvals for `require_confirmation`, and the
+ * single-use tokens that prove one.
+ *
+ * @module
+ */
+
+/** What a token is bound to: the policy and a fingerprint of the call's arguments. */
+export interface ConfirmationBinding {
+  readonly policyId: string;
+  /** From `fingerprintCall(policyId, args)`; also on `ConfirmationRequired.binding`. */
+  readonly fingerprint: string;
+}
+
+/** A request for approval. */
+export interface ConfirmationRequest extends ConfirmationBinding {
+  /** Who asked (a user id, a service). */
+  readonly requestedBy?: string;
+  /** Why approval is needed (the decision's reason). */
+  readonly reason?: string;
+  /** What would run, for the approver (e.g. `delete_user`). */
+  readonly operation?: string;
+  readonly metadata?: Readonly<Record<string, unknown>>;
+  /**
+   * How long the token stays usable, from its creation.
+   * @default 900000 (15 minutes)
+   */
+  readonly ttlMs?: number;
+}
+
+/** Where a request stands. */
+export type ConfirmationStatus = "pending" | "approved" | "denied" | "consumed" | "expired";
+
+/** A stored request, as `get` returns it (never the token's secret). */
+export interface ConfirmationRecord extends ConfirmationBinding {
+  readonly id: string;
+  readonly status: ConfirmationStatus;
+  readonly requestedBy?: string | undefined;
+  readonly reason?: string | undefined;
+  readonly operation?: string | undefined;
+  readonly metadata?: Readonly<Record<string, unknown>> | undefined;
+  readonly createdAtMs: number;
+  readonly expiresAtMs: number;
+  /** Who approved or denied it, when, and why. */
+  readonly decidedBy?: string | undefined;
+  readonly decidedAtMs?: number | undefined;
+  readonly decisionReason?: string | undefined;
+}
+
+/** Why a token was refused. */
+export type ConfirmationRefusal =
+  | "unknown"
+  | "pending"
+  | "denied"
+  | "expired"
+  | "used"
+  | "wrong_policy"
+  | "wrong_arguments";
+
+/** What `consume` answers. */
+export type ConsumeConfirmationResult =
+  | { readonly ok: true; readonly record: ConfirmationRecord }
+  | { readonly ok: false; readonly refusal: ConfirmationRefusal; readonly message: string };
+
+/** Answers of a store may be synchronous (memory) or asynchronous (Redis, SQL). */
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * Pending confirmations and their tokens. Implementations: `MemoryConfirmationStore`;
+ * Redis and SQL stores share this shape.
+ */
+export interface ConfirmationStore {
+  /** Stores a pending request and returns its token (give it to the caller and the approver). */
+  create(request: ConfirmationRequest): MaybePromise<string>;
+  /** Approves a pending request. */
+  approve(
+    token: string,
+    by: { readonly approvedBy: string; readonly reason?: string },
+  ): MaybePromise<ConfirmationRecord>;
+  /** Denies a pending request. */
+  deny(
+    token: string,
+    by: { readonly deniedBy: string; readonly reason?: string },
+  ): MaybePromise<ConfirmationRecord>;
+  /** The request behind a token, or `undefined`. */
+  get(token: string): MaybePromise<ConfirmationRecord | undefined>;
+  /**
+   * Uses an approved token for a call, atomically and once: it must be approved, unexpired,
+   * unused, and issued for this policy and these arguments.
+   */
+  consume(token: string, binding: ConfirmationBinding): MaybePromise<ConsumeConfirmationResult>;
+}

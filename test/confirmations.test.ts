@@ -1,0 +1,163 @@
+import { describe, expect, it } from "vitest";
+import { fingerprintCall } from "../src/confirm/fingerprint.ts";
+import { MemoryConfirmationStore } from "../src/confirm/memory-confirmation-store.ts";
+import { ConfirmationRequired, Guardian, GuardrailError } from "../src/index.ts";
+import { ManualClock } from "../src/testing/manual-clock.ts";
+
+const binding = (args: unknown[] = ["user-1"]) => ({
+  policyId: "safe_delete",
+  fingerprint: fingerprintCall("safe_delete", args),
+});
+
+describe("fingerprintCall", () => {
+  it("depends on the policy and the argument values, not on key order", () => {
+    expect(fingerprintCall("p", [{ a: 1, b: 2 }])).toBe(fingerprintCall("p", [{ b: 2, a: 1 }]));
+    expect(fingerprintCall("p", ["user-1"])).not.toBe(fingerprintCall("p", ["user-2"]));
+    expect(fingerprintCall("p", ["x"])).not.toBe(fingerprintCall("q", ["x"]));
+    const cyclic: Record<string, unknown> = { n: 10n };
+    cyclic.self = cyclic;
+    expect(fingerprintCall("p", [cyclic])).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("MemoryConfirmationStore", () => {
+  const setup = () => {
+    const clock = new ManualClock("2026-11-25T12:00:00Z");
+    const store = new MemoryConfirmationStore({ clock: clock.now, ttlMs: 60_000 });
+    const token = store.create({ ...binding(), requestedBy: "alice", reason: "delete user-1" });
+    return { clock, store, token };
+  };
+
+  it("tracks a request from pending to approved to consumed, once", () => {
+    const { store, token } = setup();
+    expect(store.get(token)).toMatchObject({
+      status: "pending",
+      requestedBy: "alice",
+      policyId: "safe_delete",
+    });
+    expect(store.consume(token, binding())).toMatchObject({ ok: false, refusal: "pending" });
+    expect(store.approve(token, { approvedBy: "bob", reason: "ticket 42" })).toMatchObject({
+      status: "approved",
+      decidedBy: "bob",
+    });
+    expect(store.consume(token, binding())).toMatchObject({ ok: true });
+    expect(store.consume(token, binding())).toMatchObject({ ok: false, refusal: "used" });
+    expect(store.get(token)?.status).toBe("consumed");
+  });
+
+  it("names each reason a token is refused", () => {
+    const { store, token, clock } = setup();
+    store.approve(token, { approvedBy: "bob" });
+    expect(store.consume(token, { ...binding(), policyId: "other" })).toMatchObject({
+      refusal: "wrong_policy",
+    });
+    expect(store.consume(token, binding(["user-2"]))).toMatchObject({ refusal: "wrong_arguments" });
+    clock.advance(60_000);
+    expect(store.consume(token, binding())).toMatchObject({ refusal: "expired" });
+    const denied = store.create(binding());
+    store.deny(denied, { deniedBy: "carol" });
+    expect(store.consume(denied, binding())).toMatchObject({
+      refusal: "denied",
+      message: expect.stringContaining("carol"),
+    });
+  });
+
+  it("refuses forged, tampered and malformed tokens as unknown", () => {
+    const { store, token } = setup();
+    store.approve(token, { approvedBy: "bob" });
+    const [id] = token.split(".");
+    expect(store.consume(`${id}.${"A".repeat(43)}`, binding())).toMatchObject({
+      refusal: "unknown",
+    });
+    expect(store.consume(`${token.slice(0, -1)}x`, binding())).toMatchObject({
+      refusal: "unknown",
+    });
+    expect(store.consume("not-a-token", binding())).toMatchObject({ refusal: "unknown" });
+    expect(store.get(`${id}.forged`)).toBeUndefined();
+  });
+
+  it("approves or denies only pending requests", () => {
+    const { store, token } = setup();
+    store.approve(token, { approvedBy: "bob" });
+    expect(() => store.deny(token, { deniedBy: "carol" })).toThrow(/approved, not pending/);
+    expect(() => store.approve("nope.nope", { approvedBy: "bob" })).toThrow(GuardrailError);
+  });
+});
+
+describe("Guardian with confirmations", () => {
+  const POLICIES =
+    "policies: [{ id: safe_delete, rules: [{ operation: delete, action: require_confirmation }] }]";
+  const setup = () => {
+    const confirmations = new MemoryConfirmationStore();
+    const guardian = new Guardian({ policies: POLICIES, env: {}, confirmations });
+    const deleted: string[] = [];
+    const deleteUser = guardian.check("safe_delete", { operation: "delete" })(
+      async (id: string) => {
+        deleted.push(id);
+        return id;
+      },
+    );
+    return { confirmations, guardian, deleteUser, deleted };
+  };
+
+  it("runs a call once with an approved token bound to its arguments", async () => {
+    const { confirmations, guardian, deleteUser, deleted } = setup();
+    const err = await deleteUser("user-1").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfirmationRequired);
+    const needed = (err as ConfirmationRequired).binding;
+    expect(needed).toEqual(binding());
+    const token = confirmations.create({
+      ...(needed as NonNullable<typeof needed>),
+      requestedBy: "alice",
+    });
+    confirmations.approve(token, { approvedBy: "bob" });
+
+    // A token approved for user-1 does not delete user-2.
+    const other = await guardian
+      .withContext({ confirmationToken: token }, () => deleteUser("user-2"))
+      .catch((e: unknown) => e);
+    expect((other as ConfirmationRequired).reason).toContain(
+      "confirmation token refused: the confirmation was issued for a call with other arguments",
+    );
+
+    await expect(
+      guardian.withContext({ confirmationToken: token }, () => deleteUser("user-1")),
+    ).resolves.toBe("user-1");
+    const again = await guardian
+      .withContext({ confirmationToken: token }, () => deleteUser("user-1"))
+      .catch((e: unknown) => e);
+    expect((again as ConfirmationRequired).reason).toContain("already used");
+    expect(deleted).toEqual(["user-1"]);
+  });
+
+  it("lets exactly one of many concurrent calls use a token", async () => {
+    const { confirmations, guardian, deleteUser, deleted } = setup();
+    const token = confirmations.create(binding());
+    confirmations.approve(token, { approvedBy: "bob" });
+    const results = await Promise.allSettled(
+      Array.from({ length: 50 }, () =>
+        guardian.withContext({ confirmation_token: token }, () => deleteUser("user-1")),
+      ),
+    );
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    expect(deleted).toHaveLength(1);
+  });
+
+  it("checks tokens in enforce() too, bound to the context", async () => {
+    const { confirmations, guardian } = setup();
+    const err = await guardian
+      .enforce("safe_delete", { operation: "delete", table: "users" })
+      .catch((e: unknown) => e);
+    const token = confirmations.create(
+      (err as ConfirmationRequired).binding as NonNullable<ConfirmationRequired["binding"]>,
+    );
+    confirmations.approve(token, { approvedBy: "bob" });
+    await expect(
+      guardian.enforce("safe_delete", {
+        operation: "delete",
+        table: "users",
+        confirmationToken: token,
+      }),
+    ).resolves.toMatchObject({ allowed: true });
+  });
+});
