@@ -125,6 +125,8 @@ export interface CompiledRule {
   readonly action: RuleAction;
   /** Does the rule apply to this context? `undefined` = always. */
   readonly applies: Predicate | undefined;
+  /** Whether a trigger reads the call's arguments (`parameter:`). */
+  readonly readsArgs: boolean;
   /** Stateless triggers; a rule with neither triggers nor counters fires whenever it applies. */
   readonly triggers: readonly Trigger[];
   /** The outcome when a matcher-only rule applies. */
@@ -346,6 +348,7 @@ export function compileRule(rule: PolicyRule, policyId: string): CompiledRule {
     priority: rule.priority,
     action: rule.action,
     applies,
+    readsArgs: rule.parameter !== undefined,
     triggers,
     always: undefined,
     counters: [],

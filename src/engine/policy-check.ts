@@ -113,6 +113,8 @@ export class PolicyCheck {
   /** The policy id, or ids joined with `,`. */
   readonly policyId: string;
   readonly #rules: readonly CompiledRule[];
+  /** Whether any rule reads the call's arguments (`parameter:` rules). */
+  readonly usesArgs: boolean;
   readonly #settings: CheckSettings;
   readonly #allowReason: string;
   readonly #matchedByMask = new Map<number, readonly string[]>();
@@ -126,6 +128,7 @@ export class PolicyCheck {
   ) {
     this.policyId = policyId;
     this.#rules = rules;
+    this.usesArgs = rules.some((r) => r.readsArgs);
     this.#settings = settings;
     this.#allowReason = allowReason;
   }

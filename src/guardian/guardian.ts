@@ -54,7 +54,11 @@ const defaultWarn = (decision: Decision, call: CallInfo): void => {
 interface Prepared {
   readonly policyId: string;
   readonly decide: PreparedDecide;
+  /** Whether deciding reads the call's arguments. */
+  readonly usesArgs: boolean;
 }
+
+const NO_INPUT: DecideInput = Object.freeze({});
 
 /**
  * Guards functions with the policies of a `hexarch.yaml`.
@@ -83,6 +87,8 @@ export class Guardian {
   readonly #errorStacks: boolean;
   readonly #confirmations: ConfirmationStore | undefined;
   readonly #scope = new AsyncLocalStorage<Context>();
+  /** Whether withContext was ever used: until then no call needs to look up a scope. */
+  #scoped = false;
   readonly #prepared = new Map<string, Prepared>();
   readonly #reported = new Set<string>();
 
@@ -229,6 +235,7 @@ export class Guardian {
    * ```
    */
   withContext<R>(context: Context, fn: () => R): R {
+    this.#scoped = true;
     const outer = this.#scope.getStore();
     return this.#scope.run(outer ? { ...outer, ...context } : context, fn);
   }
@@ -257,7 +264,7 @@ export class Guardian {
     const policyId = typeof ids === "string" ? ids : ids.join(",");
     if (this.#local) {
       const check = this.#local.check(ids); // throws UnknownPolicyError
-      prepared = { policyId, decide: (ctx, input) => check.decide(ctx, input) };
+      prepared = { policyId, decide: check.decide.bind(check), usesArgs: check.usesArgs };
     } else if (typeof ids !== "string") {
       throw new GuardrailError(
         "checking several policies at once needs the embedded engine (no decisionClient)",
@@ -277,6 +284,7 @@ export class Guardian {
       const failOpen = this.#failOpen || this.getPolicy(policyId)?.failOpen === true;
       prepared = {
         policyId,
+        usesArgs: true,
         decide: remoteDecide(remote, policyId, {
           failOpen,
           timeoutMs: this.#timeoutMs,
@@ -291,7 +299,7 @@ export class Guardian {
   }
 
   #withScope(context: Context): Context {
-    const scoped = this.#scope.getStore();
+    const scoped = this.#scoped ? this.#scope.getStore() : undefined;
     return scoped ? { ...context, ...scoped } : context;
   }
 
@@ -356,8 +364,9 @@ export class Guardian {
       let ctx: Context;
       let decision: Decision | Promise<Decision>;
       try {
-        ctx = contextOf(args, scope.getStore());
-        decision = prepared.decide(ctx, { args } satisfies DecideInput);
+        ctx = contextOf(args, this.#scoped ? scope.getStore() : undefined);
+        // The arguments are only read by `parameter:` rules.
+        decision = prepared.decide(ctx, prepared.usesArgs ? { args } : NO_INPUT);
       } catch (err) {
         // A context function that throws is the caller's bug: surface it, run nothing.
         return Promise.reject(err);
