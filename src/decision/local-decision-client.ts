@@ -153,25 +153,11 @@ export class LocalDecisionClient implements DecisionClient {
    * (it does not add to them); settling after a refund does nothing.
    */
   settle(decision: Decision, actual: ActualUsage): void | Promise<void> {
-    const reservation = decision.reservation;
-    if (!reservation) return;
-    const applied = this.#applied(decision, reservation);
-    if (applied === undefined) return;
-    const adjustments = [];
-    for (let i = 0; i < reservation.length; i++) {
-      const r = reservation[i] as (typeof reservation)[number];
-      const real =
-        r.unit === "usd"
-          ? actual.costUsd === undefined
-            ? undefined
-            : Math.round(actual.costUsd * 1_000_000)
-          : actual.tokens;
-      if (real === undefined || !Number.isFinite(real) || real < 0) continue;
-      const delta = real - (applied[i] as number);
-      applied[i] = real;
-      if (delta !== 0) adjustments.push({ key: r.key, delta, expiresAtMs: r.expiresAtMs });
-    }
-    if (adjustments.length > 0) return this.state.adjust(adjustments);
+    const cost = actual.costUsd === undefined ? undefined : Math.round(actual.costUsd * 1_000_000);
+    return this.#rebalance(decision, (r) => {
+      const real = r.unit === "usd" ? cost : actual.tokens;
+      return real !== undefined && Number.isFinite(real) && real >= 0 ? real : undefined;
+    });
   }
 
   /**
@@ -180,32 +166,35 @@ export class LocalDecisionClient implements DecisionClient {
    * (the default). Refunding twice does nothing.
    */
   refund(decision: Decision, options: { readonly onError?: boolean } = {}): void | Promise<void> {
-    const reservation = decision.reservation;
-    if (!reservation) return;
-    const applied = this.#applied(decision, reservation);
-    if (applied === undefined) return;
-    const adjustments = [];
-    for (let i = 0; i < reservation.length; i++) {
-      const r = reservation[i] as (typeof reservation)[number];
-      const amount = applied[i] as number;
-      if ((options.onError && !r.refundOnError) || amount === 0) continue;
-      applied[i] = 0;
-      adjustments.push({ key: r.key, delta: -amount, expiresAtMs: r.expiresAtMs });
-    }
-    if (adjustments.length > 0) return this.state.adjust(adjustments);
+    return this.#rebalance(decision, (r) => (options.onError && !r.refundOnError ? undefined : 0));
   }
 
-  /** What each reserved amount currently counts in the store. */
-  #applied(
+  /**
+   * Moves each reserved amount to the amount `target` gives (`undefined`: leave it) and
+   * applies the differences. What each amount counts is remembered per decision, so
+   * repeated settles and refunds never count twice.
+   */
+  #rebalance(
     decision: Decision,
-    reservation: NonNullable<Decision["reservation"]>,
-  ): number[] | undefined {
+    target: (r: NonNullable<Decision["reservation"]>[number]) => number | undefined,
+  ): void | Promise<void> {
+    const reservation = decision.reservation;
+    if (!reservation) return;
     let applied = this.#appliedByDecision.get(decision);
     if (!applied) {
       applied = reservation.map((r) => r.amount);
       this.#appliedByDecision.set(decision, applied);
     }
-    return applied;
+    const adjustments = [];
+    for (let i = 0; i < reservation.length; i++) {
+      const r = reservation[i] as (typeof reservation)[number];
+      const next = target(r);
+      const delta = next === undefined ? 0 : next - (applied[i] as number);
+      if (delta === 0) continue;
+      applied[i] = next as number;
+      adjustments.push({ key: r.key, delta, expiresAtMs: r.expiresAtMs });
+    }
+    if (adjustments.length > 0) return this.state.adjust(adjustments);
   }
 
   /** Closes the state store. */

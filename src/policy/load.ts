@@ -11,7 +11,13 @@ import type { z } from "zod";
 import { PolicyFileError } from "../errors.ts";
 import { type DocPath, IssueCollector } from "./issues.ts";
 import { normalizePolicyFile } from "./normalize.ts";
-import { PolicyFileSchema, PolicySchema, type RawPolicyFile, RuleSchema } from "./schema.ts";
+import {
+  DAY_WORDS,
+  PolicyFileSchema,
+  PolicySchema,
+  type RawPolicyFile,
+  RuleSchema,
+} from "./schema.ts";
 import { nearest } from "./suggest.ts";
 import type { PolicySet } from "./types.ts";
 
@@ -257,18 +263,6 @@ const UNSUPPORTED: Readonly<Record<string, string>> = {
   max_iterations: "iteration limits are not enforced by a guard; count them in your own loop",
   timeout_seconds: "timeouts are not enforced by a guard; set them on the call itself",
 };
-
-const DAY_WORDS = [
-  "monday",
-  "tuesday",
-  "wednesday",
-  "thursday",
-  "friday",
-  "saturday",
-  "sunday",
-  "weekdays",
-  "weekends",
-];
 
 const ITEM_EXPECTED: Readonly<Record<string, string>> = {
   denied_windows: '"HH:MM-HH:MM", {days, hours} or {start, end}',

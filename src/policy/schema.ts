@@ -280,6 +280,14 @@ export type RawRule = z.infer<typeof RuleSchema>;
 /** The raw, validated shape of a policy file before normalization. */
 export type RawPolicyFile = z.infer<typeof PolicyFileSchema>;
 
+/** Day names as messages suggest them: full names, weekdays, weekends. */
+export const DAY_WORDS: readonly string[] = [
+  ...DAY_NAMES.slice(1, 7),
+  "sunday",
+  "weekdays",
+  "weekends",
+];
+
 /** Day name → weekday numbers (0 = Sunday). */
 export function dayNumbers(name: string): number[] {
   const n = name.toLowerCase();
