@@ -73,6 +73,7 @@ export type {
   FromArgs,
   GuardianMode,
   GuardianOptions,
+  SettledUsage,
 } from "./guardian/options.ts";
 export {
   type DiscoverOptions,

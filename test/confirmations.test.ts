@@ -14,9 +14,33 @@ describe("fingerprintCall", () => {
     expect(fingerprintCall("p", [{ a: 1, b: 2 }])).toBe(fingerprintCall("p", [{ b: 2, a: 1 }]));
     expect(fingerprintCall("p", ["user-1"])).not.toBe(fingerprintCall("p", ["user-2"]));
     expect(fingerprintCall("p", ["x"])).not.toBe(fingerprintCall("q", ["x"]));
-    const cyclic: Record<string, unknown> = { n: 10n };
+    // Values that JSON would collapse stay apart.
+    expect(fingerprintCall("p", [Number.NaN])).not.toBe(fingerprintCall("p", [null]));
+    expect(fingerprintCall("p", [5n])).not.toBe(fingerprintCall("p", ["5n"]));
+    expect(fingerprintCall("p", [undefined])).not.toBe(fingerprintCall("p", [null]));
+    expect(fingerprintCall("p", [new Set(["user-1"])])).not.toBe(
+      fingerprintCall("p", [new Set(["admin"])]),
+    );
+    expect(fingerprintCall("p", [new Set(["a", "b"])])).toBe(
+      fingerprintCall("p", [new Set(["b", "a"])]),
+    );
+    expect(fingerprintCall("p", [new Map([["k", 1]])])).not.toBe(
+      fingerprintCall("p", [new Map([["k", 2]])]),
+    );
+  });
+
+  it("refuses arguments it cannot tell apart: cycles, class instances, functions", () => {
+    const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    expect(fingerprintCall("p", [cyclic])).toMatch(/^[0-9a-f]{64}$/);
+    expect(() => fingerprintCall("p", [cyclic])).toThrow(/refer to themselves/);
+    class Account {
+      readonly #id = 1;
+      get id() {
+        return this.#id;
+      }
+    }
+    expect(() => fingerprintCall("p", [new Account()])).toThrow(/instance of Account/);
+    expect(() => fingerprintCall("p", [() => 1])).toThrow(/function/);
   });
 });
 

@@ -14,6 +14,17 @@ import type {
   ConsumeConfirmationResult,
 } from "./types.ts";
 
+const SECRET_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+function checkTtl(ttlMs: number): number {
+  if (typeof ttlMs !== "number" || !Number.isFinite(ttlMs) || ttlMs <= 0) {
+    throw new GuardrailError(
+      `ttlMs must be a positive number of milliseconds, got ${String(ttlMs)}`,
+    );
+  }
+  return ttlMs;
+}
+
 interface Stored {
   record: ConfirmationRecord;
   secret: Buffer;
@@ -50,9 +61,10 @@ export class MemoryConfirmationStore implements ConfirmationStore {
   readonly #ttlMs: number;
   #creates = 0;
 
+  /** @throws GuardrailError for a `ttlMs` that is not a positive, finite number. */
   constructor(options: MemoryConfirmationStoreOptions = {}) {
     this.#clock = options.clock ?? Date.now;
-    this.#ttlMs = options.ttlMs ?? 15 * 60_000;
+    this.#ttlMs = checkTtl(options.ttlMs ?? 15 * 60_000);
   }
 
   /** {@inheritDoc ConfirmationStore.create} */
@@ -78,7 +90,7 @@ export class MemoryConfirmationStore implements ConfirmationStore {
         operation: request.operation,
         metadata: request.metadata,
         createdAtMs: now,
-        expiresAtMs: now + (request.ttlMs ?? this.#ttlMs),
+        expiresAtMs: now + (request.ttlMs === undefined ? this.#ttlMs : checkTtl(request.ttlMs)),
       },
     });
     return `${id}.${secret.toString("base64url")}`;
@@ -178,7 +190,10 @@ export class MemoryConfirmationStore implements ConfirmationStore {
     if (dot < 0) return undefined;
     const stored = this.#byId.get(token.slice(0, dot));
     if (!stored) return undefined;
-    const given = Buffer.from(token.slice(dot + 1), "base64url");
+    // Exactly the 43 base64url characters issued: a decoder would skip stray characters.
+    const secret = token.slice(dot + 1);
+    if (!SECRET_PATTERN.test(secret)) return undefined;
+    const given = Buffer.from(secret, "base64url");
     return given.length === stored.secret.length && timingSafeEqual(given, stored.secret)
       ? stored
       : undefined;

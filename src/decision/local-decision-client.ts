@@ -16,6 +16,7 @@ import { GuardrailError, UnknownPolicyError } from "../errors.ts";
 import type { Policy, PolicySet } from "../policy/types.ts";
 import { MemoryStateStore } from "../state/memory-state-store.ts";
 import type { StateStore } from "../state/types.ts";
+import { checkTimeout } from "../util/timeout.ts";
 import type { DecisionClient } from "./types.ts";
 
 /** Options of {@link LocalDecisionClient}. */
@@ -37,6 +38,11 @@ export interface LocalDecisionClientOptions {
    * @default false
    */
   readonly failOpen?: boolean;
+  /**
+   * Give up on an asynchronous state store after this long, deciding by `failOpen`.
+   * @default 5000
+   */
+  readonly timeoutMs?: number;
 }
 
 /** Actual usage of a call, to settle its budget reservation with. */
@@ -74,6 +80,7 @@ export class LocalDecisionClient implements DecisionClient {
       state: this.state,
       clock: options.clock ?? Date.now,
       failOpen: options.failOpen ?? false,
+      timeoutMs: checkTimeout(options.timeoutMs ?? 5000),
     };
   }
 

@@ -13,6 +13,8 @@
 import { DecisionBackendError } from "../errors.ts";
 import type { ConsumeResult, Counter, StateStore } from "../state/types.ts";
 import { describeValue } from "../util/describe.ts";
+import { settleWithin } from "../util/timeout.ts";
+import { isThenable } from "../util/values.ts";
 import type { CompiledRule, Context, CounterSpec, DecideInput, Outcome } from "./compile-rule.ts";
 import { formatUsd } from "./compile-rule.ts";
 import { type Decision, makeDecision } from "./decision.ts";
@@ -23,16 +25,14 @@ export interface CheckSettings {
   readonly clock: () => number;
   /** Let calls through when the state store fails. */
   readonly failOpen: boolean;
+  /** Give up on an asynchronous state store after this long (`Infinity`: wait). */
+  readonly timeoutMs: number;
 }
 
 const beats = (a: Outcome, b: Outcome | undefined): boolean =>
   b === undefined ||
   a.severity > b.severity ||
   (a.severity === b.severity && a.priority > b.priority);
-
-function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
-  return typeof (v as { then?: unknown }).then === "function";
-}
 
 /** A `per` value as a key part: `""` when missing, `undefined` when it cannot key a counter. */
 function keyPart(v: unknown): string | undefined {
@@ -267,8 +267,19 @@ export class PolicyCheck {
       return this.#failed(err, matched, started, now);
     }
     if (isThenable(result)) {
-      return Promise.resolve(result).then(after, (err: unknown) =>
-        this.#failed(err, matched, started, now),
+      const timeoutMs = this.#settings.timeoutMs;
+      return settleWithin(
+        result,
+        timeoutMs,
+        after,
+        () =>
+          this.#failed(
+            new DecisionBackendError(`no answer within ${timeoutMs} ms`),
+            matched,
+            started,
+            now,
+          ),
+        (err) => this.#failed(err, matched, started, now),
       );
     }
     return after(result);

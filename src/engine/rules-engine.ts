@@ -131,7 +131,12 @@ export class RulesEngine {
     this.#check = new PolicyCheck(
       "rules",
       compiled,
-      { state: new MemoryStateStore(), clock: options.clock ?? Date.now, failOpen: false },
+      {
+        state: new MemoryStateStore(),
+        clock: options.clock ?? Date.now,
+        failOpen: false,
+        timeoutMs: Number.POSITIVE_INFINITY,
+      },
       "No rule blocked the call",
     );
   }

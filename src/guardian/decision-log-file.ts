@@ -64,15 +64,22 @@ export function fanOut(recorders: readonly DecisionRecorder[]): DecisionRecorder
   if (recorders.length <= 1) return recorders[0];
   return {
     record(entry) {
+      // Every recorder gets the entry, even when one before it fails.
       const pending: Promise<void>[] = [];
       for (const r of recorders) {
-        const result = r.record(entry);
-        if (result) pending.push(result);
+        try {
+          const result = r.record(entry);
+          if (result) pending.push(result);
+        } catch (err) {
+          pending.push(Promise.reject(err));
+        }
       }
       return pending.length > 0 ? Promise.all(pending).then(() => undefined) : undefined;
     },
     async close() {
-      for (const r of recorders) await r.close?.();
+      const results = await Promise.allSettled(recorders.map(async (r) => r.close?.()));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
     },
   };
 }

@@ -11,6 +11,9 @@ import type { DecisionClient, DecisionLike } from "../decision/types.ts";
 import type { Context, DecideInput } from "../engine/compile-rule.ts";
 import { type Decision, type DecisionAction, makeDecision } from "../engine/decision.ts";
 import { DecisionBackendError } from "../errors.ts";
+import { describeValue } from "../util/describe.ts";
+import { settleWithin } from "../util/timeout.ts";
+import { isThenable } from "../util/values.ts";
 
 /** The Python SDK's custom decision service: `checkPolicy(policyId, context)`. */
 export interface PolicyServiceClient {
@@ -20,12 +23,6 @@ export interface PolicyServiceClient {
 
 /** Decides one prepared policy. */
 export type PreparedDecide = (ctx: Context, input: DecideInput) => Decision | Promise<Decision>;
-
-function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
-  return (
-    v !== null && typeof v === "object" && typeof (v as { then?: unknown }).then === "function"
-  );
-}
 
 function isDecision(v: unknown): v is Decision {
   return (
@@ -72,7 +69,7 @@ export function failureDecision(
   startedMs: number,
   clock: () => number,
 ): Decision {
-  const message = cause instanceof Error ? cause.message : String(cause);
+  const message = cause instanceof Error ? cause.message : describeValue(cause);
   return makeDecision({
     policyId,
     action: failOpen ? "allow" : "block",
@@ -86,6 +83,13 @@ export function failureDecision(
         : new DecisionBackendError(`decision backend failed: ${message}`, { cause }),
     failedOpen: failOpen,
   });
+}
+
+/** A context without confirmation tokens (secrets that must not leave the process or reach a log). */
+export function withoutToken(ctx: Context): Context {
+  if (ctx.confirmationToken === undefined && ctx.confirmation_token === undefined) return ctx;
+  const { confirmationToken: _t, confirmation_token: _p, ...rest } = ctx;
+  return rest;
 }
 
 /** Options of {@link remoteDecide}. */
@@ -105,28 +109,27 @@ export function remoteDecide(
   policyId: string,
   options: RemoteDecideOptions,
 ): PreparedDecide {
+  // Confirmation tokens are secrets: they are checked here, never sent to a remote decider.
   const ask =
     "decide" in client && typeof client.decide === "function"
-      ? (ctx: Context, input: DecideInput) => client.decide(policyId, ctx, input)
-      : (ctx: Context) => (client as PolicyServiceClient).checkPolicy(policyId, ctx);
+      ? (ctx: Context, input: DecideInput) => client.decide(policyId, withoutToken(ctx), input)
+      : (ctx: Context) => (client as PolicyServiceClient).checkPolicy(policyId, withoutToken(ctx));
   const settle = (answer: unknown, started: number): Decision => {
-    if (isDecision(answer)) return answer;
-    if (
-      answer === null ||
-      typeof answer !== "object" ||
-      typeof (answer as DecisionLike).allowed !== "boolean"
-    ) {
-      return failureDecision(
-        policyId,
-        new DecisionBackendError(
-          `decision client answered ${JSON.stringify(answer) ?? String(answer)}, not {allowed, reason, action}`,
-        ),
-        options.failOpen,
-        started,
-        options.clock,
-      );
+    try {
+      if (isDecision(answer)) return answer;
+      if (
+        answer === null ||
+        typeof answer !== "object" ||
+        typeof (answer as DecisionLike).allowed !== "boolean"
+      ) {
+        throw new DecisionBackendError(
+          `decision client answered ${describeValue(answer)}, not {allowed, reason, action}`,
+        );
+      }
+      return toDecision(policyId, answer as DecisionLike, started, options.clock);
+    } catch (err) {
+      return failureDecision(policyId, err, options.failOpen, started, options.clock);
     }
-    return toDecision(policyId, answer as DecisionLike, started, options.clock);
   };
   return (ctx, input) => {
     const started = performance.now();
@@ -137,31 +140,19 @@ export function remoteDecide(
       return failureDecision(policyId, err, options.failOpen, started, options.clock);
     }
     if (!isThenable(answer)) return settle(answer, started);
-    return new Promise<Decision>((resolve) => {
-      const timer = setTimeout(() => {
-        resolve(
-          failureDecision(
-            policyId,
-            new DecisionBackendError(
-              `decision client did not answer within ${options.timeoutMs} ms`,
-            ),
-            options.failOpen,
-            started,
-            options.clock,
-          ),
-        );
-      }, options.timeoutMs);
-      timer.unref?.();
-      answer.then(
-        (a) => {
-          clearTimeout(timer);
-          resolve(settle(a, started));
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          resolve(failureDecision(policyId, err, options.failOpen, started, options.clock));
-        },
-      );
-    });
+    return settleWithin(
+      answer,
+      options.timeoutMs,
+      (a) => settle(a, started),
+      () =>
+        failureDecision(
+          policyId,
+          new DecisionBackendError(`decision client did not answer within ${options.timeoutMs} ms`),
+          options.failOpen,
+          started,
+          options.clock,
+        ),
+      (err) => failureDecision(policyId, err, options.failOpen, started, options.clock),
+    );
   };
 }

@@ -72,6 +72,9 @@ export function makeGuard(wrap: Wrap, policyId: string): Guard {
       descriptor.value = wrap(descriptor.value, typeof b === "symbol" ? b.description : String(b));
       return descriptor;
     }
+    if (c !== null && typeof c === "object" && ("get" in c || "set" in c)) {
+      throw new GuardrailError(`@guardian.check("${policyId}") decorates methods, not an accessor`);
+    }
     throw new GuardrailError(
       `guardian.check("${policyId}") takes the function to guard (or decorates a method); got ${typeof a}`,
     );

@@ -6,49 +6,27 @@
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import { resolve } from "node:path";
-import type { DecisionEntry, DecisionRecorder } from "../audit/recorder.ts";
-import { fingerprintCall } from "../confirm/fingerprint.ts";
-import type {
-  ConfirmationBinding,
-  ConfirmationStore,
-  ConsumeConfirmationResult,
-} from "../confirm/types.ts";
+import type { DecisionRecorder } from "../audit/recorder.ts";
+import type { ConfirmationBinding, ConfirmationStore } from "../confirm/types.ts";
 import { LocalDecisionClient } from "../decision/local-decision-client.ts";
 import type { DecisionClient } from "../decision/types.ts";
 import type { Context, DecideInput } from "../engine/compile-rule.ts";
-import { type Decision, makeDecision } from "../engine/decision.ts";
-import {
-  ConfirmationRequired,
-  GuardrailError,
-  PolicyViolation,
-  UnknownPolicyError,
-} from "../errors.ts";
+import type { Decision } from "../engine/decision.ts";
+import { GuardrailError, UnknownPolicyError } from "../errors.ts";
 import { loadPolicyFile, parsePolicies } from "../policy/load.ts";
 import type { Policy, PolicySet } from "../policy/types.ts";
+import { checkTimeout } from "../util/timeout.ts";
+import { isPlainObject, isThenable } from "../util/values.ts";
+import { bindingOf, confirmWithToken, tokenOf, withoutConfirmation } from "./confirm-call.ts";
+import { contextBuilder } from "./context.ts";
 import { DecisionLogFile, fanOut } from "./decision-log-file.ts";
 import { type PolicyServiceClient, type PreparedDecide, remoteDecide } from "./decision-source.ts";
+import { CallEffects } from "./effects.ts";
 import { type Guard, makeGuard } from "./guard.ts";
-import type { CallInfo, CheckOptions, GuardianMode, GuardianOptions } from "./options.ts";
+import type { CheckOptions, GuardianMode, GuardianOptions } from "./options.ts";
+import { defaultWarn, offDecision, violation } from "./outcomes.ts";
 
 const MODES: readonly GuardianMode[] = ["enforce", "monitor", "off"];
-
-function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
-  return (
-    v !== null && typeof v === "object" && typeof (v as { then?: unknown }).then === "function"
-  );
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  if (v === null || typeof v !== "object") return false;
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
-}
-
-const defaultWarn = (decision: Decision, call: CallInfo): void => {
-  const where = call.functionName ? ` ${call.functionName}()` : "";
-  const what = call.mode === "monitor" ? "would block (monitor mode)" : "warning";
-  process.stderr.write(`[hexarch]${where} ${what}: ${decision.reason}\n`);
-};
 
 /** A policy prepared for calls: how to decide it and what to tell the audit log. */
 interface Prepared {
@@ -78,9 +56,7 @@ export class Guardian {
   readonly #policies: PolicySet | undefined;
   readonly #local: LocalDecisionClient | undefined;
   readonly #remote: DecisionClient | PolicyServiceClient | undefined;
-  readonly #audit: DecisionRecorder | undefined;
-  readonly #onWarn: (decision: Decision, call: CallInfo) => void;
-  readonly #onError: (error: Error) => void;
+  readonly #effects: CallEffects;
   readonly #clock: () => number;
   readonly #failOpen: boolean;
   readonly #timeoutMs: number;
@@ -90,7 +66,6 @@ export class Guardian {
   /** Whether withContext was ever used: until then no call needs to look up a scope. */
   #scoped = false;
   readonly #prepared = new Map<string, Prepared>();
-  readonly #reported = new Set<string>();
 
   /**
    * @throws PolicyFileError when the policy file cannot be found or is invalid (unless the
@@ -101,9 +76,7 @@ export class Guardian {
     const env = options.env ?? process.env;
     this.#clock = options.clock ?? Date.now;
     this.#remote = options.decisionClient;
-    this.#onWarn = options.onWarn ?? defaultWarn;
-    this.#onError = options.onError ?? ((err) => this.#reportOnce(err));
-    this.#timeoutMs = options.timeoutMs ?? 5000;
+    this.#timeoutMs = checkTimeout(options.timeoutMs ?? 5000);
     this.#errorStacks = options.errorStacks ?? true;
     this.#confirmations = options.confirmations;
     const failClosedEnv = env.HEXARCH_POLICY_FAIL_CLOSED?.trim().toLowerCase();
@@ -144,21 +117,28 @@ export class Guardian {
         ? new DecisionLogFile(
             resolve(options.cwd ?? process.cwd(), logging.file),
             logging.level,
-            (err) => this.#fail("decision log", err),
+            (err) => this.#effects.fail("decision log", err),
           )
         : undefined;
-    this.#audit = fanOut(
-      [options.auditLogger, logFile].filter((r): r is DecisionRecorder => r !== undefined),
-    );
     this.#local =
       policies && !this.#remote
         ? new LocalDecisionClient({
             policies,
             clock: this.#clock,
             failOpen: this.#failOpen,
+            timeoutMs: this.#timeoutMs,
             ...(options.state && { state: options.state }),
           })
         : undefined;
+    this.#effects = new CallEffects({
+      audit: fanOut(
+        [options.auditLogger, logFile].filter((r): r is DecisionRecorder => r !== undefined),
+      ),
+      onWarn: options.onWarn ?? defaultWarn,
+      onError: options.onError,
+      local: this.#local,
+      mode: this.mode,
+    });
   }
 
   /**
@@ -207,14 +187,14 @@ export class Guardian {
     const ctx = this.#withScope(context);
     const prepared = this.#prepare(policyId);
     const binding = () => bindingOf(prepared.policyId, [withoutConfirmation(ctx)]);
-    const decision = await this.#withToken(
+    const decision = await this.#confirmable(
       prepared,
       await prepared.decide(ctx, {}),
       ctx,
       {},
       binding,
     );
-    this.#record(decision, ctx, undefined, undefined);
+    this.#effects.record(decision, ctx, undefined, undefined);
     if (!decision.allowed && this.mode === "enforce") {
       throw violation(
         decision,
@@ -222,6 +202,9 @@ export class Guardian {
         decision.action === "require_confirmation" ? binding() : undefined,
       );
     }
+    if (!decision.allowed) this.#effects.warn(decision, prepared.policyId, undefined, "monitor");
+    else if (decision.action === "warn")
+      this.#effects.warn(decision, prepared.policyId, undefined, "enforce");
     return decision;
   }
 
@@ -252,9 +235,14 @@ export class Guardian {
 
   /** Flushes the audit log and closes the state store and decision client. */
   async close(): Promise<void> {
-    await this.#audit?.close?.();
-    await this.#local?.close();
-    await this.#remote?.close?.();
+    // Close everything even when one part fails, then report the first failure.
+    const results = await Promise.allSettled([
+      this.#effects.close(),
+      (async () => this.#local?.close())(),
+      (async () => this.#remote?.close?.())(),
+    ]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
   }
 
   #prepare(ids: string | readonly string[]): Prepared {
@@ -320,7 +308,7 @@ export class Guardian {
       self: unknown,
       args: unknown[],
     ): Promise<unknown> => {
-      this.#record(decision, ctx, functionName, options.metadata);
+      this.#effects.record(decision, ctx, functionName, options.metadata);
       if (!decision.allowed) {
         if (mode === "enforce") {
           const binding =
@@ -329,15 +317,15 @@ export class Guardian {
               : undefined;
           return Promise.reject(violation(decision, this.#errorStacks, binding));
         }
-        this.#warn(decision, prepared.policyId, functionName, "monitor");
+        this.#effects.warn(decision, prepared.policyId, functionName, "monitor");
       } else if (decision.action === "warn") {
-        this.#warn(decision, prepared.policyId, functionName, "enforce");
+        this.#effects.warn(decision, prepared.policyId, functionName, "enforce");
       }
       let result: unknown;
       try {
         result = fn.apply(self, args);
       } catch (err) {
-        this.#refund(decision);
+        this.#effects.refund(decision);
         return Promise.reject(err);
       }
       const reserved = decision.reservation !== undefined;
@@ -347,17 +335,17 @@ export class Guardian {
         return Promise.resolve(result).then(
           settleWith
             ? (value: unknown) => {
-                this.#settle(decision, settleWith, value);
+                this.#effects.settle(decision, settleWith, value);
                 return value;
               }
             : undefined,
           (err: unknown) => {
-            this.#refund(decision);
+            this.#effects.refund(decision);
             throw err;
           },
         );
       }
-      if (settleWith && reserved) this.#settle(decision, settleWith, result);
+      if (settleWith && reserved) this.#effects.settle(decision, settleWith, result);
       return Promise.resolve(result);
     };
     return (self, args) => {
@@ -372,9 +360,7 @@ export class Guardian {
         return Promise.reject(err);
       }
       const confirmable = (d: Decision): Decision | Promise<Decision> =>
-        d.action === "require_confirmation" && this.#confirmations && tokenOf(ctx) !== undefined
-          ? this.#withToken(prepared, d, ctx, { args }, () => bindingOf(prepared.policyId, args))
-          : d;
+        this.#confirmable(prepared, d, ctx, { args }, () => bindingOf(prepared.policyId, args));
       if (isThenable(decision)) {
         return decision.then(confirmable).then((d) => proceed(d, ctx, self, args));
       }
@@ -384,138 +370,25 @@ export class Guardian {
     };
   }
 
-  /**
-   * A decision that asks for confirmation, given a confirmation token in the context:
-   * consumes the token (approved, unexpired, unused, for this policy and these arguments)
-   * and decides again as confirmed, or says why the token was refused.
-   */
-  #withToken(
+  /** With a token in the context and a store, a decision asking for confirmation may be met. */
+  #confirmable(
     prepared: Prepared,
     decision: Decision,
     ctx: Context,
     input: DecideInput,
-    binding: () => ConfirmationBinding,
+    binding: () => ConfirmationBinding | undefined,
   ): Decision | Promise<Decision> {
     const store = this.#confirmations;
-    const token = tokenOf(ctx);
-    if (decision.action !== "require_confirmation" || !store || token === undefined)
-      return decision;
-    const refused = (why: string): Decision =>
-      makeDecision({
-        policyId: decision.policyId,
-        action: "require_confirmation",
-        reason: `${decision.reason}; confirmation token refused: ${why}`,
-        matchedRules: decision.matchedRules,
-        ruleId: decision.ruleId,
-        durationMs: decision.durationMs,
-        timestampMs: decision.timestampMs,
-      });
-    const after = (r: ConsumeConfirmationResult): Decision | Promise<Decision> =>
-      r.ok ? prepared.decide({ ...ctx, confirm: true }, input) : refused(r.message);
-    try {
-      const result = store.consume(token, binding());
-      if (isThenable(result)) {
-        return result.then(after, (err: unknown) =>
-          refused(`the confirmation store failed (${String(err)})`),
-        );
-      }
-      return after(result);
-    } catch (err) {
-      return refused(
-        `the confirmation store failed (${err instanceof Error ? err.message : String(err)})`,
-      );
-    }
-  }
-
-  #record(
-    decision: Decision,
-    context: Context,
-    functionName: string | undefined,
-    metadata: CheckOptions["metadata"],
-  ): void {
-    const audit = this.#audit;
-    if (!audit) return;
-    const entry: DecisionEntry = {
-      decision,
-      functionName,
-      userId:
-        typeof context.userId === "string"
-          ? context.userId
-          : typeof context.user_id === "string"
-            ? context.user_id
-            : undefined,
-      context,
-      metadata,
-      mode: !decision.allowed && this.mode === "monitor" ? "monitor" : "enforce",
-    };
-    try {
-      const r = audit.record(entry);
-      if (isThenable(r)) r.then(undefined, (err: unknown) => this.#fail("audit", err));
-    } catch (err) {
-      this.#fail("audit", err);
-    }
-  }
-
-  #warn(
-    decision: Decision,
-    policyId: string,
-    functionName: string | undefined,
-    mode: "enforce" | "monitor",
-  ): void {
-    try {
-      this.#onWarn(decision, { policyId, functionName, mode });
-    } catch (err) {
-      this.#fail("onWarn", err);
-    }
-  }
-
-  #settle(decision: Decision, settle: (result: unknown) => unknown, value: unknown): void {
-    const local = this.#local;
-    if (!local || !decision.reservation) return;
-    try {
-      const real = settle(value);
-      const usage =
-        typeof real === "number"
-          ? { costUsd: real }
-          : real !== null && typeof real === "object"
-            ? (real as { costUsd?: number; tokens?: number })
-            : undefined;
-      if (!usage) return;
-      const r = local.settle(decision, usage);
-      if (isThenable(r)) r.then(undefined, (err: unknown) => this.#fail("settle", err));
-    } catch (err) {
-      this.#fail("settle", err);
-    }
-  }
-
-  #refund(decision: Decision): void {
-    const local = this.#local;
-    if (!local || !decision.reservation) return;
-    try {
-      const r = local.refund(decision, { onError: true });
-      if (isThenable(r)) r.then(undefined, (err: unknown) => this.#fail("refund", err));
-    } catch (err) {
-      this.#fail("refund", err);
-    }
-  }
-
-  #fail(what: string, err: unknown): void {
-    const error = err instanceof Error ? err : new Error(String(err));
-    const wrapped = new GuardrailError(`${what} failed: ${error.message}`, { cause: error });
-    try {
-      this.#onError(wrapped);
-    } catch {
-      // An error handler that throws must not take the host process down.
-    }
-  }
-
-  #reportOnce(err: Error): void {
-    const kind = err.message.split(":")[0] ?? "";
-    if (this.#reported.has(kind)) return;
-    this.#reported.add(kind);
-    process.stderr.write(
-      `[hexarch] ${err.message} (further '${kind}' failures are not reported)\n`,
-    );
+    const token = decision.action === "require_confirmation" && store ? tokenOf(ctx) : undefined;
+    if (!store || token === undefined) return decision;
+    return confirmWithToken(decision, ctx, input, {
+      store,
+      token,
+      binding: binding(),
+      decide: prepared.decide,
+      refund: (d) => this.#effects.refund(d),
+      timeoutMs: this.#timeoutMs,
+    });
   }
 }
 
@@ -528,108 +401,4 @@ function isPolicySet(v: unknown): v is PolicySet {
       (p) => isPlainObject(p) && Array.isArray(p.rules) && typeof p.enabled === "boolean",
     )
   );
-}
-
-function offDecision(policyId: string, now: number): Decision {
-  return makeDecision({
-    policyId,
-    action: "allow",
-    reason: `Policy '${policyId}' not evaluated: guardrails are off`,
-    matchedRules: [],
-    durationMs: 0,
-    timestampMs: now,
-  });
-}
-
-/** The confirmation token in a context (`confirmationToken`, or the Python `confirmation_token`). */
-function tokenOf(ctx: Context): string | undefined {
-  const t = ctx.confirmationToken ?? ctx.confirmation_token;
-  return typeof t === "string" && t !== "" ? t : undefined;
-}
-
-/** A context without the confirmation fields, for binding `enforce` calls. */
-function withoutConfirmation(ctx: Context): Context {
-  const { confirm: _c, confirmationToken: _t, confirmation_token: _p, ...rest } = ctx;
-  return rest;
-}
-
-function bindingOf(policyId: string, args: readonly unknown[]): ConfirmationBinding {
-  return { policyId, fingerprint: fingerprintCall(policyId, args) };
-}
-
-/** The error a refused decision throws; without a stack trace when `stacks` is false. */
-export function violation(
-  decision: Decision,
-  stacks = true,
-  binding?: ConfirmationBinding,
-): PolicyViolation {
-  const make = () =>
-    decision.action === "require_confirmation"
-      ? new ConfirmationRequired(decision, binding)
-      : new PolicyViolation(decision);
-  if (stacks) return make();
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return make();
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-}
-
-/**
- * Builds a call's context: the check's options, then the `withContext` scope, then — when
- * neither named a user — the first argument's `userId`/`user_id` if it is a plain object.
- * Allocates nothing when every option is static and no scope is active.
- */
-function contextBuilder(
-  options: CheckOptions,
-  functionName: string | undefined,
-): (args: unknown[], scoped: Context | undefined) => Context {
-  const dynamic = <T>(v: T | ((...a: never[]) => T) | undefined) =>
-    typeof v === "function" ? (v as (...a: unknown[]) => T) : undefined;
-  const contextFn = dynamic(options.context);
-  const costFn = dynamic(options.cost);
-  const tokensFn = dynamic(options.tokens);
-  const userFn = dynamic(options.userId);
-  const base: Record<string, unknown> = {
-    ...(typeof options.context === "object" && options.context),
-    ...(options.resource !== undefined && { resource: options.resource }),
-    ...(options.operation !== undefined && { operation: options.operation }),
-    ...(typeof options.cost === "number" && { cost: options.cost }),
-    ...(typeof options.tokens === "number" && { tokens: options.tokens }),
-    ...(typeof options.userId === "string" && { userId: options.userId }),
-    ...(options.metadata !== undefined && { metadata: options.metadata }),
-    ...(functionName !== undefined && { functionName }),
-  };
-  Object.freeze(base);
-  const baseEntries = Object.entries(base);
-  const hasDynamic = contextFn || costFn || tokensFn || userFn;
-  return (args, scoped) => {
-    let ctx: Record<string, unknown> | Context = base;
-    if (hasDynamic) {
-      // One-source spread (V8 clones the object's shape), then the static options under it.
-      const computed = contextFn?.(...args) as Context | undefined;
-      const extra: Record<string, unknown> = computed ? { ...computed } : { ...base };
-      if (computed) {
-        for (const [k, v] of baseEntries) if (!(k in extra)) extra[k] = v;
-      }
-      if (costFn) extra.cost = costFn(...args);
-      if (tokensFn) extra.tokens = tokensFn(...args);
-      if (userFn) {
-        const u = userFn(...args);
-        if (u !== undefined) extra.userId = u;
-      }
-      ctx = extra;
-    }
-    if (scoped) ctx = { ...ctx, ...scoped };
-    if (ctx.userId === undefined && ctx.user_id === undefined) {
-      const first = args[0];
-      if (isPlainObject(first)) {
-        const id = first.userId ?? first.user_id;
-        if (typeof id === "string" || typeof id === "number") ctx = { ...ctx, userId: String(id) };
-      }
-    }
-    return ctx;
-  };
 }

@@ -106,6 +106,12 @@ export interface GuardianOptions {
 // `never[]` accepts a function of any parameters; the Guardian calls it with the call's arguments.
 export type FromArgs<T> = T | ((...args: never[]) => T);
 
+/** What a `settle` function answers: USD as a number, `{ costUsd, tokens }`, or nothing. */
+export type SettledUsage =
+  | number
+  | { readonly costUsd?: number; readonly tokens?: number }
+  | undefined;
+
 /** Options of `guardian.check(policyId, options)`. */
 export interface CheckOptions {
   /** Extra context for the decision: an object, or a function of the call's arguments. */
@@ -126,7 +132,5 @@ export interface CheckOptions {
    * The real cost after the call, from its result: USD as a number, or `{ costUsd, tokens }`.
    * The budget reservation is corrected by the difference.
    */
-  readonly settle?: (
-    result: never,
-  ) => number | { readonly costUsd?: number; readonly tokens?: number } | undefined;
+  readonly settle?: (result: never) => SettledUsage | Promise<SettledUsage>;
 }

@@ -1,0 +1,50 @@
+/**
+ * What a Guardian makes of a decision for the caller: the error a refusal throws, the
+ * default warning line, the answer when guardrails are off.
+ *
+ * @module
+ */
+
+import type { ConfirmationBinding } from "../confirm/types.ts";
+import { type Decision, makeDecision } from "../engine/decision.ts";
+import { ConfirmationRequired, PolicyViolation } from "../errors.ts";
+import type { CallInfo } from "./options.ts";
+
+/** The default `onWarn`: one line on stderr, never a stack trace. */
+export const defaultWarn = (decision: Decision, call: CallInfo): void => {
+  const where = call.functionName ? ` ${call.functionName}()` : "";
+  const what = call.mode === "monitor" ? "would block (monitor mode)" : "warning";
+  process.stderr.write(`[hexarch]${where} ${what}: ${decision.reason}\n`);
+};
+
+/** The answer of `evaluate`/`enforce` when guardrails are off. */
+export function offDecision(policyId: string, now: number): Decision {
+  return makeDecision({
+    policyId,
+    action: "allow",
+    reason: `Policy '${policyId}' not evaluated: guardrails are off`,
+    matchedRules: [],
+    durationMs: 0,
+    timestampMs: now,
+  });
+}
+
+/** The error a refused decision throws; without a stack trace when `stacks` is false. */
+export function violation(
+  decision: Decision,
+  stacks = true,
+  binding?: ConfirmationBinding,
+): PolicyViolation {
+  const make = () =>
+    decision.action === "require_confirmation"
+      ? new ConfirmationRequired(decision, binding)
+      : new PolicyViolation(decision);
+  if (stacks) return make();
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return make();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}

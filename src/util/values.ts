@@ -1,0 +1,19 @@
+/**
+ * Small value tests shared across modules.
+ *
+ * @module
+ */
+
+/** True for promises and other thenables. */
+export function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
+  return (
+    v !== null && typeof v === "object" && typeof (v as { then?: unknown }).then === "function"
+  );
+}
+
+/** True for `{...}` objects (prototype `Object.prototype` or `null`), not class instances or arrays. */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== "object") return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
