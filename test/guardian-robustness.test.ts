@@ -146,7 +146,12 @@ describe("confirmation tokens stay secret and are spent only on calls that run",
     const seen: Record<string, unknown>[] = [];
     const remote = new Guardian({
       env: {},
-      decisionClient: { checkPolicy: (_p, ctx) => (seen.push({ ...ctx }), { allowed: true }) },
+      decisionClient: {
+        checkPolicy: (_p, ctx) => {
+          seen.push({ ...ctx });
+          return { allowed: true };
+        },
+      },
     });
     await remote.withContext({ confirmation_token: "id.secret" }, () =>
       remote.check("p")(async () => 1)(),
