@@ -6,6 +6,10 @@ export default defineConfig({
     // Examples import the package by name, as users do; tests run them against the source.
     alias: [
       {
+        find: /^hexarch-guardrails\/audit$/,
+        replacement: fileURLToPath(new URL("./src/audit/index.ts", import.meta.url)),
+      },
+      {
         find: /^hexarch-guardrails\/testing$/,
         replacement: fileURLToPath(new URL("./src/testing/index.ts", import.meta.url)),
       },

@@ -34,6 +34,15 @@ describe("the import graph", () => {
     expect(files.size).toBeGreaterThan(10);
     const external = [...packages].filter((p) => !p.startsWith("node:"));
     expect(external.sort()).toEqual(["yaml", "zod"]);
+    // node:sqlite is for hexarch-guardrails/audit only (it warns on older Node versions).
+    expect(packages.has("node:sqlite")).toBe(false);
+  });
+
+  it("keeps the audit entry free of database drivers but node:sqlite", () => {
+    const { packages } = importGraph("audit/index.ts");
+    const external = [...packages].filter((p) => !p.startsWith("node:"));
+    expect(external.every((p) => ["yaml", "zod"].includes(p))).toBe(true);
+    expect(packages.has("node:sqlite")).toBe(true);
   });
 
   it("keeps the testing entry free of drivers too", () => {

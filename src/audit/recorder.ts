@@ -24,6 +24,11 @@ export interface DecisionEntry {
 
 /** Receives decisions. `record` must not throw for a bad store: report and carry on. */
 export interface DecisionRecorder {
+  /**
+   * When true, a guarded call waits for `record` to settle and does not run if it rejects.
+   * @default false
+   */
+  readonly durable?: boolean;
   /** Records one decision. A returned promise is not awaited on the call path. */
   record(entry: DecisionEntry): void | Promise<void>;
   /** Flushes buffered records and releases the store. */

@@ -63,6 +63,7 @@ export class DecisionLogFile implements DecisionRecorder {
 export function fanOut(recorders: readonly DecisionRecorder[]): DecisionRecorder | undefined {
   if (recorders.length <= 1) return recorders[0];
   return {
+    durable: recorders.some((r) => r.durable === true),
     record(entry) {
       // Every recorder gets the entry, even when one before it fails.
       const pending: Promise<void>[] = [];

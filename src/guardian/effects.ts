@@ -52,9 +52,9 @@ export class CallEffects {
     context: Context,
     functionName: string | undefined,
     metadata: CheckOptions["metadata"],
-  ): void {
+  ): undefined | Promise<void> {
     const audit = this.#audit;
-    if (!audit) return;
+    if (!audit) return undefined;
     const entry: DecisionEntry = {
       decision,
       functionName,
@@ -68,12 +68,26 @@ export class CallEffects {
       metadata,
       mode: !decision.allowed && this.#mode === "monitor" ? "monitor" : "enforce",
     };
+    if (audit.durable === true) {
+      // Durable: the call waits for the record, and does not run without it.
+      try {
+        return Promise.resolve(audit.record(entry)).then(undefined, (err: unknown) => {
+          throw new GuardrailError(
+            `the decision could not be written to the audit log, so the call did not run (durable mode): ${err instanceof Error ? err.message : describeValue(err)}`,
+            { cause: err },
+          );
+        });
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     try {
       const r = audit.record(entry);
       if (isThenable(r)) r.then(undefined, (err: unknown) => this.fail("audit", err));
     } catch (err) {
       this.fail("audit", err);
     }
+    return undefined;
   }
 
   warn(

@@ -194,7 +194,7 @@ export class Guardian {
       {},
       binding,
     );
-    this.#effects.record(decision, ctx, undefined, undefined);
+    await this.#effects.record(decision, ctx, undefined, undefined);
     if (!decision.allowed && this.mode === "enforce") {
       throw violation(
         decision,
@@ -308,7 +308,11 @@ export class Guardian {
       self: unknown,
       args: unknown[],
     ): Promise<unknown> => {
-      this.#effects.record(decision, ctx, functionName, options.metadata);
+      const written = this.#effects.record(decision, ctx, functionName, options.metadata);
+      if (written) return written.then(() => run(decision, self, args));
+      return run(decision, self, args);
+    };
+    const run = (decision: Decision, self: unknown, args: unknown[]): Promise<unknown> => {
       if (!decision.allowed) {
         if (mode === "enforce") {
           const binding =

@@ -1,0 +1,359 @@
+/**
+ * `DecisionLogger`: takes decisions from a Guardian, writes them to an `AuditStore` in
+ * batches off the call path, and answers questions about them.
+ *
+ * @module
+ */
+
+import { type VerifyResult, verifyStretch } from "./hash-chain.ts";
+import { NullAuditStore } from "./null-audit-store.ts";
+import type { DecisionEntry, DecisionRecorder } from "./recorder.ts";
+import type { AuditOutcome, AuditQuery, AuditRecord, AuditStore, ChainedRecord } from "./types.ts";
+
+/** Options of {@link DecisionLogger}. */
+export interface DecisionLoggerOptions {
+  /**
+   * Records written per transaction.
+   * @default 500
+   */
+  readonly batchSize?: number;
+  /**
+   * A partial batch is written after this long.
+   * @default 250
+   */
+  readonly flushIntervalMs?: number;
+  /**
+   * Records held in memory while the store is slow or down; past it the oldest are dropped
+   * (and counted).
+   * @default 100000
+   */
+  readonly maxQueue?: number;
+  /**
+   * Write each record before the guarded function runs (and refuse the call when it cannot
+   * be written), for those who must never lose one.
+   * @default false
+   */
+  readonly durable?: boolean;
+  /** Told about store failures (once per kind until a write succeeds again). Default: one line on stderr. */
+  readonly onError?: (error: Error) => void;
+  /**
+   * Flush on `beforeExit`, `SIGINT` and `SIGTERM`.
+   * @default true
+   */
+  readonly exitHooks?: boolean;
+}
+
+/** Counters of what happened to records. */
+export interface DecisionLoggerStats {
+  readonly recorded: number;
+  readonly written: number;
+  readonly dropped: number;
+  readonly failures: number;
+}
+
+/** What `getPolicyStats` answers. */
+export interface PolicyStats {
+  readonly totalDecisions: number;
+  readonly allowed: number;
+  readonly warned: number;
+  readonly blocked: number;
+  /** Blocked share of all decisions, in percent (0–100, two decimals). */
+  readonly blockRate: number;
+  readonly topBlockReasons: readonly { readonly reason: string; readonly count: number }[];
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$/;
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+/** Parses `"24h"`, `"7d"`, `"30d"`, `"90m"`, `"2w"` into ms. */
+export function parseDuration(text: string): number {
+  const m = DURATION.exec(text.trim());
+  if (!m) throw new RangeError(`not a duration: '${text}' (expected e.g. 24h, 7d, 30d)`);
+  return Number(m[1]) * (UNIT_MS[m[2] as string] as number);
+}
+
+/** Turns a Guardian's decision into an audit record. */
+export function toAuditRecord(entry: DecisionEntry): AuditRecord {
+  const d = entry.decision;
+  return {
+    decisionId: d.decisionId,
+    timestamp: d.timestamp,
+    policyId: d.policyId,
+    functionName: entry.functionName ?? null,
+    decision: d.decision,
+    action: d.action,
+    reason: d.reason,
+    context: jsonSafe(entry.context) as Record<string, unknown>,
+    userId: entry.userId ?? null,
+    durationMs: d.durationMs,
+    metadata: entry.metadata ? (jsonSafe(entry.metadata) as Record<string, unknown>) : null,
+    mode: entry.mode,
+  };
+}
+
+/** A JSON-safe copy: BigInts as strings, functions and cycles dropped. */
+function jsonSafe(value: unknown): unknown {
+  const seen = new WeakSet<object>();
+  try {
+    return JSON.parse(
+      JSON.stringify(value, (_k, v: unknown) => {
+        if (typeof v === "bigint") return v.toString();
+        if (v !== null && typeof v === "object") {
+          if (seen.has(v)) return "[cycle]";
+          seen.add(v);
+        }
+        return v;
+      }) ?? "{}",
+    );
+  } catch {
+    return { unserializable: true };
+  }
+}
+
+/**
+ * Records decisions in an audit store and queries them (the Python `DecisionLogger`).
+ *
+ * @example
+ * ```ts
+ * const auditLogger = new DecisionLogger(new SqliteAuditStore("decisions.db"));
+ * const guardian = new Guardian({ auditLogger });
+ * // …
+ * await auditLogger.getPolicyStats("safe_delete");
+ * ```
+ */
+export class DecisionLogger implements DecisionRecorder {
+  readonly store: AuditStore;
+  /** Whether each record is written before the guarded call runs. */
+  readonly durable: boolean;
+  readonly #batchSize: number;
+  readonly #flushIntervalMs: number;
+  readonly #maxQueue: number;
+  readonly #onError: (error: Error) => void;
+  #queue: AuditRecord[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #flushing: Promise<void> | undefined;
+  #recorded = 0;
+  #written = 0;
+  #dropped = 0;
+  #failures = 0;
+  #failing = false;
+  #closed = false;
+  readonly #exitHandlers: [string, (...args: unknown[]) => void][] = [];
+
+  constructor(store: AuditStore = new NullAuditStore(), options: DecisionLoggerOptions = {}) {
+    this.store = store;
+    this.durable = options.durable ?? false;
+    this.#batchSize = Math.max(1, options.batchSize ?? 500);
+    this.#flushIntervalMs = options.flushIntervalMs ?? 250;
+    this.#maxQueue = Math.max(this.#batchSize, options.maxQueue ?? 100_000);
+    this.#onError =
+      options.onError ?? ((err) => process.stderr.write(`[hexarch] audit log: ${err.message}\n`));
+    if (options.exitHooks ?? true) this.#installExitHooks();
+  }
+
+  /** What happened to records so far. */
+  get stats(): DecisionLoggerStats {
+    return {
+      recorded: this.#recorded,
+      written: this.#written,
+      dropped: this.#dropped,
+      failures: this.#failures,
+    };
+  }
+
+  /** Takes a decision. Durable loggers write it now (the promise settles when written). */
+  record(entry: DecisionEntry): void | Promise<void> {
+    const record = toAuditRecord(entry);
+    this.#recorded++;
+    if (this.durable) {
+      return this.store.append([record]).then(
+        () => {
+          this.#written++;
+          this.#failing = false;
+        },
+        (err: unknown) => {
+          this.#failed(err);
+          throw err;
+        },
+      );
+    }
+    this.#queue.push(record);
+    if (this.#queue.length > this.#maxQueue) {
+      const excess = this.#queue.length - this.#maxQueue;
+      this.#queue.splice(0, excess);
+      this.#dropped += excess;
+    }
+    if (this.#queue.length >= this.#batchSize) {
+      // A running write loop picks the new records up; otherwise start one for full batches.
+      if (!this.#flushing) void this.#write(true);
+    } else if (!this.#timer && !this.#closed) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        void this.flush();
+      }, this.#flushIntervalMs);
+      this.#timer.unref?.();
+    }
+  }
+
+  /** Writes every queued record. Never rejects: failures go to `onError` and the records stay queued. */
+  async flush(): Promise<void> {
+    await this.#write(false);
+  }
+
+  /** Writes queued records: only full batches, or everything. One write loop at a time. */
+  async #write(fullBatchesOnly: boolean): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+    if (this.#queue.length === 0) return;
+    const run = async () => {
+      while (this.#queue.length >= (fullBatchesOnly ? this.#batchSize : 1)) {
+        const batch = this.#queue.slice(0, this.#batchSize);
+        try {
+          await this.store.append(batch);
+        } catch (err) {
+          this.#failed(err);
+          return; // keep the batch queued; the next flush retries
+        }
+        this.#queue.splice(0, batch.length);
+        this.#written += batch.length;
+        this.#failing = false;
+      }
+    };
+    this.#flushing = run().finally(() => {
+      this.#flushing = undefined;
+    });
+    await this.#flushing;
+  }
+
+  /** Flushes and closes the store. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const [event, handler] of this.#exitHandlers) process.removeListener(event, handler);
+    await this.flush();
+    await this.store.close();
+  }
+
+  /** Decisions matching a filter, newest first (queued ones are written first). */
+  async getDecisionHistory(filter: AuditQuery = {}): Promise<readonly ChainedRecord[]> {
+    await this.flush();
+    return this.store.query(filter);
+  }
+
+  /** Blocked decisions within a timeframe (`24h`, `7d`, `30d`, any duration), newest first. */
+  async getBlockedOperations(
+    options: { timeframe?: string; limit?: number } = {},
+  ): Promise<readonly ChainedRecord[]> {
+    const since = new Date(Date.now() - parseDuration(options.timeframe ?? "24h"));
+    return this.getDecisionHistory({ decision: "blocked", since, limit: options.limit ?? 100 });
+  }
+
+  /** Counts and block rate for one policy, with its most frequent block reasons. */
+  async getPolicyStats(
+    policyId: string,
+    options: { topReasons?: number } = {},
+  ): Promise<PolicyStats> {
+    await this.flush();
+    const c = await this.store.counts(policyId, options.topReasons ?? 5);
+    const total = c.allowed + c.warned + c.blocked;
+    return {
+      totalDecisions: total,
+      allowed: c.allowed,
+      warned: c.warned,
+      blocked: c.blocked,
+      blockRate: total === 0 ? 0 : Math.round((c.blocked / total) * 10_000) / 100,
+      topBlockReasons: c.topBlockReasons,
+    };
+  }
+
+  /** Every decision for one user, newest first. */
+  async getUserAuditTrail(
+    userId: string,
+    options: { limit?: number } = {},
+  ): Promise<readonly ChainedRecord[]> {
+    return this.getDecisionHistory({ userId, limit: options.limit ?? 100 });
+  }
+
+  /** Deletes records older than `days`; returns how many went. The chain stays verifiable. */
+  async cleanupOldRecords(options: { days: number }): Promise<number> {
+    return this.#prune(options.days, ["allowed", "warned", "blocked"]);
+  }
+
+  /** Deletes by outcome, each with its own age in days (e.g. `{ blocked: 365, allowed: 30 }`). */
+  async cleanupBySeverity(days: Partial<Record<AuditOutcome, number>>): Promise<number> {
+    let removed = 0;
+    for (const outcome of ["allowed", "warned", "blocked"] as const) {
+      const d = days[outcome];
+      if (d !== undefined) removed += await this.#prune(d, [outcome]);
+    }
+    return removed;
+  }
+
+  /** Walks the hash chain: edited, deleted or reordered records are found. */
+  async verify(): Promise<VerifyResult> {
+    await this.flush();
+    const ends = await this.store.ends();
+    let prev = ends.startHash;
+    let after = ends.startSeq;
+    let checked = 0;
+    for (;;) {
+      const page = await this.store.chain(after, 1000);
+      if (page.length === 0) break;
+      const r = verifyStretch(page, prev);
+      if (r.bad !== undefined)
+        return {
+          ok: false,
+          checked: checked + page.findIndex((e) => e.decisionId === r.bad),
+          firstBadDecisionId: r.bad,
+        };
+      checked += page.length;
+      prev = r.last;
+      after = (page[page.length - 1] as { seq: number }).seq;
+    }
+    if (after !== ends.headSeq || prev !== ends.headHash) {
+      return { ok: false, checked, firstBadDecisionId: `(records after seq ${after} are missing)` };
+    }
+    return { ok: true, checked };
+  }
+
+  async #prune(days: number, outcomes: readonly AuditOutcome[]): Promise<number> {
+    if (!Number.isFinite(days) || days < 0)
+      throw new RangeError(`days must be a non-negative number, got ${days}`);
+    await this.flush();
+    return this.store.prune(new Date(Date.now() - days * 86_400_000).toISOString(), outcomes);
+  }
+
+  #failed(err: unknown): void {
+    this.#failures++;
+    if (this.#failing) return; // reported once until a write succeeds again
+    this.#failing = true;
+    const error = err instanceof Error ? err : new Error(String(err));
+    try {
+      this.#onError(new Error(`writing the audit log failed: ${error.message}`, { cause: error }));
+    } catch {
+      // a failing error hook must not take the host down
+    }
+  }
+
+  #installExitHooks(): void {
+    const onBeforeExit = () => void this.flush();
+    process.once("beforeExit", onBeforeExit);
+    this.#exitHandlers.push(["beforeExit", onBeforeExit]);
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      const handler = () => {
+        for (const [event, h] of this.#exitHandlers) process.removeListener(event, h);
+        // Flush, then let the signal do what it would have done without us.
+        void this.flush().finally(() => process.kill(process.pid, signal));
+      };
+      process.once(signal, handler);
+      this.#exitHandlers.push([signal, handler]);
+    }
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * `hexarch-guardrails/audit`: every decision recorded, queryable and tamper-evident.
+ *
+ * @module
+ */
+
+export {
+  DecisionLogger,
+  type DecisionLoggerOptions,
+  type DecisionLoggerStats,
+  type PolicyStats,
+  parseDuration,
+  toAuditRecord,
+} from "./decision-logger.ts";
+export { canonicalJson, GENESIS, recordHash, type VerifyResult } from "./hash-chain.ts";
+export { NullAuditStore } from "./null-audit-store.ts";
+export type { DecisionEntry, DecisionRecorder } from "./recorder.ts";
+export { SqliteAuditStore } from "./sqlite/sqlite-audit-store.ts";
+export type {
+  AuditOutcome,
+  AuditQuery,
+  AuditRecord,
+  AuditStore,
+  ChainedRecord,
+  MigrationResult,
+  PolicyCounts,
+  Tombstone,
+} from "./types.ts";

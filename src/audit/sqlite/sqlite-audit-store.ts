@@ -1,0 +1,344 @@
+/**
+ * `SqliteAuditStore`: the audit log in a SQLite file, on Node's built-in `node:sqlite`
+ * (no native addon).
+ *
+ * @module
+ */
+
+import { DatabaseSync } from "node:sqlite";
+import { GENESIS, recordHash } from "../hash-chain.ts";
+import type {
+  AuditOutcome,
+  AuditQuery,
+  AuditRecord,
+  AuditStore,
+  ChainedRecord,
+  MigrationResult,
+  PolicyCounts,
+  Tombstone,
+} from "../types.ts";
+import { SQLITE_MIGRATIONS } from "./migrations.ts";
+
+type Row = Record<string, unknown>;
+
+const iso = (v: string | Date): string =>
+  v instanceof Date ? v.toISOString() : new Date(v).toISOString();
+
+function toRecord(r: Row): ChainedRecord {
+  return {
+    seq: Number(r.seq),
+    decisionId: String(r.decision_id),
+    timestamp: String(r.timestamp),
+    policyId: String(r.policy_id),
+    functionName: r.function_name === null ? null : String(r.function_name),
+    decision: r.decision as AuditOutcome,
+    action: String(r.action),
+    reason: String(r.reason),
+    context: JSON.parse(String(r.context)) as Record<string, unknown>,
+    userId: r.user_id === null ? null : String(r.user_id),
+    durationMs: Number(r.duration_ms),
+    metadata:
+      r.metadata === null ? null : (JSON.parse(String(r.metadata)) as Record<string, unknown>),
+    mode: r.mode === "monitor" ? "monitor" : "enforce",
+    prevHash: String(r.prev_hash),
+    hash: String(r.hash),
+  };
+}
+
+/**
+ * Audit records in a SQLite database file. The schema is created (migrated) on first use.
+ *
+ * @example
+ * ```ts
+ * import { DecisionLogger, SqliteAuditStore } from "hexarch-guardrails/audit";
+ * const auditLogger = new DecisionLogger(new SqliteAuditStore("decisions.db"));
+ * ```
+ */
+export class SqliteAuditStore implements AuditStore {
+  /** The database file (or `:memory:`). */
+  readonly path: string;
+  readonly #db: DatabaseSync;
+  #migrated = false;
+
+  constructor(path = "decisions.db") {
+    this.path = path;
+    this.#db = new DatabaseSync(path);
+    this.#db.exec(
+      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
+    );
+  }
+
+  /** {@inheritDoc AuditStore.migrate} */
+  async migrate(): Promise<readonly MigrationResult[]> {
+    const db = this.#db;
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS hexarch_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    );
+    const applied = new Set(
+      (db.prepare("SELECT version FROM hexarch_migrations").all() as Row[]).map((r) =>
+        Number(r.version),
+      ),
+    );
+    const results: MigrationResult[] = [];
+    for (const m of SQLITE_MIGRATIONS) {
+      if (applied.has(m.version)) {
+        results.push({
+          version: m.version,
+          name: m.name,
+          direction: "up",
+          status: "already applied",
+        });
+        continue;
+      }
+      try {
+        this.#transaction(() => {
+          for (const sql of m.up) db.exec(sql);
+          db.prepare("INSERT INTO hexarch_migrations VALUES (?, ?, ?)").run(
+            m.version,
+            m.name,
+            new Date().toISOString(),
+          );
+        });
+        results.push({ version: m.version, name: m.name, direction: "up", status: "applied" });
+      } catch (err) {
+        results.push({
+          version: m.version,
+          name: m.name,
+          direction: "up",
+          status: "failed",
+          error: (err as Error).message,
+        });
+        break;
+      }
+    }
+    this.#migrated = results.every((r) => r.status !== "failed");
+    return results;
+  }
+
+  /** {@inheritDoc AuditStore.rollback} */
+  async rollback(): Promise<readonly MigrationResult[]> {
+    const db = this.#db;
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS hexarch_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    );
+    const latest = db
+      .prepare("SELECT version FROM hexarch_migrations ORDER BY version DESC LIMIT 1")
+      .get() as Row | undefined;
+    const m = latest && SQLITE_MIGRATIONS.find((x) => x.version === Number(latest.version));
+    if (!m) return [];
+    try {
+      this.#transaction(() => {
+        for (const sql of m.down) db.exec(sql);
+        db.prepare("DELETE FROM hexarch_migrations WHERE version = ?").run(m.version);
+      });
+      this.#migrated = false;
+      return [{ version: m.version, name: m.name, direction: "down", status: "rolled back" }];
+    } catch (err) {
+      return [
+        {
+          version: m.version,
+          name: m.name,
+          direction: "down",
+          status: "failed",
+          error: (err as Error).message,
+        },
+      ];
+    }
+  }
+
+  /** {@inheritDoc AuditStore.append} */
+  async append(records: readonly AuditRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.#ready();
+    const db = this.#db;
+    const insert = db.prepare(
+      "INSERT INTO hexarch_decisions (seq, decision_id, timestamp, policy_id, function_name, decision, action, reason, context, user_id, duration_ms, metadata, mode, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+    this.#transaction(() => {
+      const head = db
+        .prepare("SELECT head_seq, head_hash FROM hexarch_chain WHERE id = 1")
+        .get() as Row;
+      let seq = Number(head.head_seq);
+      let prev = String(head.head_hash);
+      for (const r of records) {
+        seq++;
+        const hash = recordHash(prev, r);
+        insert.run(
+          seq,
+          r.decisionId,
+          r.timestamp,
+          r.policyId,
+          r.functionName,
+          r.decision,
+          r.action,
+          r.reason,
+          JSON.stringify(r.context),
+          r.userId,
+          r.durationMs,
+          r.metadata === null ? null : JSON.stringify(r.metadata),
+          r.mode,
+          prev,
+          hash,
+        );
+        prev = hash;
+      }
+      db.prepare("UPDATE hexarch_chain SET head_seq = ?, head_hash = ? WHERE id = 1").run(
+        seq,
+        prev,
+      );
+    }, "IMMEDIATE");
+  }
+
+  /** {@inheritDoc AuditStore.query} */
+  async query(filter: AuditQuery): Promise<readonly ChainedRecord[]> {
+    await this.#ready();
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (filter.policyId !== undefined) {
+      where.push("policy_id = ?");
+      params.push(filter.policyId);
+    }
+    if (filter.userId !== undefined) {
+      where.push("user_id = ?");
+      params.push(filter.userId);
+    }
+    if (filter.decision !== undefined) {
+      where.push("decision = ?");
+      params.push(filter.decision);
+    }
+    if (filter.since !== undefined) {
+      where.push("timestamp >= ?");
+      params.push(iso(filter.since));
+    }
+    if (filter.until !== undefined) {
+      where.push("timestamp < ?");
+      params.push(iso(filter.until));
+    }
+    params.push(filter.limit ?? 100, filter.offset ?? 0);
+    const sql = `SELECT * FROM hexarch_decisions ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY timestamp DESC, seq DESC LIMIT ? OFFSET ?`;
+    return (this.#db.prepare(sql).all(...params) as Row[]).map(toRecord);
+  }
+
+  /** {@inheritDoc AuditStore.counts} */
+  async counts(policyId: string, topReasons: number): Promise<PolicyCounts> {
+    await this.#ready();
+    const db = this.#db;
+    const by = new Map<string, number>();
+    for (const r of db
+      .prepare(
+        "SELECT decision, count(*) AS n FROM hexarch_decisions WHERE policy_id = ? GROUP BY decision",
+      )
+      .all(policyId) as Row[]) {
+      by.set(String(r.decision), Number(r.n));
+    }
+    const reasons = db
+      .prepare(
+        "SELECT reason, count(*) AS n FROM hexarch_decisions WHERE policy_id = ? AND decision = 'blocked' GROUP BY reason ORDER BY n DESC, reason LIMIT ?",
+      )
+      .all(policyId, topReasons) as Row[];
+    return {
+      allowed: by.get("allowed") ?? 0,
+      warned: by.get("warned") ?? 0,
+      blocked: by.get("blocked") ?? 0,
+      topBlockReasons: reasons.map((r) => ({ reason: String(r.reason), count: Number(r.n) })),
+    };
+  }
+
+  /** {@inheritDoc AuditStore.prune} */
+  async prune(before: string, outcomes: readonly AuditOutcome[]): Promise<number> {
+    if (outcomes.length === 0) return 0;
+    await this.#ready();
+    const db = this.#db;
+    const marks = outcomes.map(() => "?").join(", ");
+    let removed = 0;
+    this.#transaction(() => {
+      const match = `FROM hexarch_decisions WHERE timestamp < ? AND decision IN (${marks})`;
+      db.prepare(
+        `INSERT INTO hexarch_tombstones SELECT seq, decision_id, prev_hash, hash ${match}`,
+      ).run(before, ...outcomes);
+      removed = Number(db.prepare(`DELETE ${match}`).run(before, ...outcomes).changes);
+      // Tombstones before the oldest remaining record form a prefix: fold them into the
+      // chain's starting point, so retention does not keep one row per record forever.
+      const oldest = db.prepare("SELECT min(seq) AS s FROM hexarch_decisions").get() as Row;
+      const limit = oldest.s === null ? Number.MAX_SAFE_INTEGER : Number(oldest.s);
+      const last = db
+        .prepare("SELECT seq, hash FROM hexarch_tombstones WHERE seq < ? ORDER BY seq DESC LIMIT 1")
+        .get(limit) as Row | undefined;
+      if (last) {
+        db.prepare("UPDATE hexarch_chain SET start_seq = ?, start_hash = ? WHERE id = 1").run(
+          Number(last.seq),
+          String(last.hash),
+        );
+        db.prepare("DELETE FROM hexarch_tombstones WHERE seq <= ?").run(Number(last.seq));
+      }
+    }, "IMMEDIATE");
+    return removed;
+  }
+
+  /** {@inheritDoc AuditStore.chain} */
+  async chain(afterSeq: number, limit: number): Promise<readonly (ChainedRecord | Tombstone)[]> {
+    await this.#ready();
+    const db = this.#db;
+    const records = (
+      db
+        .prepare("SELECT * FROM hexarch_decisions WHERE seq > ? ORDER BY seq LIMIT ?")
+        .all(afterSeq, limit) as Row[]
+    ).map(toRecord);
+    const tombs = (
+      db
+        .prepare("SELECT * FROM hexarch_tombstones WHERE seq > ? ORDER BY seq LIMIT ?")
+        .all(afterSeq, limit) as Row[]
+    ).map(
+      (r): Tombstone => ({
+        seq: Number(r.seq),
+        decisionId: String(r.decision_id),
+        prevHash: String(r.prev_hash),
+        hash: String(r.hash),
+      }),
+    );
+    const merged: (ChainedRecord | Tombstone)[] = [...records, ...tombs].sort(
+      (a, b) => a.seq - b.seq,
+    );
+    return merged.slice(0, limit);
+  }
+
+  /** {@inheritDoc AuditStore.ends} */
+  async ends(): Promise<{
+    startSeq: number;
+    startHash: string;
+    headSeq: number;
+    headHash: string;
+  }> {
+    await this.#ready();
+    const r = this.#db.prepare("SELECT * FROM hexarch_chain WHERE id = 1").get() as Row;
+    return {
+      startSeq: Number(r.start_seq),
+      startHash: String(r.start_hash ?? GENESIS),
+      headSeq: Number(r.head_seq),
+      headHash: String(r.head_hash),
+    };
+  }
+
+  /** Closes the database. */
+  async close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  async #ready(): Promise<void> {
+    if (this.#migrated) return;
+    const results = await this.migrate();
+    const failed = results.find((r) => r.status === "failed");
+    if (failed) throw new Error(`audit schema migration ${failed.version} failed: ${failed.error}`);
+  }
+
+  #transaction(fn: () => void, mode: "DEFERRED" | "IMMEDIATE" = "DEFERRED"): void {
+    this.#db.exec(`BEGIN ${mode}`);
+    try {
+      fn();
+      this.#db.exec("COMMIT");
+    } catch (err) {
+      this.#db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+}

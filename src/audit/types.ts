@@ -1,0 +1,118 @@
+/**
+ * The audit log's data and the `AuditStore` contract every backend implements.
+ *
+ * @module
+ */
+
+/** The three outcomes an audit record can have. */
+export type AuditOutcome = "allowed" | "warned" | "blocked";
+
+/** One decision as the audit log stores it (columns are snake_case in the databases). */
+export interface AuditRecord {
+  /** Time-ordered UUIDv7. */
+  readonly decisionId: string;
+  /** ISO 8601 UTC. */
+  readonly timestamp: string;
+  readonly policyId: string;
+  readonly functionName: string | null;
+  readonly decision: AuditOutcome;
+  /** `allow`, `warn`, `block` or `require_confirmation`. */
+  readonly action: string;
+  readonly reason: string;
+  /** The decision's context (confirmation tokens removed). */
+  readonly context: Readonly<Record<string, unknown>>;
+  readonly userId: string | null;
+  readonly durationMs: number;
+  readonly metadata: Readonly<Record<string, unknown>> | null;
+  /** `monitor` for a would-be block that was let through. */
+  readonly mode: "enforce" | "monitor";
+}
+
+/** A stored record with its place in the hash chain. */
+export interface ChainedRecord extends AuditRecord {
+  /** Position in the log (increasing). */
+  readonly seq: number;
+  /** Hash of the record before it (or of the anchor it follows). */
+  readonly prevHash: string;
+  /** SHA-256 over `prevHash` and the record's canonical encoding. */
+  readonly hash: string;
+}
+
+/** A record removed by retention, remembered by its hash so the chain still verifies. */
+export interface Tombstone {
+  readonly seq: number;
+  readonly decisionId: string;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+/** Filters of `getDecisionHistory`. */
+export interface AuditQuery {
+  readonly policyId?: string;
+  readonly userId?: string;
+  readonly decision?: AuditOutcome;
+  /** ISO timestamp or Date: records at or after it. */
+  readonly since?: string | Date;
+  /** ISO timestamp or Date: records before it. */
+  readonly until?: string | Date;
+  /** @default 100 */
+  readonly limit?: number;
+  /** @default 0 */
+  readonly offset?: number;
+}
+
+/** What a store counts for `getPolicyStats`. */
+export interface PolicyCounts {
+  readonly allowed: number;
+  readonly warned: number;
+  readonly blocked: number;
+  readonly topBlockReasons: readonly { readonly reason: string; readonly count: number }[];
+}
+
+/** One migration's outcome (the migrator never throws: it reports). */
+export interface MigrationResult {
+  readonly version: number;
+  readonly name: string;
+  readonly direction: "up" | "down";
+  readonly status: "applied" | "already applied" | "rolled back" | "failed";
+  readonly error?: string;
+}
+
+/**
+ * Where audit records live. `SqliteAuditStore` and `PostgresAuditStore` implement it and
+ * pass one shared test suite; `NullAuditStore` keeps nothing.
+ */
+export interface AuditStore {
+  /** Applies pending migrations (also done on first use). */
+  migrate(): Promise<readonly MigrationResult[]>;
+  /** Rolls the latest migration back. */
+  rollback(): Promise<readonly MigrationResult[]>;
+  /**
+   * Appends records in one transaction, chaining each to the one before (the store reads
+   * the last hash inside the transaction, so concurrent writers cannot fork the chain).
+   */
+  append(records: readonly AuditRecord[]): Promise<void>;
+  /** Records matching a filter, newest first. */
+  query(filter: AuditQuery): Promise<readonly ChainedRecord[]>;
+  /** Counts for one policy. */
+  counts(policyId: string, topReasons: number): Promise<PolicyCounts>;
+  /**
+   * Deletes records older than `before` whose outcome is in `outcomes`, leaving a tombstone
+   * for each so the chain still verifies. Returns how many went.
+   */
+  prune(before: string, outcomes: readonly AuditOutcome[]): Promise<number>;
+  /** The chain in order: records and tombstones with `seq` greater than `afterSeq`. */
+  chain(afterSeq: number, limit: number): Promise<readonly (ChainedRecord | Tombstone)[]>;
+  /**
+   * Where the chain starts (the last hash of a pruned prefix, else the genesis hash at
+   * seq 0) and where it ends (the last appended record), kept in the same transactions as
+   * the records, so removing the newest rows is detected too.
+   */
+  ends(): Promise<{
+    readonly startSeq: number;
+    readonly startHash: string;
+    readonly headSeq: number;
+    readonly headHash: string;
+  }>;
+  close(): Promise<void>;
+}
