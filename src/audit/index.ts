@@ -14,6 +14,14 @@ export {
 } from "./decision-logger.ts";
 export { canonicalJson, GENESIS, recordHash, type VerifyResult } from "./hash-chain.ts";
 export { NullAuditStore } from "./null-audit-store.ts";
+export {
+  type PgClientLike,
+  type PgConnectionConfig,
+  type PgPoolLike,
+  type PgResult,
+  PostgresAuditStore,
+  type PostgresAuditStoreOptions,
+} from "./postgres/postgres-audit-store.ts";
 export type { DecisionEntry, DecisionRecorder } from "./recorder.ts";
 export { SqliteAuditStore } from "./sqlite/sqlite-audit-store.ts";
 export type {

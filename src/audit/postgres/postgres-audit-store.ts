@@ -1,0 +1,453 @@
+/**
+ * `PostgresAuditStore`: the audit log in PostgreSQL, for several processes or hosts.
+ * The `pg` driver is an optional peer dependency, loaded only when this store connects.
+ *
+ * @module
+ */
+
+import { GuardrailError } from "../../errors.ts";
+import { GENESIS, recordHash } from "../hash-chain.ts";
+import type {
+  AuditOutcome,
+  AuditQuery,
+  AuditRecord,
+  AuditStore,
+  ChainedRecord,
+  MigrationResult,
+  PolicyCounts,
+  Tombstone,
+} from "../types.ts";
+import { POSTGRES_MIGRATIONS } from "./migrations.ts";
+
+/** The slice of a `pg` query result this store reads. */
+export interface PgResult {
+  readonly rows: Record<string, unknown>[];
+  readonly rowCount: number | null;
+}
+
+/** The slice of a `pg` client this store uses (we do not take the type from `pg`, to not depend on it). */
+export interface PgClientLike {
+  query(text: string, values?: unknown[]): Promise<PgResult>;
+  release(): void;
+}
+
+/** The slice of a `pg.Pool` this store uses; pass your own pool to share it. */
+export interface PgPoolLike {
+  query(text: string, values?: unknown[]): Promise<PgResult>;
+  connect(): Promise<PgClientLike>;
+  end?(): Promise<void>;
+}
+
+/** Connection settings, as the Python package takes them. */
+export interface PgConnectionConfig {
+  readonly host?: string;
+  readonly port?: number;
+  readonly database?: string;
+  readonly user?: string;
+  /** Default: `PGPASSWORD`. */
+  readonly password?: string;
+  readonly ssl?: boolean | Record<string, unknown>;
+  /** @default 10 */
+  readonly max?: number;
+}
+
+/** Options of {@link PostgresAuditStore}. */
+export interface PostgresAuditStoreOptions {
+  /**
+   * The PostgreSQL schema the tables live in (created if missing).
+   * @default "public"
+   */
+  readonly schema?: string;
+}
+
+type Row = Record<string, unknown>;
+
+function isPool(v: unknown): v is PgPoolLike {
+  return v !== null && typeof v === "object" && typeof (v as PgPoolLike).connect === "function";
+}
+
+const iso = (v: string | Date): string =>
+  v instanceof Date ? v.toISOString() : new Date(v).toISOString();
+
+function toRecord(r: Row): ChainedRecord {
+  return {
+    seq: Number(r.seq),
+    decisionId: String(r.decision_id),
+    timestamp: String(r.timestamp),
+    policyId: String(r.policy_id),
+    functionName: r.function_name === null ? null : String(r.function_name),
+    decision: r.decision as AuditOutcome,
+    action: String(r.action),
+    reason: String(r.reason),
+    context: JSON.parse(String(r.context)) as Record<string, unknown>,
+    userId: r.user_id === null ? null : String(r.user_id),
+    durationMs: Number(r.duration_ms),
+    metadata:
+      r.metadata === null ? null : (JSON.parse(String(r.metadata)) as Record<string, unknown>),
+    mode: r.mode === "monitor" ? "monitor" : "enforce",
+    prevHash: String(r.prev_hash),
+    hash: String(r.hash),
+  };
+}
+
+/**
+ * Audit records in PostgreSQL. Takes a connection string, `{ host, port, database, user,
+ * password }`, or a pool you already have. Writers in any number of processes append to
+ * one chain: the chain's head row is locked for the length of each batch.
+ *
+ * @example
+ * ```ts
+ * import { DecisionLogger, PostgresAuditStore } from "hexarch-guardrails/audit";
+ * const store = new PostgresAuditStore(process.env.HEXARCH_PG_URL ?? "postgres://localhost/hexarch");
+ * const auditLogger = new DecisionLogger(store);
+ * ```
+ */
+export class PostgresAuditStore implements AuditStore {
+  readonly schema: string;
+  readonly #config: string | PgConnectionConfig | undefined;
+  #pool: PgPoolLike | undefined;
+  readonly #ownsPool: boolean;
+  #migrated = false;
+
+  constructor(
+    connection: string | PgConnectionConfig | PgPoolLike,
+    options: PostgresAuditStoreOptions = {},
+  ) {
+    this.schema = options.schema ?? "public";
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(this.schema)) {
+      throw new GuardrailError(`schema must be a plain identifier, got '${this.schema}'`);
+    }
+    if (isPool(connection)) {
+      this.#pool = connection;
+      this.#ownsPool = false;
+      this.#config = undefined;
+    } else {
+      this.#config = connection;
+      this.#ownsPool = true;
+    }
+  }
+
+  /** A table name qualified with the schema. */
+  #t(name: string): string {
+    return `"${this.schema}".${name}`;
+  }
+
+  async #getPool(): Promise<PgPoolLike> {
+    if (this.#pool) return this.#pool;
+    let pg: {
+      Pool: new (config: unknown) => PgPoolLike;
+      default?: { Pool: new (config: unknown) => PgPoolLike };
+    };
+    try {
+      pg = (await import("pg")) as unknown as typeof pg;
+    } catch (err) {
+      throw new GuardrailError("PostgresAuditStore needs the 'pg' package: npm install pg", {
+        cause: err,
+      });
+    }
+    const Pool = pg.Pool ?? pg.default?.Pool;
+    if (!Pool) throw new GuardrailError("the 'pg' package has no Pool export");
+    const config = this.#config;
+    const settings =
+      typeof config === "string"
+        ? { connectionString: config }
+        : {
+            ...config,
+            password: config?.password ?? process.env.PGPASSWORD,
+            max: config?.max ?? 10,
+          };
+    this.#pool = new Pool(settings);
+    return this.#pool;
+  }
+
+  async #tx<T>(fn: (c: PgClientLike) => Promise<T>): Promise<T> {
+    const client = await (await this.#getPool()).connect();
+    try {
+      await client.query("BEGIN");
+      const result = await fn(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** {@inheritDoc AuditStore.migrate} */
+  async migrate(): Promise<readonly MigrationResult[]> {
+    const results: MigrationResult[] = [];
+    for (const m of POSTGRES_MIGRATIONS) {
+      try {
+        const status = await this.#tx(async (c) => {
+          // One migrator at a time, across processes.
+          await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [
+            `hexarch_migrations:${this.schema}`,
+          ]);
+          await c.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
+          await c.query(
+            `CREATE TABLE IF NOT EXISTS ${this.#t("hexarch_migrations")} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`,
+          );
+          const done = await c.query(
+            `SELECT 1 FROM ${this.#t("hexarch_migrations")} WHERE version = $1`,
+            [m.version],
+          );
+          if (done.rows.length > 0) return "already applied" as const;
+          await c.query(`SET LOCAL search_path TO "${this.schema}"`);
+          for (const sql of m.up) await c.query(sql);
+          await c.query(`INSERT INTO ${this.#t("hexarch_migrations")} VALUES ($1, $2, $3)`, [
+            m.version,
+            m.name,
+            new Date().toISOString(),
+          ]);
+          return "applied" as const;
+        });
+        results.push({ version: m.version, name: m.name, direction: "up", status });
+      } catch (err) {
+        results.push({
+          version: m.version,
+          name: m.name,
+          direction: "up",
+          status: "failed",
+          error: (err as Error).message,
+        });
+        break;
+      }
+    }
+    this.#migrated = results.every((r) => r.status !== "failed");
+    return results;
+  }
+
+  /** {@inheritDoc AuditStore.rollback} */
+  async rollback(): Promise<readonly MigrationResult[]> {
+    try {
+      const result = await this.#tx(async (c) => {
+        await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [
+          `hexarch_migrations:${this.schema}`,
+        ]);
+        const exists = await c.query("SELECT to_regclass($1) AS t", [
+          `"${this.schema}".hexarch_migrations`,
+        ]);
+        if (exists.rows[0]?.t === null) return undefined;
+        const latest = await c.query(
+          `SELECT version FROM ${this.#t("hexarch_migrations")} ORDER BY version DESC LIMIT 1`,
+        );
+        const m = POSTGRES_MIGRATIONS.find((x) => x.version === Number(latest.rows[0]?.version));
+        if (!m) return undefined;
+        await c.query(`SET LOCAL search_path TO "${this.schema}"`);
+        for (const sql of m.down) await c.query(sql);
+        await c.query(`DELETE FROM ${this.#t("hexarch_migrations")} WHERE version = $1`, [
+          m.version,
+        ]);
+        return m;
+      });
+      this.#migrated = false;
+      return result
+        ? [{ version: result.version, name: result.name, direction: "down", status: "rolled back" }]
+        : [];
+    } catch (err) {
+      return [
+        {
+          version: 0,
+          name: "latest",
+          direction: "down",
+          status: "failed",
+          error: (err as Error).message,
+        },
+      ];
+    }
+  }
+
+  /** {@inheritDoc AuditStore.append} */
+  async append(records: readonly AuditRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.#ready();
+    await this.#tx(async (c) => {
+      const head = await c.query(
+        `SELECT head_seq, head_hash FROM ${this.#t("hexarch_chain")} WHERE id = 1 FOR UPDATE`,
+      );
+      let seq = Number(head.rows[0]?.head_seq);
+      let prev = String(head.rows[0]?.head_hash);
+      // Multi-row inserts, 500 rows (7,500 parameters) at a time.
+      for (let start = 0; start < records.length; start += 500) {
+        const values: unknown[] = [];
+        const tuples: string[] = [];
+        for (const r of records.slice(start, start + 500)) {
+          seq++;
+          const hash = recordHash(prev, r);
+          const base = values.length;
+          tuples.push(`(${Array.from({ length: 15 }, (_, i) => `$${base + i + 1}`).join(", ")})`);
+          values.push(
+            seq,
+            r.decisionId,
+            r.timestamp,
+            r.policyId,
+            r.functionName,
+            r.decision,
+            r.action,
+            r.reason,
+            JSON.stringify(r.context),
+            r.userId,
+            r.durationMs,
+            r.metadata === null ? null : JSON.stringify(r.metadata),
+            r.mode,
+            prev,
+            hash,
+          );
+          prev = hash;
+        }
+        await c.query(
+          `INSERT INTO ${this.#t("hexarch_decisions")} (seq, decision_id, timestamp, policy_id, function_name, decision, action, reason, context, user_id, duration_ms, metadata, mode, prev_hash, hash) VALUES ${tuples.join(", ")}`,
+          values,
+        );
+      }
+      await c.query(
+        `UPDATE ${this.#t("hexarch_chain")} SET head_seq = $1, head_hash = $2 WHERE id = 1`,
+        [seq, prev],
+      );
+    });
+  }
+
+  /** {@inheritDoc AuditStore.query} */
+  async query(filter: AuditQuery): Promise<readonly ChainedRecord[]> {
+    await this.#ready();
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: string, v: unknown) => {
+      params.push(v);
+      where.push(sql.replace("?", `$${params.length}`));
+    };
+    if (filter.policyId !== undefined) add("policy_id = ?", filter.policyId);
+    if (filter.userId !== undefined) add("user_id = ?", filter.userId);
+    if (filter.decision !== undefined) add("decision = ?", filter.decision);
+    if (filter.since !== undefined) add("timestamp >= ?", iso(filter.since));
+    if (filter.until !== undefined) add("timestamp < ?", iso(filter.until));
+    params.push(filter.limit ?? 100, filter.offset ?? 0);
+    const sql = `SELECT * FROM ${this.#t("hexarch_decisions")} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY timestamp DESC, seq DESC LIMIT $${params.length - 1} OFFSET $${params.length}`;
+    return (await (await this.#getPool()).query(sql, params)).rows.map(toRecord);
+  }
+
+  /** {@inheritDoc AuditStore.counts} */
+  async counts(policyId: string, topReasons: number): Promise<PolicyCounts> {
+    await this.#ready();
+    const pool = await this.#getPool();
+    const by = new Map<string, number>();
+    for (const r of (
+      await pool.query(
+        `SELECT decision, count(*) AS n FROM ${this.#t("hexarch_decisions")} WHERE policy_id = $1 GROUP BY decision`,
+        [policyId],
+      )
+    ).rows) {
+      by.set(String(r.decision), Number(r.n));
+    }
+    const reasons = (
+      await pool.query(
+        `SELECT reason, count(*) AS n FROM ${this.#t("hexarch_decisions")} WHERE policy_id = $1 AND decision = 'blocked' GROUP BY reason ORDER BY n DESC, reason LIMIT $2`,
+        [policyId, topReasons],
+      )
+    ).rows;
+    return {
+      allowed: by.get("allowed") ?? 0,
+      warned: by.get("warned") ?? 0,
+      blocked: by.get("blocked") ?? 0,
+      topBlockReasons: reasons.map((r) => ({ reason: String(r.reason), count: Number(r.n) })),
+    };
+  }
+
+  /** {@inheritDoc AuditStore.prune} */
+  async prune(before: string, outcomes: readonly AuditOutcome[]): Promise<number> {
+    if (outcomes.length === 0) return 0;
+    await this.#ready();
+    return this.#tx(async (c) => {
+      // Lock the chain so no writer appends while the prefix is folded.
+      await c.query(`SELECT 1 FROM ${this.#t("hexarch_chain")} WHERE id = 1 FOR UPDATE`);
+      const match = `FROM ${this.#t("hexarch_decisions")} WHERE timestamp < $1 AND decision = ANY($2)`;
+      await c.query(
+        `INSERT INTO ${this.#t("hexarch_tombstones")} SELECT seq, decision_id, prev_hash, hash ${match}`,
+        [before, outcomes],
+      );
+      const removed = (await c.query(`DELETE ${match}`, [before, outcomes])).rowCount ?? 0;
+      const oldest = await c.query(`SELECT min(seq) AS s FROM ${this.#t("hexarch_decisions")}`);
+      const limit =
+        oldest.rows[0]?.s === null ? Number.MAX_SAFE_INTEGER : Number(oldest.rows[0]?.s);
+      const last = await c.query(
+        `SELECT seq, hash FROM ${this.#t("hexarch_tombstones")} WHERE seq < $1 ORDER BY seq DESC LIMIT 1`,
+        [limit],
+      );
+      const row = last.rows[0];
+      if (row) {
+        await c.query(
+          `UPDATE ${this.#t("hexarch_chain")} SET start_seq = $1, start_hash = $2 WHERE id = 1`,
+          [Number(row.seq), String(row.hash)],
+        );
+        await c.query(`DELETE FROM ${this.#t("hexarch_tombstones")} WHERE seq <= $1`, [
+          Number(row.seq),
+        ]);
+      }
+      return removed;
+    });
+  }
+
+  /** {@inheritDoc AuditStore.chain} */
+  async chain(afterSeq: number, limit: number): Promise<readonly (ChainedRecord | Tombstone)[]> {
+    await this.#ready();
+    const pool = await this.#getPool();
+    const records = (
+      await pool.query(
+        `SELECT * FROM ${this.#t("hexarch_decisions")} WHERE seq > $1 ORDER BY seq LIMIT $2`,
+        [afterSeq, limit],
+      )
+    ).rows.map(toRecord);
+    const tombs = (
+      await pool.query(
+        `SELECT * FROM ${this.#t("hexarch_tombstones")} WHERE seq > $1 ORDER BY seq LIMIT $2`,
+        [afterSeq, limit],
+      )
+    ).rows.map(
+      (r): Tombstone => ({
+        seq: Number(r.seq),
+        decisionId: String(r.decision_id),
+        prevHash: String(r.prev_hash),
+        hash: String(r.hash),
+      }),
+    );
+    return [...records, ...tombs].sort((a, b) => a.seq - b.seq).slice(0, limit);
+  }
+
+  /** {@inheritDoc AuditStore.ends} */
+  async ends(): Promise<{
+    startSeq: number;
+    startHash: string;
+    headSeq: number;
+    headHash: string;
+  }> {
+    await this.#ready();
+    const r =
+      (
+        await (
+          await this.#getPool()
+        ).query(`SELECT * FROM ${this.#t("hexarch_chain")} WHERE id = 1`)
+      ).rows[0] ?? {};
+    return {
+      startSeq: Number(r.start_seq ?? 0),
+      startHash: String(r.start_hash ?? GENESIS),
+      headSeq: Number(r.head_seq ?? 0),
+      headHash: String(r.head_hash ?? GENESIS),
+    };
+  }
+
+  /** Ends the pool when the store created it; a pool passed in stays open. */
+  async close(): Promise<void> {
+    if (this.#ownsPool && this.#pool) await this.#pool.end?.();
+    this.#pool = undefined;
+  }
+
+  async #ready(): Promise<void> {
+    if (this.#migrated) return;
+    const results = await this.migrate();
+    const failed = results.find((r) => r.status === "failed");
+    if (failed)
+      throw new GuardrailError(`audit schema migration ${failed.version} failed: ${failed.error}`);
+  }
+}

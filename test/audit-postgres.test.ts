@@ -1,0 +1,79 @@
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { describe, expect, it } from "vitest";
+import { DecisionLogger } from "../src/audit/decision-logger.ts";
+import { PostgresAuditStore } from "../src/audit/postgres/postgres-audit-store.ts";
+import { record, runAuditStoreContract } from "./contract/audit-store.contract.ts";
+
+const URL = process.env.HEXARCH_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+
+async function reachable(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: URL, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const available = await reachable();
+if (!available) {
+  if (process.env.CI) {
+    describe("PostgreSQL", () => {
+      it("is reachable (CI needs it for the audit store tests)", () => {
+        throw new Error(`PostgreSQL is not reachable at ${URL}`);
+      });
+    });
+  } else {
+    console.warn(`[skip] PostgreSQL is not reachable at ${URL}: PostgresAuditStore tests skipped`);
+  }
+}
+
+if (available) {
+  // Each test gets its own schema, so runs never see each other's tables.
+  runAuditStoreContract("PostgresAuditStore", async () => {
+    const schema = `hexarch_test_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
+    const pool = new pg.Pool({ connectionString: URL, max: 4 });
+    const store = new PostgresAuditStore(pool, { schema });
+    return {
+      store,
+      sql: async (statement) => {
+        await pool.query(`SET search_path TO "${schema}"; ${statement}`);
+      },
+      cleanup: async () => {
+        await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await pool.end();
+      },
+    };
+  });
+
+  describe("PostgresAuditStore", () => {
+    it("takes a connection string and keeps one chain across concurrent writers", async () => {
+      const schema = `hexarch_test_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
+      const stores = [0, 1, 2].map(() => new PostgresAuditStore(URL, { schema }));
+      await (stores[0] as PostgresAuditStore).migrate();
+      await Promise.all(
+        stores.map((s) =>
+          Promise.all(
+            Array.from({ length: 5 }, () => s.append(Array.from({ length: 20 }, () => record()))),
+          ),
+        ),
+      );
+      const logger = new DecisionLogger(stores[0] as PostgresAuditStore, { exitHooks: false });
+      expect(await logger.verify()).toEqual({ ok: true, checked: 300 });
+      const admin = new pg.Client({ connectionString: URL });
+      await admin.connect();
+      await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
+      await admin.end();
+      for (const s of stores) await s.close();
+    });
+
+    it("refuses a schema name that is not a plain identifier", () => {
+      expect(() => new PostgresAuditStore(URL, { schema: "bad; drop" })).toThrow(
+        /plain identifier/,
+      );
+    });
+  });
+}
