@@ -10,6 +10,7 @@
  */
 
 import { MemoryStateStore } from "../src/state/memory-state-store.ts";
+import { auditBench } from "./audit.bench.ts";
 import { floor, hexarch, PEER_BUDGET_WINDOW_DAYS, peer, type Verdict } from "./contenders.ts";
 import { guardedCallCost } from "./guarded-call.ts";
 import { makeWorkload, type WorkloadContext } from "./workload.ts";
@@ -221,6 +222,7 @@ async function main(): Promise<void> {
     `\nMemoryStateStore: ${Number.isNaN(bpk) ? "run with --expose-gc to measure" : `${Math.round(bpk)} bytes per key`} (1,000,000 distinct rate-limit keys)`,
   );
   Date.now = realDateNow;
+  await auditBench();
 }
 
 main().catch((err: unknown) => {

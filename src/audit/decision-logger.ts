@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type VerifyResult, verifyStretch } from "./hash-chain.ts";
+import { canonicalJson, type VerifyResult, verifyStretch } from "./hash-chain.ts";
 import { NullAuditStore } from "./null-audit-store.ts";
 import type { DecisionEntry, DecisionRecorder } from "./recorder.ts";
 import type { AuditOutcome, AuditQuery, AuditRecord, AuditStore, ChainedRecord } from "./types.ts";
@@ -79,9 +79,14 @@ export function parseDuration(text: string): number {
   return Number(m[1]) * (UNIT_MS[m[2] as string] as number);
 }
 
-/** Turns a Guardian's decision into an audit record. */
+/**
+ * Turns a Guardian's decision into an audit record. The context and metadata are encoded
+ * now, so later changes to those objects do not change what is stored.
+ */
 export function toAuditRecord(entry: DecisionEntry): AuditRecord {
   const d = entry.decision;
+  const contextJson = canonicalJson(entry.context);
+  const metadataJson = entry.metadata ? canonicalJson(entry.metadata) : undefined;
   return {
     decisionId: d.decisionId,
     timestamp: d.timestamp,
@@ -90,31 +95,14 @@ export function toAuditRecord(entry: DecisionEntry): AuditRecord {
     decision: d.decision,
     action: d.action,
     reason: d.reason,
-    context: jsonSafe(entry.context) as Record<string, unknown>,
+    context: entry.context,
     userId: entry.userId ?? null,
     durationMs: d.durationMs,
-    metadata: entry.metadata ? (jsonSafe(entry.metadata) as Record<string, unknown>) : null,
+    metadata: entry.metadata ?? null,
     mode: entry.mode,
+    contextJson,
+    ...(metadataJson !== undefined && { metadataJson }),
   };
-}
-
-/** A JSON-safe copy: BigInts as strings, functions and cycles dropped. */
-function jsonSafe(value: unknown): unknown {
-  const seen = new WeakSet<object>();
-  try {
-    return JSON.parse(
-      JSON.stringify(value, (_k, v: unknown) => {
-        if (typeof v === "bigint") return v.toString();
-        if (v !== null && typeof v === "object") {
-          if (seen.has(v)) return "[cycle]";
-          seen.add(v);
-        }
-        return v;
-      }) ?? "{}",
-    );
-  } catch {
-    return { unserializable: true };
-  }
 }
 
 /**
@@ -145,10 +133,12 @@ export class DecisionLogger implements DecisionRecorder {
   #failures = 0;
   #failing = false;
   #closed = false;
+  readonly #discard: boolean;
   readonly #exitHandlers: [string, (...args: unknown[]) => void][] = [];
 
   constructor(store: AuditStore = new NullAuditStore(), options: DecisionLoggerOptions = {}) {
     this.store = store;
+    this.#discard = store instanceof NullAuditStore;
     this.durable = options.durable ?? false;
     this.#batchSize = Math.max(1, options.batchSize ?? 500);
     this.#flushIntervalMs = options.flushIntervalMs ?? 250;
@@ -170,6 +160,7 @@ export class DecisionLogger implements DecisionRecorder {
 
   /** Takes a decision. Durable loggers write it now (the promise settles when written). */
   record(entry: DecisionEntry): void | Promise<void> {
+    if (this.#discard) return; // NullAuditStore: no work at all
     const record = toAuditRecord(entry);
     this.#recorded++;
     if (this.durable) {

@@ -12,20 +12,67 @@ import type { AuditRecord, ChainedRecord, Tombstone } from "./types.ts";
 /** The `prevHash` of the first record of a log. */
 export const GENESIS = "0".repeat(64);
 
-/** JSON with object keys sorted, so equal contexts always encode the same. */
+/**
+ * JSON with object keys sorted, so equal contexts always encode the same. Never throws:
+ * BigInts become strings, functions and symbols are left out, cycles become `"[cycle]"`.
+ */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const obj = value as Record<string, unknown>;
-  return `{${Object.keys(obj)
-    .filter((k) => obj[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`)
-    .join(",")}}`;
+  return encode(value, new Set());
+}
+
+function encode(value: unknown, seen: Set<object>): string {
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value);
+    case "number":
+      return Number.isFinite(value) ? String(value) : "null";
+    case "boolean":
+      return value ? "true" : "false";
+    case "bigint":
+      return JSON.stringify(value.toString());
+    case "undefined":
+    case "function":
+    case "symbol":
+      return "null";
+    default:
+      break;
+  }
+  if (value === null) return "null";
+  const obj = value as object;
+  if (seen.has(obj)) return '"[cycle]"';
+  seen.add(obj);
+  try {
+    if (Array.isArray(obj)) return `[${obj.map((v) => encode(v, seen)).join(",")}]`;
+    if (obj instanceof Date)
+      return JSON.stringify(Number.isNaN(obj.getTime()) ? null : obj.toISOString());
+    const rec = obj as Record<string, unknown>;
+    const parts: string[] = [];
+    for (const k of Object.keys(rec).sort()) {
+      const v = rec[k];
+      if (v === undefined || typeof v === "function" || typeof v === "symbol") continue;
+      parts.push(`${JSON.stringify(k)}:${encode(v, seen)}`);
+    }
+    return `{${parts.join(",")}}`;
+  } catch {
+    return '"[unreadable]"';
+  } finally {
+    seen.delete(obj);
+  }
+}
+
+/** The stored JSON of a record's context and metadata (computed once, hashed and stored as is). */
+export function encodedFields(r: AuditRecord): {
+  readonly context: string;
+  readonly metadata: string | null;
+} {
+  return {
+    context: r.contextJson ?? canonicalJson(r.context),
+    metadata: r.metadata === null ? null : (r.metadataJson ?? canonicalJson(r.metadata)),
+  };
 }
 
 /** The hash of a record chained after `prevHash`. */
-export function recordHash(prevHash: string, r: AuditRecord): string {
+export function recordHash(prevHash: string, r: AuditRecord, encoded = encodedFields(r)): string {
   const fields = [
     prevHash,
     r.decisionId,
@@ -35,10 +82,10 @@ export function recordHash(prevHash: string, r: AuditRecord): string {
     r.decision,
     r.action,
     r.reason,
-    canonicalJson(r.context),
+    encoded.context,
     r.userId,
     r.durationMs,
-    canonicalJson(r.metadata),
+    encoded.metadata,
     r.mode,
   ];
   return createHash("sha256").update(JSON.stringify(fields)).digest("hex");

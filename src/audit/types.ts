@@ -26,6 +26,10 @@ export interface AuditRecord {
   readonly metadata: Readonly<Record<string, unknown>> | null;
   /** `monitor` for a would-be block that was let through. */
   readonly mode: "enforce" | "monitor";
+  /** The canonical JSON of `context`, when already computed (it is what is stored and hashed). */
+  readonly contextJson?: string;
+  /** The canonical JSON of `metadata`, when already computed. */
+  readonly metadataJson?: string;
 }
 
 /** A stored record with its place in the hash chain. */

@@ -50,14 +50,22 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
 
     it(
       "migrates on first use, reports applied migrations, and rolls the latest back",
-      withLogger(async (_l, f) => {
-        await f.store.append([record()]);
+      withLogger(async (logger, f) => {
+        await f.store.append([record({ policyId: "m" })]);
         const again = await f.store.migrate();
-        expect(again.every((m) => m.status === "already applied")).toBe(true);
+        expect(again.map((m) => m.status)).toEqual(["already applied", "already applied"]);
         const back = await f.store.rollback();
-        expect(back[0]).toMatchObject({ version: 1, direction: "down", status: "rolled back" });
+        expect(back[0]).toMatchObject({ version: 2, direction: "down", status: "rolled back" });
         const up = await f.store.migrate();
-        expect(up[0]).toMatchObject({ version: 1, status: "applied" });
+        expect(up.map((m) => [m.version, m.status])).toEqual([
+          [1, "already applied"],
+          [2, "applied"],
+        ]);
+        // Re-applied, the stats table is rebuilt from the stored records.
+        expect((await logger.getPolicyStats("m")).totalDecisions).toBe(1);
+        await f.store.rollback();
+        await f.store.rollback();
+        expect((await f.store.migrate()).map((m) => m.status)).toEqual(["applied", "applied"]);
         expect(await f.store.query({})).toHaveLength(0);
       }),
     );
@@ -197,6 +205,11 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
         ]);
         expect(await logger.cleanupBySeverity({ allowed: 30 })).toBe(2);
         expect(await logger.verify()).toEqual({ ok: true, checked: 3 });
+        expect(await logger.getPolicyStats("safe_delete")).toMatchObject({
+          totalDecisions: 2,
+          allowed: 1,
+          blocked: 1,
+        });
         expect(await logger.cleanupOldRecords({ days: 30 })).toBe(1);
         expect(await logger.verify()).toEqual({ ok: true, checked: 1 });
         await f.store.append([record({ timestamp: new Date().toISOString() })]);

@@ -6,7 +6,7 @@
  */
 
 import { GuardrailError } from "../../errors.ts";
-import { GENESIS, recordHash } from "../hash-chain.ts";
+import { encodedFields, GENESIS, recordHash } from "../hash-chain.ts";
 import type {
   AuditOutcome,
   AuditQuery,
@@ -269,13 +269,20 @@ export class PostgresAuditStore implements AuditStore {
       );
       let seq = Number(head.rows[0]?.head_seq);
       let prev = String(head.rows[0]?.head_hash);
+      const counts = new Map<string, [string, string, string, number]>();
       // Multi-row inserts, 500 rows (7,500 parameters) at a time.
       for (let start = 0; start < records.length; start += 500) {
         const values: unknown[] = [];
         const tuples: string[] = [];
         for (const r of records.slice(start, start + 500)) {
           seq++;
-          const hash = recordHash(prev, r);
+          const enc = encodedFields(r);
+          const hash = recordHash(prev, r, enc);
+          const reason = r.decision === "blocked" ? r.reason : "";
+          const key = `${r.policyId}\u0000${r.decision}\u0000${reason}`;
+          const c = counts.get(key);
+          if (c) c[3]++;
+          else counts.set(key, [r.policyId, r.decision, reason, 1]);
           const base = values.length;
           tuples.push(`(${Array.from({ length: 15 }, (_, i) => `$${base + i + 1}`).join(", ")})`);
           values.push(
@@ -287,10 +294,10 @@ export class PostgresAuditStore implements AuditStore {
             r.decision,
             r.action,
             r.reason,
-            JSON.stringify(r.context),
+            enc.context,
             r.userId,
             r.durationMs,
-            r.metadata === null ? null : JSON.stringify(r.metadata),
+            enc.metadata,
             r.mode,
             prev,
             hash,
@@ -300,6 +307,12 @@ export class PostgresAuditStore implements AuditStore {
         await c.query(
           `INSERT INTO ${this.#t("hexarch_decisions")} (seq, decision_id, timestamp, policy_id, function_name, decision, action, reason, context, user_id, duration_ms, metadata, mode, prev_hash, hash) VALUES ${tuples.join(", ")}`,
           values,
+        );
+      }
+      for (const [policyId, decision, reason, n] of counts.values()) {
+        await c.query(
+          `INSERT INTO ${this.#t("hexarch_policy_counts")} VALUES ($1, $2, $3, $4) ON CONFLICT (policy_id, decision, reason) DO UPDATE SET n = ${this.#t("hexarch_policy_counts")}.n + excluded.n`,
+          [policyId, decision, reason, n],
         );
       }
       await c.query(
@@ -335,7 +348,7 @@ export class PostgresAuditStore implements AuditStore {
     const by = new Map<string, number>();
     for (const r of (
       await pool.query(
-        `SELECT decision, count(*) AS n FROM ${this.#t("hexarch_decisions")} WHERE policy_id = $1 GROUP BY decision`,
+        `SELECT decision, sum(n) AS n FROM ${this.#t("hexarch_policy_counts")} WHERE policy_id = $1 GROUP BY decision`,
         [policyId],
       )
     ).rows) {
@@ -343,7 +356,7 @@ export class PostgresAuditStore implements AuditStore {
     }
     const reasons = (
       await pool.query(
-        `SELECT reason, count(*) AS n FROM ${this.#t("hexarch_decisions")} WHERE policy_id = $1 AND decision = 'blocked' GROUP BY reason ORDER BY n DESC, reason LIMIT $2`,
+        `SELECT reason, n FROM ${this.#t("hexarch_policy_counts")} WHERE policy_id = $1 AND decision = 'blocked' AND n > 0 ORDER BY n DESC, reason LIMIT $2`,
         [policyId, topReasons],
       )
     ).rows;
@@ -367,6 +380,16 @@ export class PostgresAuditStore implements AuditStore {
         `INSERT INTO ${this.#t("hexarch_tombstones")} SELECT seq, decision_id, prev_hash, hash ${match}`,
         [before, outcomes],
       );
+      const gone = await c.query(
+        `SELECT policy_id, decision, CASE WHEN decision = 'blocked' THEN reason ELSE '' END AS reason, count(*) AS n ${match} GROUP BY 1, 2, 3`,
+        [before, outcomes],
+      );
+      for (const g of gone.rows) {
+        await c.query(
+          `UPDATE ${this.#t("hexarch_policy_counts")} SET n = n - $1 WHERE policy_id = $2 AND decision = $3 AND reason = $4`,
+          [Number(g.n), String(g.policy_id), String(g.decision), String(g.reason)],
+        );
+      }
       const removed = (await c.query(`DELETE ${match}`, [before, outcomes])).rowCount ?? 0;
       const oldest = await c.query(`SELECT min(seq) AS s FROM ${this.#t("hexarch_decisions")}`);
       const limit =

@@ -60,4 +60,21 @@ export const SQLITE_MIGRATIONS: readonly SqlMigration[] = [
       "DROP TABLE hexarch_decisions",
     ],
   },
+  {
+    version: 2,
+    name: "keep per-policy counts for stats",
+    up: [
+      `CREATE TABLE hexarch_policy_counts (
+        policy_id TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (policy_id, decision, reason)
+      )`,
+      `INSERT INTO hexarch_policy_counts
+         SELECT policy_id, decision, CASE WHEN decision = 'blocked' THEN reason ELSE '' END, count(*)
+         FROM hexarch_decisions GROUP BY 1, 2, 3`,
+    ],
+    down: ["DROP TABLE hexarch_policy_counts"],
+  },
 ];

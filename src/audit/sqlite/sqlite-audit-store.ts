@@ -5,8 +5,8 @@
  * @module
  */
 
-import { DatabaseSync } from "node:sqlite";
-import { GENESIS, recordHash } from "../hash-chain.ts";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { encodedFields, GENESIS, recordHash } from "../hash-chain.ts";
 import type {
   AuditOutcome,
   AuditQuery,
@@ -20,6 +20,8 @@ import type {
 import { SQLITE_MIGRATIONS } from "./migrations.ts";
 
 type Row = Record<string, unknown>;
+
+const ROWS_PER_INSERT = 50;
 
 const iso = (v: string | Date): string =>
   v instanceof Date ? v.toISOString() : new Date(v).toISOString();
@@ -59,6 +61,7 @@ export class SqliteAuditStore implements AuditStore {
   readonly path: string;
   readonly #db: DatabaseSync;
   #migrated = false;
+  readonly #inserts = new Map<number, StatementSync>();
 
   constructor(path = "decisions.db") {
     this.path = path;
@@ -151,42 +154,69 @@ export class SqliteAuditStore implements AuditStore {
     if (records.length === 0) return;
     await this.#ready();
     const db = this.#db;
-    const insert = db.prepare(
-      "INSERT INTO hexarch_decisions (seq, decision_id, timestamp, policy_id, function_name, decision, action, reason, context, user_id, duration_ms, metadata, mode, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    );
     this.#transaction(() => {
       const head = db
         .prepare("SELECT head_seq, head_hash FROM hexarch_chain WHERE id = 1")
         .get() as Row;
       let seq = Number(head.head_seq);
       let prev = String(head.head_hash);
-      for (const r of records) {
-        seq++;
-        const hash = recordHash(prev, r);
-        insert.run(
-          seq,
-          r.decisionId,
-          r.timestamp,
-          r.policyId,
-          r.functionName,
-          r.decision,
-          r.action,
-          r.reason,
-          JSON.stringify(r.context),
-          r.userId,
-          r.durationMs,
-          r.metadata === null ? null : JSON.stringify(r.metadata),
-          r.mode,
-          prev,
-          hash,
-        );
-        prev = hash;
+      const counts = new Map<string, [string, string, string, number]>();
+      // Multi-row statements: one call into SQLite per 50 records instead of per record.
+      for (let start = 0; start < records.length; start += ROWS_PER_INSERT) {
+        const chunk = records.slice(start, start + ROWS_PER_INSERT);
+        const values: (string | number | null)[] = [];
+        for (const r of chunk) {
+          seq++;
+          const enc = encodedFields(r);
+          const hash = recordHash(prev, r, enc);
+          values.push(
+            seq,
+            r.decisionId,
+            r.timestamp,
+            r.policyId,
+            r.functionName,
+            r.decision,
+            r.action,
+            r.reason,
+            enc.context,
+            r.userId,
+            r.durationMs,
+            enc.metadata,
+            r.mode,
+            prev,
+            hash,
+          );
+          prev = hash;
+          const reason = r.decision === "blocked" ? r.reason : "";
+          const key = `${r.policyId}\u0000${r.decision}\u0000${reason}`;
+          const c = counts.get(key);
+          if (c) c[3]++;
+          else counts.set(key, [r.policyId, r.decision, reason, 1]);
+        }
+        this.#insert(chunk.length).run(...values);
       }
+      const upsert = db.prepare(
+        "INSERT INTO hexarch_policy_counts VALUES (?, ?, ?, ?) ON CONFLICT (policy_id, decision, reason) DO UPDATE SET n = n + excluded.n",
+      );
+      for (const c of counts.values()) upsert.run(...c);
       db.prepare("UPDATE hexarch_chain SET head_seq = ?, head_hash = ? WHERE id = 1").run(
         seq,
         prev,
       );
     }, "IMMEDIATE");
+  }
+
+  /** A prepared multi-row insert for `rows` records (cached per size). */
+  #insert(rows: number): StatementSync {
+    let st = this.#inserts.get(rows);
+    if (!st) {
+      const tuple = `(${Array.from({ length: 15 }, () => "?").join(", ")})`;
+      st = this.#db.prepare(
+        `INSERT INTO hexarch_decisions (seq, decision_id, timestamp, policy_id, function_name, decision, action, reason, context, user_id, duration_ms, metadata, mode, prev_hash, hash) VALUES ${Array.from({ length: rows }, () => tuple).join(", ")}`,
+      );
+      this.#inserts.set(rows, st);
+    }
+    return st;
   }
 
   /** {@inheritDoc AuditStore.query} */
@@ -223,17 +253,18 @@ export class SqliteAuditStore implements AuditStore {
   async counts(policyId: string, topReasons: number): Promise<PolicyCounts> {
     await this.#ready();
     const db = this.#db;
+    // Kept up to date by append and prune, so stats cost the same over a million records.
     const by = new Map<string, number>();
     for (const r of db
       .prepare(
-        "SELECT decision, count(*) AS n FROM hexarch_decisions WHERE policy_id = ? GROUP BY decision",
+        "SELECT decision, sum(n) AS n FROM hexarch_policy_counts WHERE policy_id = ? GROUP BY decision",
       )
       .all(policyId) as Row[]) {
       by.set(String(r.decision), Number(r.n));
     }
     const reasons = db
       .prepare(
-        "SELECT reason, count(*) AS n FROM hexarch_decisions WHERE policy_id = ? AND decision = 'blocked' GROUP BY reason ORDER BY n DESC, reason LIMIT ?",
+        "SELECT reason, n FROM hexarch_policy_counts WHERE policy_id = ? AND decision = 'blocked' AND n > 0 ORDER BY n DESC, reason LIMIT ?",
       )
       .all(policyId, topReasons) as Row[];
     return {
@@ -256,6 +287,17 @@ export class SqliteAuditStore implements AuditStore {
       db.prepare(
         `INSERT INTO hexarch_tombstones SELECT seq, decision_id, prev_hash, hash ${match}`,
       ).run(before, ...outcomes);
+      const gone = db
+        .prepare(
+          `SELECT policy_id, decision, CASE WHEN decision = 'blocked' THEN reason ELSE '' END AS reason, count(*) AS n ${match} GROUP BY 1, 2, 3`,
+        )
+        .all(before, ...outcomes) as Row[];
+      const lower = db.prepare(
+        "UPDATE hexarch_policy_counts SET n = n - ? WHERE policy_id = ? AND decision = ? AND reason = ?",
+      );
+      for (const g of gone) {
+        lower.run(Number(g.n), String(g.policy_id), String(g.decision), String(g.reason));
+      }
       removed = Number(db.prepare(`DELETE ${match}`).run(before, ...outcomes).changes);
       // Tombstones before the oldest remaining record form a prefix: fold them into the
       // chain's starting point, so retention does not keep one row per record forever.
