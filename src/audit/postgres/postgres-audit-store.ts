@@ -309,12 +309,17 @@ export class PostgresAuditStore implements AuditStore {
           values,
         );
       }
-      for (const [policyId, decision, reason, n] of counts.values()) {
-        await c.query(
-          `INSERT INTO ${this.#t("hexarch_policy_counts")} VALUES ($1, $2, $3, $4) ON CONFLICT (policy_id, decision, reason) DO UPDATE SET n = ${this.#t("hexarch_policy_counts")}.n + excluded.n`,
-          [policyId, decision, reason, n],
-        );
-      }
+      // One statement for every (policy, decision, reason) group of the batch.
+      const groups = [...counts.values()];
+      await c.query(
+        `INSERT INTO ${this.#t("hexarch_policy_counts")} SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) ON CONFLICT (policy_id, decision, reason) DO UPDATE SET n = ${this.#t("hexarch_policy_counts")}.n + excluded.n`,
+        [
+          groups.map((g) => g[0]),
+          groups.map((g) => g[1]),
+          groups.map((g) => g[2]),
+          groups.map((g) => g[3]),
+        ],
+      );
       await c.query(
         `UPDATE ${this.#t("hexarch_chain")} SET head_seq = $1, head_hash = $2 WHERE id = 1`,
         [seq, prev],
