@@ -194,6 +194,8 @@ export class MemoryConfirmationStore implements ConfirmationStore {
     const secret = token.slice(dot + 1);
     if (!SECRET_PATTERN.test(secret)) return undefined;
     const given = Buffer.from(secret, "base64url");
+    // The last character carries two unused bits: only the one canonical spelling counts.
+    if (given.toString("base64url") !== secret) return undefined;
     return given.length === stored.secret.length && timingSafeEqual(given, stored.secret)
       ? stored
       : undefined;
