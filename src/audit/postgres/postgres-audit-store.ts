@@ -7,6 +7,7 @@
 
 import { GuardrailError } from "../../errors.ts";
 import { encodedFields, GENESIS, recordHash } from "../hash-chain.ts";
+import { isoTimestamp, mergeChain, rowToRecord, rowToTombstone } from "../rows.ts";
 import type {
   AuditOutcome,
   AuditQuery,
@@ -60,34 +61,8 @@ export interface PostgresAuditStoreOptions {
   readonly schema?: string;
 }
 
-type Row = Record<string, unknown>;
-
 function isPool(v: unknown): v is PgPoolLike {
   return v !== null && typeof v === "object" && typeof (v as PgPoolLike).connect === "function";
-}
-
-const iso = (v: string | Date): string =>
-  v instanceof Date ? v.toISOString() : new Date(v).toISOString();
-
-function toRecord(r: Row): ChainedRecord {
-  return {
-    seq: Number(r.seq),
-    decisionId: String(r.decision_id),
-    timestamp: String(r.timestamp),
-    policyId: String(r.policy_id),
-    functionName: r.function_name === null ? null : String(r.function_name),
-    decision: r.decision as AuditOutcome,
-    action: String(r.action),
-    reason: String(r.reason),
-    context: JSON.parse(String(r.context)) as Record<string, unknown>,
-    userId: r.user_id === null ? null : String(r.user_id),
-    durationMs: Number(r.duration_ms),
-    metadata:
-      r.metadata === null ? null : (JSON.parse(String(r.metadata)) as Record<string, unknown>),
-    mode: r.mode === "monitor" ? "monitor" : "enforce",
-    prevHash: String(r.prev_hash),
-    hash: String(r.hash),
-  };
 }
 
 /**
@@ -339,11 +314,11 @@ export class PostgresAuditStore implements AuditStore {
     if (filter.policyId !== undefined) add("policy_id = ?", filter.policyId);
     if (filter.userId !== undefined) add("user_id = ?", filter.userId);
     if (filter.decision !== undefined) add("decision = ?", filter.decision);
-    if (filter.since !== undefined) add("timestamp >= ?", iso(filter.since));
-    if (filter.until !== undefined) add("timestamp < ?", iso(filter.until));
+    if (filter.since !== undefined) add("timestamp >= ?", isoTimestamp(filter.since));
+    if (filter.until !== undefined) add("timestamp < ?", isoTimestamp(filter.until));
     params.push(filter.limit ?? 100, filter.offset ?? 0);
     const sql = `SELECT * FROM ${this.#t("hexarch_decisions")} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY timestamp DESC, seq DESC LIMIT $${params.length - 1} OFFSET $${params.length}`;
-    return (await (await this.#getPool()).query(sql, params)).rows.map(toRecord);
+    return (await (await this.#getPool()).query(sql, params)).rows.map(rowToRecord);
   }
 
   /** {@inheritDoc AuditStore.counts} */
@@ -426,21 +401,14 @@ export class PostgresAuditStore implements AuditStore {
         `SELECT * FROM ${this.#t("hexarch_decisions")} WHERE seq > $1 ORDER BY seq LIMIT $2`,
         [afterSeq, limit],
       )
-    ).rows.map(toRecord);
+    ).rows.map(rowToRecord);
     const tombs = (
       await pool.query(
         `SELECT * FROM ${this.#t("hexarch_tombstones")} WHERE seq > $1 ORDER BY seq LIMIT $2`,
         [afterSeq, limit],
       )
-    ).rows.map(
-      (r): Tombstone => ({
-        seq: Number(r.seq),
-        decisionId: String(r.decision_id),
-        prevHash: String(r.prev_hash),
-        hash: String(r.hash),
-      }),
-    );
-    return [...records, ...tombs].sort((a, b) => a.seq - b.seq).slice(0, limit);
+    ).rows.map(rowToTombstone);
+    return mergeChain(records, tombs, limit);
   }
 
   /** {@inheritDoc AuditStore.ends} */

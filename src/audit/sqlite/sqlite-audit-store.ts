@@ -7,6 +7,7 @@
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { encodedFields, GENESIS, recordHash } from "../hash-chain.ts";
+import { isoTimestamp, mergeChain, type Row, rowToRecord, rowToTombstone } from "../rows.ts";
 import type {
   AuditOutcome,
   AuditQuery,
@@ -19,33 +20,7 @@ import type {
 } from "../types.ts";
 import { SQLITE_MIGRATIONS } from "./migrations.ts";
 
-type Row = Record<string, unknown>;
-
 const ROWS_PER_INSERT = 50;
-
-const iso = (v: string | Date): string =>
-  v instanceof Date ? v.toISOString() : new Date(v).toISOString();
-
-function toRecord(r: Row): ChainedRecord {
-  return {
-    seq: Number(r.seq),
-    decisionId: String(r.decision_id),
-    timestamp: String(r.timestamp),
-    policyId: String(r.policy_id),
-    functionName: r.function_name === null ? null : String(r.function_name),
-    decision: r.decision as AuditOutcome,
-    action: String(r.action),
-    reason: String(r.reason),
-    context: JSON.parse(String(r.context)) as Record<string, unknown>,
-    userId: r.user_id === null ? null : String(r.user_id),
-    durationMs: Number(r.duration_ms),
-    metadata:
-      r.metadata === null ? null : (JSON.parse(String(r.metadata)) as Record<string, unknown>),
-    mode: r.mode === "monitor" ? "monitor" : "enforce",
-    prevHash: String(r.prev_hash),
-    hash: String(r.hash),
-  };
-}
 
 /**
  * Audit records in a SQLite database file. The schema is created (migrated) on first use.
@@ -238,15 +213,15 @@ export class SqliteAuditStore implements AuditStore {
     }
     if (filter.since !== undefined) {
       where.push("timestamp >= ?");
-      params.push(iso(filter.since));
+      params.push(isoTimestamp(filter.since));
     }
     if (filter.until !== undefined) {
       where.push("timestamp < ?");
-      params.push(iso(filter.until));
+      params.push(isoTimestamp(filter.until));
     }
     params.push(filter.limit ?? 100, filter.offset ?? 0);
     const sql = `SELECT * FROM hexarch_decisions ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY timestamp DESC, seq DESC LIMIT ? OFFSET ?`;
-    return (this.#db.prepare(sql).all(...params) as Row[]).map(toRecord);
+    return (this.#db.prepare(sql).all(...params) as Row[]).map(rowToRecord);
   }
 
   /** {@inheritDoc AuditStore.counts} */
@@ -325,23 +300,13 @@ export class SqliteAuditStore implements AuditStore {
       db
         .prepare("SELECT * FROM hexarch_decisions WHERE seq > ? ORDER BY seq LIMIT ?")
         .all(afterSeq, limit) as Row[]
-    ).map(toRecord);
+    ).map(rowToRecord);
     const tombs = (
       db
         .prepare("SELECT * FROM hexarch_tombstones WHERE seq > ? ORDER BY seq LIMIT ?")
         .all(afterSeq, limit) as Row[]
-    ).map(
-      (r): Tombstone => ({
-        seq: Number(r.seq),
-        decisionId: String(r.decision_id),
-        prevHash: String(r.prev_hash),
-        hash: String(r.hash),
-      }),
-    );
-    const merged: (ChainedRecord | Tombstone)[] = [...records, ...tombs].sort(
-      (a, b) => a.seq - b.seq,
-    );
-    return merged.slice(0, limit);
+    ).map(rowToTombstone);
+    return mergeChain(records, tombs, limit);
   }
 
   /** {@inheritDoc AuditStore.ends} */
