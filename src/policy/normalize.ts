@@ -6,35 +6,20 @@
  * @module
  */
 
-import {
-  type Comparison,
-  type Condition,
-  checkComparisonValue,
-  OPERATORS,
-  resolveOperator,
-} from "../engine/conditions.ts";
 import { parseFieldPath } from "../engine/field-path.ts";
 import { DAY_MS, HOUR_MS, MINUTE_MS, TimeZone } from "../engine/time-zone.ts";
 import type { DocPath, IssueCollector } from "./issues.ts";
-import {
-  ACTION_PATTERN,
-  dayNumbers,
-  type RawPolicyFile,
-  type RawRule,
-  TIME_WINDOW_PATTERN,
-} from "./schema.ts";
-import { nearest } from "./suggest.ts";
+import { normalizeCondition } from "./normalize-condition.ts";
+import { normalizeSchedule } from "./normalize-schedule.ts";
+import { ACTION_PATTERN, type RawPolicyFile, type RawRule } from "./schema.ts";
 import type {
   Budget,
-  DeniedWindow,
   ParameterBounds,
   Policy,
   PolicyRule,
   PolicySet,
   RateLimit,
   RuleAction,
-  Schedule,
-  TimeWindow,
 } from "./types.ts";
 
 const RATE_KEYS = [
@@ -45,145 +30,10 @@ const RATE_KEYS = [
   ["daily_limit", DAY_MS],
 ] as const;
 
-/** Parses `"HH:MM-HH:MM"` into minutes. Assumes the pattern already matched. */
-export function parseTimeWindow(text: string): TimeWindow {
-  const m = TIME_WINDOW_PATTERN.exec(text.trim());
-  if (!m) throw new Error(`not a time window: ${text}`);
-  const start = Number(m[1]) * 60 + Number(m[2]);
-  const end = m[3] === "24:00" ? 1440 : Number(m[4]) * 60 + Number(m[5]);
-  return { startMinute: start, endMinute: end };
-}
-
 const list = <T>(v: T | readonly T[] | undefined): readonly T[] | undefined =>
   v === undefined ? undefined : Array.isArray(v) ? (v as readonly T[]) : [v as T];
 
 const toMicros = (usd: number): number => Math.round(usd * 1_000_000);
-
-/** Normalizes a `when:` value; reports problems and returns `undefined` on any. */
-function normalizeCondition(
-  raw: unknown,
-  path: DocPath,
-  issues: IssueCollector,
-): Condition | undefined {
-  if (Array.isArray(raw)) {
-    const parts = raw.map((c, i) => normalizeCondition(c, [...path, i], issues));
-    return parts.every((p) => p !== undefined) ? { all: parts as Condition[] } : undefined;
-  }
-  if (raw === null || typeof raw !== "object") {
-    issues.add(
-      path,
-      "expected a condition: {field, operator, value}, {field: value}, or all/any/not",
-    );
-    return undefined;
-  }
-  const obj = raw as Record<string, unknown>;
-  const keys = Object.keys(obj);
-  for (const combinator of ["all", "any"] as const) {
-    if (combinator in obj) {
-      if (keys.length !== 1) {
-        issues.add(path, `'${combinator}' must be the only key of its condition`);
-        return undefined;
-      }
-      const items = obj[combinator];
-      if (!Array.isArray(items) || items.length === 0) {
-        issues.add([...path, combinator], `'${combinator}' expects a non-empty list of conditions`);
-        return undefined;
-      }
-      const parts = items.map((c, i) => normalizeCondition(c, [...path, combinator, i], issues));
-      if (!parts.every((p) => p !== undefined)) return undefined;
-      return combinator === "all" ? { all: parts as Condition[] } : { any: parts as Condition[] };
-    }
-  }
-  if ("not" in obj) {
-    if (keys.length !== 1) {
-      issues.add(path, "'not' must be the only key of its condition");
-      return undefined;
-    }
-    const inner = normalizeCondition(obj.not, [...path, "not"], issues);
-    return inner && { not: inner };
-  }
-  if ("field" in obj || "operator" in obj || "op" in obj || "value" in obj) {
-    // A comparison; a misspelled or missing `field` must not turn into a shorthand that
-    // never matches (which would switch the rule off without a word).
-    if (typeof obj.field !== "string") {
-      const typo = Object.keys(obj).find((k) => k !== "field" && nearest(k, ["field"]) === "field");
-      issues.add(
-        typo ? [...path, typo] : path,
-        typo
-          ? `unknown key '${typo}' in condition — did you mean 'field'?`
-          : "a condition with an operator needs 'field': the dotted context path to compare",
-        typo ? "key" : "value",
-      );
-      return undefined;
-    }
-    return normalizeComparison(obj, path, issues);
-  }
-  if (keys.length === 0) {
-    issues.add(path, "empty condition");
-    return undefined;
-  }
-  // Shorthand: {field: value, ...} — equals, or `in` for a list; several keys mean all.
-  const parts: Condition[] = [];
-  for (const field of keys) {
-    if (!parseFieldPath(field)) {
-      issues.add([...path, field], `malformed field path '${field}'`, "key");
-      return undefined;
-    }
-    const value = obj[field];
-    parts.push(
-      Array.isArray(value)
-        ? { field, operator: "in", value }
-        : { field, operator: "equals", value },
-    );
-  }
-  return parts.length === 1 ? parts[0] : { all: parts };
-}
-
-function normalizeComparison(
-  obj: Record<string, unknown>,
-  path: DocPath,
-  issues: IssueCollector,
-): Comparison | undefined {
-  const field = obj.field as string;
-  let ok = true;
-  for (const key of Object.keys(obj)) {
-    if (!["field", "operator", "op", "value"].includes(key)) {
-      const hint = nearest(key, ["field", "operator", "op", "value"]);
-      issues.add(
-        [...path, key],
-        `unknown key '${key}' in condition${hint ? ` — did you mean '${hint}'?` : ""}`,
-        "key",
-      );
-      ok = false;
-    }
-  }
-  if (!parseFieldPath(field)) {
-    issues.add([...path, "field"], `malformed field path '${field}' (expected e.g. user.roles[0])`);
-    ok = false;
-  }
-  const opKey = "operator" in obj ? "operator" : "op";
-  const opName = obj[opKey];
-  if (typeof opName !== "string") {
-    issues.add(path, "condition needs an 'operator' (or 'op'), e.g. operator: equals");
-    return undefined;
-  }
-  const operator = resolveOperator(opName.trim().toLowerCase());
-  if (!operator) {
-    const hint = nearest(opName, [...OPERATORS]);
-    issues.add(
-      [...path, opKey],
-      `unknown operator '${opName}'${hint ? ` — did you mean '${hint}'?` : ""}`,
-    );
-    return undefined;
-  }
-  const problem = checkComparisonValue(operator, obj.value);
-  if (problem) {
-    issues.add([...path, "value"], problem);
-    ok = false;
-  }
-  if (!ok) return undefined;
-  return "value" in obj ? { field, operator, value: obj.value } : { field, operator };
-}
 
 function checkZone(zone: string | undefined, path: DocPath, issues: IssueCollector): boolean {
   if (zone === undefined || TimeZone.isValid(zone)) return true;
@@ -453,96 +303,6 @@ function normalizeRule(
     ...(limitAt !== undefined && { limitAtPercent: limitAt }),
     line: issues.position(path).line,
   };
-}
-
-function normalizeSchedule(
-  raw: RawRule,
-  timezone: string,
-  path: DocPath,
-  issues: IssueCollector,
-): Schedule | undefined {
-  const windows = (v: string | string[] | undefined) => list(v)?.map(parseTimeWindow);
-  const dayList = (v: string | string[] | undefined) => {
-    const names = list(v);
-    return names && [...new Set(names.flatMap(dayNumbers))].sort();
-  };
-  const deniedWindows: DeniedWindow[] = [];
-  raw.denied_windows?.forEach((w, i) => {
-    const wPath = [...path, "denied_windows", i];
-    if (typeof w === "string") {
-      deniedWindows.push({ kind: "recurring", hours: parseTimeWindow(w) });
-    } else if ("start" in w) {
-      const startMs = parseInstant(w.start, timezone);
-      const endMs = parseInstant(w.end, timezone);
-      if (startMs === undefined)
-        issues.add([...wPath, "start"], `expected an ISO date-time, got '${w.start}'`);
-      if (endMs === undefined)
-        issues.add([...wPath, "end"], `expected an ISO date-time, got '${w.end}'`);
-      if (startMs !== undefined && endMs !== undefined) {
-        if (endMs <= startMs) issues.add([...wPath, "end"], "end must be after start");
-        else deniedWindows.push({ kind: "range", startMs, endMs });
-      }
-    } else {
-      if (w.days === undefined && w.hours === undefined) {
-        issues.add(wPath, "a denied window needs days, hours, or start and end");
-        return;
-      }
-      const days = dayList(w.days);
-      deniedWindows.push({
-        kind: "recurring",
-        ...(days && { days }),
-        ...(w.hours !== undefined && { hours: parseTimeWindow(w.hours) }),
-      });
-    }
-  });
-  const allowedHours = windows(raw.allowed_hours);
-  const forbiddenHours = windows(raw.forbidden_hours);
-  const allowedDays = dayList(raw.allowed_days);
-  const forbiddenDays = dayList(raw.forbidden_days);
-  if (
-    !allowedHours &&
-    !forbiddenHours &&
-    !allowedDays &&
-    !forbiddenDays &&
-    deniedWindows.length === 0
-  ) {
-    return undefined;
-  }
-  return {
-    ...(allowedHours && { allowedHours }),
-    ...(allowedDays && { allowedDays }),
-    ...(forbiddenHours && { forbiddenHours }),
-    ...(forbiddenDays && { forbiddenDays }),
-    ...(deniedWindows.length > 0 && { deniedWindows }),
-  };
-}
-
-/** Parses an ISO date or date-time; one without an offset is wall-clock time in `timezone`. */
-function parseInstant(text: string, timezone: string): number | undefined {
-  const m =
-    /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(
-      text.trim(),
-    );
-  if (!m) return undefined;
-  const [, y, mo, d, h = "0", mi = "0", s = "0", frac = "", offset] = m;
-  const fields = [Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)] as const;
-  const ms = frac ? Math.round(Number(`0.${frac}`) * 1000) : 0;
-  const local = Date.UTC(...fields, ms);
-  // Date.UTC rolls impossible dates over (Feb 30 → Mar 2); refuse them instead.
-  const back = new Date(local);
-  const same =
-    back.getUTCFullYear() === fields[0] &&
-    back.getUTCMonth() === fields[1] &&
-    back.getUTCDate() === fields[2] &&
-    back.getUTCHours() === fields[3] &&
-    back.getUTCMinutes() === fields[4] &&
-    back.getUTCSeconds() === fields[5];
-  if (!same) return undefined;
-  if (offset === undefined) return TimeZone.get(timezone).toUtc(local);
-  if (offset === "Z") return local;
-  const sign = offset.startsWith("-") ? -1 : 1;
-  const digits = offset.slice(1).replace(":", "");
-  return local - sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * MINUTE_MS;
 }
 
 /**
