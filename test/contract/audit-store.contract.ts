@@ -146,6 +146,18 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
     );
 
     it(
+      "stores a retried batch once",
+      withLogger(async (logger, f) => {
+        const batch = [record(), record()];
+        await f.store.append(batch);
+        await f.store.append([...batch, record()]);
+        expect(await logger.getDecisionHistory()).toHaveLength(3);
+        expect(await logger.verify()).toEqual({ ok: true, checked: 3 });
+        expect((await logger.getPolicyStats("safe_delete")).totalDecisions).toBe(3);
+      }),
+    );
+
+    it(
       "verifies an intact chain, across batches",
       withLogger(async (logger, f) => {
         for (let i = 0; i < 3; i++)

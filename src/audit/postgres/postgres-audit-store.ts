@@ -235,13 +235,21 @@ export class PostgresAuditStore implements AuditStore {
   }
 
   /** {@inheritDoc AuditStore.append} */
-  async append(records: readonly AuditRecord[]): Promise<void> {
-    if (records.length === 0) return;
+  async append(batch: readonly AuditRecord[]): Promise<void> {
+    if (batch.length === 0) return;
     await this.#ready();
     await this.#tx(async (c) => {
       const head = await c.query(
         `SELECT head_seq, head_hash FROM ${this.#t("hexarch_chain")} WHERE id = 1 FOR UPDATE`,
       );
+      // A batch retried after a commit whose answer was lost must not be stored twice.
+      const present = await c.query(
+        `SELECT decision_id FROM ${this.#t("hexarch_decisions")} WHERE decision_id = ANY($1)`,
+        [batch.map((r) => r.decisionId)],
+      );
+      const stored = new Set(present.rows.map((r) => String(r.decision_id)));
+      const records = stored.size === 0 ? batch : batch.filter((r) => !stored.has(r.decisionId));
+      if (records.length === 0) return;
       let seq = Number(head.rows[0]?.head_seq);
       let prev = String(head.rows[0]?.head_hash);
       const counts = new Map<string, [string, string, string, number]>();

@@ -125,11 +125,24 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   /** {@inheritDoc AuditStore.append} */
-  async append(records: readonly AuditRecord[]): Promise<void> {
-    if (records.length === 0) return;
+  async append(batch: readonly AuditRecord[]): Promise<void> {
+    if (batch.length === 0) return;
     await this.#ready();
     const db = this.#db;
     this.#transaction(() => {
+      // A batch retried after a failure must not be stored twice.
+      const stored = new Set<string>();
+      for (let i = 0; i < batch.length; i += 500) {
+        const ids = batch.slice(i, i + 500).map((r) => r.decisionId);
+        const found = db
+          .prepare(
+            `SELECT decision_id FROM hexarch_decisions WHERE decision_id IN (${ids.map(() => "?").join(", ")})`,
+          )
+          .all(...ids) as Row[];
+        for (const r of found) stored.add(String(r.decision_id));
+      }
+      const records = stored.size === 0 ? batch : batch.filter((r) => !stored.has(r.decisionId));
+      if (records.length === 0) return;
       const head = db
         .prepare("SELECT head_seq, head_hash FROM hexarch_chain WHERE id = 1")
         .get() as Row;
