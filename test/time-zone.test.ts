@@ -483,3 +483,24 @@ describe("weekdayOf, minuteOfDay, yearMonthOf", () => {
     expect(yearMonthOf(ny.localMs(utc("2026-04-01T02:00:00Z")))).toEqual({ year: 2026, month: 3 });
   });
 });
+
+describe("hour periods in zones with half-hour offsets and shifts", () => {
+  it("gives every hour of Lord Howe's 30-minute DST change its own index", () => {
+    const zone = TimeZone.get("Australia/Lord_Howe");
+    // DST ends on 2026-04-05: 02:00 (+11:00) becomes 01:30 (+10:30), i.e. at 15:00Z on the 4th.
+    const seen = new Map<number, number>();
+    for (let t = Date.UTC(2026, 3, 4, 10); t < Date.UTC(2026, 3, 4, 20); t += 15 * 60_000) {
+      const p = periodAt(zone, "hour", t);
+      expect(t >= p.startMs && t < p.endMs).toBe(true);
+      const start = seen.get(p.index);
+      if (start !== undefined) expect(start).toBe(p.startMs);
+      seen.set(p.index, p.startMs);
+    }
+    expect(new Set(seen.values()).size).toBe(seen.size);
+  });
+
+  it("uses fractional hours as the index where hours start off the UTC hour", () => {
+    const p = periodAt(TimeZone.get("Asia/Kolkata"), "hour", Date.UTC(2026, 0, 1, 10, 0));
+    expect(p.index % 1).toBe(0.5); // Kolkata's hours start at :30 UTC
+  });
+});

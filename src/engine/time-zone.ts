@@ -190,7 +190,7 @@ export type CalendarPeriod = "hour" | "day" | "month";
 
 /** One calendar period in a zone: its index (stable across processes) and its bounds. */
 export interface PeriodBounds {
-  /** A number that identifies the period (hours, days or months since 1970, local). */
+  /** A number that identifies the period (hours since 1970 on the UTC timeline; days or months since 1970, local). */
   readonly index: number;
   /** First instant of the period (UTC ms). */
   readonly startMs: number;
@@ -203,8 +203,10 @@ export function periodAt(zone: TimeZone, period: CalendarPeriod, utcMs: number):
   const local = zone.localMs(utcMs);
   if (period === "hour") {
     // Hours are counted on the UTC timeline: a repeated wall-clock hour is two periods.
+    // The index is hours since 1970, fractional in zones whose hours start off the UTC hour
+    // (+05:30, +05:45): so it stays unique when a half-hour DST shift (Lord Howe) moves them.
     const start = utcMs - mod(local, HOUR_MS);
-    return { index: Math.floor(start / HOUR_MS), startMs: start, endMs: start + HOUR_MS };
+    return { index: start / HOUR_MS, startMs: start, endMs: start + HOUR_MS };
   }
   const dayStartLocal = local - mod(local, DAY_MS);
   if (period === "day") {
