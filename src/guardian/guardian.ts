@@ -363,6 +363,13 @@ export class Guardian {
         // A context function that throws is the caller's bug: surface it, run nothing.
         return Promise.reject(err);
       }
+      // The common case — a synchronous decision that needs no token — allocates no closure.
+      if (
+        !isThenable(decision) &&
+        (decision.action !== "require_confirmation" || !this.#confirmations)
+      ) {
+        return proceed(decision, ctx, self, args);
+      }
       const confirmable = (d: Decision): Decision | Promise<Decision> =>
         this.#confirmable(prepared, d, ctx, { args }, () => bindingOf(prepared.policyId, args));
       if (isThenable(decision)) {
