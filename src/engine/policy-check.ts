@@ -63,8 +63,6 @@ class CounterRequest implements Counter {
   readonly hard: boolean;
   readonly spec: CounterSpec;
   readonly per: string;
-  readonly unit: "requests" | "usd" | "tokens";
-  readonly refundOnError: boolean;
 
   constructor(
     kind: "window" | "period",
@@ -86,8 +84,15 @@ class CounterRequest implements Counter {
     this.hard = hard;
     this.spec = spec;
     this.per = per;
-    this.unit = spec.unit;
-    this.refundOnError = spec.rule.refundOnError;
+  }
+
+  // Read only when a decision's reservation is built: no per-call field for them.
+  get unit(): "requests" | "usd" | "tokens" {
+    return this.spec.unit;
+  }
+
+  get refundOnError(): boolean {
+    return this.spec.rule.refundOnError;
   }
 }
 
