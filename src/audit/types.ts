@@ -96,7 +96,7 @@ export interface AuditStore {
    * the last hash inside the transaction, so concurrent writers cannot fork the chain).
    */
   append(records: readonly AuditRecord[]): Promise<void>;
-  /** Records matching a filter, newest first. */
+  /** Records matching a filter, newest first (in log order). */
   query(filter: AuditQuery): Promise<readonly ChainedRecord[]>;
   /** Counts for one policy. */
   counts(policyId: string, topReasons: number): Promise<PolicyCounts>;

@@ -53,19 +53,28 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
       withLogger(async (logger, f) => {
         await f.store.append([record({ policyId: "m" })]);
         const again = await f.store.migrate();
-        expect(again.map((m) => m.status)).toEqual(["already applied", "already applied"]);
+        expect(again.map((m) => m.status)).toEqual([
+          "already applied",
+          "already applied",
+          "already applied",
+        ]);
         const back = await f.store.rollback();
-        expect(back[0]).toMatchObject({ version: 2, direction: "down", status: "rolled back" });
+        expect(back[0]).toMatchObject({ version: 3, direction: "down", status: "rolled back" });
+        await f.store.rollback();
         const up = await f.store.migrate();
         expect(up.map((m) => [m.version, m.status])).toEqual([
           [1, "already applied"],
           [2, "applied"],
+          [3, "applied"],
         ]);
         // Re-applied, the stats table is rebuilt from the stored records.
         expect((await logger.getPolicyStats("m")).totalDecisions).toBe(1);
-        await f.store.rollback();
-        await f.store.rollback();
-        expect((await f.store.migrate()).map((m) => m.status)).toEqual(["applied", "applied"]);
+        for (let i = 0; i < 3; i++) await f.store.rollback();
+        expect((await f.store.migrate()).map((m) => m.status)).toEqual([
+          "applied",
+          "applied",
+          "applied",
+        ]);
         expect(await f.store.query({})).toHaveLength(0);
       }),
     );

@@ -325,7 +325,7 @@ export class PostgresAuditStore implements AuditStore {
     if (filter.since !== undefined) add("timestamp >= ?", isoTimestamp(filter.since));
     if (filter.until !== undefined) add("timestamp < ?", isoTimestamp(filter.until));
     params.push(filter.limit ?? 100, filter.offset ?? 0);
-    const sql = `SELECT * FROM ${this.#t("hexarch_decisions")} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY timestamp DESC, seq DESC LIMIT $${params.length - 1} OFFSET $${params.length}`;
+    const sql = `SELECT * FROM ${this.#t("hexarch_decisions")} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT $${params.length - 1} OFFSET $${params.length}`;
     return (await (await this.#getPool()).query(sql, params)).rows.map(rowToRecord);
   }
 

@@ -77,4 +77,10 @@ export const SQLITE_MIGRATIONS: readonly SqlMigration[] = [
     ],
     down: ["DROP TABLE hexarch_policy_counts"],
   },
+  {
+    version: 3,
+    name: "drop the time-only index: history is read in log order",
+    up: ["DROP INDEX hexarch_decisions_time"],
+    down: ["CREATE INDEX hexarch_decisions_time ON hexarch_decisions (timestamp)"],
+  },
 ];

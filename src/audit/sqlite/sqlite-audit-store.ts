@@ -233,7 +233,7 @@ export class SqliteAuditStore implements AuditStore {
       params.push(isoTimestamp(filter.until));
     }
     params.push(filter.limit ?? 100, filter.offset ?? 0);
-    const sql = `SELECT * FROM hexarch_decisions ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY timestamp DESC, seq DESC LIMIT ? OFFSET ?`;
+    const sql = `SELECT * FROM hexarch_decisions ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ? OFFSET ?`;
     return (this.#db.prepare(sql).all(...params) as Row[]).map(rowToRecord);
   }
 
