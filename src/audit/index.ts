@@ -14,11 +14,13 @@ export {
 } from "./decision-logger.ts";
 export { canonicalJson, GENESIS, recordHash, type VerifyResult } from "./hash-chain.ts";
 export { NullAuditStore } from "./null-audit-store.ts";
+export type {
+  PgClientLike,
+  PgConnectionConfig,
+  PgPoolLike,
+  PgResult,
+} from "./postgres/connection.ts";
 export {
-  type PgClientLike,
-  type PgConnectionConfig,
-  type PgPoolLike,
-  type PgResult,
   PostgresAuditStore,
   type PostgresAuditStoreOptions,
 } from "./postgres/postgres-audit-store.ts";

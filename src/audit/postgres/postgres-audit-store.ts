@@ -18,39 +18,14 @@ import type {
   PolicyCounts,
   Tombstone,
 } from "../types.ts";
+import {
+  isPool,
+  openPool,
+  type PgClientLike,
+  type PgConnectionConfig,
+  type PgPoolLike,
+} from "./connection.ts";
 import { POSTGRES_MIGRATIONS } from "./migrations.ts";
-
-/** The slice of a `pg` query result this store reads. */
-export interface PgResult {
-  readonly rows: Record<string, unknown>[];
-  readonly rowCount: number | null;
-}
-
-/** The slice of a `pg` client this store uses (we do not take the type from `pg`, to not depend on it). */
-export interface PgClientLike {
-  query(text: string, values?: unknown[]): Promise<PgResult>;
-  release(): void;
-}
-
-/** The slice of a `pg.Pool` this store uses; pass your own pool to share it. */
-export interface PgPoolLike {
-  query(text: string, values?: unknown[]): Promise<PgResult>;
-  connect(): Promise<PgClientLike>;
-  end?(): Promise<void>;
-}
-
-/** Connection settings, as the Python package takes them. */
-export interface PgConnectionConfig {
-  readonly host?: string;
-  readonly port?: number;
-  readonly database?: string;
-  readonly user?: string;
-  /** Default: `PGPASSWORD`. */
-  readonly password?: string;
-  readonly ssl?: boolean | Record<string, unknown>;
-  /** @default 10 */
-  readonly max?: number;
-}
 
 /** Options of {@link PostgresAuditStore}. */
 export interface PostgresAuditStoreOptions {
@@ -59,10 +34,6 @@ export interface PostgresAuditStoreOptions {
    * @default "public"
    */
   readonly schema?: string;
-}
-
-function isPool(v: unknown): v is PgPoolLike {
-  return v !== null && typeof v === "object" && typeof (v as PgPoolLike).connect === "function";
 }
 
 /**
@@ -108,30 +79,7 @@ export class PostgresAuditStore implements AuditStore {
   }
 
   async #getPool(): Promise<PgPoolLike> {
-    if (this.#pool) return this.#pool;
-    let pg: {
-      Pool: new (config: unknown) => PgPoolLike;
-      default?: { Pool: new (config: unknown) => PgPoolLike };
-    };
-    try {
-      pg = (await import("pg")) as unknown as typeof pg;
-    } catch (err) {
-      throw new GuardrailError("PostgresAuditStore needs the 'pg' package: npm install pg", {
-        cause: err,
-      });
-    }
-    const Pool = pg.Pool ?? pg.default?.Pool;
-    if (!Pool) throw new GuardrailError("the 'pg' package has no Pool export");
-    const config = this.#config;
-    const settings =
-      typeof config === "string"
-        ? { connectionString: config }
-        : {
-            ...config,
-            password: config?.password ?? process.env.PGPASSWORD,
-            max: config?.max ?? 10,
-          };
-    this.#pool = new Pool(settings);
+    this.#pool ??= await openPool(this.#config ?? {});
     return this.#pool;
   }
 
