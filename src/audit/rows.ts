@@ -4,7 +4,8 @@
  * @module
  */
 
-import type { AuditOutcome, ChainedRecord, Tombstone } from "./types.ts";
+import { encodedFields, recordHash } from "./hash-chain.ts";
+import type { AuditOutcome, AuditRecord, ChainedRecord, Tombstone } from "./types.ts";
 
 /** A row as a driver returns it. */
 export type Row = Record<string, unknown>;
@@ -52,4 +53,62 @@ export function mergeChain(
   limit: number,
 ): (ChainedRecord | Tombstone)[] {
   return [...records, ...tombstones].sort((a, b) => a.seq - b.seq).slice(0, limit);
+}
+
+/** The columns of `hexarch_decisions`, in the order {@link chainBatch} gives values. */
+export const DECISION_COLUMNS =
+  "seq, decision_id, timestamp, policy_id, function_name, decision, action, reason, context, user_id, duration_ms, metadata, mode, prev_hash, hash";
+
+/** A batch chained after the log's head, ready to insert. */
+export interface ChainedBatch {
+  /** One array of 15 values per record, in {@link DECISION_COLUMNS} order. */
+  readonly rows: (string | number | null)[][];
+  /** `[policyId, decision, reason, n]` per group, for the counts table (reasons only for blocks). */
+  readonly counts: [string, string, string, number][];
+  readonly headSeq: number;
+  readonly headHash: string;
+}
+
+/**
+ * Numbers and hashes a batch after the head `(headSeq, headHash)`, encoding each record's
+ * context once for both its hash and its stored value; both stores insert what it gives.
+ */
+export function chainBatch(
+  records: readonly AuditRecord[],
+  headSeq: number,
+  headHash: string,
+): ChainedBatch {
+  const rows: (string | number | null)[][] = [];
+  const counts = new Map<string, [string, string, string, number]>();
+  let seq = headSeq;
+  let prev = headHash;
+  for (const r of records) {
+    seq++;
+    const enc = encodedFields(r);
+    const hash = recordHash(prev, r, enc);
+    rows.push([
+      seq,
+      r.decisionId,
+      r.timestamp,
+      r.policyId,
+      r.functionName,
+      r.decision,
+      r.action,
+      r.reason,
+      enc.context,
+      r.userId,
+      r.durationMs,
+      enc.metadata,
+      r.mode,
+      prev,
+      hash,
+    ]);
+    prev = hash;
+    const reason = r.decision === "blocked" ? r.reason : "";
+    const key = `${r.policyId}\u0000${r.decision}\u0000${reason}`;
+    const c = counts.get(key);
+    if (c) c[3]++;
+    else counts.set(key, [r.policyId, r.decision, reason, 1]);
+  }
+  return { rows, counts: [...counts.values()], headSeq: seq, headHash: prev };
 }

@@ -6,8 +6,15 @@
  */
 
 import { GuardrailError } from "../../errors.ts";
-import { encodedFields, GENESIS, recordHash } from "../hash-chain.ts";
-import { isoTimestamp, mergeChain, rowToRecord, rowToTombstone } from "../rows.ts";
+import { GENESIS } from "../hash-chain.ts";
+import {
+  chainBatch,
+  DECISION_COLUMNS,
+  isoTimestamp,
+  mergeChain,
+  rowToRecord,
+  rowToTombstone,
+} from "../rows.ts";
 import type {
   AuditOutcome,
   AuditQuery,
@@ -198,50 +205,24 @@ export class PostgresAuditStore implements AuditStore {
       const stored = new Set(present.rows.map((r) => String(r.decision_id)));
       const records = stored.size === 0 ? batch : batch.filter((r) => !stored.has(r.decisionId));
       if (records.length === 0) return;
-      let seq = Number(head.rows[0]?.head_seq);
-      let prev = String(head.rows[0]?.head_hash);
-      const counts = new Map<string, [string, string, string, number]>();
+      const chained = chainBatch(
+        records,
+        Number(head.rows[0]?.head_seq),
+        String(head.rows[0]?.head_hash),
+      );
       // Multi-row inserts, 500 rows (7,500 parameters) at a time.
-      for (let start = 0; start < records.length; start += 500) {
-        const values: unknown[] = [];
-        const tuples: string[] = [];
-        for (const r of records.slice(start, start + 500)) {
-          seq++;
-          const enc = encodedFields(r);
-          const hash = recordHash(prev, r, enc);
-          const reason = r.decision === "blocked" ? r.reason : "";
-          const key = `${r.policyId}\u0000${r.decision}\u0000${reason}`;
-          const c = counts.get(key);
-          if (c) c[3]++;
-          else counts.set(key, [r.policyId, r.decision, reason, 1]);
-          const base = values.length;
-          tuples.push(`(${Array.from({ length: 15 }, (_, i) => `$${base + i + 1}`).join(", ")})`);
-          values.push(
-            seq,
-            r.decisionId,
-            r.timestamp,
-            r.policyId,
-            r.functionName,
-            r.decision,
-            r.action,
-            r.reason,
-            enc.context,
-            r.userId,
-            r.durationMs,
-            enc.metadata,
-            r.mode,
-            prev,
-            hash,
-          );
-          prev = hash;
-        }
+      for (let start = 0; start < chained.rows.length; start += 500) {
+        const chunk = chained.rows.slice(start, start + 500);
+        const tuples = chunk.map(
+          (_, k) => `(${Array.from({ length: 15 }, (_, i) => `$${k * 15 + i + 1}`).join(", ")})`,
+        );
         await c.query(
-          `INSERT INTO ${this.#t("hexarch_decisions")} (seq, decision_id, timestamp, policy_id, function_name, decision, action, reason, context, user_id, duration_ms, metadata, mode, prev_hash, hash) VALUES ${tuples.join(", ")}`,
-          values,
+          `INSERT INTO ${this.#t("hexarch_decisions")} (${DECISION_COLUMNS}) VALUES ${tuples.join(", ")}`,
+          chunk.flat(),
         );
       }
       // One statement for every (policy, decision, reason) group of the batch.
-      const groups = [...counts.values()];
+      const groups = chained.counts;
       await c.query(
         `INSERT INTO ${this.#t("hexarch_policy_counts")} SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) ON CONFLICT (policy_id, decision, reason) DO UPDATE SET n = ${this.#t("hexarch_policy_counts")}.n + excluded.n`,
         [
@@ -253,7 +234,7 @@ export class PostgresAuditStore implements AuditStore {
       );
       await c.query(
         `UPDATE ${this.#t("hexarch_chain")} SET head_seq = $1, head_hash = $2 WHERE id = 1`,
-        [seq, prev],
+        [chained.headSeq, chained.headHash],
       );
     });
   }

@@ -6,8 +6,16 @@
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { encodedFields, GENESIS, recordHash } from "../hash-chain.ts";
-import { isoTimestamp, mergeChain, type Row, rowToRecord, rowToTombstone } from "../rows.ts";
+import { GENESIS } from "../hash-chain.ts";
+import {
+  chainBatch,
+  DECISION_COLUMNS,
+  isoTimestamp,
+  mergeChain,
+  type Row,
+  rowToRecord,
+  rowToTombstone,
+} from "../rows.ts";
 import type {
   AuditOutcome,
   AuditQuery,
@@ -146,50 +154,19 @@ export class SqliteAuditStore implements AuditStore {
       const head = db
         .prepare("SELECT head_seq, head_hash FROM hexarch_chain WHERE id = 1")
         .get() as Row;
-      let seq = Number(head.head_seq);
-      let prev = String(head.head_hash);
-      const counts = new Map<string, [string, string, string, number]>();
+      const chained = chainBatch(records, Number(head.head_seq), String(head.head_hash));
       // Multi-row statements: one call into SQLite per 50 records instead of per record.
-      for (let start = 0; start < records.length; start += ROWS_PER_INSERT) {
-        const chunk = records.slice(start, start + ROWS_PER_INSERT);
-        const values: (string | number | null)[] = [];
-        for (const r of chunk) {
-          seq++;
-          const enc = encodedFields(r);
-          const hash = recordHash(prev, r, enc);
-          values.push(
-            seq,
-            r.decisionId,
-            r.timestamp,
-            r.policyId,
-            r.functionName,
-            r.decision,
-            r.action,
-            r.reason,
-            enc.context,
-            r.userId,
-            r.durationMs,
-            enc.metadata,
-            r.mode,
-            prev,
-            hash,
-          );
-          prev = hash;
-          const reason = r.decision === "blocked" ? r.reason : "";
-          const key = `${r.policyId}\u0000${r.decision}\u0000${reason}`;
-          const c = counts.get(key);
-          if (c) c[3]++;
-          else counts.set(key, [r.policyId, r.decision, reason, 1]);
-        }
-        this.#insert(chunk.length).run(...values);
+      for (let start = 0; start < chained.rows.length; start += ROWS_PER_INSERT) {
+        const chunk = chained.rows.slice(start, start + ROWS_PER_INSERT);
+        this.#insert(chunk.length).run(...chunk.flat());
       }
       const upsert = db.prepare(
         "INSERT INTO hexarch_policy_counts VALUES (?, ?, ?, ?) ON CONFLICT (policy_id, decision, reason) DO UPDATE SET n = n + excluded.n",
       );
-      for (const c of counts.values()) upsert.run(...c);
+      for (const c of chained.counts) upsert.run(...c);
       db.prepare("UPDATE hexarch_chain SET head_seq = ?, head_hash = ? WHERE id = 1").run(
-        seq,
-        prev,
+        chained.headSeq,
+        chained.headHash,
       );
     }, "IMMEDIATE");
   }
@@ -200,7 +177,7 @@ export class SqliteAuditStore implements AuditStore {
     if (!st) {
       const tuple = `(${Array.from({ length: 15 }, () => "?").join(", ")})`;
       st = this.#db.prepare(
-        `INSERT INTO hexarch_decisions (seq, decision_id, timestamp, policy_id, function_name, decision, action, reason, context, user_id, duration_ms, metadata, mode, prev_hash, hash) VALUES ${Array.from({ length: rows }, () => tuple).join(", ")}`,
+        `INSERT INTO hexarch_decisions (${DECISION_COLUMNS}) VALUES ${Array.from({ length: rows }, () => tuple).join(", ")}`,
       );
       this.#inserts.set(rows, st);
     }
