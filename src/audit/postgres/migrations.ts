@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { SqlMigration } from "../sqlite/migrations.ts";
+import { SHARED_MIGRATIONS, type SqlMigration } from "../migrations.ts";
 
 /** Every PostgreSQL migration, oldest first. */
 export const POSTGRES_MIGRATIONS: readonly SqlMigration[] = [
@@ -55,27 +55,5 @@ export const POSTGRES_MIGRATIONS: readonly SqlMigration[] = [
       "DROP TABLE hexarch_decisions",
     ],
   },
-  {
-    version: 2,
-    name: "keep per-policy counts for stats",
-    up: [
-      `CREATE TABLE hexarch_policy_counts (
-        policy_id TEXT NOT NULL,
-        decision TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        n BIGINT NOT NULL,
-        PRIMARY KEY (policy_id, decision, reason)
-      )`,
-      `INSERT INTO hexarch_policy_counts
-         SELECT policy_id, decision, CASE WHEN decision = 'blocked' THEN reason ELSE '' END, count(*)
-         FROM hexarch_decisions GROUP BY 1, 2, 3`,
-    ],
-    down: ["DROP TABLE hexarch_policy_counts"],
-  },
-  {
-    version: 3,
-    name: "drop the time-only index: history is read in log order",
-    up: ["DROP INDEX hexarch_decisions_time"],
-    down: ["CREATE INDEX hexarch_decisions_time ON hexarch_decisions (timestamp)"],
-  },
+  ...SHARED_MIGRATIONS,
 ];
