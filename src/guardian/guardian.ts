@@ -16,7 +16,7 @@ import { GuardrailError, UnknownPolicyError } from "../errors.ts";
 import { loadPolicyFile, parsePolicies } from "../policy/load.ts";
 import type { Policy, PolicySet } from "../policy/types.ts";
 import { checkTimeout } from "../util/timeout.ts";
-import { isPlainObject, isThenable } from "../util/values.ts";
+import { isThenable } from "../util/values.ts";
 import { bindingOf, confirmWithToken, tokenOf, withoutConfirmation } from "./confirm-call.ts";
 import { contextBuilder } from "./context.ts";
 import { DecisionLogFile, fanOut } from "./decision-log-file.ts";
@@ -24,9 +24,7 @@ import { type PolicyServiceClient, type PreparedDecide, remoteDecide } from "./d
 import { CallEffects } from "./effects.ts";
 import { type Guard, makeGuard } from "./guard.ts";
 import type { CheckOptions, GuardianMode, GuardianOptions } from "./options.ts";
-import { defaultWarn, offDecision, violation } from "./outcomes.ts";
-
-const MODES: readonly GuardianMode[] = ["enforce", "monitor", "off"];
+import { defaultWarn, explicitMode, isPolicySet, offDecision, violation } from "./outcomes.ts";
 
 /** A policy prepared for calls: how to decide it and what to tell the audit log. */
 interface Prepared {
@@ -82,18 +80,7 @@ export class Guardian {
     const failClosedEnv = env.HEXARCH_POLICY_FAIL_CLOSED?.trim().toLowerCase();
     this.#failOpen = options.failOpen ?? (failClosedEnv === "false" || failClosedEnv === "0");
 
-    const envMode = env.HEXARCH_MODE?.trim().toLowerCase();
-    if (envMode && !MODES.includes(envMode as GuardianMode)) {
-      throw new GuardrailError(
-        `HEXARCH_MODE must be enforce, monitor or off, not '${env.HEXARCH_MODE}'`,
-      );
-    }
-    if (options.mode !== undefined && !MODES.includes(options.mode)) {
-      throw new GuardrailError(
-        `mode must be enforce, monitor or off, not '${String(options.mode)}'`,
-      );
-    }
-    const early = options.mode ?? (envMode as GuardianMode | undefined);
+    const early = explicitMode(options.mode, env.HEXARCH_MODE);
 
     let policies: PolicySet | undefined;
     if (options.policies !== undefined) {
@@ -401,15 +388,4 @@ export class Guardian {
       timeoutMs: this.#timeoutMs,
     });
   }
-}
-
-function isPolicySet(v: unknown): v is PolicySet {
-  return (
-    isPlainObject(v) &&
-    typeof v.source === "string" &&
-    Array.isArray(v.policies) &&
-    v.policies.every(
-      (p) => isPlainObject(p) && Array.isArray(p.rules) && typeof p.enabled === "boolean",
-    )
-  );
 }

@@ -7,8 +7,10 @@
 
 import type { ConfirmationBinding } from "../confirm/types.ts";
 import { type Decision, makeDecision } from "../engine/decision.ts";
-import { ConfirmationRequired, PolicyViolation } from "../errors.ts";
-import type { CallInfo } from "./options.ts";
+import { ConfirmationRequired, GuardrailError, PolicyViolation } from "../errors.ts";
+import type { PolicySet } from "../policy/types.ts";
+import { isPlainObject } from "../util/values.ts";
+import type { CallInfo, GuardianMode } from "./options.ts";
 
 /** The default `onWarn`: one line on stderr, never a stack trace. */
 export const defaultWarn = (decision: Decision, call: CallInfo): void => {
@@ -47,4 +49,36 @@ export function violation(
   } finally {
     Error.stackTraceLimit = limit;
   }
+}
+
+const MODES: readonly GuardianMode[] = ["enforce", "monitor", "off"];
+
+/**
+ * The mode asked for explicitly: the `mode` option, else `HEXARCH_MODE`.
+ * @throws GuardrailError for a value that is not a mode.
+ */
+export function explicitMode(
+  option: GuardianMode | undefined,
+  env: string | undefined,
+): GuardianMode | undefined {
+  const fromEnv = env?.trim().toLowerCase();
+  if (fromEnv && !MODES.includes(fromEnv as GuardianMode)) {
+    throw new GuardrailError(`HEXARCH_MODE must be enforce, monitor or off, not '${env}'`);
+  }
+  if (option !== undefined && !MODES.includes(option)) {
+    throw new GuardrailError(`mode must be enforce, monitor or off, not '${String(option)}'`);
+  }
+  return option ?? (fromEnv as GuardianMode | undefined) ?? undefined;
+}
+
+/** True for a `PolicySet` (as `loadPolicyFile` returns), not raw policies. */
+export function isPolicySet(v: unknown): v is PolicySet {
+  return (
+    isPlainObject(v) &&
+    typeof v.source === "string" &&
+    Array.isArray(v.policies) &&
+    v.policies.every(
+      (p) => isPlainObject(p) && Array.isArray(p.rules) && typeof p.enabled === "boolean",
+    )
+  );
 }
