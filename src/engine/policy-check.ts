@@ -11,12 +11,12 @@
  */
 
 import { DecisionBackendError } from "../errors.ts";
-import type { ConsumeResult, Counter, StateStore } from "../state/types.ts";
+import type { ConsumeResult, StateStore } from "../state/types.ts";
 import { describeValue } from "../util/describe.ts";
 import { settleWithin } from "../util/timeout.ts";
 import { isThenable } from "../util/values.ts";
 import type { CompiledRule, Context, CounterSpec, DecideInput, Outcome } from "./compile-rule.ts";
-import { formatUsd } from "./compile-rule.ts";
+import { CounterRequest, exceededDetail, nearDetail, refusalDetail } from "./counter-request.ts";
 import { type Decision, makeDecision } from "./decision.ts";
 
 /** Options shared by every check of a client. */
@@ -46,71 +46,6 @@ function amountOf(ctx: Context, field: "cost" | "tokens", scale: number): number
   const v = ctx[field];
   if (v === undefined || v === null) return 0;
   return typeof v === "number" && Number.isFinite(v) && v >= 0 ? Math.round(v * scale) : Number.NaN;
-}
-
-function describeAmount(spec: CounterSpec, n: number): string {
-  return spec.unit === "usd" ? formatUsd(n) : spec.unit === "tokens" ? `${n} tokens` : `${n}`;
-}
-
-/** A counter of one decision, with what the check needs to explain the store's answer. */
-class CounterRequest implements Counter {
-  readonly kind: "window" | "period";
-  readonly key: string;
-  readonly limit: number;
-  readonly amount: number;
-  readonly windowMs: number;
-  readonly expiresAtMs: number;
-  readonly hard: boolean;
-  readonly spec: CounterSpec;
-  readonly per: string;
-
-  constructor(
-    kind: "window" | "period",
-    key: string,
-    limit: number,
-    amount: number,
-    windowMs: number,
-    expiresAtMs: number,
-    hard: boolean,
-    spec: CounterSpec,
-    per: string,
-  ) {
-    this.kind = kind;
-    this.key = key;
-    this.limit = limit;
-    this.amount = amount;
-    this.windowMs = windowMs;
-    this.expiresAtMs = expiresAtMs;
-    this.hard = hard;
-    this.spec = spec;
-    this.per = per;
-  }
-
-  // Read only when a decision's reservation is built: no per-call field for them.
-  get unit(): "requests" | "usd" | "tokens" {
-    return this.spec.unit;
-  }
-
-  get refundOnError(): boolean {
-    return this.spec.rule.refundOnError;
-  }
-}
-
-function refusalDetail(counter: CounterRequest, total: number): string {
-  const spec = counter.spec;
-  const who = spec.rule.perName ? ` for ${spec.rule.perName} ${describeValue(counter.per)}` : "";
-  return spec.kind === "window"
-    ? `limit of ${spec.limit} ${spec.label} reached${who}`
-    : `${spec.label} of ${describeAmount(spec, spec.limit)} would be exceeded${who} (${describeAmount(spec, total)} used, this call ${describeAmount(spec, counter.amount)})`;
-}
-
-function exceededDetail(spec: CounterSpec, total: number): string {
-  return `${spec.label} of ${describeAmount(spec, spec.limit)} exceeded (${describeAmount(spec, total)} used)`;
-}
-
-function nearDetail(spec: CounterSpec, total: number): string {
-  const pct = Math.floor((total / spec.nominalLimit) * 100);
-  return `${pct}% of the ${spec.label} used (${describeAmount(spec, total)} of ${describeAmount(spec, spec.nominalLimit)})`;
 }
 
 /** A prepared check: the rules of one or more policies, ready to decide. */
