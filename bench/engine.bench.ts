@@ -17,6 +17,8 @@ import { makeWorkload, type WorkloadContext } from "./workload.ts";
 
 const N = Number(process.env.BENCH_CONTEXTS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+/** `engine` or `audit` runs only that part (`BENCH_ONLY=audit npm run bench`). */
+const ONLY = process.env.BENCH_ONLY;
 const START = Date.UTC(2026, 10, 2, 0, 0, 0);
 const STEP_MS = 0.5;
 
@@ -138,6 +140,7 @@ function fmtNs(n: number): string {
 }
 
 async function main(): Promise<void> {
+  if (ONLY === "audit") return auditBench();
   console.log(
     `workload: ${N.toLocaleString("en-US")} contexts, 1,000 users, 70/20/10 read/write/delete, half the deletes confirmed, openai on half`,
   );
@@ -222,7 +225,7 @@ async function main(): Promise<void> {
     `\nMemoryStateStore: ${Number.isNaN(bpk) ? "run with --expose-gc to measure" : `${Math.round(bpk)} bytes per key`} (1,000,000 distinct rate-limit keys)`,
   );
   Date.now = realDateNow;
-  await auditBench();
+  if (ONLY !== "engine") await auditBench();
 }
 
 main().catch((err: unknown) => {

@@ -28,19 +28,40 @@ export class PolicyViolation extends GuardrailError {
   readonly policyId: string;
   /** The action that refused the call: `"block"` or `"require_confirmation"`. */
   readonly action: DecisionAction;
-  /** Human-readable reason, naming the policy and the rule. */
-  readonly reason: string;
   /** The full decision. */
   readonly decision: Decision;
 
   constructor(decision: Decision) {
-    super(decision.reason);
+    // No message here: `message` reads the decision's reason, which is only built when
+    // someone reads it (most refusals are caught and counted, never printed).
+    super();
     this.policyId = decision.policyId;
     this.action = decision.action;
-    this.reason = decision.reason;
     this.decision = decision;
   }
+
+  /** Human-readable reason, naming the policy and the rule (also the error's `message`). */
+  get reason(): string {
+    return this.decision.reason;
+  }
 }
+
+// `message` is the decision's reason, read on demand; assigning one (as some test runners
+// and loggers do) stores it on the error like any other.
+Object.defineProperty(PolicyViolation.prototype, "message", {
+  configurable: true,
+  get(this: PolicyViolation): string {
+    return this.decision.reason;
+  },
+  set(this: PolicyViolation, value: string) {
+    Object.defineProperty(this, "message", {
+      value,
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+  },
+});
 
 /**
  * A policy requires confirmation for this call. Retry with `confirm: true` in the context
@@ -51,11 +72,23 @@ export class ConfirmationRequired extends PolicyViolation {
    * What a confirmation token must be bound to for this call, when raised by a guarded
    * call: pass it to `ConfirmationStore.create` to ask for approval.
    */
-  readonly binding: ConfirmationBinding | undefined;
+  get binding(): ConfirmationBinding | undefined {
+    if (typeof this.#binding === "function") this.#binding = this.#binding();
+    return this.#binding;
+  }
 
-  constructor(decision: Decision, binding?: ConfirmationBinding) {
+  #binding: ConfirmationBinding | undefined | (() => ConfirmationBinding | undefined);
+
+  /**
+   * @param binding the binding, or a function computing it the first time it is read
+   *   (fingerprinting the arguments is not free, and most refusals are never retried).
+   */
+  constructor(
+    decision: Decision,
+    binding?: ConfirmationBinding | (() => ConfirmationBinding | undefined),
+  ) {
     super(decision);
-    this.binding = binding;
+    this.#binding = binding;
   }
 }
 

@@ -504,3 +504,31 @@ describe("stack traces", () => {
     );
   });
 });
+
+describe("the refusal error", () => {
+  it("carries the reason as its message, which callers may still replace", async () => {
+    const err = (await guardian()
+      .g.check("safe_delete", { operation: "delete" })(async function purge(_id: number) {})(7)
+      .catch((e: unknown) => e)) as ConfirmationRequired;
+    expect(err.message).toBe(err.reason);
+    expect(err.message).toMatch(/^Policy 'safe_delete' requires confirmation/);
+    expect(String(err)).toBe(`ConfirmationRequired: ${err.reason}`);
+    expect(err.binding).toEqual({ policyId: "safe_delete", fingerprint: expect.any(String) });
+    expect(err.binding).toBe(err.binding); // computed once
+    err.message = `[retry 2] ${err.message}`;
+    expect(err.message).toMatch(/^\[retry 2\] Policy 'safe_delete'/);
+    expect(err.reason).toMatch(/^Policy 'safe_delete'/);
+    expect(Object.keys(err)).not.toContain("message");
+  });
+
+  it("binds a refused call to its own arguments", async () => {
+    const purge = guardian().g.check("safe_delete", { operation: "delete" })(
+      async (_id: number) => {},
+    );
+    const one = (await purge(1).catch((e: unknown) => e)) as ConfirmationRequired;
+    const two = (await purge(2).catch((e: unknown) => e)) as ConfirmationRequired;
+    const again = (await purge(1).catch((e: unknown) => e)) as ConfirmationRequired;
+    expect(one.binding?.fingerprint).not.toBe(two.binding?.fingerprint);
+    expect(one.binding?.fingerprint).toBe(again.binding?.fingerprint);
+  });
+});

@@ -186,7 +186,7 @@ export class Guardian {
       throw violation(
         decision,
         this.#errorStacks,
-        decision.action === "require_confirmation" ? binding() : undefined,
+        decision.action === "require_confirmation" ? binding : undefined,
       );
     }
     if (!decision.allowed) this.#effects.warn(decision, prepared.policyId, undefined, "monitor");
@@ -304,7 +304,7 @@ export class Guardian {
         if (mode === "enforce") {
           const binding =
             decision.action === "require_confirmation"
-              ? bindingOf(prepared.policyId, args)
+              ? () => bindingOf(prepared.policyId, args)
               : undefined;
           return Promise.reject(violation(decision, this.#errorStacks, binding));
         }

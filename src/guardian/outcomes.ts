@@ -35,7 +35,7 @@ export function offDecision(policyId: string, now: number): Decision {
 export function violation(
   decision: Decision,
   stacks = true,
-  binding?: ConfirmationBinding,
+  binding?: ConfirmationBinding | (() => ConfirmationBinding | undefined),
 ): PolicyViolation {
   const make = () =>
     decision.action === "require_confirmation"
