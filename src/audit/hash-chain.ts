@@ -6,7 +6,7 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { AuditRecord, ChainedRecord, Tombstone } from "./types.ts";
 
 /** The `prevHash` of the first record of a log. */
@@ -88,7 +88,7 @@ export function recordHash(prevHash: string, r: AuditRecord, encoded = encodedFi
     encoded.metadata,
     r.mode,
   ];
-  return createHash("sha256").update(JSON.stringify(fields)).digest("hex");
+  return hash("sha256", JSON.stringify(fields), "hex");
 }
 
 /** What `verify()` answers. */

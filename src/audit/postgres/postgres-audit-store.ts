@@ -34,6 +34,39 @@ import {
 } from "./connection.ts";
 import { POSTGRES_MIGRATIONS } from "./migrations.ts";
 
+/** The array type of each column of `hexarch_decisions`, in {@link DECISION_COLUMNS} order. */
+const COLUMN_ARRAYS = [
+  "bigint",
+  "text",
+  "text",
+  "text",
+  "text",
+  "text",
+  "text",
+  "text",
+  "text",
+  "text",
+  "float8",
+  "text",
+  "text",
+  "text",
+  "text",
+].map((type, i) => `$${i + 1}::${type}[]`);
+
+/** True for the unique-key violation of a decision id stored already. */
+function isDuplicateDecision(err: unknown): boolean {
+  const e = err as { code?: unknown; constraint?: unknown } | null;
+  return (
+    e?.code === "23505" &&
+    typeof e.constraint === "string" &&
+    e.constraint.endsWith("decision_id_key")
+  );
+}
+
+/** Inserts a chained batch given as one array per column. */
+const INSERT_DECISIONS = (table: string): string =>
+  `INSERT INTO ${table} (${DECISION_COLUMNS}) SELECT * FROM unnest(${COLUMN_ARRAYS.join(", ")})`;
+
 /** Options of {@link PostgresAuditStore}. */
 export interface PostgresAuditStoreOptions {
   /**
@@ -193,34 +226,40 @@ export class PostgresAuditStore implements AuditStore {
   async append(batch: readonly AuditRecord[]): Promise<void> {
     if (batch.length === 0) return;
     await this.#ready();
+    try {
+      await this.#appendOnce(batch, false);
+    } catch (err) {
+      // A batch retried after a commit whose answer was lost must not be stored twice: the
+      // unique decision id refused it, so store only what is missing.
+      if (!isDuplicateDecision(err)) throw err;
+      await this.#appendOnce(batch, true);
+    }
+  }
+
+  async #appendOnce(batch: readonly AuditRecord[], skipStored: boolean): Promise<void> {
     await this.#tx(async (c) => {
       const head = await c.query(
         `SELECT head_seq, head_hash FROM ${this.#t("hexarch_chain")} WHERE id = 1 FOR UPDATE`,
       );
-      // A batch retried after a commit whose answer was lost must not be stored twice.
-      const present = await c.query(
-        `SELECT decision_id FROM ${this.#t("hexarch_decisions")} WHERE decision_id = ANY($1)`,
-        [batch.map((r) => r.decisionId)],
-      );
-      const stored = new Set(present.rows.map((r) => String(r.decision_id)));
-      const records = stored.size === 0 ? batch : batch.filter((r) => !stored.has(r.decisionId));
-      if (records.length === 0) return;
+      let records = batch;
+      if (skipStored) {
+        const present = await c.query(
+          `SELECT decision_id FROM ${this.#t("hexarch_decisions")} WHERE decision_id = ANY($1)`,
+          [batch.map((r) => r.decisionId)],
+        );
+        const seen = new Set(present.rows.map((r) => String(r.decision_id)));
+        records = batch.filter((r) => !seen.has(r.decisionId) && seen.add(r.decisionId));
+        if (records.length === 0) return;
+      }
       const chained = chainBatch(
         records,
         Number(head.rows[0]?.head_seq),
         String(head.rows[0]?.head_hash),
       );
-      // Multi-row inserts, 500 rows (7,500 parameters) at a time.
-      for (let start = 0; start < chained.rows.length; start += 500) {
-        const chunk = chained.rows.slice(start, start + 500);
-        const tuples = chunk.map(
-          (_, k) => `(${Array.from({ length: 15 }, (_, i) => `$${k * 15 + i + 1}`).join(", ")})`,
-        );
-        await c.query(
-          `INSERT INTO ${this.#t("hexarch_decisions")} (${DECISION_COLUMNS}) VALUES ${tuples.join(", ")}`,
-          chunk.flat(),
-        );
-      }
+      // One statement, one array per column: PostgreSQL parses 15 arrays far faster than
+      // thousands of bind parameters, and the statement text never changes.
+      const columns = Array.from({ length: 15 }, (_, i) => chained.rows.map((row) => row[i]));
+      await c.query(INSERT_DECISIONS(this.#t("hexarch_decisions")), columns);
       // One statement for every (policy, decision, reason) group of the batch.
       const groups = chained.counts;
       await c.query(
