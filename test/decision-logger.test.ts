@@ -23,10 +23,12 @@ function wrapStore(inner: AuditStore, overrides: Partial<AuditStore>): AuditStor
   return {
     migrate: () => inner.migrate(),
     rollback: () => inner.rollback(),
+    migrationStatus: () => inner.migrationStatus(),
     append: (r) => inner.append(r),
     query: (f) => inner.query(f),
     counts: (p, n) => inner.counts(p, n),
-    prune: (b, o) => inner.prune(b, o),
+    policyIds: () => inner.policyIds(),
+    prune: (b, o, x) => inner.prune(b, o, x),
     chain: (a, l) => inner.chain(a, l),
     ends: () => inner.ends(),
     close: () => inner.close(),

@@ -272,25 +272,73 @@ export class DecisionLogger implements DecisionRecorder {
     return this.getDecisionHistory({ userId, limit: options.limit ?? 100 });
   }
 
-  /** Deletes records older than `days`; returns how many went. The chain stays verifiable. */
-  async cleanupOldRecords(options: { days: number }): Promise<number> {
-    return this.#prune(options.days, ["allowed", "warned", "blocked"]);
+  /** Ids of the policies with decisions in the log, sorted. */
+  async getPolicyIds(): Promise<readonly string[]> {
+    await this.flush();
+    return this.store.policyIds();
+  }
+
+  /**
+   * Every decision matching a filter, oldest first, read a page at a time, so an export
+   * of millions of records holds one page in memory.
+   *
+   * @example
+   * ```ts
+   * for await (const record of logger.exportDecisions({ policyId: "api_budget" })) {
+   *   out.write(`${JSON.stringify(record)}\n`);
+   * }
+   * ```
+   */
+  async *exportDecisions(
+    filter: Omit<AuditQuery, "order" | "afterSeq" | "offset"> = {},
+    options: { pageSize?: number } = {},
+  ): AsyncGenerator<ChainedRecord, void, undefined> {
+    await this.flush();
+    const pageSize = Math.max(1, options.pageSize ?? 1000);
+    let remaining = filter.limit ?? Number.POSITIVE_INFINITY;
+    let afterSeq = 0;
+    while (remaining > 0) {
+      const limit = Math.min(pageSize, remaining);
+      const page = await this.store.query({ ...filter, order: "asc", afterSeq, limit });
+      yield* page;
+      const last = page[page.length - 1];
+      if (page.length < limit || last === undefined) return;
+      remaining -= page.length;
+      afterSeq = last.seq;
+    }
+  }
+
+  /**
+   * Deletes records older than `days`; returns how many went (with `dryRun`, how many
+   * would go, deleting nothing). The chain stays verifiable.
+   */
+  async cleanupOldRecords(options: { days: number; dryRun?: boolean }): Promise<number> {
+    return this.#prune(options.days, ["allowed", "warned", "blocked"], options.dryRun);
   }
 
   /** Deletes by outcome, each with its own age in days (e.g. `{ blocked: 365, allowed: 30 }`). */
-  async cleanupBySeverity(days: Partial<Record<AuditOutcome, number>>): Promise<number> {
+  async cleanupBySeverity(
+    days: Partial<Record<AuditOutcome, number>>,
+    options: { dryRun?: boolean } = {},
+  ): Promise<number> {
     let removed = 0;
     for (const outcome of ["allowed", "warned", "blocked"] as const) {
       const d = days[outcome];
-      if (d !== undefined) removed += await this.#prune(d, [outcome]);
+      if (d !== undefined) removed += await this.#prune(d, [outcome], options.dryRun);
     }
     return removed;
   }
 
-  /** Walks the hash chain: edited, deleted or reordered records are found. */
-  async verify(): Promise<VerifyResult> {
+  /**
+   * Walks the hash chain: edited, deleted or reordered records are found. `onProgress`
+   * hears how many entries were checked, of about how many.
+   */
+  async verify(
+    options: { onProgress?: (checked: number, total: number) => void } = {},
+  ): Promise<VerifyResult> {
     await this.flush();
     const ends = await this.store.ends();
+    const total = ends.headSeq - ends.startSeq;
     let prev = ends.startHash;
     let after = ends.startSeq;
     let checked = 0;
@@ -305,6 +353,7 @@ export class DecisionLogger implements DecisionRecorder {
           firstBadDecisionId: r.bad,
         };
       checked += page.length;
+      options.onProgress?.(checked, total);
       prev = r.last;
       after = (page[page.length - 1] as { seq: number }).seq;
     }
@@ -314,11 +363,16 @@ export class DecisionLogger implements DecisionRecorder {
     return { ok: true, checked };
   }
 
-  async #prune(days: number, outcomes: readonly AuditOutcome[]): Promise<number> {
+  async #prune(
+    days: number,
+    outcomes: readonly AuditOutcome[],
+    dryRun = false,
+  ): Promise<number> {
     if (!Number.isFinite(days) || days < 0)
       throw new RangeError(`days must be a non-negative number, got ${days}`);
     await this.flush();
-    return this.store.prune(new Date(Date.now() - days * 86_400_000).toISOString(), outcomes);
+    const before = new Date(Date.now() - days * 86_400_000).toISOString();
+    return this.store.prune(before, outcomes, { dryRun });
   }
 
   #failed(err: unknown): void {

@@ -9,6 +9,7 @@ import type {
   AuditStore,
   ChainedRecord,
   MigrationResult,
+  MigrationStatus,
   PolicyCounts,
   Tombstone,
 } from "./types.ts";
@@ -24,12 +25,18 @@ export class NullAuditStore implements AuditStore {
   async rollback(): Promise<readonly MigrationResult[]> {
     return [];
   }
+  async migrationStatus(): Promise<readonly MigrationStatus[]> {
+    return [];
+  }
   async append(): Promise<void> {}
   async query(): Promise<readonly ChainedRecord[]> {
     return [];
   }
   async counts(): Promise<PolicyCounts> {
     return { allowed: 0, warned: 0, blocked: 0, topBlockReasons: [] };
+  }
+  async policyIds(): Promise<readonly string[]> {
+    return [];
   }
   async prune(): Promise<number> {
     return 0;

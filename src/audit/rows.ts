@@ -5,7 +5,7 @@
  */
 
 import { encodedFields, recordHash } from "./hash-chain.ts";
-import type { AuditOutcome, AuditRecord, ChainedRecord, Tombstone } from "./types.ts";
+import type { AuditOutcome, AuditQuery, AuditRecord, ChainedRecord, Tombstone } from "./types.ts";
 
 /** A row as a driver returns it. */
 export type Row = Record<string, unknown>;
@@ -111,4 +111,31 @@ export function chainBatch(
     else counts.set(key, [r.policyId, r.decision, reason, 1]);
   }
   return { rows, counts: [...counts.values()], headSeq: seq, headHash: prev };
+}
+
+/**
+ * The `SELECT` of a history query, with its parameters; `mark(n)` writes the n-th
+ * placeholder (`?` for SQLite, `$n` for PostgreSQL).
+ */
+export function historySql(
+  table: string,
+  filter: AuditQuery,
+  mark: (n: number) => string,
+): { readonly sql: string; readonly params: (string | number)[] } {
+  const where: string[] = [];
+  const params: (string | number)[] = [];
+  const add = (condition: string, value: string | number) => {
+    params.push(value);
+    where.push(`${condition} ${mark(params.length)}`);
+  };
+  if (filter.policyId !== undefined) add("policy_id =", filter.policyId);
+  if (filter.userId !== undefined) add("user_id =", filter.userId);
+  if (filter.decision !== undefined) add("decision =", filter.decision);
+  if (filter.since !== undefined) add("timestamp >=", isoTimestamp(filter.since));
+  if (filter.until !== undefined) add("timestamp <", isoTimestamp(filter.until));
+  if (filter.afterSeq !== undefined) add("seq >", filter.afterSeq);
+  const order = filter.order === "asc" ? "ASC" : "DESC";
+  params.push(filter.limit ?? 100, filter.offset ?? 0);
+  const sql = `SELECT * FROM ${table} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq ${order} LIMIT ${mark(params.length - 1)} OFFSET ${mark(params.length)}`;
+  return { sql, params };
 }

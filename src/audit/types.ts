@@ -63,6 +63,10 @@ export interface AuditQuery {
   readonly limit?: number;
   /** @default 0 */
   readonly offset?: number;
+  /** Only records after this position in the log (`seq`): keyset paging for exports. */
+  readonly afterSeq?: number;
+  /** `"desc"`: newest first (the default); `"asc"`: oldest first, in log order. */
+  readonly order?: "asc" | "desc";
 }
 
 /** What a store counts for `getPolicyStats`. */
@@ -82,6 +86,14 @@ export interface MigrationResult {
   readonly error?: string;
 }
 
+/** Whether a migration has been applied to a store. */
+export interface MigrationStatus {
+  readonly version: number;
+  readonly name: string;
+  /** ISO timestamp of when it was applied, or `null` while pending. */
+  readonly appliedAt: string | null;
+}
+
 /**
  * Where audit records live. `SqliteAuditStore` and `PostgresAuditStore` implement it and
  * pass one shared test suite; `NullAuditStore` keeps nothing.
@@ -91,6 +103,8 @@ export interface AuditStore {
   migrate(): Promise<readonly MigrationResult[]>;
   /** Rolls the latest migration back. */
   rollback(): Promise<readonly MigrationResult[]>;
+  /** Every migration this store knows, applied or pending, oldest first. Applies none. */
+  migrationStatus(): Promise<readonly MigrationStatus[]>;
   /**
    * Appends records in one transaction, chaining each to the one before (the store reads
    * the last hash inside the transaction, so concurrent writers cannot fork the chain).
@@ -100,11 +114,18 @@ export interface AuditStore {
   query(filter: AuditQuery): Promise<readonly ChainedRecord[]>;
   /** Counts for one policy. */
   counts(policyId: string, topReasons: number): Promise<PolicyCounts>;
+  /** Ids of the policies with at least one stored decision, sorted. */
+  policyIds(): Promise<readonly string[]>;
   /**
    * Deletes records older than `before` whose outcome is in `outcomes`, leaving a tombstone
-   * for each so the chain still verifies. Returns how many went.
+   * for each so the chain still verifies. Returns how many went, or with `dryRun` how many
+   * would go (and changes nothing).
    */
-  prune(before: string, outcomes: readonly AuditOutcome[]): Promise<number>;
+  prune(
+    before: string,
+    outcomes: readonly AuditOutcome[],
+    options?: { readonly dryRun?: boolean },
+  ): Promise<number>;
   /** The chain in order: records and tombstones with `seq` greater than `afterSeq`. */
   chain(afterSeq: number, limit: number): Promise<readonly (ChainedRecord | Tombstone)[]>;
   /**

@@ -224,6 +224,9 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
           record({ timestamp: at(3) }),
           record({ timestamp: new Date().toISOString() }),
         ]);
+        expect(await logger.cleanupBySeverity({ allowed: 30 }, { dryRun: true })).toBe(2);
+        expect(await logger.cleanupOldRecords({ days: 30, dryRun: true })).toBe(3);
+        expect(await f.store.query({})).toHaveLength(4); // a dry run deletes nothing
         expect(await logger.cleanupBySeverity({ allowed: 30 })).toBe(2);
         expect(await logger.verify()).toEqual({ ok: true, checked: 3 });
         expect(await logger.getPolicyStats("safe_delete")).toMatchObject({
@@ -235,6 +238,57 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
         expect(await logger.verify()).toEqual({ ok: true, checked: 1 });
         await f.store.append([record({ timestamp: new Date().toISOString() })]);
         expect(await logger.verify()).toEqual({ ok: true, checked: 2 });
+      }),
+    );
+
+    it(
+      "pages through the log oldest first for exports, with filters",
+      withLogger(async (logger, f) => {
+        const rows = Array.from({ length: 25 }, (_, i) =>
+          record({ policyId: i % 3 === 0 ? "budget" : "rate" }),
+        );
+        await f.store.append(rows);
+        const page = await f.store.query({ order: "asc", afterSeq: 5, limit: 3 });
+        expect(page.map((r) => r.decisionId)).toEqual(rows.slice(5, 8).map((r) => r.decisionId));
+        const all: string[] = [];
+        for await (const r of logger.exportDecisions({}, { pageSize: 4 })) all.push(r.decisionId);
+        expect(all).toEqual(rows.map((r) => r.decisionId));
+        const budget: string[] = [];
+        for await (const r of logger.exportDecisions(
+          { policyId: "budget", limit: 5 },
+          { pageSize: 2 },
+        ))
+          budget.push(r.decisionId);
+        expect(budget).toEqual(
+          rows
+            .filter((r) => r.policyId === "budget")
+            .slice(0, 5)
+            .map((r) => r.decisionId),
+        );
+        expect(await logger.getPolicyIds()).toEqual(["budget", "rate"]);
+      }),
+    );
+
+    it(
+      "reports each migration as applied or pending without applying any",
+      withLogger(async (_logger, f) => {
+        const before = await f.store.migrationStatus();
+        expect(before.map((m) => [m.version, m.appliedAt])).toEqual([
+          [1, null],
+          [2, null],
+          [3, null],
+        ]);
+        await f.store.migrate();
+        const after = await f.store.migrationStatus();
+        expect(
+          after.every((m) => m.appliedAt !== null && !Number.isNaN(Date.parse(m.appliedAt))),
+        ).toBe(true);
+        await f.store.rollback();
+        expect((await f.store.migrationStatus()).map((m) => m.appliedAt === null)).toEqual([
+          false,
+          false,
+          true,
+        ]);
       }),
     );
   });

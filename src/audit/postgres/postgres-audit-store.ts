@@ -10,7 +10,7 @@ import { GENESIS } from "../hash-chain.ts";
 import {
   chainBatch,
   DECISION_COLUMNS,
-  isoTimestamp,
+  historySql,
   mergeChain,
   rowToRecord,
   rowToTombstone,
@@ -22,6 +22,7 @@ import type {
   AuditStore,
   ChainedRecord,
   MigrationResult,
+  MigrationStatus,
   PolicyCounts,
   Tombstone,
 } from "../types.ts";
@@ -182,6 +183,26 @@ export class PostgresAuditStore implements AuditStore {
     return results;
   }
 
+  /** {@inheritDoc AuditStore.migrationStatus} */
+  async migrationStatus(): Promise<readonly MigrationStatus[]> {
+    const pool = await this.#getPool();
+    const exists = await pool.query("SELECT to_regclass($1) AS t", [
+      `"${this.schema}".hexarch_migrations`,
+    ]);
+    const applied = new Map<number, string>();
+    if (exists.rows[0]?.t !== null) {
+      const rows = await pool.query(
+        `SELECT version, applied_at FROM ${this.#t("hexarch_migrations")}`,
+      );
+      for (const r of rows.rows) applied.set(Number(r.version), String(r.applied_at));
+    }
+    return POSTGRES_MIGRATIONS.map((m) => ({
+      version: m.version,
+      name: m.name,
+      appliedAt: applied.get(m.version) ?? null,
+    }));
+  }
+
   /** {@inheritDoc AuditStore.rollback} */
   async rollback(): Promise<readonly MigrationResult[]> {
     try {
@@ -281,20 +302,17 @@ export class PostgresAuditStore implements AuditStore {
   /** {@inheritDoc AuditStore.query} */
   async query(filter: AuditQuery): Promise<readonly ChainedRecord[]> {
     await this.#ready();
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (sql: string, v: unknown) => {
-      params.push(v);
-      where.push(sql.replace("?", `$${params.length}`));
-    };
-    if (filter.policyId !== undefined) add("policy_id = ?", filter.policyId);
-    if (filter.userId !== undefined) add("user_id = ?", filter.userId);
-    if (filter.decision !== undefined) add("decision = ?", filter.decision);
-    if (filter.since !== undefined) add("timestamp >= ?", isoTimestamp(filter.since));
-    if (filter.until !== undefined) add("timestamp < ?", isoTimestamp(filter.until));
-    params.push(filter.limit ?? 100, filter.offset ?? 0);
-    const sql = `SELECT * FROM ${this.#t("hexarch_decisions")} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT $${params.length - 1} OFFSET $${params.length}`;
+    const { sql, params } = historySql(this.#t("hexarch_decisions"), filter, (n) => `$${n}`);
     return (await (await this.#getPool()).query(sql, params)).rows.map(rowToRecord);
+  }
+
+  /** {@inheritDoc AuditStore.policyIds} */
+  async policyIds(): Promise<readonly string[]> {
+    await this.#ready();
+    const r = await (await this.#getPool()).query(
+      `SELECT policy_id FROM ${this.#t("hexarch_policy_counts")} GROUP BY policy_id HAVING sum(n) > 0 ORDER BY policy_id`,
+    );
+    return r.rows.map((row) => String(row.policy_id));
   }
 
   /** {@inheritDoc AuditStore.counts} */
@@ -325,13 +343,24 @@ export class PostgresAuditStore implements AuditStore {
   }
 
   /** {@inheritDoc AuditStore.prune} */
-  async prune(before: string, outcomes: readonly AuditOutcome[]): Promise<number> {
+  async prune(
+    before: string,
+    outcomes: readonly AuditOutcome[],
+    options: { readonly dryRun?: boolean } = {},
+  ): Promise<number> {
     if (outcomes.length === 0) return 0;
     await this.#ready();
+    const match = `FROM ${this.#t("hexarch_decisions")} WHERE timestamp < $1 AND decision = ANY($2)`;
+    if (options.dryRun) {
+      const r = await (await this.#getPool()).query(`SELECT count(*) AS n ${match}`, [
+        before,
+        outcomes,
+      ]);
+      return Number(r.rows[0]?.n ?? 0);
+    }
     return this.#tx(async (c) => {
       // Lock the chain so no writer appends while the prefix is folded.
       await c.query(`SELECT 1 FROM ${this.#t("hexarch_chain")} WHERE id = 1 FOR UPDATE`);
-      const match = `FROM ${this.#t("hexarch_decisions")} WHERE timestamp < $1 AND decision = ANY($2)`;
       await c.query(
         `INSERT INTO ${this.#t("hexarch_tombstones")} SELECT seq, decision_id, prev_hash, hash ${match}`,
         [before, outcomes],

@@ -10,7 +10,7 @@ import { GENESIS } from "../hash-chain.ts";
 import {
   chainBatch,
   DECISION_COLUMNS,
-  isoTimestamp,
+  historySql,
   mergeChain,
   type Row,
   rowToRecord,
@@ -23,6 +23,7 @@ import type {
   AuditStore,
   ChainedRecord,
   MigrationResult,
+  MigrationStatus,
   PolicyCounts,
   Tombstone,
 } from "../types.ts";
@@ -99,6 +100,26 @@ export class SqliteAuditStore implements AuditStore {
     }
     this.#migrated = results.every((r) => r.status !== "failed");
     return results;
+  }
+
+  /** {@inheritDoc AuditStore.migrationStatus} */
+  async migrationStatus(): Promise<readonly MigrationStatus[]> {
+    const db = this.#db;
+    const table = db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'hexarch_migrations'")
+      .get();
+    const applied = new Map<number, string>();
+    if (table) {
+      for (const r of db
+        .prepare("SELECT version, applied_at FROM hexarch_migrations")
+        .all() as Row[])
+        applied.set(Number(r.version), String(r.applied_at));
+    }
+    return SQLITE_MIGRATIONS.map((m) => ({
+      version: m.version,
+      name: m.name,
+      appliedAt: applied.get(m.version) ?? null,
+    }));
   }
 
   /** {@inheritDoc AuditStore.rollback} */
@@ -187,31 +208,20 @@ export class SqliteAuditStore implements AuditStore {
   /** {@inheritDoc AuditStore.query} */
   async query(filter: AuditQuery): Promise<readonly ChainedRecord[]> {
     await this.#ready();
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (filter.policyId !== undefined) {
-      where.push("policy_id = ?");
-      params.push(filter.policyId);
-    }
-    if (filter.userId !== undefined) {
-      where.push("user_id = ?");
-      params.push(filter.userId);
-    }
-    if (filter.decision !== undefined) {
-      where.push("decision = ?");
-      params.push(filter.decision);
-    }
-    if (filter.since !== undefined) {
-      where.push("timestamp >= ?");
-      params.push(isoTimestamp(filter.since));
-    }
-    if (filter.until !== undefined) {
-      where.push("timestamp < ?");
-      params.push(isoTimestamp(filter.until));
-    }
-    params.push(filter.limit ?? 100, filter.offset ?? 0);
-    const sql = `SELECT * FROM hexarch_decisions ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ? OFFSET ?`;
+    const { sql, params } = historySql("hexarch_decisions", filter, () => "?");
     return (this.#db.prepare(sql).all(...params) as Row[]).map(rowToRecord);
+  }
+
+  /** {@inheritDoc AuditStore.policyIds} */
+  async policyIds(): Promise<readonly string[]> {
+    await this.#ready();
+    return (
+      this.#db
+        .prepare(
+          "SELECT policy_id FROM hexarch_policy_counts GROUP BY policy_id HAVING sum(n) > 0 ORDER BY policy_id",
+        )
+        .all() as Row[]
+    ).map((r) => String(r.policy_id));
   }
 
   /** {@inheritDoc AuditStore.counts} */
@@ -241,14 +251,22 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   /** {@inheritDoc AuditStore.prune} */
-  async prune(before: string, outcomes: readonly AuditOutcome[]): Promise<number> {
+  async prune(
+    before: string,
+    outcomes: readonly AuditOutcome[],
+    options: { readonly dryRun?: boolean } = {},
+  ): Promise<number> {
     if (outcomes.length === 0) return 0;
     await this.#ready();
     const db = this.#db;
     const marks = outcomes.map(() => "?").join(", ");
+    const match = `FROM hexarch_decisions WHERE timestamp < ? AND decision IN (${marks})`;
+    if (options.dryRun) {
+      const r = db.prepare(`SELECT count(*) AS n ${match}`).get(before, ...outcomes) as Row;
+      return Number(r.n);
+    }
     let removed = 0;
     this.#transaction(() => {
-      const match = `FROM hexarch_decisions WHERE timestamp < ? AND decision IN (${marks})`;
       db.prepare(
         `INSERT INTO hexarch_tombstones SELECT seq, decision_id, prev_hash, hash ${match}`,
       ).run(before, ...outcomes);
