@@ -1,45 +1,407 @@
-import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+/**
+ * hexarch-ctl, run as a subprocess: golden output for tables, JSON and CSV, against
+ * SQLite and PostgreSQL (the same golden files for both).
+ */
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PostgresAuditStore } from "../src/audit/postgres/postgres-audit-store.ts";
+import { SqliteAuditStore } from "../src/audit/sqlite/sqlite-audit-store.ts";
+import { parsePolicies } from "../src/policy/load.ts";
 import { VERSION } from "../src/version.ts";
+import { ctl, expectGolden, fixtureRecords } from "./cli-fixtures.ts";
+import { PG_URL, pgReachable } from "./pg.ts";
 
-const BIN = fileURLToPath(new URL("../src/cli/bin.ts", import.meta.url));
-const run = (...args: string[]) =>
-  spawnSync(process.execPath, [BIN, ...args], {
-    encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1" },
-  });
+const dirs: string[] = [];
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), "hexarch-cli-"));
+  dirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 describe("hexarch-ctl", () => {
-  it("prints the package's version", () => {
-    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
-      version: string;
-    };
-    expect(VERSION).toBe(pkg.version);
-    const r = run("--version");
-    expect(r.status).toBe(0);
-    expect(r.stdout.trim()).toBe(VERSION);
+  it("prints its version and help", async () => {
+    const v = await ctl(["--version"]);
+    expect(v).toMatchObject({ code: 0, stdout: `${VERSION}\n` });
+    const help = await ctl(["--help"]);
+    expect(help.code).toBe(0);
+    for (const cmd of ["demo", "init", "policy", "audit", "db", "health"])
+      expect(help.stdout).toMatch(new RegExp(`^  ${cmd}\\b`, "m"));
+    const sub = await ctl(["audit", "export", "--help"]);
+    expect(sub.stdout).toContain("Examples:");
+    expect(sub.stdout).toContain("--format <format>");
   });
 
-  it("prints usage with --help and with no command", () => {
-    for (const r of [run("--help"), run()]) {
-      expect(r.status).toBe(0);
-      expect(r.stdout).toContain("hexarch-ctl demo");
+  it("answers usage errors with one line, a hint and exit code 2, never a stack trace", async () => {
+    const cases = [
+      [["frobnicate"], "unknown command 'frobnicate'", "hint: run hexarch-ctl --help"],
+      [
+        ["audit", "lst"],
+        "unknown command 'lst' (did you mean list?)",
+        "hint: run hexarch-ctl audit --help",
+      ],
+      [
+        ["audit", "list", "--decision", "maybe"],
+        "Allowed choices are allowed, warned, blocked",
+        "hint: run hexarch-ctl audit list --help",
+      ],
+      [
+        ["audit", "list", "--since", "yesterday"],
+        "--since must be an ISO date",
+        "hint: run hexarch-ctl audit list --help",
+      ],
+      [
+        ["audit", "list", "--limit", "-3"],
+        "--limit must be a whole number",
+        "hint: run hexarch-ctl audit list --help",
+      ],
+      [["audit", "cleanup"], "say what to delete: --days N", "hint: add --dry-run"],
+      [["audit", "trail"], "required option '--user-id <id>' not specified", ""],
+    ] as const;
+    for (const [args, message, hint] of cases) {
+      const r = await ctl(args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr).toContain(`hexarch-ctl: `);
+      expect(r.stderr).toContain(message);
+      expect(r.stderr).toContain(hint);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(r.stderr.trim().split("\n").length).toBeLessThanOrEqual(2);
     }
   });
 
-  it("runs the demo", () => {
-    const r = run("demo");
-    expect(r.status).toBe(0);
-    expect(r.stdout).toContain("Policy 'safe_delete' requires confirmation");
+  it("says where it looked when there is no audit log, and exits 1", async () => {
+    const cwd = tempDir();
+    const r = await ctl(["audit", "list"], { cwd });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `hexarch-ctl: no audit log at ${join(cwd, "decisions.db")}\nhint: run \`npm run demo\` to make one, or point --db / HEXARCH_AUDIT_DB at your log\n`,
+    );
   });
 
-  it("exits 2 with a hint on an unknown command, without a stack trace", () => {
-    const r = run("frobnicate");
-    expect(r.status).toBe(2);
-    expect(r.stderr).toContain("unknown command 'frobnicate'");
-    expect(r.stderr).toContain("hint: run hexarch-ctl --help");
-    expect(r.stderr).not.toMatch(/\n\s+at /);
+  it("reports a PostgreSQL server that is down in one line, without the password", async () => {
+    const r = await ctl(["audit", "stats", "--pg-url", "postgres://app:s3cret@127.0.0.1:1/audit"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^hexarch-ctl: the audit store at postgres:\/\/app:\*\*\*@127\.0\.0\.1:1\/audit failed: /,
+    );
+    expect(r.stderr).toContain("hint: is PostgreSQL running");
+    expect(r.stderr).not.toContain("s3cret");
+    const debug = await ctl(["audit", "stats", "--debug", "--pg-url", "postgres://127.0.0.1:1/x"]);
+    expect(debug.stderr).toMatch(/\n\s+at /);
+  });
+});
+
+describe("after the demo", () => {
+  it("audit list and audit stats show the demo's own decisions (the README's two commands)", async () => {
+    const cwd = tempDir();
+    const demo = await ctl(["demo"], { cwd });
+    expect(demo.code).toBe(0);
+    expect(demo.stdout).toMatch(/\d+ decisions written to decisions\.db/);
+    const list = await ctl(["audit", "list", "--limit", "100", "--format", "json"], { cwd });
+    const records = JSON.parse(list.stdout) as { policyId: string; decision: string }[];
+    const written = Number(/(\d+) decisions written/.exec(demo.stdout)?.[1]);
+    expect(records).toHaveLength(written);
+    expect(records.some((r) => r.policyId === "safe_delete" && r.decision === "blocked")).toBe(
+      true,
+    );
+    const stats = await ctl(["audit", "stats"], { cwd });
+    expect(stats.stdout.split("\n")[0]).toMatch(/^POLICY\s+TOTAL\s+ALLOWED\s+WARNED\s+BLOCKED/);
+    for (const id of ["api_budget", "business_hours", "safe_delete", "webhook_throttle"])
+      expect(stats.stdout).toMatch(new RegExp(`^${id}\\s+\\d+`, "m"));
+    expect((await ctl(["audit", "verify"], { cwd })).code).toBe(0);
+  });
+});
+
+/** A store filled with the fixture, and the flags that point the CLI at it. */
+interface Target {
+  readonly args: string[];
+  /** Edits one stored reason behind the store's back. */
+  readonly tamper: (decisionId: string) => Promise<void>;
+  readonly cleanup: () => Promise<void>;
+}
+
+const targets: [string, () => Promise<Target | undefined>][] = [
+  [
+    "SQLite",
+    async () => {
+      const file = join(tempDir(), "audit.db");
+      const store = new SqliteAuditStore(file);
+      await store.append(fixtureRecords());
+      await store.close();
+      return {
+        args: ["--db", file],
+        tamper: async (id) => {
+          const db = new DatabaseSync(file);
+          db.prepare(
+            "UPDATE hexarch_decisions SET reason = 'nothing to see' WHERE decision_id = ?",
+          ).run(id);
+          db.close();
+        },
+        cleanup: async () => {},
+      };
+    },
+  ],
+  [
+    "PostgreSQL",
+    async () => {
+      if (!(await pgReachable("CLI tests against PostgreSQL"))) return undefined;
+      const schema = `cli_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
+      const store = new PostgresAuditStore(PG_URL, { schema });
+      await store.append(fixtureRecords());
+      await store.close();
+      const sql = async (text: string, values: unknown[] = []) => {
+        const c = new pg.Client({ connectionString: PG_URL });
+        await c.connect();
+        try {
+          await c.query(text, values);
+        } finally {
+          await c.end();
+        }
+      };
+      return {
+        args: ["--pg-url", PG_URL, "--pg-schema", schema],
+        tamper: (id) =>
+          sql(
+            `UPDATE "${schema}".hexarch_decisions SET reason = 'nothing to see' WHERE decision_id = $1`,
+            [id],
+          ),
+        cleanup: () => sql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`),
+      };
+    },
+  ],
+];
+
+describe.each(targets)("audit commands on %s", (_name, make) => {
+  let t: Target | undefined;
+  beforeAll(async () => {
+    t = await make();
+  });
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+  const run = async (...args: string[]) => {
+    if (!t) return undefined;
+    const r = await ctl([...args, ...t.args]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    return r.stdout;
+  };
+  const golden = async (name: string, ...args: string[]) => {
+    const out = await run(...args);
+    if (out !== undefined) expectGolden(name, out);
+  };
+
+  it("lists decisions as a table that fits 80 columns, as JSON and as CSV", async () => {
+    await golden("audit-list.txt", "audit", "list");
+    await golden("audit-list.json", "audit", "list", "--format", "json", "--limit", "3");
+    await golden("audit-list.csv", "audit", "list", "--format", "csv");
+    const table = await run("audit", "list", "--limit", "100");
+    if (table)
+      for (const line of table.split("\n")) expect([...line].length).toBeLessThanOrEqual(80);
+  });
+
+  it("filters by policy, user, decision and time", async () => {
+    await golden(
+      "audit-list-filtered.txt",
+      "audit",
+      "list",
+      "--policy-id",
+      "rate_limit",
+      "--decision",
+      "blocked",
+    );
+    const since = await run(
+      "audit",
+      "list",
+      "--since",
+      "2026-01-15T10:30:00Z",
+      "--until",
+      "2026-01-15T10:41:00Z",
+      "--format",
+      "json",
+    );
+    if (since) expect((JSON.parse(since) as { seq: number }[]).map((r) => r.seq)).toEqual([11, 10]);
+    await golden("audit-trail.txt", "audit", "trail", "--user-id", "carol");
+    await golden("audit-blocked.txt", "audit", "blocked", "--timeframe", "36500d");
+    const recent = await run("audit", "blocked");
+    if (recent) expect(recent).toBe("no decisions match\n");
+  });
+
+  it("shows stats for every policy, or one", async () => {
+    await golden("audit-stats.txt", "audit", "stats");
+    await golden("audit-stats.json", "audit", "stats", "--format", "json");
+    await golden("audit-stats-one.txt", "audit", "stats", "--policy-id", "rate_limit");
+    await golden(
+      "audit-stats-one.json",
+      "audit",
+      "stats",
+      "--policy-id",
+      "rate_limit",
+      "--format",
+      "json",
+    );
+    await golden("audit-stats.csv", "audit", "stats", "--format", "csv");
+  });
+
+  it("exports to a file in each format, oldest first, with filters", async () => {
+    if (!t) return;
+    const dir = tempDir();
+    for (const format of ["jsonl", "json", "csv"]) {
+      const out = join(dir, `all.${format}`);
+      const r = await ctl(["audit", "export", "--output", out, "--format", format, ...t.args]);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toBe(`exported 12 records to ${out}\n`);
+      expectGolden(`audit-export.${format}`, readFileSync(out, "utf8"));
+    }
+    const json = JSON.parse(readFileSync(join(dir, "all.json"), "utf8")) as unknown[];
+    expect(json).toHaveLength(12);
+    await golden(
+      "audit-export-filtered.jsonl",
+      "audit",
+      "export",
+      "--policy-id",
+      "safe_delete",
+      "--since",
+      "2026-01-15T10:00:00Z",
+    );
+    const none = await run("audit", "export", "--format", "json", "--policy-id", "nothing");
+    expect(none).toBe(t ? "[]\n" : undefined);
+  });
+
+  it("verifies the chain, cleans up by age and severity, and exits 1 on tampering", async () => {
+    if (!t) return;
+    expect(await run("audit", "verify")).toBe("ok: 12 records checked, the chain is intact\n");
+    expect(await run("audit", "cleanup", "--days", "0", "--dry-run")).toBe(
+      "would delete 12 records older than 0 days (dry run: nothing deleted)\n",
+    );
+    expect(await run("audit", "cleanup", "--warned", "0", "--dry-run")).toBe(
+      "would delete 1 records warned older than 0 days (dry run: nothing deleted)\n",
+    );
+    expect(await run("audit", "cleanup", "--days", "36500")).toBe(
+      "deleted 0 records older than 36500 days; the chain still verifies\n",
+    );
+    expect(await run("audit", "verify", "--format", "json")).toBe(
+      '{\n  "ok": true,\n  "checked": 12\n}\n',
+    );
+    await t.tamper("019bc0c4-6a00-7000-8000-000000000005");
+    const broken = await ctl(["audit", "verify", ...t.args]);
+    expect(broken.code).toBe(1);
+    expectGolden("audit-verify-broken.txt", broken.stdout);
+    expect((await ctl(["audit", "cleanup", "--blocked", "0", ...t.args])).stdout).toBe(
+      "deleted 5 records blocked older than 0 days; the chain still verifies\n",
+    );
+  });
+
+  it("reports the schema's migrations", async () => {
+    const out = await run("db", "status");
+    if (out === undefined) return;
+    expectGolden("db-status.txt", out.replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/g, "<applied at>"));
+    expect(await run("db", "migrate")).toBe(
+      "  1  create decisions, tombstones and chain state: already applied\n  2  keep per-policy counts for stats: already applied\n  3  drop the time-only index: history is read in log order: already applied\n",
+    );
+  });
+});
+
+describe("db commands on a new SQLite file", () => {
+  it("migrates, reports status, and rolls back", async () => {
+    const db = join(tempDir(), "new.db");
+    expect((await ctl(["db", "status", "--db", db])).code).toBe(1); // nothing there yet
+    const up = await ctl(["db", "migrate", "--db", db, "--format", "json"]);
+    expect(up.code).toBe(0);
+    expect((JSON.parse(up.stdout) as { status: string }[]).map((m) => m.status)).toEqual([
+      "applied",
+      "applied",
+      "applied",
+    ]);
+    const back = await ctl(["db", "rollback", "--db", db]);
+    expect(back.stdout).toMatch(/^ {2}3 {2}.*: rolled back\n$/);
+    const status = await ctl(["db", "status", "--db", db]);
+    expect(status.stdout).toMatch(/\n\s+3 .* pending\n$/);
+  });
+});
+
+describe("policy commands", () => {
+  let cwd = "";
+  beforeAll(async () => {
+    cwd = tempDir();
+    const init = await ctl(["init"], { cwd });
+    expect(init.code).toBe(0);
+    expectGolden("init.txt", init.stdout);
+  });
+  const run = (...args: string[]) => ctl(args, { cwd });
+
+  it("writes a starter that loads, and never overwrites a file", async () => {
+    const text = readFileSync(join(cwd, "hexarch.yaml"), "utf8");
+    expect(parsePolicies(text).policies.map((p) => p.id)).toEqual([
+      "api_budget",
+      "rate_limit",
+      "safe_delete",
+      "business_hours",
+    ]);
+    writeFileSync(join(cwd, "mine.yaml"), "policies: []\n");
+    const again = await run("init", "mine.yaml");
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("hexarch-ctl: mine.yaml already exists; not overwriting it");
+    expect(readFileSync(join(cwd, "mine.yaml"), "utf8")).toBe("policies: []\n");
+  });
+
+  it("lists, shows and exports policies", async () => {
+    expectGolden("policy-list.txt", (await run("policy", "list")).stdout);
+    expectGolden("policy-list.json", (await run("policy", "list", "--format", "json")).stdout);
+    expectGolden("policy-show.txt", (await run("policy", "show", "rate_limit")).stdout);
+    expectGolden(
+      "policy-export.json",
+      (await run("policy", "export", "api_budget", "--format", "json")).stdout,
+    );
+    const yaml = (await run("policy", "export", "safe_delete")).stdout;
+    expect(parsePolicies(yaml).policies.map((p) => p.id)).toEqual(["safe_delete"]);
+    const missing = await run("policy", "show", "nope");
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe(
+      "hexarch-ctl: no policy 'nope' in hexarch.yaml\nhint: policies in the file: api_budget, rate_limit, safe_delete, business_hours\n",
+    );
+  });
+
+  it("validates: every problem with file:line:col and exit code 1", async () => {
+    const ok = await run("policy", "validate");
+    expect(ok).toMatchObject({ code: 0, stdout: "valid: hexarch.yaml: 4 policies, 4 rules\n" });
+    writeFileSync(
+      join(cwd, "bad.yaml"),
+      "policies:\n  - id: a\n    rules:\n      - requests_per_minut: 10\n  - id: b\n    rules:\n      - action: explode\n",
+    );
+    const bad = await run("policy", "validate", "bad.yaml");
+    expect(bad.code).toBe(1);
+    expectGolden("policy-validate-bad.txt", bad.stdout);
+    const json = await run("policy", "validate", "bad.yaml", "--format", "json");
+    expect(JSON.parse(json.stdout)).toMatchObject({ valid: false, file: "bad.yaml" });
+    const loading = await run("policy", "list", "--policy-file", "bad.yaml");
+    expect(loading.code).toBe(1);
+    expect(loading.stderr).toContain("hint: run `hexarch-ctl policy validate bad.yaml`");
+  });
+
+  it("checks health: exit 0 when all is well, 1 when a check fails", async () => {
+    const good = await run("health", "--format", "json");
+    expect(good.code).toBe(0);
+    expect(JSON.parse(good.stdout)).toEqual([
+      { check: "policy file", status: "ok", detail: "hexarch.yaml: 4 policies" },
+      {
+        check: "audit store",
+        status: "warn",
+        detail: `${join(cwd, "decisions.db")} does not exist yet (made on first write)`,
+      },
+    ]);
+    const redisDown = await run("health", "--redis-url", "redis://127.0.0.1:1");
+    expect(redisDown.code).toBe(1);
+    expect(redisDown.stdout).toMatch(/^redis\s+fail\s+redis:\/\/127\.0\.0\.1:1/m);
+    const badFile = await run("health", "--policy-file", "bad.yaml");
+    expect(badFile.code).toBe(1);
+    expect(badFile.stdout).toMatch(/^policy file\s+fail/m);
   });
 });

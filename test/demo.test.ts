@@ -1,4 +1,9 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { DecisionLogger } from "../src/audit/decision-logger.ts";
+import { SqliteAuditStore } from "../src/audit/sqlite/sqlite-audit-store.ts";
 import { runDemo } from "../src/demo/main.ts";
 
 afterEach(() => {
@@ -9,8 +14,20 @@ describe("npm run demo", () => {
   it("tells the whole story: refusal, confirmation, budget warning and stop, throttling, business hours", async () => {
     const lines: string[] = [];
     vi.spyOn(console, "log").mockImplementation((line: unknown) => void lines.push(String(line)));
-    await runDemo();
+    const dir = mkdtempSync(join(tmpdir(), "hexarch-demo-"));
+    const auditDb = join(dir, "decisions.db");
+    try {
+      await runDemo({ auditDb });
+      const logger = new DecisionLogger(new SqliteAuditStore(auditDb), { exitHooks: false });
+      const stats = await logger.getPolicyStats("safe_delete");
+      expect(stats).toMatchObject({ totalDecisions: 2, allowed: 1, blocked: 1 });
+      expect(await logger.verify()).toMatchObject({ ok: true });
+      await logger.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     const out = lines.join("\n");
+    expect(out).toMatch(/\d+ decisions written to .*decisions\.db/);
     expect(out).toContain("refused  Policy 'safe_delete' requires confirmation");
     expect(out).toContain("the function body never ran: 0 rows deleted");
     expect(out).toContain("allowed  with confirm: true");

@@ -7,6 +7,8 @@
 
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { DecisionLogger } from "../audit/decision-logger.ts";
+import { SqliteAuditStore } from "../audit/sqlite/sqlite-audit-store.ts";
 import type { Decision } from "../engine/decision.ts";
 import { PolicyViolation } from "../errors.ts";
 import { Guardian } from "../guardian/guardian.ts";
@@ -21,22 +23,36 @@ const bad = (s: string) => paint(31, s);
 const title = (s: string) => console.log(`\n${paint(1, s)}`);
 const say = (s: string) => console.log(`  ${s}`);
 
+/** Options of {@link runDemo}. */
+export interface DemoOptions {
+  /**
+   * SQLite file the demo's decisions are logged to, for `hexarch-ctl audit list` to show;
+   * `false` logs nothing. Default: `HEXARCH_AUDIT_DB`, else `./decisions.db`.
+   */
+  readonly auditDb?: string | false;
+}
+
 /** Runs the story. Exported for `hexarch-ctl demo` and the tests. */
-export async function runDemo(): Promise<void> {
+export async function runDemo(options: DemoOptions = {}): Promise<void> {
   const clock = new ManualClock("2026-11-25T15:00:00Z"); // a Wednesday, 10:00 in New York
   const warnings: Decision[] = [];
+  const auditDb = options.auditDb ?? process.env.HEXARCH_AUDIT_DB ?? "decisions.db";
+  const auditLogger = auditDb
+    ? new DecisionLogger(new SqliteAuditStore(auditDb), { exitHooks: false })
+    : undefined;
   const guardian = new Guardian({
     policies: DEMO_POLICIES,
     clock: clock.now,
     env: {},
     onWarn: (d) => void warnings.push(d),
+    ...(auditLogger && { auditLogger }),
   });
   console.log(paint(1, "hexarch-guardrails demo: guarded calls, decided in-process"));
   say(`policies: ${guardian.listPolicies().join(", ")}`);
 
   title("1. A cleanup script that deletes users (policy safe_delete)");
   const deleted: string[] = [];
-  const cleanup = guardian.check("safe_delete", { operation: "delete" })(
+  const cleanup = guardian.check("safe_delete", { operation: "delete", userId: "ops-cron" })(
     async function cleanupOldUsers() {
       deleted.push("10,000 inactive users");
     },
@@ -52,9 +68,13 @@ export async function runDemo(): Promise<void> {
   say(`${ok("allowed")}  with confirm: true in the context — deleted ${deleted[0]}`);
 
   title("2. A weekend batch of GPT-4 calls at $0.75 each (policy api_budget, $10/month)");
-  const complete = guardian.check("api_budget", { resource: "openai", cost: 0.75 })(
-    async (prompt: string) => `answer to ${prompt}`,
-  );
+  const complete = guardian.check("api_budget", {
+    resource: "openai",
+    cost: 0.75,
+    userId: "alice",
+  })(async function summarize(prompt: string) {
+    return `answer to ${prompt}`;
+  });
   let spent = 0;
   let answered = 0;
   for (let i = 1; i <= 1000; i++) {
@@ -75,7 +95,10 @@ export async function runDemo(): Promise<void> {
   title("3. A webhook sender (policy webhook_throttle: 5 a second per destination)");
   const send = guardian.check("webhook_throttle", {
     context: (destination: string) => ({ destination }),
-  })(async (_destination: string) => true);
+    userId: "billing-service",
+  })(async function sendWebhook(_destination: string) {
+    return true;
+  });
   const outcome = async (destination: string) => {
     let sent = 0;
     let throttled = 0;
@@ -92,7 +115,11 @@ export async function runDemo(): Promise<void> {
   say(`a second later, hooks.example.com: ${await outcome("hooks.example.com")}`);
 
   title("4. A deploy button (policy business_hours), under an injected clock");
-  const deploy = guardian.check("business_hours", { operation: "deploy" })(async () => "deployed");
+  const deploy = guardian.check("business_hours", { operation: "deploy", userId: "bob" })(
+    async function deployRelease() {
+      return "deployed";
+    },
+  );
   for (const at of ["2026-11-25T15:00:00Z", "2026-11-25T23:30:00Z", "2026-11-28T15:00:00Z"]) {
     clock.set(at);
     const local = new Date(at).toLocaleString("en-US", {
@@ -109,10 +136,19 @@ export async function runDemo(): Promise<void> {
     say(`${local} in New York: ${result}`);
   }
 
-  title("Next");
-  say("Write your own hexarch.yaml (every key: docs/policy-language.md) and guard a function:");
-  say(`  const guarded = new Guardian().check("safe_delete")(deleteUsers);`);
   await guardian.close();
+  if (auditLogger) {
+    title("The audit log");
+    say(
+      `${auditLogger.stats.written} decisions written to ${auditDb} (SQLite, hash-chained). See them with:`,
+    );
+    say("  npx hexarch-ctl audit list");
+    say("  npx hexarch-ctl audit stats");
+    say("  npx hexarch-ctl audit verify");
+  }
+  title("Next");
+  say("Write your own hexarch.yaml (npx hexarch-ctl init writes a starter) and guard a function:");
+  say(`  const guarded = new Guardian().check("safe_delete")(deleteUsers);`);
 }
 
 // Run when executed directly (npm run demo), not when imported (hexarch-ctl demo, tests).

@@ -1,0 +1,429 @@
+/**
+ * `hexarch-ctl audit …`: read, export, clean up and verify the audit log.
+ *
+ * @module
+ */
+
+import { once } from "node:events";
+import { createWriteStream, renameSync, rmSync } from "node:fs";
+import { resolve } from "node:path";
+import { type Command, Option } from "commander";
+import { parseDuration } from "../../audit/decision-logger.ts";
+import type { AuditOutcome, AuditQuery, ChainedRecord } from "../../audit/types.ts";
+import { CliError, silentExit, usageError } from "../errors.ts";
+import { type CliIo, csvLine, jsonText, type ListFormat, painter } from "../output.ts";
+import {
+  type NamedStats,
+  printRecords,
+  printStats,
+  RECORD_CSV_HEADER,
+  recordCsv,
+  recordJson,
+} from "../records.ts";
+import { type StoreFlags, withLogger, withStoreOptions } from "../store-options.ts";
+
+const OUTCOMES = ["allowed", "warned", "blocked"] as const;
+
+const formatOption = () =>
+  new Option("--format <format>", "output format")
+    .choices(["table", "json", "csv"])
+    .default("table");
+
+/** A positive integer flag. */
+function count(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0)
+      throw usageError(`${name} must be a whole number, not '${value}'`);
+    return n;
+  };
+}
+
+/** A number of days (fractions allowed). */
+function days(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0 || value.trim() === "")
+      throw usageError(`${name} must be a number of days, not '${value}'`);
+    return n;
+  };
+}
+
+/** `--since`/`--until`: an ISO date or time, or a duration back from now (`24h`, `7d`). */
+export function instant(name: string, now: () => number = Date.now) {
+  return (value: string): string => {
+    if (/^\d+(\.\d+)?\s*(ms|s|m|h|d|w)$/.test(value.trim()))
+      return new Date(now() - parseDuration(value)).toISOString();
+    const t = Date.parse(value);
+    if (Number.isNaN(t))
+      throw usageError(
+        `${name} must be an ISO date (2026-11-25, 2026-11-25T12:00:00Z) or a duration such as 24h, not '${value}'`,
+      );
+    return new Date(t).toISOString();
+  };
+}
+
+function timeframe(value: string): string {
+  try {
+    parseDuration(value);
+    return value;
+  } catch {
+    throw usageError(`--timeframe must be a duration such as 24h, 7d or 30d, not '${value}'`);
+  }
+}
+
+interface ListFlags extends StoreFlags {
+  readonly policyId?: string;
+  readonly userId?: string;
+  readonly decision?: AuditOutcome;
+  readonly since?: string;
+  readonly until?: string;
+  readonly limit: number;
+  readonly offset?: number;
+  readonly format: ListFormat;
+}
+
+/** Registers `audit` and its subcommands on the program. */
+export function auditCommand(program: Command, io: CliIo): void {
+  const audit = program
+    .command("audit")
+    .description("read, export, clean up and verify the audit log")
+    .addHelpText(
+      "after",
+      `
+The log is ./decisions.db (SQLite) unless --db, HEXARCH_AUDIT_DB, --pg-url or
+HEXARCH_PG_URL says otherwise. Every listing takes --format table|json|csv.`,
+    );
+
+  withStoreOptions(
+    audit
+      .command("list")
+      .description("recent decisions, newest first")
+      .option("--policy-id <id>", "only this policy")
+      .option("--user-id <id>", "only this user")
+      .addOption(new Option("--decision <decision>", "only this outcome").choices(OUTCOMES))
+      .option(
+        "--since <when>",
+        "from this ISO time, or this long ago (24h, 7d)",
+        instant("--since"),
+      )
+      .option("--until <when>", "before this ISO time, or this long ago", instant("--until"))
+      .option("--limit <n>", "at most this many", count("--limit"), 20)
+      .option("--offset <n>", "skip this many", count("--offset"))
+      .addOption(formatOption()),
+  )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ hexarch-ctl audit list
+  $ hexarch-ctl audit list --policy-id api_budget --decision blocked --since 24h
+  $ hexarch-ctl audit list --user-id alice --format json | jq '.[].reason'`,
+    )
+    .action(async (flags: ListFlags) => {
+      const filter: AuditQuery = {
+        ...(flags.policyId !== undefined && { policyId: flags.policyId }),
+        ...(flags.userId !== undefined && { userId: flags.userId }),
+        ...(flags.decision !== undefined && { decision: flags.decision }),
+        ...(flags.since !== undefined && { since: flags.since }),
+        ...(flags.until !== undefined && { until: flags.until }),
+        ...(flags.offset !== undefined && { offset: flags.offset }),
+        limit: flags.limit,
+      };
+      const records = await withLogger(flags, io, { mustExist: true }, (l) =>
+        l.getDecisionHistory(filter),
+      );
+      printRecords(records, flags.format, io);
+    });
+
+  withStoreOptions(
+    audit
+      .command("blocked")
+      .description("blocked calls within a timeframe, newest first")
+      .option(
+        "--timeframe <duration>",
+        "how far back: 24h, 7d, 30d or any duration",
+        timeframe,
+        "24h",
+      )
+      .option("--limit <n>", "at most this many", count("--limit"), 50)
+      .addOption(formatOption()),
+  )
+    .addHelpText("after", "\nExamples:\n  $ hexarch-ctl audit blocked --timeframe 7d")
+    .action(
+      async (flags: StoreFlags & { timeframe: string; limit: number; format: ListFormat }) => {
+        const records = await withLogger(flags, io, { mustExist: true }, (l) =>
+          l.getBlockedOperations({ timeframe: flags.timeframe, limit: flags.limit }),
+        );
+        printRecords(records, flags.format, io);
+      },
+    );
+
+  withStoreOptions(
+    audit
+      .command("stats")
+      .description("decision counts, block rate and top block reasons per policy")
+      .option("--policy-id <id>", "only this policy (default: every policy in the log)")
+      .option("--top <n>", "block reasons to list per policy", count("--top"), 5)
+      .addOption(formatOption()),
+  )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ hexarch-ctl audit stats\n  $ hexarch-ctl audit stats --policy-id api_budget --format json",
+    )
+    .action(async (flags: StoreFlags & { policyId?: string; top: number; format: ListFormat }) => {
+      const stats = await withLogger(flags, io, { mustExist: true }, async (l) => {
+        const ids = flags.policyId !== undefined ? [flags.policyId] : await l.getPolicyIds();
+        const out: NamedStats[] = [];
+        for (const policyId of ids)
+          out.push({ policyId, ...(await l.getPolicyStats(policyId, { topReasons: flags.top })) });
+        return out;
+      });
+      if (flags.policyId !== undefined && flags.format === "json") {
+        io.stdout.write(jsonText(stats[0]));
+        return;
+      }
+      printStats(stats, flags.format, io);
+      if (flags.format === "table" && flags.policyId !== undefined) {
+        const reasons = stats[0]?.topBlockReasons ?? [];
+        if (reasons.length > 0) {
+          io.stdout.write("\nTop block reasons:\n");
+          for (const r of reasons)
+            io.stdout.write(`  ${r.count.toLocaleString("en-US").padStart(8)}  ${r.reason}\n`);
+        }
+      }
+    });
+
+  withStoreOptions(
+    audit
+      .command("trail")
+      .description("every decision about one user, newest first")
+      .requiredOption("--user-id <id>", "the user")
+      .option("--limit <n>", "at most this many", count("--limit"), 50)
+      .addOption(formatOption()),
+  )
+    .addHelpText("after", "\nExamples:\n  $ hexarch-ctl audit trail --user-id alice")
+    .action(async (flags: StoreFlags & { userId: string; limit: number; format: ListFormat }) => {
+      const records = await withLogger(flags, io, { mustExist: true }, (l) =>
+        l.getUserAuditTrail(flags.userId, { limit: flags.limit }),
+      );
+      printRecords(records, flags.format, io);
+    });
+
+  withStoreOptions(
+    audit
+      .command("export")
+      .description("write decisions to a file, oldest first, in bounded memory")
+      .option("--output <file>", "where to write ('-' for standard output)", "-")
+      .addOption(
+        new Option("--format <format>", "file format")
+          .choices(["csv", "json", "jsonl"])
+          .default("jsonl"),
+      )
+      .option("--policy-id <id>", "only this policy")
+      .option("--user-id <id>", "only this user")
+      .addOption(new Option("--decision <decision>", "only this outcome").choices(OUTCOMES))
+      .option(
+        "--since <when>",
+        "from this ISO time, or this long ago (24h, 7d)",
+        instant("--since"),
+      )
+      .option("--until <when>", "before this ISO time, or this long ago", instant("--until")),
+  )
+    .addHelpText(
+      "after",
+      `
+The file is written next to its name with a .partial suffix and renamed when complete,
+so an interrupted export never looks finished. A progress bar shows on a terminal.
+
+Examples:
+  $ hexarch-ctl audit export --output decisions.csv --format csv --since 30d
+  $ hexarch-ctl audit export --format jsonl --policy-id api_budget | gzip > budget.jsonl.gz`,
+    )
+    .action(async (flags: ListFlags & { output: string; format: "csv" | "json" | "jsonl" }) => {
+      await exportRecords(flags, io);
+    });
+
+  withStoreOptions(
+    audit
+      .command("cleanup")
+      .description("delete old records; the hash chain stays verifiable")
+      .option("--days <n>", "delete every record older than this many days", days("--days"))
+      .option("--allowed <days>", "delete allowed decisions older than this", days("--allowed"))
+      .option("--warned <days>", "delete warned decisions older than this", days("--warned"))
+      .option("--blocked <days>", "delete blocked decisions older than this", days("--blocked"))
+      .option("--dry-run", "count what would be deleted, delete nothing"),
+  )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ hexarch-ctl audit cleanup --days 90 --dry-run
+  $ hexarch-ctl audit cleanup --allowed 30 --warned 90 --blocked 365`,
+    )
+    .action(
+      async (
+        flags: StoreFlags & {
+          days?: number;
+          allowed?: number;
+          warned?: number;
+          blocked?: number;
+          dryRun?: boolean;
+        },
+      ) => {
+        const bySeverity = OUTCOMES.filter((o) => flags[o] !== undefined);
+        if (flags.days === undefined && bySeverity.length === 0) {
+          throw usageError(
+            "say what to delete: --days N, or --allowed/--warned/--blocked N",
+            "add --dry-run to see how many records would go",
+          );
+        }
+        if (flags.days !== undefined && bySeverity.length > 0) {
+          throw usageError("give --days or the per-outcome flags, not both");
+        }
+        const dryRun = flags.dryRun === true;
+        const n = await withLogger(flags, io, { mustExist: true }, (l) =>
+          flags.days !== undefined
+            ? l.cleanupOldRecords({ days: flags.days, dryRun })
+            : l.cleanupBySeverity(
+                Object.fromEntries(bySeverity.map((o) => [o, flags[o] as number])),
+                { dryRun },
+              ),
+        );
+        const what =
+          flags.days !== undefined
+            ? `older than ${flags.days} days`
+            : bySeverity.map((o) => `${o} older than ${flags[o]} days`).join(", ");
+        io.stdout.write(
+          dryRun
+            ? `would delete ${n.toLocaleString("en-US")} records ${what} (dry run: nothing deleted)\n`
+            : `deleted ${n.toLocaleString("en-US")} records ${what}; the chain still verifies\n`,
+        );
+      },
+    );
+
+  withStoreOptions(
+    audit
+      .command("verify")
+      .description("walk the hash chain; exit 1 if any record was edited, deleted or reordered")
+      .addOption(
+        new Option("--format <format>", "output format")
+          .choices(["table", "json"])
+          .default("table"),
+      ),
+  )
+    .addHelpText("after", "\nExamples:\n  $ hexarch-ctl audit verify && echo intact")
+    .action(async (flags: StoreFlags & { format: "table" | "json" }) => {
+      const progress = progressBar(io, "verifying");
+      const result = await withLogger(flags, io, { mustExist: true }, (l) =>
+        l.verify({ onProgress: (done, total) => progress.update(done, total) }),
+      );
+      progress.done();
+      const paint = painter(io.stdout, io.env);
+      if (flags.format === "json") io.stdout.write(jsonText(result));
+      else if (result.ok)
+        io.stdout.write(
+          `${paint("green", "ok")}: ${result.checked.toLocaleString("en-US")} records checked, the chain is intact\n`,
+        );
+      else
+        io.stdout.write(
+          `${paint("red", "BROKEN")}: the chain breaks at ${result.firstBadDecisionId} (${result.checked.toLocaleString("en-US")} records before it check out)\n`,
+        );
+      if (!result.ok) throw silentExit(1);
+    });
+}
+
+/** A progress line on standard error, only on a terminal. */
+function progressBar(io: CliIo, label: string) {
+  const tty = io.stderr.isTTY === true;
+  let last = 0;
+  return {
+    update(done: number, total?: number) {
+      if (!tty) return;
+      const now = Date.now();
+      if (now - last < 100) return;
+      last = now;
+      const pct = total ? ` ${Math.min(100, Math.floor((done / total) * 100))}%` : "";
+      const width = 30;
+      const bar = total
+        ? ` [${"#".repeat(Math.round((Math.min(done, total) / total) * width)).padEnd(width, ".")}]`
+        : "";
+      io.stderr.write(
+        `\r${label}${bar}${pct} ${done.toLocaleString("en-US")}${total ? ` / ${total.toLocaleString("en-US")}` : ""} records`,
+      );
+    },
+    done() {
+      if (tty && last > 0) io.stderr.write("\r\x1b[K");
+    },
+  };
+}
+
+/** Streams the matching records to the output, a page at a time, with backpressure. */
+async function exportRecords(
+  flags: ListFlags & { output: string; format: "csv" | "json" | "jsonl" },
+  io: CliIo,
+): Promise<void> {
+  const toStdout = flags.output === "-";
+  const target = toStdout ? "" : resolve(io.cwd, flags.output);
+  const partial = `${target}.partial`;
+  const file = toStdout ? undefined : createWriteStream(partial);
+  if (file) {
+    await Promise.race([
+      once(file, "open"),
+      once(file, "error").then(([err]) => {
+        throw new CliError(`cannot write ${target}: ${(err as Error).message}`, {
+          hint: "check that the directory exists and is writable",
+        });
+      }),
+    ]);
+  }
+  const write = async (chunk: string) => {
+    if (file) {
+      if (!file.write(chunk)) await once(file, "drain");
+    } else if (!io.stdout.write(chunk) && "once" in io.stdout) {
+      await once(io.stdout as unknown as NodeJS.EventEmitter, "drain");
+    }
+  };
+  const filter = {
+    ...(flags.policyId !== undefined && { policyId: flags.policyId }),
+    ...(flags.userId !== undefined && { userId: flags.userId }),
+    ...(flags.decision !== undefined && { decision: flags.decision }),
+    ...(flags.since !== undefined && { since: flags.since }),
+    ...(flags.until !== undefined && { until: flags.until }),
+  };
+  const progress = progressBar(io, "exporting");
+  let n = 0;
+  try {
+    await withLogger(flags, io, { mustExist: true }, async (l) => {
+      const unfiltered = Object.keys(filter).length === 0;
+      const ends = unfiltered ? await l.store.ends() : undefined;
+      const total = ends ? ends.headSeq - ends.startSeq : undefined;
+      if (flags.format === "csv") await write(csvLine(RECORD_CSV_HEADER));
+      if (flags.format === "json") await write("[");
+      for await (const r of l.exportDecisions(filter)) {
+        await write(line(r, flags.format, n));
+        n++;
+        if (n % 1000 === 0) progress.update(n, total);
+      }
+      if (flags.format === "json") await write(n === 0 ? "]\n" : "\n]\n");
+    });
+  } catch (err) {
+    file?.destroy();
+    if (file) rmSync(partial, { force: true });
+    throw err;
+  } finally {
+    progress.done();
+  }
+  if (file) {
+    file.end();
+    await once(file, "finish");
+    renameSync(partial, target);
+    io.stderr.write(`exported ${n.toLocaleString("en-US")} records to ${flags.output}\n`);
+  }
+}
+
+function line(r: ChainedRecord, format: "csv" | "json" | "jsonl", index: number): string {
+  if (format === "csv") return recordCsv(r);
+  const json = JSON.stringify(recordJson(r));
+  return format === "jsonl" ? `${json}\n` : `${index === 0 ? "\n" : ",\n"}  ${json}`;
+}

@@ -1,0 +1,270 @@
+/**
+ * `hexarch-ctl policy …`: list, show, validate, diff, export and test policies.
+ *
+ * @module
+ */
+
+import { readFileSync, writeFileSync } from "node:fs";
+import { relative, resolve } from "node:path";
+import { type Command, Option } from "commander";
+import { Document, isMap, isSeq, parseDocument, type YAMLMap } from "yaml";
+import { formatIssue, PolicyFileError } from "../../errors.ts";
+import { discoverPolicyFile, parsePolicies } from "../../policy/load.ts";
+import type { PolicyRule, PolicySet } from "../../policy/types.ts";
+import { CliError, silentExit } from "../errors.ts";
+import {
+  type CliIo,
+  csvLine,
+  jsonText,
+  type ListFormat,
+  outputWidth,
+  painter,
+  renderTable,
+} from "../output.ts";
+
+/** A policy file read and validated, with its text for `show`/`export`. */
+interface LoadedFile {
+  readonly path: string;
+  readonly text: string;
+  readonly set: PolicySet;
+}
+
+/** How the CLI names a file: relative to the working directory when inside it. */
+export function displayPath(path: string, io: CliIo): string {
+  const rel = relative(io.cwd, path);
+  return rel && !rel.startsWith("..") ? rel : path;
+}
+
+/** Finds, reads and validates a policy file; problems become one CLI error. */
+export function loadFile(explicit: string | undefined, io: CliIo): LoadedFile {
+  let path: string;
+  try {
+    path = discoverPolicyFile(explicit, { cwd: io.cwd, env: io.env });
+  } catch (err) {
+    throw new CliError((err as Error).message.split("\n")[0] as string, {
+      hint: "pass --policy-file FILE, set HEXARCH_POLICY_FILE, or run `hexarch-ctl init`",
+    });
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new CliError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return { path, text, set: parsePolicies(text, { source: displayPath(path, io) }) };
+  } catch (err) {
+    if (err instanceof PolicyFileError) {
+      throw new CliError(err.message, {
+        hint: `run \`hexarch-ctl policy validate ${displayPath(path, io)}\` to list every problem`,
+      });
+    }
+    throw err;
+  }
+}
+
+/** The policy's node in the file as written (comments kept), or an error naming the ids. */
+function policyNode(file: LoadedFile, id: string): YAMLMap {
+  const doc = parseDocument(file.text);
+  const policies = doc.get("policies");
+  if (isSeq(policies)) {
+    for (const item of policies.items) {
+      if (isMap(item) && String(item.get("id")) === id) return item;
+    }
+  }
+  throw unknownPolicy(file, id);
+}
+
+function unknownPolicy(file: LoadedFile, id: string): CliError {
+  const known = file.set.policies.map((p) => p.id);
+  return new CliError(`no policy '${id}' in ${file.set.source}`, {
+    hint: known.length ? `policies in the file: ${known.join(", ")}` : "the file has no policies",
+  });
+}
+
+const policyFileOption = () =>
+  new Option(
+    "--policy-file <file>",
+    "policy file (default: HEXARCH_POLICY_FILE, else hexarch.yaml found upwards)",
+  );
+
+/** Registers `policy` and its subcommands on the program. */
+export function policyCommand(program: Command, io: CliIo): Command {
+  const policy = program
+    .command("policy")
+    .description("list, show, validate, diff, export and test policies");
+
+  policy
+    .command("list")
+    .description("the policies of the policy file")
+    .addOption(policyFileOption())
+    .addOption(
+      new Option("--format <format>", "output format")
+        .choices(["table", "json", "csv"])
+        .default("table"),
+    )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ hexarch-ctl policy list\n  $ hexarch-ctl policy list --policy-file ops/hexarch.yaml --format json",
+    )
+    .action((flags: { policyFile?: string; format: ListFormat }) => {
+      const file = loadFile(flags.policyFile, io);
+      const rows = file.set.policies.map((p) => ({
+        id: p.id,
+        enabled: p.enabled,
+        rules: p.rules.length,
+        actions: [...new Set(p.rules.map(actionLabel))].join(", "),
+        description: p.description ?? p.name ?? null,
+      }));
+      if (flags.format === "json") io.stdout.write(jsonText(rows));
+      else if (flags.format === "csv")
+        io.stdout.write(
+          csvLine(["id", "enabled", "rules", "actions", "description"]) +
+            rows.map((r) => csvLine([r.id, r.enabled, r.rules, r.actions, r.description])).join(""),
+        );
+      else
+        io.stdout.write(
+          renderTable(
+            rows,
+            [
+              { header: "ID", value: (r) => r.id, shrink: 1 },
+              {
+                header: "ENABLED",
+                value: (r) => (r.enabled ? "yes" : "no"),
+                tone: (r) => (r.enabled ? undefined : "dim"),
+              },
+              { header: "RULES", value: (r) => r.rules, right: true },
+              { header: "ACTIONS", value: (r) => r.actions, shrink: 1 },
+              { header: "DESCRIPTION", value: (r) => r.description, shrink: 1 },
+            ],
+            outputWidth(io.stdout, io.env),
+            painter(io.stdout, io.env),
+          ),
+        );
+    });
+
+  policy
+    .command("show")
+    .description("one policy as written in the file (comments kept)")
+    .argument("<id>", "policy id")
+    .addOption(policyFileOption())
+    .addOption(
+      new Option("--format <format>", "output format").choices(["yaml", "json"]).default("yaml"),
+    )
+    .addHelpText("after", "\nExamples:\n  $ hexarch-ctl policy show safe_delete")
+    .action((id: string, flags: { policyFile?: string; format: "yaml" | "json" }) => {
+      const file = loadFile(flags.policyFile, io);
+      io.stdout.write(renderPolicy(policyNode(file, id), flags.format));
+    });
+
+  policy
+    .command("validate")
+    .description("check a policy file; print every problem as file:line:col, exit 1 if any")
+    .argument("[file]", "policy file (default: the one the library would load)")
+    .addOption(
+      new Option("--format <format>", "output format").choices(["text", "json"]).default("text"),
+    )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ hexarch-ctl policy validate\n  $ hexarch-ctl policy validate deploy/hexarch.yaml --format json",
+    )
+    .action((fileArg: string | undefined, flags: { format: "text" | "json" }) => {
+      let path: string;
+      try {
+        path = discoverPolicyFile(fileArg, { cwd: io.cwd, env: io.env });
+      } catch (err) {
+        throw new CliError((err as Error).message.split("\n")[0] as string, {
+          hint: "pass the file to validate, or run `hexarch-ctl init` to write a starter",
+        });
+      }
+      const shown = displayPath(path, io);
+      let text: string;
+      try {
+        text = readFileSync(path, "utf8");
+      } catch (err) {
+        throw new CliError(`cannot read ${shown}: ${(err as Error).message}`);
+      }
+      const paint = painter(io.stdout, io.env);
+      try {
+        const set = parsePolicies(text, { source: shown });
+        const rules = set.policies.reduce((n, p) => n + p.rules.length, 0);
+        if (flags.format === "json")
+          io.stdout.write(
+            jsonText({
+              valid: true,
+              file: shown,
+              policies: set.policies.length,
+              rules,
+              issues: [],
+            }),
+          );
+        else
+          io.stdout.write(
+            `${paint("green", "valid")}: ${shown}: ${set.policies.length} ${set.policies.length === 1 ? "policy" : "policies"}, ${rules} ${rules === 1 ? "rule" : "rules"}\n`,
+          );
+      } catch (err) {
+        if (!(err instanceof PolicyFileError)) throw err;
+        const issues =
+          err.issues.length > 0
+            ? err.issues
+            : [{ file: shown, line: 0, column: 0, path: "", message: err.message }];
+        if (flags.format === "json")
+          io.stdout.write(jsonText({ valid: false, file: shown, issues }));
+        else {
+          for (const issue of issues) io.stdout.write(`${formatIssue(issue)}\n`);
+          io.stdout.write(
+            `${paint("red", "invalid")}: ${issues.length} ${issues.length === 1 ? "problem" : "problems"} in ${shown}\n`,
+          );
+        }
+        throw silentExit(1);
+      }
+    });
+
+  policy
+    .command("export")
+    .description("one policy in another format")
+    .argument("<id>", "policy id")
+    .addOption(policyFileOption())
+    .addOption(
+      new Option("--format <format>", "output format").choices(["yaml", "json"]).default("yaml"),
+    )
+    .option("--output <file>", "write to a file instead of standard output")
+    .addHelpText(
+      "after",
+      "\nyaml is the policy as written, comments kept, ready to paste into another file.\n\nExamples:\n  $ hexarch-ctl policy export api_budget --format json",
+    )
+    .action(
+      (id: string, flags: { policyFile?: string; format: "yaml" | "json"; output?: string }) => {
+        const file = loadFile(flags.policyFile, io);
+        const text = renderPolicy(policyNode(file, id), flags.format, true);
+        if (flags.output === undefined) {
+          io.stdout.write(text);
+          return;
+        }
+        const target = resolve(io.cwd, flags.output);
+        try {
+          writeFileSync(target, text);
+        } catch (err) {
+          throw new CliError(`cannot write ${target}: ${(err as Error).message}`);
+        }
+        io.stderr.write(`wrote policy '${id}' to ${flags.output}\n`);
+      },
+    );
+
+  return policy;
+}
+
+/** A rule's action as the file would say it: `warn_at_80%` rather than its final `block`. */
+function actionLabel(rule: PolicyRule): string {
+  if (rule.warnAtPercent !== undefined) return `warn_at_${rule.warnAtPercent}%`;
+  if (rule.limitAtPercent !== undefined) return `${rule.action}_at_${rule.limitAtPercent}%`;
+  return rule.action;
+}
+
+/** A policy node as YAML (a one-policy file when `wrapped`) or as JSON. */
+function renderPolicy(node: YAMLMap, format: "yaml" | "json", wrapped = false): string {
+  if (format === "json") return jsonText(node.toJSON());
+  const doc = new Document();
+  doc.contents = wrapped ? doc.createNode({ policies: [node] }) : node;
+  return doc.toString({ lineWidth: 0 });
+}

@@ -1,0 +1,159 @@
+/**
+ * Which audit store a command talks to: SQLite by default (`--db`, `HEXARCH_AUDIT_DB`,
+ * else `./decisions.db`), PostgreSQL with `--pg-url`/`HEXARCH_PG_URL` or
+ * `--pg-host`/`--pg-database`/`--pg-user` (password from `PGPASSWORD`).
+ *
+ * @module
+ */
+
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { type Command, Option } from "commander";
+import { DecisionLogger } from "../audit/decision-logger.ts";
+import type { AuditStore } from "../audit/types.ts";
+import { CliError, usageError } from "./errors.ts";
+import type { CliIo } from "./output.ts";
+
+/** The store flags as commander parses them. */
+export interface StoreFlags {
+  readonly db?: string;
+  readonly pgUrl?: string;
+  readonly pgHost?: string;
+  readonly pgPort?: string;
+  readonly pgDatabase?: string;
+  readonly pgUser?: string;
+  readonly pgSchema?: string;
+}
+
+/** Adds the store flags to a command. */
+export function withStoreOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option("--db <file>", "SQLite audit database (default: ./decisions.db)").env(
+        "HEXARCH_AUDIT_DB",
+      ),
+    )
+    .addOption(
+      new Option("--pg-url <url>", "PostgreSQL connection string instead of SQLite").env(
+        "HEXARCH_PG_URL",
+      ),
+    )
+    .option("--pg-host <host>", "PostgreSQL host (password from PGPASSWORD)")
+    .option("--pg-port <port>", "PostgreSQL port", "5432")
+    .option("--pg-database <name>", "PostgreSQL database")
+    .option("--pg-user <name>", "PostgreSQL user")
+    .option("--pg-schema <name>", "PostgreSQL schema of the audit tables", "public");
+}
+
+/** Where the store is, for messages: never a password. */
+export function describeStore(flags: StoreFlags, io: CliIo): string {
+  if (flags.pgUrl) return redactUrl(flags.pgUrl);
+  if (flags.pgHost)
+    return `postgres://${flags.pgUser ?? ""}${flags.pgUser ? "@" : ""}${flags.pgHost}:${flags.pgPort ?? 5432}/${flags.pgDatabase ?? ""}`;
+  return sqlitePath(flags, io);
+}
+
+/** A connection string with its password replaced by `***`. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "(an unparsable connection string)";
+  }
+}
+
+const sqlitePath = (flags: StoreFlags, io: CliIo): string =>
+  resolve(io.cwd, flags.db ?? "decisions.db");
+
+/**
+ * Opens the audit store the flags name. `mustExist`: a SQLite file that is not there is
+ * an error (reading commands should not create empty logs).
+ */
+export async function openStore(
+  flags: StoreFlags,
+  io: CliIo,
+  options: { mustExist: boolean },
+): Promise<AuditStore> {
+  if (flags.pgUrl || flags.pgHost) {
+    if (flags.pgUrl && flags.pgHost) {
+      throw usageError("give either --pg-url or --pg-host, not both");
+    }
+    if (flags.pgHost && (!flags.pgDatabase || !flags.pgUser)) {
+      throw usageError(
+        "--pg-host needs --pg-database and --pg-user",
+        "the password comes from the PGPASSWORD environment variable",
+      );
+    }
+    const { PostgresAuditStore } = await import("../audit/postgres/postgres-audit-store.ts");
+    const schema = { schema: flags.pgSchema ?? "public" };
+    if (flags.pgUrl) return new PostgresAuditStore(flags.pgUrl, schema);
+    const port = Number(flags.pgPort ?? 5432);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw usageError(`--pg-port must be a port number, not '${flags.pgPort}'`);
+    }
+    return new PostgresAuditStore(
+      {
+        host: flags.pgHost as string,
+        port,
+        database: flags.pgDatabase as string,
+        user: flags.pgUser as string,
+        ...(io.env.PGPASSWORD !== undefined && { password: io.env.PGPASSWORD }),
+      },
+      schema,
+    );
+  }
+  const path = sqlitePath(flags, io);
+  if (options.mustExist && !existsSync(path)) {
+    throw new CliError(`no audit log at ${path}`, {
+      hint: "run `npm run demo` to make one, or point --db / HEXARCH_AUDIT_DB at your log",
+    });
+  }
+  const { SqliteAuditStore } = await import("../audit/sqlite/sqlite-audit-store.ts");
+  try {
+    return new SqliteAuditStore(path);
+  } catch (err) {
+    throw new CliError(`cannot open the SQLite audit log at ${path}: ${(err as Error).message}`, {
+      hint: "check the path and its permissions",
+    });
+  }
+}
+
+/**
+ * Runs `fn` with a logger over the flags' store and closes it after, turning store
+ * failures (a server that is down, a schema that will not migrate) into one clear line.
+ */
+export async function withLogger<T>(
+  flags: StoreFlags,
+  io: CliIo,
+  options: { mustExist: boolean },
+  fn: (logger: DecisionLogger) => Promise<T>,
+): Promise<T> {
+  const store = await openStore(flags, io, options);
+  const logger = new DecisionLogger(store, {
+    exitHooks: false,
+    onError: () => {},
+  });
+  try {
+    return await fn(logger);
+  } catch (err) {
+    throw storeError(err, flags, io);
+  } finally {
+    await logger.close().catch(() => {});
+  }
+}
+
+/** A store failure as a CLI error naming the store (passes CLI errors through). */
+export function storeError(err: unknown, flags: StoreFlags, io: CliIo): unknown {
+  if (err instanceof CliError || err instanceof RangeError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const where = describeStore(flags, io);
+  return new CliError(`the audit store at ${where} failed: ${message}`, {
+    hint:
+      flags.pgUrl || flags.pgHost
+        ? "is PostgreSQL running and reachable? check the URL, user and PGPASSWORD"
+        : "is the file a hexarch audit database? `hexarch-ctl db status` shows its migrations",
+    cause: err,
+  });
+}
