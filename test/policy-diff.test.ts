@@ -545,6 +545,18 @@ describe("diffPolicies: schedules", () => {
     });
   });
 
+  it("puts the part of a window after midnight on the next day, as the engine does", () => {
+    const across = rule('        denied_windows: [{ days: [fri], hours: "22:00-02:00" }]\n');
+    const split = rule(
+      '        denied_windows:\n          - { days: [fri], hours: "22:00-24:00" }\n          - { days: [sat], hours: "00:00-02:00" }\n',
+    );
+    expect(diff(across, split)).toEqual([]);
+    const friday = rule(
+      '        denied_windows:\n          - { days: [fri], hours: "22:00-24:00" }\n          - { days: [fri], hours: "00:00-02:00" }\n',
+    );
+    expect(diff(across, friday)[0]).toMatchObject({ field: "denied_windows", effect: "changed" });
+  });
+
   it("reports a time zone only where it matters: schedules and calendar budgets", () => {
     const file = (zone: string) => yaml`
       timezone: ${zone}
