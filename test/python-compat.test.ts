@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { LocalDecisionClient } from "../src/decision/local-decision-client.ts";
 import type { Context, DecideInput } from "../src/engine/compile-rule.ts";
 import type { Decision } from "../src/engine/decision.ts";
-import { loadPolicyFile } from "../src/policy/load.ts";
+import { loadPolicyFile, parsePolicies } from "../src/policy/load.ts";
 import type { Policy, PolicyRule, PolicySet } from "../src/policy/types.ts";
 import { ManualClock } from "../src/testing/manual-clock.ts";
 
@@ -407,6 +407,18 @@ describe("feature with enabled: false, requires_approval, requires: confirmation
     expect(asked).toMatchObject({ allowed: false, action: "require_confirmation" });
     const approved = await decide("feature_gates", { feature: "bulk_export", confirm: true });
     expect(approved.allowed).toBe(true);
+  });
+
+  it("asks for confirmation for every spelling of the flag, when the rule names no action", () => {
+    for (const flag of ["confirm", "confirmation", "confirmed", "approval", "approved"]) {
+      const set = parsePolicies(
+        `policies:\n  - id: p\n    rules:\n      - operation: purge\n        requires: ${flag}\n`,
+      );
+      expect(set.policies[0]?.rules[0], flag).toMatchObject({
+        requires: ["confirm"],
+        action: "require_confirmation",
+      });
+    }
   });
 
   it('requires: "confirmation" passes only with confirm: true', async () => {

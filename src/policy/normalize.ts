@@ -49,11 +49,14 @@ function checkZone(zone: string | undefined, path: DocPath, issues: IssueCollect
  * confirmation, `allow` for `allowed: true` / `enabled: true` rules with nothing else to
  * enforce, else `block`.
  */
+/** Flags in `requires:` that mean the call's confirmation (`confirm`). */
+const CONFIRM_FLAGS: readonly string[] = ["confirmation", "confirmed", "approval", "approved"];
+
 function defaultAction(raw: RawRule): string {
   const requires = [raw.requires ?? []].flat();
   if (
     raw.requires_approval === true ||
-    requires.some((r) => ["confirm", "confirmation", "approval"].includes(r))
+    requires.some((r) => r === "confirm" || CONFIRM_FLAGS.includes(r))
   ) {
     return "require_confirmation";
   }
@@ -255,9 +258,7 @@ function normalizeRule(
 
   const requires = new Set<string>();
   for (const flag of list(raw.requires) ?? []) {
-    requires.add(
-      ["confirmation", "confirmed", "approval", "approved"].includes(flag) ? "confirm" : flag,
-    );
+    requires.add(CONFIRM_FLAGS.includes(flag) ? "confirm" : flag);
   }
   if (raw.requires_approval === true) requires.add("confirm");
 
