@@ -386,6 +386,33 @@ describe("policy commands", () => {
     expect(loading.stderr).toContain("hint: run `hexarch-ctl policy validate bad.yaml`");
   });
 
+  it("diffs two policy files by meaning, with --exit-code for scripts", async () => {
+    const starter = readFileSync(join(cwd, "hexarch.yaml"), "utf8");
+    writeFileSync(
+      join(cwd, "new.yaml"),
+      starter
+        .replace("requests_per_minute: 100", "requests_per_minute: 200")
+        .replace("monthly_budget: 10 ", "monthly_budget: 5 ")
+        .replace("action: require_confirmation", "action: warn"),
+    );
+    const diff = await run("policy", "diff", "hexarch.yaml", "new.yaml");
+    expect(diff.code).toBe(0);
+    expectGolden("policy-diff.txt", diff.stdout);
+    const json = await run("policy", "diff", "hexarch.yaml", "new.yaml", "--format", "json");
+    expect(
+      (JSON.parse(json.stdout) as { policyId: string; field: string; effect: string }[]).map(
+        (c) => [c.policyId, c.field, c.effect],
+      ),
+    ).toEqual([
+      ["api_budget", "monthly_budget", "tightened"],
+      ["rate_limit", "requests_per_minute", "loosened"],
+      ["safe_delete", "action", "loosened"],
+    ]);
+    expect((await run("policy", "diff", "hexarch.yaml", "new.yaml", "--exit-code")).code).toBe(1);
+    const same = await run("policy", "diff", "hexarch.yaml", "hexarch.yaml", "--exit-code");
+    expect(same).toMatchObject({ code: 0, stdout: "no semantic changes\n" });
+  });
+
   it("checks health: exit 0 when all is well, 1 when a check fails", async () => {
     const good = await run("health", "--format", "json");
     expect(good.code).toBe(0);

@@ -9,6 +9,7 @@ import { relative, resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { Document, isMap, isSeq, parseDocument, type YAMLMap } from "yaml";
 import { formatIssue, PolicyFileError } from "../../errors.ts";
+import { diffPolicies, formatChanges } from "../../policy/diff.ts";
 import { discoverPolicyFile, parsePolicies } from "../../policy/load.ts";
 import type { PolicyRule, PolicySet } from "../../policy/types.ts";
 import { CliError, silentExit } from "../errors.ts";
@@ -219,6 +220,48 @@ export function policyCommand(program: Command, io: CliIo): Command {
         throw silentExit(1);
       }
     });
+
+  policy
+    .command("diff")
+    .description("what changed in meaning between two policy files")
+    .argument("<old>", "the policy file before")
+    .argument("<new>", "the policy file after")
+    .addOption(
+      new Option("--format <format>", "output format").choices(["text", "json"]).default("text"),
+    )
+    .option("--exit-code", "exit 1 when anything changed (like git diff --exit-code)")
+    .addHelpText(
+      "after",
+      `
+Changes are compared by meaning, not text: a limit raised, a rule removed, an action
+relaxed. Each is marked loosened (more calls get through), tightened or changed.
+
+Examples:
+  $ hexarch-ctl policy diff hexarch.yaml.orig hexarch.yaml
+  $ git show main:hexarch.yaml > /tmp/old.yaml && hexarch-ctl policy diff /tmp/old.yaml hexarch.yaml
+  $ hexarch-ctl policy diff old.yaml new.yaml --format json | jq '.[] | select(.effect == "loosened")'`,
+    )
+    .action(
+      (
+        oldFile: string,
+        newFile: string,
+        flags: { format: "text" | "json"; exitCode?: boolean },
+      ) => {
+        const before = loadFile(oldFile, io);
+        const after = loadFile(newFile, io);
+        const changes = diffPolicies(before.set, after.set);
+        if (flags.format === "json") io.stdout.write(jsonText(changes));
+        else {
+          const paint = painter(io.stdout, io.env);
+          const tone = { "(loosened)": "yellow", "(tightened)": "green" } as const;
+          const report = formatChanges(changes).replace(/\((loosened|tightened)\)$/gm, (m) =>
+            paint(tone[m as keyof typeof tone], m),
+          );
+          io.stdout.write(`${report}\n`);
+        }
+        if (flags.exitCode && changes.length > 0) throw silentExit(1);
+      },
+    );
 
   policy
     .command("export")
