@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresAuditStore } from "../src/audit/postgres/postgres-audit-store.ts";
@@ -411,6 +412,42 @@ describe("policy commands", () => {
     expect((await run("policy", "diff", "hexarch.yaml", "new.yaml", "--exit-code")).code).toBe(1);
     const same = await run("policy", "diff", "hexarch.yaml", "hexarch.yaml", "--exit-code");
     expect(same).toMatchObject({ code: 0, stdout: "no semantic changes\n" });
+  });
+
+  it("runs policy test cases: PASS/FAIL per case, exit 1 on a failure or a bad file", async () => {
+    const examples = fileURLToPath(new URL("../examples/policy-tests/", import.meta.url));
+    const ok = await ctl(["policy", "test", "hexarch.test.yaml", "--policy-file", "hexarch.yaml"], {
+      cwd: examples,
+    });
+    expect(ok.code).toBe(0);
+    expectGolden("policy-test.txt", ok.stdout);
+    writeFileSync(
+      join(cwd, "wrong.test.yaml"),
+      "tests:\n  - name: deletes are fine\n    policy: safe_delete\n    context: { operation: delete }\n    expect: allow\n  - name: typo\n    policy: safe_delet\n    expect: allow\n",
+    );
+    const failing = await run("policy", "test", "wrong.test.yaml");
+    expect(failing.code).toBe(1);
+    expectGolden("policy-test-failing.txt", failing.stdout);
+    writeFileSync(join(cwd, "broken.test.yaml"), "tests:\n  - name: x\n    expect: maybe\n");
+    const broken = await run("policy", "test", "broken.test.yaml");
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/^broken\.test\.yaml:3:\d+: /);
+    expect(broken.stderr).toContain("hexarch-ctl: broken.test.yaml is not a valid test file");
+  });
+
+  it("exports a starter test file for each policy, and its cases pass", async () => {
+    for (const id of ["api_budget", "rate_limit", "safe_delete", "business_hours"]) {
+      const out = `${id}.test.yaml`;
+      const exported = await run("policy", "export", id, "--format", "test", "--output", out);
+      expect(exported.code, id).toBe(0);
+      const result = await run("policy", "test", out);
+      expect(result.code, `${id}: ${result.stdout}`).toBe(0);
+      expect(result.stdout).toMatch(/\n[1-9]\d* passed, 0 failed\n$/);
+    }
+    expectGolden(
+      "policy-export-test.yaml",
+      readFileSync(join(cwd, "rate_limit.test.yaml"), "utf8"),
+    );
   });
 
   it("checks health: exit 0 when all is well, 1 when a check fails", async () => {

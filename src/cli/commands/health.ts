@@ -11,6 +11,7 @@ import { resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { CliError, silentExit } from "../errors.ts";
 import { type CliIo, jsonText, outputWidth, painter, renderTable } from "../output.ts";
+import { loadFile } from "../policy-file.ts";
 import {
   describeStore,
   openStore,
@@ -18,7 +19,6 @@ import {
   type StoreFlags,
   withStoreOptions,
 } from "../store-options.ts";
-import { loadFile } from "./policy.ts";
 
 /** One check's outcome. */
 interface Check {

@@ -5,13 +5,13 @@
  */
 
 import { readFileSync, writeFileSync } from "node:fs";
-import { relative, resolve } from "node:path";
+import { resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { Document, isMap, isSeq, parseDocument, type YAMLMap } from "yaml";
 import { formatIssue, PolicyFileError } from "../../errors.ts";
 import { diffPolicies, formatChanges } from "../../policy/diff.ts";
 import { discoverPolicyFile, parsePolicies } from "../../policy/load.ts";
-import type { PolicyRule, PolicySet } from "../../policy/types.ts";
+import type { PolicyRule } from "../../policy/types.ts";
 import { CliError, silentExit } from "../errors.ts";
 import {
   type CliIo,
@@ -22,47 +22,9 @@ import {
   painter,
   renderTable,
 } from "../output.ts";
-
-/** A policy file read and validated, with its text for `show`/`export`. */
-interface LoadedFile {
-  readonly path: string;
-  readonly text: string;
-  readonly set: PolicySet;
-}
-
-/** How the CLI names a file: relative to the working directory when inside it. */
-export function displayPath(path: string, io: CliIo): string {
-  const rel = relative(io.cwd, path);
-  return rel && !rel.startsWith("..") ? rel : path;
-}
-
-/** Finds, reads and validates a policy file; problems become one CLI error. */
-export function loadFile(explicit: string | undefined, io: CliIo): LoadedFile {
-  let path: string;
-  try {
-    path = discoverPolicyFile(explicit, { cwd: io.cwd, env: io.env });
-  } catch (err) {
-    throw new CliError((err as Error).message.split("\n")[0] as string, {
-      hint: "pass --policy-file FILE, set HEXARCH_POLICY_FILE, or run `hexarch-ctl init`",
-    });
-  }
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    throw new CliError(`cannot read ${path}: ${(err as Error).message}`);
-  }
-  try {
-    return { path, text, set: parsePolicies(text, { source: displayPath(path, io) }) };
-  } catch (err) {
-    if (err instanceof PolicyFileError) {
-      throw new CliError(err.message, {
-        hint: `run \`hexarch-ctl policy validate ${displayPath(path, io)}\` to list every problem`,
-      });
-    }
-    throw err;
-  }
-}
+import { displayPath, type LoadedFile, loadFile } from "../policy-file.ts";
+import { testSkeleton } from "../test-skeleton.ts";
+import { policyTestCommand } from "./policy-test.ts";
 
 /** The policy's node in the file as written (comments kept), or an error naming the ids. */
 function policyNode(file: LoadedFile, id: string): YAMLMap {
@@ -263,23 +225,43 @@ Examples:
       },
     );
 
+  policyTestCommand(policy, io);
+
   policy
     .command("export")
     .description("one policy in another format")
     .argument("<id>", "policy id")
     .addOption(policyFileOption())
     .addOption(
-      new Option("--format <format>", "output format").choices(["yaml", "json"]).default("yaml"),
+      new Option("--format <format>", "output format")
+        .choices(["yaml", "json", "test"])
+        .default("yaml"),
     )
     .option("--output <file>", "write to a file instead of standard output")
     .addHelpText(
       "after",
-      "\nyaml is the policy as written, comments kept, ready to paste into another file.\n\nExamples:\n  $ hexarch-ctl policy export api_budget --format json",
+      `
+yaml is the policy as written, comments kept, ready to paste into another file; test is
+a starter test file for \`hexarch-ctl policy test\` (cases for each rule, to review).
+
+Examples:
+  $ hexarch-ctl policy export api_budget --format json
+  $ hexarch-ctl policy export rate_limit --format test --output rate_limit.test.yaml`,
     )
     .action(
-      (id: string, flags: { policyFile?: string; format: "yaml" | "json"; output?: string }) => {
+      (
+        id: string,
+        flags: { policyFile?: string; format: "yaml" | "json" | "test"; output?: string },
+      ) => {
         const file = loadFile(flags.policyFile, io);
-        const text = renderPolicy(policyNode(file, id), flags.format, true);
+        let text: string;
+        if (flags.format === "test") {
+          const found = file.set.policies.find((p) => p.id === id);
+          if (!found) throw unknownPolicy(file, id);
+          text = testSkeleton(found);
+        } else {
+          text = renderPolicy(policyNode(file, id), flags.format, true);
+        }
         if (flags.output === undefined) {
           io.stdout.write(text);
           return;
