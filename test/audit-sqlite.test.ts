@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -6,10 +6,15 @@ import { SqliteAuditStore } from "../src/audit/sqlite/sqlite-audit-store.ts";
 import { runAuditStoreContract } from "./contract/audit-store.contract.ts";
 
 runAuditStoreContract("SqliteAuditStore", async () => {
-  const path = join(mkdtempSync(join(tmpdir(), "hexarch-audit-")), "decisions.db");
+  const dir = mkdtempSync(join(tmpdir(), "hexarch-audit-"));
+  const path = join(dir, "decisions.db");
   const store = new SqliteAuditStore(path);
   return {
     store,
+    cleanup: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
     sql: async (statement) => {
       const db = new DatabaseSync(path);
       try {

@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import ts from "typescript";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { ConfirmationRequired, Guardian } from "../src/index.ts";
 
 const POLICIES = `
@@ -28,6 +28,11 @@ export function makeService(guardian: any) {
 }
 `;
 
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 async function compile(experimentalDecorators: boolean) {
   const out = ts.transpileModule(SOURCE, {
     compilerOptions: {
@@ -37,6 +42,7 @@ async function compile(experimentalDecorators: boolean) {
     },
   });
   const dir = mkdtempSync(join(tmpdir(), "hexarch-decorators-"));
+  made.push(dir);
   const file = join(dir, `service-${experimentalDecorators ? "legacy" : "tc39"}.mjs`);
   writeFileSync(file, out.outputText);
   return (await import(pathToFileURL(file).href)) as {

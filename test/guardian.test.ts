@@ -457,7 +457,7 @@ describe("custom decision clients and their failures", () => {
 
 describe("the policy file's logging section", () => {
   it("appends one JSON line per decision at or above the level, without the context", async () => {
-    const { mkdtempSync, readFileSync } = await import("node:fs");
+    const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
     const { join } = await import("node:path");
     const { tmpdir } = await import("node:os");
     const dir = mkdtempSync(join(tmpdir(), "hexarch-log-"));
@@ -485,6 +485,7 @@ ${POLICIES}`,
       action: "require_confirmation",
     });
     expect(lines[0]).not.toContain("s3cr3t");
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 
