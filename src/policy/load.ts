@@ -6,13 +6,12 @@
 
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { LineCounter, parseDocument } from "yaml";
 import { PolicyFileError } from "../errors.ts";
-import { IssueCollector } from "./issues.ts";
 import { normalizePolicyFile } from "./normalize.ts";
 import { PolicyFileSchema, type RawPolicyFile } from "./schema.ts";
 import { nearest } from "./suggest.ts";
 import type { PolicySet } from "./types.ts";
+import { readYamlSource } from "./yaml-source.ts";
 import { reportZodIssue } from "./zod-issues.ts";
 
 /** File names looked for in each directory, in order. */
@@ -131,70 +130,7 @@ export function parsePolicies(
   options: ParsePoliciesOptions = {},
 ): PolicySet {
   const source = options.source ?? "<inline>";
-  let data: unknown = input;
-  let issues: IssueCollector;
-  if (typeof input === "string") {
-    const lines = new LineCounter();
-    // `merge: true` reads `<<: *defaults` merge keys, as PyYAML does for the Python package.
-    const doc = parseDocument(input, {
-      lineCounter: lines,
-      prettyErrors: false,
-      uniqueKeys: true,
-      merge: true,
-    });
-    issues = new IssueCollector(source, doc, lines);
-    if (doc.errors.length > 0) {
-      for (const e of doc.errors) {
-        const pos = lines.linePos(e.pos[0]);
-        // The error points at the key's first character; the key runs to the colon.
-        const key = /^["']?([^"':\n]+)/.exec(input.slice(e.pos[0], e.pos[0] + 200))?.[1]?.trim();
-        const message =
-          e.code === "DUPLICATE_KEY" && key
-            ? `invalid YAML: duplicate key '${key}' (map keys must be unique)`
-            : `invalid YAML: ${e.message.split("\n")[0]}`;
-        issues.issues.push({ file: source, line: pos.line, column: pos.col, path: "", message });
-      }
-      issues.throwIfAny();
-    }
-    try {
-      data = doc.toJS({ maxAliasCount: 10_000 });
-    } catch (err) {
-      throw PolicyFileError.fromIssues([
-        {
-          file: source,
-          line: 1,
-          column: 1,
-          path: "",
-          message: `invalid YAML: ${(err as Error).message}`,
-        },
-      ]);
-    }
-    if (isCyclic(data)) {
-      throw PolicyFileError.fromIssues([
-        {
-          file: source,
-          line: 1,
-          column: 1,
-          path: "",
-          message: "invalid YAML: an alias refers to a node that contains it",
-        },
-      ]);
-    }
-  } else {
-    issues = new IssueCollector(source);
-  }
-  if (data === null || data === undefined) {
-    const line = typeof input === "string" ? 1 : 0;
-    throw PolicyFileError.fromIssues([
-      {
-        file: source,
-        line,
-        column: line,
-        path: "",
-        message: "the file is empty; expected a 'policies:' list",
-      },
-    ]);
-  }
+  const { data, issues } = readYamlSource(input, source, "a 'policies:' list");
   if (typeof data !== "object" || Array.isArray(data)) {
     issues.add([], "expected a mapping with a 'policies:' list at the top level");
     issues.throwIfAny();
@@ -231,19 +167,4 @@ export function parsePolicies(
   const set = normalizePolicyFile(top as RawPolicyFile, source, issues, skip);
   issues.throwIfAny();
   return set;
-}
-
-/** True when a parsed document refers to itself through an alias. */
-function isCyclic(root: unknown): boolean {
-  const onPath = new Set<object>();
-  const visit = (v: unknown): boolean => {
-    if (v === null || typeof v !== "object") return false;
-    if (onPath.has(v)) return true;
-    onPath.add(v);
-    const children = Array.isArray(v) ? v : Object.values(v);
-    const found = children.some(visit);
-    onPath.delete(v);
-    return found;
-  };
-  return visit(root);
 }

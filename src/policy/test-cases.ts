@@ -15,7 +15,6 @@
  * @module
  */
 
-import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { LocalDecisionClient } from "../decision/local-decision-client.ts";
 import type { Context } from "../engine/compile-rule.ts";
@@ -23,9 +22,10 @@ import type { Decision, DecisionAction } from "../engine/decision.ts";
 import { MemoryStateStore } from "../state/memory-state-store.ts";
 import { ManualClock } from "../testing/manual-clock.ts";
 import { describeValue } from "../util/describe.ts";
-import { type DocPath, IssueCollector } from "./issues.ts";
+import type { DocPath, IssueCollector } from "./issues.ts";
 import { nearest } from "./suggest.ts";
 import type { PolicySet } from "./types.ts";
+import { readYamlSource } from "./yaml-source.ts";
 
 /** The instant a test starts at when neither the test nor the file sets `at` (a Thursday, midnight UTC). */
 export const DEFAULT_TEST_TIME = "2026-01-01T00:00:00Z";
@@ -392,54 +392,7 @@ export function parsePolicyTests(
   options: ParsePolicyTestsOptions = {},
 ): PolicyTestFile {
   const source = options.source ?? "<inline>";
-  let data: unknown = input;
-  let out: IssueCollector;
-  if (typeof input === "string") {
-    const lines = new LineCounter();
-    const doc = parseDocument(input, {
-      lineCounter: lines,
-      prettyErrors: false,
-      uniqueKeys: true,
-      merge: true,
-    });
-    out = new IssueCollector(source, doc, lines);
-    for (const e of doc.errors) {
-      const pos = lines.linePos(e.pos[0]);
-      // As for policy files: the error points at the key's first character; name the key.
-      const dup = /^["']?([^"':\n]+)/.exec(input.slice(e.pos[0], e.pos[0] + 200))?.[1]?.trim();
-      const message =
-        e.code === "DUPLICATE_KEY" && dup
-          ? `invalid YAML: duplicate key '${dup}' (map keys must be unique)`
-          : `invalid YAML: ${e.message.split("\n")[0]}`;
-      out.issues.push({ file: source, line: pos.line, column: pos.col, path: "", message });
-    }
-    out.throwIfAny();
-    try {
-      data = doc.toJS({ maxAliasCount: 10_000 });
-    } catch (err) {
-      out.issues.push({
-        file: source,
-        line: 1,
-        column: 1,
-        path: "",
-        message: `invalid YAML: ${(err as Error).message}`,
-      });
-      out.throwIfAny();
-    }
-  } else {
-    out = new IssueCollector(source);
-  }
-  if (data === null || data === undefined) {
-    const line = typeof input === "string" ? 1 : 0;
-    out.issues.push({
-      file: source,
-      line,
-      column: line,
-      path: "",
-      message: "the file is empty; expected a 'tests:' list",
-    });
-    out.throwIfAny();
-  }
+  const { data, issues: out } = readYamlSource(input, source, "a 'tests:' list");
   if (typeof data !== "object" || Array.isArray(data)) {
     out.add([], "expected a mapping with a 'tests:' list at the top level");
     out.throwIfAny();

@@ -83,6 +83,17 @@ interface ListFlags extends StoreFlags {
   readonly format: ListFormat;
 }
 
+/** The record filter the flags ask for (only the flags given). */
+function filterOf(flags: ListFlags): AuditQuery {
+  return {
+    ...(flags.policyId !== undefined && { policyId: flags.policyId }),
+    ...(flags.userId !== undefined && { userId: flags.userId }),
+    ...(flags.decision !== undefined && { decision: flags.decision }),
+    ...(flags.since !== undefined && { since: flags.since }),
+    ...(flags.until !== undefined && { until: flags.until }),
+  };
+}
+
 /** Registers `audit` and its subcommands on the program. */
 export function auditCommand(program: Command, io: CliIo): void {
   const audit = program
@@ -122,11 +133,7 @@ Examples:
     )
     .action(async (flags: ListFlags) => {
       const filter: AuditQuery = {
-        ...(flags.policyId !== undefined && { policyId: flags.policyId }),
-        ...(flags.userId !== undefined && { userId: flags.userId }),
-        ...(flags.decision !== undefined && { decision: flags.decision }),
-        ...(flags.since !== undefined && { since: flags.since }),
-        ...(flags.until !== undefined && { until: flags.until }),
+        ...filterOf(flags),
         ...(flags.offset !== undefined && { offset: flags.offset }),
         limit: flags.limit,
       };
@@ -384,13 +391,7 @@ async function exportRecords(
       await once(io.stdout as unknown as NodeJS.EventEmitter, "drain");
     }
   };
-  const filter = {
-    ...(flags.policyId !== undefined && { policyId: flags.policyId }),
-    ...(flags.userId !== undefined && { userId: flags.userId }),
-    ...(flags.decision !== undefined && { decision: flags.decision }),
-    ...(flags.since !== undefined && { since: flags.since }),
-    ...(flags.until !== undefined && { until: flags.until }),
-  };
+  const filter = filterOf(flags);
   const progress = progressBar(io, "exporting");
   let n = 0;
   try {

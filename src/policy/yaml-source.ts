@@ -1,0 +1,81 @@
+/**
+ * Reading a YAML (or JSON) source into data, with every syntax problem placed at its line
+ * and column: shared by policy files and policy test files.
+ *
+ * @module
+ */
+
+import { LineCounter, parseDocument } from "yaml";
+import { IssueCollector } from "./issues.ts";
+
+/** Parsed data and the collector that places later problems in the same text. */
+export interface YamlSource {
+  readonly data: unknown;
+  readonly issues: IssueCollector;
+}
+
+/**
+ * Parses `input` (text, or data already parsed) named `source` in messages. Merge keys
+ * (`<<: *defaults`) are read, as PyYAML does; duplicate keys, syntax errors and aliases
+ * that contain themselves are problems.
+ *
+ * @param expected what the top level should hold, for the message about an empty file
+ *   (`a 'policies:' list`).
+ * @throws PolicyFileError listing every problem found.
+ */
+export function readYamlSource(
+  input: string | object,
+  source: string,
+  expected: string,
+): YamlSource {
+  if (typeof input !== "string") {
+    return { data: input, issues: new IssueCollector(source) };
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(input, {
+    lineCounter: lines,
+    prettyErrors: false,
+    uniqueKeys: true,
+    merge: true,
+  });
+  const issues = new IssueCollector(source, doc, lines);
+  const fail = (message: string, line = 1, column = 1): never => {
+    issues.issues.push({ file: source, line, column, path: "", message });
+    return issues.throwIfAny() as never;
+  };
+  for (const e of doc.errors) {
+    const pos = lines.linePos(e.pos[0]);
+    // The error points at the key's first character; the key runs to the colon.
+    const key = /^["']?([^"':\n]+)/.exec(input.slice(e.pos[0], e.pos[0] + 200))?.[1]?.trim();
+    const message =
+      e.code === "DUPLICATE_KEY" && key
+        ? `invalid YAML: duplicate key '${key}' (map keys must be unique)`
+        : `invalid YAML: ${e.message.split("\n")[0]}`;
+    issues.issues.push({ file: source, line: pos.line, column: pos.col, path: "", message });
+  }
+  issues.throwIfAny();
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 10_000 });
+  } catch (err) {
+    fail(`invalid YAML: ${(err as Error).message}`);
+  }
+  if (isCyclic(data)) fail("invalid YAML: an alias refers to a node that contains it");
+  if (data === null || data === undefined) fail(`the file is empty; expected ${expected}`);
+  return { data, issues };
+}
+
+/** True when a parsed document refers to itself through an alias. */
+function isCyclic(root: unknown): boolean {
+  const onPath = new Set<object>();
+  const visit = (v: unknown): boolean => {
+    if (v === null || typeof v !== "object") return false;
+    if (onPath.has(v)) return true;
+    onPath.add(v);
+    const children = Array.isArray(v) ? v : Object.values(v);
+    const found = children.some(visit);
+    onPath.delete(v);
+    return found;
+  };
+  return visit(root);
+}
