@@ -257,6 +257,25 @@ describe.each(targets)("audit commands on %s", (_name, make) => {
     await golden("audit-stats.txt", "audit", "stats");
     await golden("audit-stats.json", "audit", "stats", "--format", "json");
     await golden("audit-stats-one.txt", "audit", "stats", "--policy-id", "rate_limit");
+    if (t?.args[0] === "--pg-url") {
+      // The same store by parts: host, database and user (the password would come from PGPASSWORD).
+      const u = new URL(PG_URL);
+      const byParts = await ctl([
+        "audit",
+        "stats",
+        "--pg-host",
+        u.hostname,
+        "--pg-port",
+        u.port || "5432",
+        "--pg-database",
+        u.pathname.slice(1),
+        "--pg-user",
+        decodeURIComponent(u.username),
+        ...t.args.slice(2),
+      ]);
+      expect(byParts.stderr).toBe("");
+      expectGolden("audit-stats.txt", byParts.stdout);
+    }
     await golden(
       "audit-stats-one.json",
       "audit",
