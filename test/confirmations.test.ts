@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { fingerprintCall } from "../src/confirm/fingerprint.ts";
 import { MemoryConfirmationStore } from "../src/confirm/memory-confirmation-store.ts";
-import { ConfirmationRequired, Guardian, GuardrailError } from "../src/index.ts";
-import { ManualClock } from "../src/testing/manual-clock.ts";
+import { ConfirmationRequired, Guardian } from "../src/index.ts";
+import { runConfirmationStoreContract } from "./contract/confirmation-store.contract.ts";
 
 const binding = (args: unknown[] = ["user-1"]) => ({
   policyId: "safe_delete",
@@ -44,69 +44,9 @@ describe("fingerprintCall", () => {
   });
 });
 
-describe("MemoryConfirmationStore", () => {
-  const setup = () => {
-    const clock = new ManualClock("2026-11-25T12:00:00Z");
-    const store = new MemoryConfirmationStore({ clock: clock.now, ttlMs: 60_000 });
-    const token = store.create({ ...binding(), requestedBy: "alice", reason: "delete user-1" });
-    return { clock, store, token };
-  };
-
-  it("tracks a request from pending to approved to consumed, once", () => {
-    const { store, token } = setup();
-    expect(store.get(token)).toMatchObject({
-      status: "pending",
-      requestedBy: "alice",
-      policyId: "safe_delete",
-    });
-    expect(store.consume(token, binding())).toMatchObject({ ok: false, refusal: "pending" });
-    expect(store.approve(token, { approvedBy: "bob", reason: "ticket 42" })).toMatchObject({
-      status: "approved",
-      decidedBy: "bob",
-    });
-    expect(store.consume(token, binding())).toMatchObject({ ok: true });
-    expect(store.consume(token, binding())).toMatchObject({ ok: false, refusal: "used" });
-    expect(store.get(token)?.status).toBe("consumed");
-  });
-
-  it("names each reason a token is refused", () => {
-    const { store, token, clock } = setup();
-    store.approve(token, { approvedBy: "bob" });
-    expect(store.consume(token, { ...binding(), policyId: "other" })).toMatchObject({
-      refusal: "wrong_policy",
-    });
-    expect(store.consume(token, binding(["user-2"]))).toMatchObject({ refusal: "wrong_arguments" });
-    clock.advance(60_000);
-    expect(store.consume(token, binding())).toMatchObject({ refusal: "expired" });
-    const denied = store.create(binding());
-    store.deny(denied, { deniedBy: "carol" });
-    expect(store.consume(denied, binding())).toMatchObject({
-      refusal: "denied",
-      message: expect.stringContaining("carol"),
-    });
-  });
-
-  it("refuses forged, tampered and malformed tokens as unknown", () => {
-    const { store, token } = setup();
-    store.approve(token, { approvedBy: "bob" });
-    const [id] = token.split(".");
-    expect(store.consume(`${id}.${"A".repeat(43)}`, binding())).toMatchObject({
-      refusal: "unknown",
-    });
-    expect(store.consume(`${token.slice(0, -1)}x`, binding())).toMatchObject({
-      refusal: "unknown",
-    });
-    expect(store.consume("not-a-token", binding())).toMatchObject({ refusal: "unknown" });
-    expect(store.get(`${id}.forged`)).toBeUndefined();
-  });
-
-  it("approves or denies only pending requests", () => {
-    const { store, token } = setup();
-    store.approve(token, { approvedBy: "bob" });
-    expect(() => store.deny(token, { deniedBy: "carol" })).toThrow(/approved, not pending/);
-    expect(() => store.approve("nope.nope", { approvedBy: "bob" })).toThrow(GuardrailError);
-  });
-});
+runConfirmationStoreContract("MemoryConfirmationStore", async (clock) => ({
+  store: new MemoryConfirmationStore({ clock }),
+}));
 
 describe("Guardian with confirmations", () => {
   const POLICIES =

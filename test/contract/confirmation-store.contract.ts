@@ -1,0 +1,185 @@
+/**
+ * The ConfirmationStore contract: one suite every store passes (memory, Redis, SQLite,
+ * PostgreSQL). `make(clock)` returns a fresh, empty store reading time from `clock`.
+ */
+import { describe, expect, it } from "vitest";
+import { fingerprintCall } from "../../src/confirm/fingerprint.ts";
+import type { ConfirmationBinding, ConfirmationStore } from "../../src/confirm/types.ts";
+import { GuardrailError } from "../../src/errors.ts";
+import { ManualClock } from "../../src/testing/manual-clock.ts";
+
+export interface ConfirmationFixture {
+  readonly store: ConfirmationStore;
+  readonly cleanup?: () => Promise<void>;
+}
+
+/** The binding of `safe_delete` called with `args`. */
+export const binding = (args: unknown[] = ["user-1"]): ConfirmationBinding => ({
+  policyId: "safe_delete",
+  fingerprint: fingerprintCall("safe_delete", args),
+});
+
+export function runConfirmationStoreContract(
+  name: string,
+  make: (clock: () => number) => Promise<ConfirmationFixture>,
+): void {
+  describe(`ConfirmationStore contract: ${name}`, () => {
+    const withStore =
+      (fn: (store: ConfirmationStore, clock: ManualClock) => Promise<void>) => async () => {
+        const clock = new ManualClock("2026-11-25T12:00:00Z");
+        const f = await make(clock.now);
+        try {
+          await fn(f.store, clock);
+        } finally {
+          await f.cleanup?.();
+        }
+      };
+
+    it(
+      "tracks a request from pending to approved to consumed, once, keeping who and why",
+      withStore(async (store) => {
+        const token = await store.create({
+          ...binding(),
+          requestedBy: "alice",
+          reason: "delete user-1",
+          operation: "deleteUser",
+          metadata: { ticket: 42, tags: ["gdpr"] },
+          ttlMs: 60_000,
+        });
+        expect(token).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
+        const pending = await store.get(token);
+        expect(pending).toMatchObject({
+          status: "pending",
+          policyId: "safe_delete",
+          fingerprint: binding().fingerprint,
+          requestedBy: "alice",
+          reason: "delete user-1",
+          operation: "deleteUser",
+          metadata: { ticket: 42, tags: ["gdpr"] },
+          createdAtMs: Date.parse("2026-11-25T12:00:00Z"),
+          expiresAtMs: Date.parse("2026-11-25T12:01:00Z"),
+        });
+        expect(JSON.stringify(pending)).not.toContain(token.split(".")[1]);
+        expect(await store.consume(token, binding())).toMatchObject({
+          ok: false,
+          refusal: "pending",
+        });
+        expect(
+          await store.approve(token, { approvedBy: "bob", reason: "ticket 42" }),
+        ).toMatchObject({
+          status: "approved",
+          decidedBy: "bob",
+          decisionReason: "ticket 42",
+          decidedAtMs: Date.parse("2026-11-25T12:00:00Z"),
+        });
+        const used = await store.consume(token, binding());
+        expect(used).toMatchObject({ ok: true, record: { status: "consumed", decidedBy: "bob" } });
+        expect(await store.consume(token, binding())).toMatchObject({ ok: false, refusal: "used" });
+        expect((await store.get(token))?.status).toBe("consumed");
+      }),
+    );
+
+    it(
+      "names each reason a token is refused: wrong policy, other arguments, expired, denied",
+      withStore(async (store, clock) => {
+        const token = await store.create({ ...binding(), ttlMs: 60_000 });
+        await store.approve(token, { approvedBy: "bob" });
+        expect(await store.consume(token, { ...binding(), policyId: "other" })).toMatchObject({
+          ok: false,
+          refusal: "wrong_policy",
+          message: "the confirmation was issued for policy 'safe_delete'",
+        });
+        expect(await store.consume(token, binding(["user-2"]))).toMatchObject({
+          refusal: "wrong_arguments",
+        });
+        clock.advance(60_000);
+        expect(await store.consume(token, binding())).toMatchObject({ refusal: "expired" });
+        expect((await store.get(token))?.status).toBe("expired");
+        const denied = await store.create(binding());
+        await store.deny(denied, { deniedBy: "carol", reason: "not today" });
+        expect(await store.get(denied)).toMatchObject({
+          status: "denied",
+          decidedBy: "carol",
+          decisionReason: "not today",
+        });
+        expect(await store.consume(denied, binding())).toMatchObject({
+          refusal: "denied",
+          message: expect.stringContaining("carol"),
+        });
+      }),
+    );
+
+    it(
+      "refuses forged, tampered and malformed tokens as unknown",
+      withStore(async (store) => {
+        const token = await store.create(binding());
+        await store.approve(token, { approvedBy: "bob" });
+        const [id, secret] = token.split(".") as [string, string];
+        const flipped = `${secret.slice(0, -2)}${secret.at(-2) === "A" ? "B" : "A"}${secret.at(-1)}`;
+        for (const forged of [
+          `${id}.${"A".repeat(43)}`,
+          `${id}.${flipped}`,
+          `${id}.${secret}x`,
+          `${id}.${secret.slice(0, 42)}`,
+          "not-a-token",
+          `${id}`,
+          "",
+        ]) {
+          expect(await store.consume(forged, binding()), forged).toMatchObject({
+            ok: false,
+            refusal: "unknown",
+          });
+          expect(await store.get(forged), forged).toBeUndefined();
+        }
+        expect(await store.consume(token, binding())).toMatchObject({ ok: true });
+      }),
+    );
+
+    it(
+      "approves or denies only pending, unexpired requests",
+      withStore(async (store, clock) => {
+        const token = await store.create({ ...binding(), ttlMs: 1000 });
+        await store.approve(token, { approvedBy: "bob" });
+        await expect(async () => store.deny(token, { deniedBy: "carol" })).rejects.toThrow(
+          /approved, not pending/,
+        );
+        await expect(async () => store.approve("nope.nope", { approvedBy: "bob" })).rejects.toThrow(
+          GuardrailError,
+        );
+        const late = await store.create({ ...binding(), ttlMs: 1000 });
+        clock.advance(1000);
+        await expect(async () => store.approve(late, { approvedBy: "bob" })).rejects.toThrow(
+          /expired, not pending/,
+        );
+      }),
+    );
+
+    it(
+      "lets exactly one of many concurrent consumers use a token",
+      withStore(async (store) => {
+        const token = await store.create(binding());
+        await store.approve(token, { approvedBy: "bob" });
+        const results = await Promise.all(
+          Array.from({ length: 25 }, async () => store.consume(token, binding())),
+        );
+        expect(results.filter((r) => r.ok)).toHaveLength(1);
+        expect(results.filter((r) => !r.ok && r.refusal === "used")).toHaveLength(24);
+      }),
+    );
+
+    it(
+      "refuses requests without a binding and lifetimes that are not positive",
+      withStore(async (store) => {
+        for (const ttlMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+          await expect(
+            async () => store.create({ ...binding(), ttlMs }),
+            String(ttlMs),
+          ).rejects.toThrow(/ttlMs must be a positive number/);
+        }
+        await expect(async () => store.create({ policyId: "", fingerprint: "x" })).rejects.toThrow(
+          /needs policyId and fingerprint/,
+        );
+      }),
+    );
+  });
+}
