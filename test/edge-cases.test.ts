@@ -242,3 +242,20 @@ policies:
     );
   });
 });
+
+describe("ManualClock", () => {
+  it("refuses an invalid instant in set() as the constructor does, and keeps its time", () => {
+    expect(() => new ManualClock("not a date")).toThrow(RangeError);
+    const clock = new ManualClock("2026-11-25T12:00:00Z");
+    const start = clock.now();
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, "soon", new Date("garbage")]) {
+      expect(() => clock.set(bad)).toThrow(/^not a valid instant: /);
+      expect(() => clock.set(bad)).toThrow(RangeError);
+      expect(clock.now()).toBe(start);
+    }
+    clock.set("2026-11-26T00:00:00Z");
+    expect(clock.now()).toBe(Date.UTC(2026, 10, 26));
+    clock.set(new Date(0));
+    expect(clock.now()).toBe(0);
+  });
+});

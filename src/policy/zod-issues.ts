@@ -60,6 +60,12 @@ function valueAt(root: unknown, path: DocPath): unknown {
   return v;
 }
 
+/**
+ * Turns one zod issue, at `path` from the document's root, into a message in `issues`
+ * positioned there: the key (`rules[0]` for an item of a list), what it expected and what
+ * `root` has there, the nearest known key, action or day name for a typo, and a note when
+ * a key belongs inside a rule or is not supported.
+ */
 export function reportZodIssue(
   issue: z.core.$ZodIssue,
   path: DocPath,

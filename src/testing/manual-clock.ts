@@ -19,8 +19,7 @@ export class ManualClock {
 
   /** Starts at an instant (ms since the epoch, a `Date` or an ISO string). Default: 2026-01-01T00:00:00Z. */
   constructor(start: number | Date | string = Date.UTC(2026, 0, 1)) {
-    this.#ms = typeof start === "number" ? start : new Date(start).getTime();
-    if (!Number.isFinite(this.#ms)) throw new RangeError(`not a valid instant: ${String(start)}`);
+    this.#ms = toMs(start);
   }
 
   /** The current time in ms since the epoch; a bound function, safe to pass around. */
@@ -31,8 +30,19 @@ export class ManualClock {
     this.#ms += ms;
   }
 
-  /** Sets the clock to an instant. */
+  /**
+   * Sets the clock to an instant (ms since the epoch, a `Date` or an ISO string).
+   *
+   * @throws RangeError when `at` is not a valid instant; the clock is left as it was.
+   */
   set(at: number | Date | string): void {
-    this.#ms = typeof at === "number" ? at : new Date(at).getTime();
+    this.#ms = toMs(at);
   }
+}
+
+/** An instant in ms since the epoch; throws a `RangeError` for one that is not valid (`NaN`, `"soon"`). */
+function toMs(at: number | Date | string): number {
+  const ms = typeof at === "number" ? at : new Date(at).getTime();
+  if (!Number.isFinite(ms)) throw new RangeError(`not a valid instant: ${String(at)}`);
+  return ms;
 }
