@@ -8,11 +8,35 @@
  */
 
 export type { DecisionEntry, DecisionRecorder } from "./audit/recorder.ts";
+export {
+  auditedConfirmations,
+  type ConfirmationEvent,
+  type ConfirmationEventKind,
+} from "./confirm/events.ts";
 export { fingerprintCall } from "./confirm/fingerprint.ts";
+export {
+  type ApprovalCallback,
+  type CallbackRequest,
+  HttpConfirmationGateway,
+  type HttpConfirmationGatewayOptions,
+  type PendingApprovalNotice,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+} from "./confirm/http-gateway.ts";
 export {
   MemoryConfirmationStore,
   type MemoryConfirmationStoreOptions,
 } from "./confirm/memory-confirmation-store.ts";
+export {
+  type AsymmetricSigningKey,
+  type HmacSigningKey,
+  MemoryReplayGuard,
+  type ReplayGuard,
+  type SignedConfirmationRecord,
+  SignedConfirmationStore,
+  type SignedConfirmationStoreOptions,
+  type SigningKey,
+} from "./confirm/signed-confirmation-store.ts";
 export type {
   ConfirmationBinding,
   ConfirmationRecord,
@@ -23,6 +47,14 @@ export type {
   ConsumeConfirmationResult,
   MaybePromise,
 } from "./confirm/types.ts";
+export {
+  ConfirmationWorkflow,
+  type ConfirmationWorkflowOptions,
+  type Executed,
+  type ExecuteWithConfirmation,
+  type PendingApproval,
+  type WorkflowTerminal,
+} from "./confirm/workflow.ts";
 export {
   type ActualUsage,
   LocalDecisionClient,

@@ -33,7 +33,7 @@ describe("the import graph", () => {
     const { packages, files } = importGraph("index.ts");
     expect(files.size).toBeGreaterThan(10);
     const external = [...packages].filter((p) => !p.startsWith("node:"));
-    expect(external.sort()).toEqual(["yaml", "zod"]);
+    expect(external.sort()).toEqual(["jose", "yaml", "zod"]);
     // node:sqlite is for hexarch-guardrails/audit only (it warns on older Node versions).
     expect(packages.has("node:sqlite")).toBe(false);
   });

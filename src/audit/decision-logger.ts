@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { ConfirmationEvent } from "../confirm/events.ts";
+import { uuidv7 } from "../util/uuid.ts";
 import { canonicalJson, type VerifyResult, verifyStretch } from "./hash-chain.ts";
 import { NullAuditStore } from "./null-audit-store.ts";
 import type { DecisionEntry, DecisionRecorder } from "./recorder.ts";
@@ -106,6 +108,47 @@ export function toAuditRecord(entry: DecisionEntry): AuditRecord {
   };
 }
 
+const EVENT_OUTCOME: Record<ConfirmationEvent["kind"], AuditRecord["decision"]> = {
+  create: "blocked", // the operation waits for approval
+  approve: "allowed",
+  deny: "blocked",
+  consume: "allowed",
+  refuse: "blocked",
+};
+
+const EVENT_VERB: Record<ConfirmationEvent["kind"], string> = {
+  create: "requested",
+  approve: "approved",
+  deny: "denied",
+  consume: "used",
+  refuse: "refused",
+};
+
+/** A confirmation event as an audit record (no token, ever). */
+export function confirmationRecord(event: ConfirmationEvent): AuditRecord {
+  const who = event.actor === undefined ? "" : ` by ${event.actor}`;
+  const why = event.reason === undefined ? "" : `: ${event.reason}`;
+  const context: Record<string, unknown> = {
+    fingerprint: event.binding.fingerprint,
+    ...(event.confirmationId !== undefined && { confirmationId: event.confirmationId }),
+    ...(event.refusal !== undefined && { refusal: event.refusal }),
+  };
+  return {
+    decisionId: uuidv7(event.atMs),
+    timestamp: new Date(event.atMs).toISOString(),
+    policyId: event.binding.policyId,
+    functionName: event.operation ?? null,
+    decision: EVENT_OUTCOME[event.kind],
+    action: `confirmation_${event.kind}`,
+    reason: `Confirmation ${EVENT_VERB[event.kind]}${who}${why}`,
+    context,
+    userId: event.actor ?? null,
+    durationMs: 0,
+    metadata: event.metadata ?? null,
+    mode: "enforce",
+  };
+}
+
 /**
  * Records decisions in an audit store and queries them (the Python `DecisionLogger`).
  *
@@ -162,7 +205,20 @@ export class DecisionLogger implements DecisionRecorder {
   /** Takes a decision. Durable loggers write it now (the promise settles when written). */
   record(entry: DecisionEntry): void | Promise<void> {
     if (this.#discard) return; // NullAuditStore: no work at all
-    const record = toAuditRecord(entry);
+    return this.#take(toAuditRecord(entry));
+  }
+
+  /**
+   * Takes a confirmation event (a request created, approved, denied, consumed or a token
+   * refused). It is stored in the same chained log, with `action` `confirmation_<kind>`,
+   * and left out of `getPolicyStats`.
+   */
+  recordConfirmation(event: ConfirmationEvent): void | Promise<void> {
+    if (this.#discard) return;
+    return this.#take(confirmationRecord(event));
+  }
+
+  #take(record: AuditRecord): void | Promise<void> {
     this.#recorded++;
     if (this.durable) {
       return this.store.append([record]).then(

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { ConfirmationEvent } from "../confirm/events.ts";
 import type { Context } from "../engine/compile-rule.ts";
 import type { Decision } from "../engine/decision.ts";
 
@@ -31,6 +32,11 @@ export interface DecisionRecorder {
   readonly durable?: boolean;
   /** Records one decision. A returned promise is not awaited on the call path. */
   record(entry: DecisionEntry): void | Promise<void>;
+  /**
+   * Records what happened to a confirmation request (created, approved, denied, consumed,
+   * refused). Optional: recorders without it do not hear of confirmations.
+   */
+  recordConfirmation?(event: ConfirmationEvent): void | Promise<void>;
   /** Flushes buffered records and releases the store. */
   close?(): void | Promise<void>;
 }

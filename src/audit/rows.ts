@@ -104,6 +104,8 @@ export function chainBatch(
       hash,
     ]);
     prev = hash;
+    // Confirmation events are in the log, not in the decision counts.
+    if (r.action.startsWith("confirmation_")) continue;
     const reason = r.decision === "blocked" ? r.reason : "";
     const key = `${r.policyId}\u0000${r.decision}\u0000${reason}`;
     const c = counts.get(key);

@@ -7,6 +7,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { resolve } from "node:path";
 import type { DecisionRecorder } from "../audit/recorder.ts";
+import { auditedConfirmations, type ConfirmationEvent } from "../confirm/events.ts";
 import type { ConfirmationBinding, ConfirmationStore } from "../confirm/types.ts";
 import { LocalDecisionClient } from "../decision/local-decision-client.ts";
 import type { DecisionClient } from "../decision/types.ts";
@@ -60,6 +61,7 @@ export class Guardian {
   readonly #timeoutMs: number;
   readonly #errorStacks: boolean;
   readonly #confirmations: ConfirmationStore | undefined;
+  readonly #audit: ((event: ConfirmationEvent) => void) | undefined;
   readonly #scope = new AsyncLocalStorage<Context>();
   /** Whether withContext was ever used: until then no call needs to look up a scope. */
   #scoped = false;
@@ -76,7 +78,19 @@ export class Guardian {
     this.#remote = options.decisionClient;
     this.#timeoutMs = checkTimeout(options.timeoutMs ?? 5000);
     this.#errorStacks = options.errorStacks ?? true;
-    this.#confirmations = options.confirmations;
+    const recorder = options.auditLogger;
+    this.#audit = recorder?.recordConfirmation
+      ? (event) => {
+          try {
+            void Promise.resolve(recorder.recordConfirmation?.(event)).catch((err: unknown) =>
+              this.#effects.fail("audit log", err),
+            );
+          } catch (err) {
+            this.#effects.fail("audit log", err);
+          }
+        }
+      : undefined;
+    this.#confirmations = options.confirmations && this.#audited(options.confirmations);
     const failClosedEnv = env.HEXARCH_POLICY_FAIL_CLOSED?.trim().toLowerCase();
     this.#failOpen = options.failOpen ?? (failClosedEnv === "false" || failClosedEnv === "0");
 
@@ -175,6 +189,7 @@ export class Guardian {
     const prepared = this.#prepare(policyId);
     const binding = () => bindingOf(prepared.policyId, [withoutConfirmation(ctx)]);
     const decision = await this.#confirmable(
+      this.#confirmations,
       prepared,
       await prepared.decide(ctx, {}),
       ctx,
@@ -232,6 +247,27 @@ export class Guardian {
     if (failed) throw failed.reason;
   }
 
+  /**
+   * The `confirmations` store, reporting each request created, approved, denied or
+   * consumed (and each refused token) to the audit log when one is configured. Create
+   * and approve requests through it so the log has the whole story.
+   */
+  get confirmations(): ConfirmationStore | undefined {
+    return this.#confirmations;
+  }
+
+  /**
+   * `store`, reporting every request created, approved, denied or consumed (and each
+   * refused token) to this Guardian's audit log; `store` itself when there is none.
+   */
+  auditedStore(store: ConfirmationStore): ConfirmationStore {
+    return this.#audited(store);
+  }
+
+  #audited(store: ConfirmationStore): ConfirmationStore {
+    return this.#audit ? auditedConfirmations(store, this.#audit, this.#clock) : store;
+  }
+
   #prepare(ids: string | readonly string[]): Prepared {
     const key = typeof ids === "string" ? ids : JSON.stringify(ids);
     let prepared = this.#prepared.get(key);
@@ -286,6 +322,9 @@ export class Guardian {
     fn: (this: unknown, ...args: unknown[]) => unknown,
   ): (self: unknown, args: unknown[]) => Promise<unknown> {
     const contextOf = contextBuilder(options, functionName);
+    const confirmations = options.confirmations
+      ? this.#audited(options.confirmations)
+      : this.#confirmations;
     const scope = this.#scope;
     const mode = this.mode as "enforce" | "monitor";
     const settleWith = options.settle as ((result: unknown) => unknown) | undefined;
@@ -351,14 +390,13 @@ export class Guardian {
         return Promise.reject(err);
       }
       // The common case — a synchronous decision that needs no token — allocates no closure.
-      if (
-        !isThenable(decision) &&
-        (decision.action !== "require_confirmation" || !this.#confirmations)
-      ) {
+      if (!isThenable(decision) && (decision.action !== "require_confirmation" || !confirmations)) {
         return proceed(decision, ctx, self, args);
       }
       const confirmable = (d: Decision): Decision | Promise<Decision> =>
-        this.#confirmable(prepared, d, ctx, { args }, () => bindingOf(prepared.policyId, args));
+        this.#confirmable(confirmations, prepared, d, ctx, { args }, () =>
+          bindingOf(prepared.policyId, args),
+        );
       if (isThenable(decision)) {
         return decision.then(confirmable).then((d) => proceed(d, ctx, self, args));
       }
@@ -370,13 +408,13 @@ export class Guardian {
 
   /** With a token in the context and a store, a decision asking for confirmation may be met. */
   #confirmable(
+    store: ConfirmationStore | undefined,
     prepared: Prepared,
     decision: Decision,
     ctx: Context,
     input: DecideInput,
     binding: () => ConfirmationBinding | undefined,
   ): Decision | Promise<Decision> {
-    const store = this.#confirmations;
     const token = decision.action === "require_confirmation" && store ? tokenOf(ctx) : undefined;
     if (!store || token === undefined) return decision;
     return confirmWithToken(decision, ctx, input, {

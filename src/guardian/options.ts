@@ -129,6 +129,11 @@ export interface CheckOptions {
   /** Function name for the audit log. Default: the function's own name. */
   readonly name?: string;
   /**
+   * Where this check's confirmation tokens are checked, instead of the Guardian's
+   * `confirmations` (a `ConfirmationWorkflow` passes its own store here).
+   */
+  readonly confirmations?: ConfirmationStore;
+  /**
    * The real cost after the call, from its result: USD as a number, or `{ costUsd, tokens }`.
    * The budget reservation is corrected by the difference.
    */

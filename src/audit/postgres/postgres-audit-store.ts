@@ -366,7 +366,7 @@ export class PostgresAuditStore implements AuditStore {
         [before, outcomes],
       );
       const gone = await c.query(
-        `SELECT policy_id, decision, CASE WHEN decision = 'blocked' THEN reason ELSE '' END AS reason, count(*) AS n ${match} GROUP BY 1, 2, 3`,
+        `SELECT policy_id, decision, CASE WHEN decision = 'blocked' THEN reason ELSE '' END AS reason, count(*) AS n ${match} AND substr(action, 1, 13) <> 'confirmation_' GROUP BY 1, 2, 3`,
         [before, outcomes],
       );
       for (const g of gone.rows) {
