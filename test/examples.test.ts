@@ -1,7 +1,11 @@
+import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { main as asyncBatch } from "../examples/async-batch.ts";
 import { main as budgetProtection } from "../examples/budget-protection.ts";
 import { main as businessHours } from "../examples/business-hours.ts";
+import { main as httpCallback } from "../examples/confirmation-patterns/http-callback.ts";
+import { main as interactive } from "../examples/confirmation-patterns/interactive.ts";
+import { main as tokenPattern } from "../examples/confirmation-patterns/token.ts";
 import { main as migrationSafety } from "../examples/migration-safety.ts";
 import { main as rateLimiting } from "../examples/rate-limiting.ts";
 import { main as safeFileDeletion } from "../examples/safe-file-deletion.ts";
@@ -151,5 +155,46 @@ describe("examples", () => {
     expect(lines.at(-1)).toBe(
       "Applied migrations: 0042_add_invoice_index, 0043_drop_legacy_columns",
     );
+  });
+
+  it("confirmation-patterns/interactive: yes at a terminal runs it; without a terminal it refuses at once", async () => {
+    const input = Object.assign(new PassThrough(), { isTTY: true });
+    const output = new PassThrough();
+    output.on("data", (c: Buffer) => {
+      if (c.toString().endsWith("(yes/no) ")) setImmediate(() => input.write("yes\n"));
+    });
+    const approved: string[] = [];
+    await interactive((l) => void approved.push(l), { input, output });
+    expect(approved).toEqual(["approved at the terminal: deleted u-1001", "users left: u-1002"]);
+    const headless: string[] = [];
+    await interactive((l) => void headless.push(l), {
+      input: Object.assign(new PassThrough(), { isTTY: false }),
+      output: new PassThrough(),
+    });
+    expect(headless[0]).toMatch(/^refused: .*needs a terminal \(stdin is not a TTY\)/);
+    expect(headless[1]).toBe("users left: u-1001, u-1002");
+  });
+
+  it("confirmation-patterns/token: pending, approved, run once, bound to its arguments", async () => {
+    const lines = await run(tokenPattern);
+    expect(lines).toEqual([
+      "pending approval: Policy 'safe_delete' requires confirmation: matched operation delete (rule rules[0])",
+      "accounts: acct-7, acct-8",
+      "approver sees: closeAccount requested by billing-service, pending",
+      "refused for acct-8: confirmation token refused: the confirmation was issued for a call with other arguments",
+      "executed: closed acct-7",
+      "replayed for acct-7: confirmation token refused: the confirmation token was already used",
+      "accounts: acct-8",
+    ]);
+  });
+
+  it("confirmation-patterns/http-callback: 202, signed webhook, signed callback, retry runs once", async () => {
+    const lines = await run(httpCallback);
+    expect(lines).toContain("DELETE /projects/apollo → 202 (pending approval)");
+    expect(lines).toContain("callback: approved by lead@example.com");
+    expect(lines).toContain("retry with X-Confirmation-Token → 204");
+    expect(lines).toContain("same token for /projects/gemini → 403");
+    expect(lines).toContain("forged callback → 401");
+    expect(lines.at(-1)).toBe("projects left: gemini");
   });
 });
