@@ -5,6 +5,14 @@
  */
 
 export {
+  PostgresConfirmationStore,
+  type PostgresConfirmationStoreOptions,
+} from "./confirmations/postgres-confirmation-store.ts";
+export {
+  SqliteConfirmationStore,
+  type SqliteConfirmationStoreOptions,
+} from "./confirmations/sqlite-confirmation-store.ts";
+export {
   DecisionLogger,
   type DecisionLoggerOptions,
   type DecisionLoggerStats,

@@ -12,7 +12,10 @@ export interface SqlMigration {
   readonly down: readonly string[];
 }
 
-/** Migrations 2 and later: identical in both dialects. */
+/**
+ * Migrations 2 and later: identical in both dialects. Integer columns are `BIGINT` (an
+ * `INTEGER` affinity in SQLite), JSON is text, so one spelling serves both.
+ */
 export const SHARED_MIGRATIONS: readonly SqlMigration[] = [
   {
     version: 2,
@@ -27,7 +30,7 @@ export const SHARED_MIGRATIONS: readonly SqlMigration[] = [
       )`,
       `INSERT INTO hexarch_policy_counts
          SELECT policy_id, decision, CASE WHEN decision = 'blocked' THEN reason ELSE '' END, count(*)
-         FROM hexarch_decisions GROUP BY 1, 2, 3`,
+         FROM hexarch_decisions WHERE substr(action, 1, 13) <> 'confirmation_' GROUP BY 1, 2, 3`,
     ],
     down: ["DROP TABLE hexarch_policy_counts"],
   },
@@ -36,5 +39,31 @@ export const SHARED_MIGRATIONS: readonly SqlMigration[] = [
     name: "drop the time-only index: history is read in log order",
     up: ["DROP INDEX hexarch_decisions_time"],
     down: ["CREATE INDEX hexarch_decisions_time ON hexarch_decisions (timestamp)"],
+  },
+  {
+    version: 4,
+    name: "create confirmations (token digests only)",
+    up: [
+      // The confirmation stores of `hexarch-guardrails/audit`. `secret_hash` is the hex
+      // SHA-256 of the token's secret; `expired` is never stored but read from the clock.
+      `CREATE TABLE hexarch_confirmations (
+        id TEXT PRIMARY KEY,
+        secret_hash TEXT NOT NULL,
+        policy_id TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'consumed')),
+        requested_by TEXT,
+        reason TEXT,
+        operation TEXT,
+        metadata TEXT,
+        created_at_ms BIGINT NOT NULL,
+        expires_at_ms BIGINT NOT NULL,
+        decided_by TEXT,
+        decided_at_ms BIGINT,
+        decision_reason TEXT
+      )`,
+      "CREATE INDEX hexarch_confirmations_expires ON hexarch_confirmations (expires_at_ms)",
+    ],
+    down: ["DROP TABLE hexarch_confirmations"],
   },
 ];

@@ -121,3 +121,21 @@ export function auditedConfirmations(
       }),
   };
 }
+
+/**
+ * The event sink of a recorder that takes confirmation events (`DecisionLogger` does), or
+ * `undefined`. The sink never throws: a failing recorder is reported to `onError`.
+ */
+export function confirmationSink(
+  recorder: { recordConfirmation?(event: ConfirmationEvent): void | Promise<void> } | undefined,
+  onError: (err: unknown) => void,
+): ((event: ConfirmationEvent) => void) | undefined {
+  if (!recorder?.recordConfirmation) return undefined;
+  return (event) => {
+    try {
+      void Promise.resolve(recorder.recordConfirmation?.(event)).catch(onError);
+    } catch (err) {
+      onError(err);
+    }
+  };
+}

@@ -7,7 +7,11 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { resolve } from "node:path";
 import type { DecisionRecorder } from "../audit/recorder.ts";
-import { auditedConfirmations, type ConfirmationEvent } from "../confirm/events.ts";
+import {
+  auditedConfirmations,
+  type ConfirmationEvent,
+  confirmationSink,
+} from "../confirm/events.ts";
 import type { ConfirmationBinding, ConfirmationStore } from "../confirm/types.ts";
 import { LocalDecisionClient } from "../decision/local-decision-client.ts";
 import type { DecisionClient } from "../decision/types.ts";
@@ -78,18 +82,9 @@ export class Guardian {
     this.#remote = options.decisionClient;
     this.#timeoutMs = checkTimeout(options.timeoutMs ?? 5000);
     this.#errorStacks = options.errorStacks ?? true;
-    const recorder = options.auditLogger;
-    this.#audit = recorder?.recordConfirmation
-      ? (event) => {
-          try {
-            void Promise.resolve(recorder.recordConfirmation?.(event)).catch((err: unknown) =>
-              this.#effects.fail("audit log", err),
-            );
-          } catch (err) {
-            this.#effects.fail("audit log", err);
-          }
-        }
-      : undefined;
+    this.#audit = confirmationSink(options.auditLogger, (err) =>
+      this.#effects.fail("audit log", err),
+    );
     this.#confirmations = options.confirmations && this.#audited(options.confirmations);
     const failClosedEnv = env.HEXARCH_POLICY_FAIL_CLOSED?.trim().toLowerCase();
     this.#failOpen = options.failOpen ?? (failClosedEnv === "false" || failClosedEnv === "0");

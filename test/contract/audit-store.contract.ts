@@ -51,26 +51,35 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
     it(
       "migrates on first use, reports applied migrations, and rolls the latest back",
       withLogger(async (logger, f) => {
-        await f.store.append([record({ policyId: "m" })]);
+        await f.store.append([
+          record({ policyId: "m" }),
+          // A confirmation event: in the log, never in the counts (nor when they are rebuilt).
+          record({ policyId: "m", action: "confirmation_create", decision: "blocked" }),
+        ]);
+        expect((await logger.getPolicyStats("m")).totalDecisions).toBe(1);
         const again = await f.store.migrate();
         expect(again.map((m) => m.status)).toEqual([
           "already applied",
           "already applied",
           "already applied",
+          "already applied",
         ]);
         const back = await f.store.rollback();
-        expect(back[0]).toMatchObject({ version: 3, direction: "down", status: "rolled back" });
+        expect(back[0]).toMatchObject({ version: 4, direction: "down", status: "rolled back" });
+        await f.store.rollback();
         await f.store.rollback();
         const up = await f.store.migrate();
         expect(up.map((m) => [m.version, m.status])).toEqual([
           [1, "already applied"],
           [2, "applied"],
           [3, "applied"],
+          [4, "applied"],
         ]);
         // Re-applied, the stats table is rebuilt from the stored records.
         expect((await logger.getPolicyStats("m")).totalDecisions).toBe(1);
-        for (let i = 0; i < 3; i++) await f.store.rollback();
+        for (let i = 0; i < 4; i++) await f.store.rollback();
         expect((await f.store.migrate()).map((m) => m.status)).toEqual([
+          "applied",
           "applied",
           "applied",
           "applied",
@@ -277,6 +286,7 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
           [1, null],
           [2, null],
           [3, null],
+          [4, null],
         ]);
         await f.store.migrate();
         const after = await f.store.migrationStatus();
@@ -285,6 +295,7 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
         ).toBe(true);
         await f.store.rollback();
         expect((await f.store.migrationStatus()).map((m) => m.appliedAt === null)).toEqual([
+          false,
           false,
           false,
           true,
