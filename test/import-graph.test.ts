@@ -36,6 +36,7 @@ describe("the import graph", () => {
     expect(external.sort()).toEqual(["jose", "yaml", "zod"]);
     // node:sqlite is for hexarch-guardrails/audit only (it warns on older Node versions).
     expect(packages.has("node:sqlite")).toBe(false);
+    expect([...files].filter((f) => f.includes("/src/redis/"))).toEqual([]);
   });
 
   it("keeps the audit entry free of database drivers but node:sqlite", () => {
@@ -50,5 +51,14 @@ describe("the import graph", () => {
       (p) => !p.startsWith("node:"),
     );
     expect(external.every((p) => ["yaml", "zod"].includes(p))).toBe(true);
+  });
+
+  it("keeps the redis entry's driver behind a dynamic import", () => {
+    const { packages, files } = importGraph("redis/index.ts");
+    expect(files.has(resolve(SRC, "redis/client.ts"))).toBe(true);
+    const external = [...packages].filter((p) => !p.startsWith("node:"));
+    // `redis` (an optional peer) is loaded with import() only when a store is given a URL.
+    expect(external.every((p) => ["yaml", "zod"].includes(p))).toBe(true);
+    expect(readFileSync(resolve(SRC, "redis/client.ts"), "utf8")).toContain('import("redis")');
   });
 });

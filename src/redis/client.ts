@@ -1,0 +1,357 @@
+/**
+ * The Redis client layer of `hexarch-guardrails/redis`, shared by its stores: a structural
+ * view of node-redis and ioredis clients, a connection opened from a URL with the `redis`
+ * package (an optional peer dependency, loaded only here), a timeout on every command,
+ * Lua scripts run with EVALSHA and a NOSCRIPT fallback, and cluster-safe key names.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { DecisionBackendError, GuardrailError } from "../errors.ts";
+
+/**
+ * A node-redis client (`redis` v4 and later, `createClient()`), connected by its owner.
+ * Only `sendCommand` is used.
+ */
+export interface NodeRedisLike {
+  sendCommand(args: string[], options?: Record<string, unknown>): Promise<unknown>;
+}
+
+/** An ioredis client (`new Redis()` or `new Redis.Cluster()`). Only `call` is used. */
+export interface IoRedisLike {
+  call(command: string, ...args: string[]): Promise<unknown>;
+}
+
+/**
+ * A ready Redis client: node-redis (`sendCommand(args)`) or ioredis (`call(command, ...args)`),
+ * recognised by shape. The stores never connect, reconnect or close a client they are given.
+ */
+export type RedisLike = NodeRedisLike | IoRedisLike;
+
+/**
+ * Where a store finds Redis: a ready client (yours to connect and close), or a URL
+ * (`redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS), in which case the
+ * store opens its own connection with the `redis` package and closes it in `close()`.
+ */
+export type RedisTarget =
+  | { readonly client: RedisLike; readonly url?: never }
+  | { readonly url: string; readonly client?: never };
+
+/** A reply, normalised: bulk strings as strings (also when a client returns Buffers), arrays, integers, nil. */
+export type RedisValue = string | number | null | readonly RedisValue[];
+
+/** The slice of a node-redis client the connection opened from a URL uses (v4, v5 and v6 differ in how they close). */
+interface OwnedNodeRedis extends NodeRedisLike {
+  connect(): Promise<unknown>;
+  on(event: "error", listener: (err: unknown) => void): unknown;
+  on(event: "ready", listener: () => void): unknown;
+  readonly isReady?: boolean;
+  close?(): Promise<unknown>;
+  quit?(): Promise<unknown>;
+  destroy?(): unknown;
+  disconnect?(): Promise<unknown>;
+}
+
+/** What `import("redis")` provides that this layer uses. */
+interface NodeRedisModule {
+  createClient(options: Record<string, unknown>): OwnedNodeRedis;
+}
+
+/**
+ * Loads the `redis` package. `importer` is replaceable for tests.
+ *
+ * @throws GuardrailError naming the package to install when it is missing.
+ * @internal
+ */
+export async function loadNodeRedis(
+  owner: string,
+  importer: () => Promise<unknown> = () => import("redis"),
+): Promise<NodeRedisModule> {
+  let mod: { createClient?: unknown; default?: { createClient?: unknown } };
+  try {
+    mod = (await importer()) as typeof mod;
+  } catch (err) {
+    throw new GuardrailError(`${owner} needs the 'redis' package: npm install redis`, {
+      cause: err,
+    });
+  }
+  const createClient = mod.createClient ?? mod.default?.createClient;
+  if (typeof createClient !== "function") {
+    throw new GuardrailError("the 'redis' package has no createClient export");
+  }
+  return { createClient: createClient as NodeRedisModule["createClient"] };
+}
+
+/**
+ * A Lua script run by {@link RedisConnection.evalScript}; its SHA-1 is computed once.
+ * @internal
+ */
+export class RedisScript {
+  /** Name used in error messages. */
+  readonly name: string;
+  /** The Lua source, sent with EVAL when Redis does not know the SHA-1. */
+  readonly source: string;
+  /** SHA-1 of `source`, hex, as EVALSHA wants it. */
+  readonly sha1: string;
+
+  constructor(name: string, source: string) {
+    this.name = name;
+    this.source = source;
+    this.sha1 = createHash("sha1").update(source).digest("hex");
+  }
+}
+
+/**
+ * A key whose Redis Cluster slot is decided by `tag` alone: `<prefix>{<tag>}<suffix>`.
+ * Keys one request touches share a tag, so a script using them runs on one node. Redis
+ * hashes only the first `{…}` of a key, so a prefix with braces of its own puts every key
+ * in one slot.
+ *
+ * @throws GuardrailError when `tag` is empty or contains a brace.
+ * @internal
+ */
+export function hashTaggedKey(prefix: string, tag: string, suffix = ""): string {
+  if (!tag || /[{}]/.test(tag)) throw new GuardrailError(`invalid Redis hash tag '${tag}'`);
+  return `${prefix}{${tag}}${suffix}`;
+}
+
+/** Options of {@link RedisConnection}. @internal */
+export interface RedisConnectionOptions {
+  /** Class name for messages (`RedisConfirmationStore needs the 'redis' package`). */
+  readonly owner: string;
+  /** @default 2000 */
+  readonly commandTimeoutMs?: number | undefined;
+  /** Replaces `import("redis")`, for tests. */
+  readonly importRedis?: () => Promise<unknown>;
+}
+
+/** What a command is sent through: one of the two client shapes, as a function. */
+type Send = (args: string[], signal: AbortSignal) => Promise<unknown>;
+
+function isIoRedis(client: RedisLike): client is IoRedisLike {
+  return typeof (client as Partial<IoRedisLike>).call === "function";
+}
+
+function sender(client: RedisLike): Send {
+  if (isIoRedis(client)) {
+    return (args) => client.call(args[0] as string, ...args.slice(1));
+  }
+  // node-redis drops a command still waiting in its offline queue when the signal aborts
+  // (v4 reads `signal`, v5+ `abortSignal`), so a timed-out command never runs later.
+  return (args, signal) => client.sendCommand(args, { abortSignal: signal, signal });
+}
+
+function normalise(reply: unknown): RedisValue {
+  if (reply === null || reply === undefined) return null;
+  if (typeof reply === "string" || typeof reply === "number") return reply;
+  if (typeof reply === "bigint") return Number(reply);
+  if (reply instanceof Uint8Array) return Buffer.from(reply).toString("utf8");
+  if (Array.isArray(reply)) return reply.map(normalise);
+  throw new DecisionBackendError(`Redis answered with an unexpected ${typeof reply} reply`);
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * One Redis client as the stores use it: every command has a timeout and fails with a
+ * {@link DecisionBackendError}; scripts go by EVALSHA, falling back to EVAL (which also
+ * caches the script) when Redis answers NOSCRIPT. Built from a ready client, or from a URL,
+ * in which case it connects on first use and owns (closes) the connection.
+ *
+ * Reconnecting is the client's job (node-redis and ioredis both reconnect by default);
+ * a command issued while the client is disconnected waits for it at most the timeout.
+ *
+ * @internal
+ */
+export class RedisConnection {
+  readonly #owner: string;
+  readonly #timeoutMs: number;
+  readonly #url: string | undefined;
+  readonly #importRedis: (() => Promise<unknown>) | undefined;
+  #send: Send | undefined;
+  #owned: OwnedNodeRedis | undefined;
+  #connecting: Promise<Send> | undefined;
+  #lastError: unknown;
+  #closed = false;
+
+  /** @throws GuardrailError for a target that is neither a client nor a redis:// URL, or a bad timeout. */
+  constructor(target: RedisTarget, options: RedisConnectionOptions) {
+    this.#owner = options.owner;
+    this.#importRedis = options.importRedis;
+    const timeout = options.commandTimeoutMs ?? 2000;
+    if (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout <= 0) {
+      throw new GuardrailError(
+        `commandTimeoutMs must be a positive number of milliseconds, got ${String(timeout)}`,
+      );
+    }
+    this.#timeoutMs = timeout;
+    const { client, url } = (target ?? {}) as { client?: unknown; url?: unknown };
+    if (client !== undefined && url !== undefined) {
+      throw new GuardrailError(`${this.#owner} takes { client } or { url }, not both`);
+    }
+    if (client !== undefined) {
+      const c = client as Partial<IoRedisLike & NodeRedisLike> | null;
+      if (
+        c === null ||
+        typeof c !== "object" ||
+        (typeof c.call !== "function" && typeof c.sendCommand !== "function")
+      ) {
+        throw new GuardrailError(
+          `${this.#owner}: client must be a node-redis client (sendCommand) or an ioredis client (call)`,
+        );
+      }
+      this.#send = sender(c as RedisLike);
+      this.#url = undefined;
+    } else if (typeof url === "string") {
+      let protocol: string;
+      try {
+        protocol = new URL(url).protocol;
+      } catch {
+        protocol = "";
+      }
+      if (protocol !== "redis:" && protocol !== "rediss:") {
+        throw new GuardrailError(
+          `${this.#owner}: url must be a redis:// or rediss:// URL, got '${url.replace(/\/\/[^@/]*@/, "//***@")}'`,
+        );
+      }
+      this.#url = url;
+    } else {
+      throw new GuardrailError(
+        `${this.#owner} needs { client } (a connected Redis client) or { url }`,
+      );
+    }
+  }
+
+  /** The command timeout in ms. */
+  get timeoutMs(): number {
+    return this.#timeoutMs;
+  }
+
+  /**
+   * Sends one command and returns its normalised reply.
+   *
+   * @throws DecisionBackendError when Redis does not answer in time, the client fails, or
+   *   Redis answers with an error (kept as `cause`).
+   */
+  async command(args: readonly string[], what?: string): Promise<RedisValue> {
+    return this.#run([...args], what ?? String(args[0]));
+  }
+
+  /**
+   * Runs a Lua script: EVALSHA, then EVAL when Redis does not have it cached (NOSCRIPT is
+   * answered before anything runs, so the retry cannot run the script twice). Keys should
+   * share a hash tag ({@link hashTaggedKey}) to work on Redis Cluster.
+   */
+  async evalScript(
+    script: RedisScript,
+    keys: readonly string[],
+    args: readonly string[],
+  ): Promise<RedisValue> {
+    const rest = [String(keys.length), ...keys, ...args];
+    try {
+      return await this.#run(["EVALSHA", script.sha1, ...rest], `script ${script.name}`);
+    } catch (err) {
+      if (!(err instanceof DecisionBackendError) || !messageOf(err.cause).startsWith("NOSCRIPT")) {
+        throw err;
+      }
+      return this.#run(["EVAL", script.source, ...rest], `script ${script.name}`);
+    }
+  }
+
+  /**
+   * Closes the connection when this layer opened it (from a URL); a client that was passed
+   * in is left open. Afterwards every command fails. Safe to call more than once.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const owned = this.#owned;
+    this.#owned = undefined;
+    this.#send = undefined;
+    this.#connecting = undefined;
+    if (!owned) return;
+    try {
+      if (owned.isReady) {
+        await (owned.close ?? owned.quit)?.call(owned);
+        return;
+      }
+    } catch {
+      // fall through to the forceful way
+    }
+    try {
+      if (owned.destroy) owned.destroy();
+      else await owned.disconnect?.();
+    } catch {
+      // already closed
+    }
+  }
+
+  async #run(args: string[], what: string): Promise<RedisValue> {
+    if (this.#closed) throw new DecisionBackendError(`${this.#owner} is closed`);
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const last = this.#lastError
+          ? ` (last connection error: ${messageOf(this.#lastError)})`
+          : "";
+        reject(
+          new DecisionBackendError(
+            `Redis did not answer ${what} within ${this.#timeoutMs} ms${last}`,
+            this.#lastError ? { cause: this.#lastError } : undefined,
+          ),
+        );
+        controller.abort();
+      }, this.#timeoutMs);
+    });
+    const work = (async () => {
+      const send = this.#send ?? (await this.#connect());
+      return send(args, controller.signal);
+    })();
+    // After a timeout the command may still fail later (aborted, disconnected): nobody waits for it.
+    work.catch(() => {});
+    try {
+      return normalise(await Promise.race([work, timeout]));
+    } catch (err) {
+      if (err instanceof GuardrailError) throw err;
+      throw new DecisionBackendError(`Redis failed on ${what}: ${messageOf(err)}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Opens the URL's connection once; a failed attempt is forgotten so the next command retries. */
+  #connect(): Promise<Send> {
+    this.#connecting ??= (async () => {
+      const { createClient } = await loadNodeRedis(this.#owner, this.#importRedis);
+      if (this.#closed) throw new DecisionBackendError(`${this.#owner} is closed`);
+      const client = createClient({ url: this.#url, name: "hexarch-guardrails" });
+      // Without a listener an `error` event would crash the process; the client reconnects
+      // by itself, and the last error explains a timeout.
+      client.on("error", (err) => {
+        this.#lastError = err;
+      });
+      client.on("ready", () => {
+        this.#lastError = undefined;
+      });
+      this.#owned = client;
+      try {
+        await client.connect();
+      } catch (err) {
+        if (this.#owned === client) this.#owned = undefined;
+        throw err;
+      }
+      if (this.#closed) throw new DecisionBackendError(`${this.#owner} is closed`);
+      this.#send = sender(client);
+      return this.#send;
+    })();
+    const attempt = this.#connecting;
+    attempt.catch(() => {
+      if (this.#connecting === attempt) this.#connecting = undefined;
+    });
+    return attempt;
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * `hexarch-guardrails/redis`: state shared through Redis by every process and host of a
+ * service. Needs a Redis client: pass your own (node-redis or ioredis), or a URL and
+ * install the `redis` package (an optional peer dependency).
+ *
+ * @module
+ */
+
+export type { IoRedisLike, NodeRedisLike, RedisLike, RedisTarget } from "./client.ts";
+export {
+  RedisConfirmationStore,
+  type RedisConfirmationStoreOptions,
+} from "./redis-confirmation-store.ts";

@@ -1,0 +1,476 @@
+/**
+ * `RedisConfirmationStore`: confirmations shared by every process that reaches one Redis.
+ *
+ * @module
+ */
+
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import type {
+  ConfirmationBinding,
+  ConfirmationRecord,
+  ConfirmationRequest,
+  ConfirmationStatus,
+  ConfirmationStore,
+  ConsumeConfirmationResult,
+} from "../confirm/types.ts";
+import { DecisionBackendError, GuardrailError } from "../errors.ts";
+import {
+  hashTaggedKey,
+  RedisConnection,
+  RedisScript,
+  type RedisTarget,
+  type RedisValue,
+} from "./client.ts";
+
+const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const SECRET_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+/** How long Redis keeps a request after it expired (for `get` and forensics). */
+const KEEP_AFTER_EXPIRY_MS = 86_400_000;
+
+/** The hash fields of a request, in the order scripts and `get` read them. */
+const FIELDS = [
+  "policyId",
+  "fingerprint",
+  "status",
+  "requestedBy",
+  "reason",
+  "operation",
+  "metadata",
+  "createdAtMs",
+  "expiresAtMs",
+  "decidedBy",
+  "decidedAtMs",
+  "decisionReason",
+] as const;
+/** Field holding the SHA-256 (hex) of the token's secret; the secret itself is never stored. */
+const DIGEST_FIELD = "secretSha256";
+
+const luaFields = FIELDS.map((f) => `'${f}'`).join(", ");
+
+/**
+ * Shared by the three scripts that act on a token (KEYS[1] is the request's hash):
+ * `record()` reads the fields in {@link FIELDS} order; `open(digest, now)` checks the
+ * secret's digest and returns the status, turning a pending or approved request whose
+ * time is up into `expired` (nil for an unknown key or a wrong secret).
+ */
+const PRELUDE = `
+local function record()
+  return redis.call('HMGET', KEYS[1], ${luaFields})
+end
+local function open(digest, now)
+  local s = redis.call('HMGET', KEYS[1], '${DIGEST_FIELD}', 'status', 'expiresAtMs')
+  if not s[1] or s[1] ~= digest then return nil end
+  local status = s[2]
+  if (status == 'pending' or status == 'approved') and now >= tonumber(s[3]) then
+    redis.call('HSET', KEYS[1], 'status', 'expired')
+    status = 'expired'
+  end
+  return status
+end
+`;
+
+/** ARGV: ttl of the key in ms, then field/value pairs. Answers 1, or 0 when the key exists. */
+const CREATE = new RedisScript(
+  "confirm create",
+  `if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+`,
+);
+
+/**
+ * ARGV: digest, now, policyId, fingerprint. Answers `{ outcome, record }`: `ok` (now
+ * consumed), or the refusal (`unknown` comes without a record).
+ */
+const CONSUME = new RedisScript(
+  "confirm consume",
+  `${PRELUDE}
+local status = open(ARGV[1], tonumber(ARGV[2]))
+if not status then return {'unknown'} end
+if status == 'consumed' then return {'used', record()} end
+if status ~= 'approved' then return {status, record()} end
+if redis.call('HGET', KEYS[1], 'policyId') ~= ARGV[3] then return {'wrong_policy', record()} end
+if redis.call('HGET', KEYS[1], 'fingerprint') ~= ARGV[4] then return {'wrong_arguments', record()} end
+redis.call('HSET', KEYS[1], 'status', 'consumed')
+return {'ok', record()}
+`,
+);
+
+/**
+ * ARGV: digest, now, new status, decided by, has reason ('1'/'0'), reason. Answers
+ * `{ 'ok', record }`, `{ 'unknown' }`, or `{ <status> }` when the request is not pending.
+ */
+const DECIDE = new RedisScript(
+  "confirm decide",
+  `${PRELUDE}
+local status = open(ARGV[1], tonumber(ARGV[2]))
+if not status then return {'unknown'} end
+if status ~= 'pending' then return {status} end
+redis.call('HSET', KEYS[1], 'status', ARGV[3], 'decidedBy', ARGV[4], 'decidedAtMs', ARGV[2])
+if ARGV[5] == '1' then
+  redis.call('HSET', KEYS[1], 'decisionReason', ARGV[6])
+else
+  redis.call('HDEL', KEYS[1], 'decisionReason')
+end
+return {'ok', record()}
+`,
+);
+
+function checkTtl(ttlMs: number): number {
+  if (typeof ttlMs !== "number" || !Number.isFinite(ttlMs) || ttlMs <= 0) {
+    throw new GuardrailError(
+      `ttlMs must be a positive number of milliseconds, got ${String(ttlMs)}`,
+    );
+  }
+  return ttlMs;
+}
+
+/** A token split and checked for form: its id and the SHA-256 of its secret. */
+interface ParsedToken {
+  readonly id: string;
+  readonly digest: Buffer;
+}
+
+/** Parses `<uuid>.<43 base64url chars>`, refusing any other spelling (as the memory store does). */
+function parseToken(token: unknown): ParsedToken | undefined {
+  if (typeof token !== "string") return undefined;
+  const dot = token.indexOf(".");
+  if (dot < 0) return undefined;
+  const id = token.slice(0, dot);
+  const secret = token.slice(dot + 1);
+  if (!ID_PATTERN.test(id) || !SECRET_PATTERN.test(secret)) return undefined;
+  const bytes = Buffer.from(secret, "base64url");
+  // The last character carries two unused bits: only the one canonical spelling counts.
+  if (bytes.toString("base64url") !== secret) return undefined;
+  return { id, digest: createHash("sha256").update(bytes).digest() };
+}
+
+/** Options of {@link RedisConfirmationStore}: `{ client }` or `{ url }`, and the settings below. */
+export type RedisConfirmationStoreOptions = RedisTarget & {
+  /**
+   * Prefix of every key; a request lives at `<keyPrefix>{<id>}`.
+   * @default "hexarch:confirm:"
+   */
+  readonly keyPrefix?: string;
+  /**
+   * Default token lifetime.
+   * @default 900000 (15 minutes)
+   */
+  readonly ttlMs?: number;
+  /**
+   * Current time in ms since the epoch, for creation, decisions and expiry (Redis's own
+   * clock only decides when an old request is forgotten).
+   * @default Date.now
+   */
+  readonly clock?: () => number;
+  /**
+   * How long one command may take, connecting included, before it fails with
+   * `DecisionBackendError`.
+   * @default 2000
+   */
+  readonly commandTimeoutMs?: number;
+};
+
+/**
+ * Pending confirmations in Redis, shared by every process and host that uses the same
+ * Redis and `keyPrefix`. A token is `<id>.<secret>`, like {@link MemoryConfirmationStore}'s;
+ * Redis keeps only the SHA-256 of the secret. Each request is one hash; `create`,
+ * `approve`, `deny` and `consume` are one Lua script each, so a token is consumed once even
+ * by many processes at the same time. Requests are forgotten a day after they expire.
+ *
+ * Given `{ url }`, the store connects with the `redis` package on first use and
+ * {@link RedisConfirmationStore.close} closes that connection; a `{ client }` you pass
+ * stays yours to close. A command that gets no answer within `commandTimeoutMs` fails
+ * with `DecisionBackendError` (a guarded call then fails closed).
+ *
+ * @example
+ * ```ts
+ * import { RedisConfirmationStore } from "hexarch-guardrails/redis";
+ *
+ * const confirmations = new RedisConfirmationStore({ url: process.env.REDIS_URL! });
+ * const guardian = new Guardian({ confirmations });
+ * // …
+ * await confirmations.close();
+ * ```
+ */
+export class RedisConfirmationStore implements ConfirmationStore {
+  readonly #redis: RedisConnection;
+  readonly #prefix: string;
+  readonly #clock: () => number;
+  readonly #ttlMs: number;
+
+  /**
+   * @throws GuardrailError for missing or conflicting `client`/`url`, a URL that is not
+   *   `redis://` or `rediss://`, or a `ttlMs` or `commandTimeoutMs` that is not a positive,
+   *   finite number.
+   */
+  constructor(options: RedisConfirmationStoreOptions) {
+    if (typeof options !== "object" || options === null) {
+      throw new GuardrailError("RedisConfirmationStore needs { client } or { url }");
+    }
+    this.#ttlMs = checkTtl(options.ttlMs ?? 15 * 60_000);
+    this.#clock = options.clock ?? Date.now;
+    this.#prefix = options.keyPrefix ?? "hexarch:confirm:";
+    if (typeof this.#prefix !== "string") throw new GuardrailError("keyPrefix must be a string");
+    this.#redis = new RedisConnection(options, {
+      owner: "RedisConfirmationStore",
+      commandTimeoutMs: options.commandTimeoutMs,
+    });
+  }
+
+  /** {@inheritDoc ConfirmationStore.create} */
+  async create(request: ConfirmationRequest): Promise<string> {
+    if (!request?.policyId || !request.fingerprint) {
+      throw new GuardrailError(
+        "a confirmation request needs policyId and fingerprint (see ConfirmationRequired.binding)",
+      );
+    }
+    const ttlMs = request.ttlMs === undefined ? this.#ttlMs : checkTtl(request.ttlMs);
+    let metadata: string | undefined;
+    if (request.metadata !== undefined) {
+      try {
+        metadata = JSON.stringify(request.metadata);
+      } catch (err) {
+        throw new GuardrailError("confirmation metadata must be JSON-serializable", {
+          cause: err,
+        });
+      }
+    }
+    const now = this.#clock();
+    const id = randomUUID();
+    const secret = randomBytes(32);
+    const fields: string[] = [
+      DIGEST_FIELD,
+      createHash("sha256").update(secret).digest("hex"),
+      "policyId",
+      request.policyId,
+      "fingerprint",
+      request.fingerprint,
+      "status",
+      "pending",
+      "createdAtMs",
+      String(now),
+      "expiresAtMs",
+      String(now + ttlMs),
+    ];
+    for (const [name, value] of [
+      ["requestedBy", request.requestedBy],
+      ["reason", request.reason],
+      ["operation", request.operation],
+      ["metadata", metadata],
+    ] as const) {
+      if (value !== undefined) fields.push(name, String(value));
+    }
+    // Relative to Redis's clock, not `clock`: an injected clock (tests, replays) must not
+    // make Redis drop a request at once or keep it for years.
+    const keepMs = String(Math.ceil(ttlMs + KEEP_AFTER_EXPIRY_MS));
+    const created = await this.#redis.evalScript(CREATE, [this.#key(id)], [keepMs, ...fields]);
+    if (created !== 1) throw new DecisionBackendError("Redis refused to store the confirmation");
+    return `${id}.${secret.toString("base64url")}`;
+  }
+
+  /** {@inheritDoc ConfirmationStore.approve} */
+  async approve(
+    token: string,
+    by: { readonly approvedBy: string; readonly reason?: string },
+  ): Promise<ConfirmationRecord> {
+    return this.#decide(token, "approved", by?.approvedBy, by?.reason);
+  }
+
+  /** {@inheritDoc ConfirmationStore.deny} */
+  async deny(
+    token: string,
+    by: { readonly deniedBy: string; readonly reason?: string },
+  ): Promise<ConfirmationRecord> {
+    return this.#decide(token, "denied", by?.deniedBy, by?.reason);
+  }
+
+  /** {@inheritDoc ConfirmationStore.get} */
+  async get(token: string): Promise<ConfirmationRecord | undefined> {
+    const parsed = parseToken(token);
+    if (!parsed) return undefined;
+    const reply = await this.#redis.command(
+      ["HMGET", this.#key(parsed.id), DIGEST_FIELD, ...FIELDS],
+      "HMGET (confirm get)",
+    );
+    if (!Array.isArray(reply)) throw unexpected(reply);
+    const [digest, ...values] = reply as readonly RedisValue[];
+    if (typeof digest !== "string" || !/^[0-9a-f]{64}$/.test(digest)) return undefined;
+    if (!timingSafeEqual(Buffer.from(digest, "hex"), parsed.digest)) return undefined;
+    const record = toRecord(parsed.id, values);
+    if (
+      (record.status === "pending" || record.status === "approved") &&
+      this.#clock() >= record.expiresAtMs
+    ) {
+      return { ...record, status: "expired" };
+    }
+    return record;
+  }
+
+  /** {@inheritDoc ConfirmationStore.consume} */
+  async consume(token: string, binding: ConfirmationBinding): Promise<ConsumeConfirmationResult> {
+    const parsed = parseToken(token);
+    if (!parsed) return unknownToken();
+    const reply = await this.#redis.evalScript(
+      CONSUME,
+      [this.#key(parsed.id)],
+      [
+        parsed.digest.toString("hex"),
+        String(this.#clock()),
+        String(binding?.policyId ?? ""),
+        String(binding?.fingerprint ?? ""),
+      ],
+    );
+    const [outcome, values] = scriptReply(reply);
+    if (outcome === "unknown") return unknownToken();
+    const record = toRecord(parsed.id, values);
+    switch (outcome) {
+      case "ok":
+        return { ok: true, record };
+      case "pending":
+        return {
+          ok: false,
+          refusal: "pending",
+          message: "the confirmation has not been approved yet",
+        };
+      case "denied":
+        return {
+          ok: false,
+          refusal: "denied",
+          message: `the confirmation was denied by ${record.decidedBy ?? "an approver"}`,
+        };
+      case "expired":
+        return { ok: false, refusal: "expired", message: "the confirmation token has expired" };
+      case "used":
+        return { ok: false, refusal: "used", message: "the confirmation token was already used" };
+      case "wrong_policy":
+        return {
+          ok: false,
+          refusal: "wrong_policy",
+          message: `the confirmation was issued for policy '${record.policyId}'`,
+        };
+      case "wrong_arguments":
+        return {
+          ok: false,
+          refusal: "wrong_arguments",
+          message: "the confirmation was issued for a call with other arguments",
+        };
+      default:
+        throw unexpected(reply);
+    }
+  }
+
+  /**
+   * Closes the connection the store opened from a URL; a client passed in stays open.
+   * The store cannot be used afterwards.
+   */
+  async close(): Promise<void> {
+    await this.#redis.close();
+  }
+
+  async #decide(
+    token: string,
+    status: "approved" | "denied",
+    by: string | undefined,
+    reason: string | undefined,
+  ): Promise<ConfirmationRecord> {
+    if (typeof by !== "string") {
+      throw new GuardrailError(
+        `${status === "approved" ? "approvedBy" : "deniedBy"} must be a string naming who decided`,
+      );
+    }
+    const parsed = parseToken(token);
+    if (!parsed) throw new GuardrailError("unknown confirmation token");
+    const reply = await this.#redis.evalScript(
+      DECIDE,
+      [this.#key(parsed.id)],
+      [
+        parsed.digest.toString("hex"),
+        String(this.#clock()),
+        status,
+        by,
+        reason === undefined ? "0" : "1",
+        reason === undefined ? "" : String(reason),
+      ],
+    );
+    const [outcome, values] = scriptReply(reply);
+    if (outcome === "ok") return toRecord(parsed.id, values);
+    if (outcome === "unknown") throw new GuardrailError("unknown confirmation token");
+    throw new GuardrailError(`the confirmation is ${outcome}, not pending`);
+  }
+
+  #key(id: string): string {
+    return hashTaggedKey(this.#prefix, id);
+  }
+}
+
+function unknownToken(): ConsumeConfirmationResult {
+  return { ok: false, refusal: "unknown", message: "the confirmation token is unknown" };
+}
+
+function unexpected(reply: RedisValue): DecisionBackendError {
+  return new DecisionBackendError(
+    `Redis answered a confirmation script with an unexpected reply: ${JSON.stringify(reply)?.slice(0, 200)}`,
+  );
+}
+
+/** Splits a script's `{ outcome, fields? }` answer. */
+function scriptReply(reply: RedisValue): [string, readonly RedisValue[]] {
+  if (!Array.isArray(reply) || typeof reply[0] !== "string") throw unexpected(reply);
+  const values = (reply as readonly RedisValue[])[1];
+  return [reply[0], Array.isArray(values) ? (values as readonly RedisValue[]) : []];
+}
+
+const STATUSES: ReadonlySet<string> = new Set<ConfirmationStatus>([
+  "pending",
+  "approved",
+  "denied",
+  "consumed",
+  "expired",
+]);
+
+/** Builds a record from the values of {@link FIELDS}, leaving out fields that are not set. */
+function toRecord(id: string, values: readonly RedisValue[]): ConfirmationRecord {
+  const v: Partial<Record<(typeof FIELDS)[number], string>> = {};
+  FIELDS.forEach((name, i) => {
+    const value = values[i];
+    if (typeof value === "string") v[name] = value;
+  });
+  const { policyId, fingerprint, status, createdAtMs, expiresAtMs } = v;
+  if (
+    policyId === undefined ||
+    fingerprint === undefined ||
+    status === undefined ||
+    !STATUSES.has(status) ||
+    createdAtMs === undefined ||
+    expiresAtMs === undefined
+  ) {
+    throw new DecisionBackendError(`the confirmation ${id} in Redis is incomplete or damaged`);
+  }
+  let metadata: Record<string, unknown> | undefined;
+  if (v.metadata !== undefined) {
+    try {
+      metadata = JSON.parse(v.metadata) as Record<string, unknown>;
+    } catch (err) {
+      throw new DecisionBackendError(`the confirmation ${id} in Redis has damaged metadata`, {
+        cause: err,
+      });
+    }
+  }
+  return {
+    id,
+    policyId,
+    fingerprint,
+    status: status as ConfirmationStatus,
+    ...(v.requestedBy !== undefined && { requestedBy: v.requestedBy }),
+    ...(v.reason !== undefined && { reason: v.reason }),
+    ...(v.operation !== undefined && { operation: v.operation }),
+    ...(metadata !== undefined && { metadata }),
+    createdAtMs: Number(createdAtMs),
+    expiresAtMs: Number(expiresAtMs),
+    ...(v.decidedBy !== undefined && { decidedBy: v.decidedBy }),
+    ...(v.decidedAtMs !== undefined && { decidedAtMs: Number(v.decidedAtMs) }),
+    ...(v.decisionReason !== undefined && { decisionReason: v.decisionReason }),
+  };
+}
