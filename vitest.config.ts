@@ -10,6 +10,10 @@ export default defineConfig({
         replacement: fileURLToPath(new URL("./src/audit/index.ts", import.meta.url)),
       },
       {
+        find: /^hexarch-guardrails\/redis$/,
+        replacement: fileURLToPath(new URL("./src/redis/index.ts", import.meta.url)),
+      },
+      {
         find: /^hexarch-guardrails\/testing$/,
         replacement: fileURLToPath(new URL("./src/testing/index.ts", import.meta.url)),
       },

@@ -61,6 +61,18 @@ if (available) {
       for (const s of stores) await s.close();
     });
 
+    it("leaves a pool it was given open on close, and refuses work after", async () => {
+      const pool = new pg.Pool({ connectionString: URL, max: 1 });
+      const schema = `hexarch_test_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
+      const store = new PostgresAuditStore(pool, { schema });
+      await store.append([record()]);
+      await store.close();
+      await expect(store.query({})).rejects.toThrow(/PostgresAuditStore is closed/);
+      expect((await pool.query("SELECT 1 AS one")).rows[0]).toEqual({ one: 1 });
+      await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+      await pool.end();
+    });
+
     it("refuses a schema name that is not a plain identifier", () => {
       expect(() => new PostgresAuditStore(URL, { schema: "bad; drop" })).toThrow(
         /plain identifier/,

@@ -402,6 +402,18 @@ describe("HttpConfirmationGateway", () => {
   });
 });
 
+describe("Guardian.close()", () => {
+  it("closes the confirmation store it was given", async () => {
+    let closed = 0;
+    const inner = new MemoryConfirmationStore();
+    const confirmations = Object.assign(inner, { close: () => void closed++ });
+    const auditLogger = new DecisionLogger(new SqliteAuditStore(":memory:"), { exitHooks: false });
+    await guardianWith({ confirmations, auditLogger }).close();
+    await guardianWith({ confirmations }).close();
+    expect(closed).toBe(2);
+  });
+});
+
 describe("the audit trail of confirmations", () => {
   it("records each request, approval, denial, use and refusal, outside the decision stats", async () => {
     const auditLogger = new DecisionLogger(new SqliteAuditStore(":memory:"), { exitHooks: false });

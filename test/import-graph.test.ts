@@ -13,7 +13,10 @@ function importGraph(entry: string): { files: Set<string>; packages: Set<string>
     if (files.has(file)) return;
     files.add(file);
     const text = readFileSync(file, "utf8");
-    for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+"([^"]+)"/g)) {
+    // Type-only imports vanish from the emitted JavaScript: they load nothing.
+    for (const m of text.matchAll(
+      /(?:^|\n)\s*(?:import|export)\s(?!type\s)[^;]*?from\s+"([^"]+)"/g,
+    )) {
       const spec = m[1] as string;
       if (spec.startsWith(".")) visit(resolve(dirname(file), spec));
       else

@@ -101,6 +101,7 @@ export function auditedConfirmations(
     deny: (token, by) =>
       then(store.deny(token, by), (r) => emit(fromRecord("deny", r, by.deniedBy, by.reason))),
     get: (token) => store.get(token),
+    close: () => store.close?.(),
     consume: (token, binding) =>
       then(store.consume(token, binding), (result: ConsumeConfirmationResult) => {
         if (result.ok) {

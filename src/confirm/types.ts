@@ -89,4 +89,6 @@ export interface ConfirmationStore {
    * unused, and issued for this policy and these arguments.
    */
   consume(token: string, binding: ConfirmationBinding): MaybePromise<ConsumeConfirmationResult>;
+  /** Releases connections the store opened (`Guardian.close()` calls it). */
+  close?(): void | Promise<void>;
 }

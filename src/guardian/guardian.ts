@@ -66,6 +66,8 @@ export class Guardian {
   readonly #errorStacks: boolean;
   readonly #confirmations: ConfirmationStore | undefined;
   readonly #audit: ((event: ConfirmationEvent) => void) | undefined;
+  /** The `confirmations` store as given (closed by `close()`). */
+  readonly #ownStore: ConfirmationStore | undefined;
   readonly #scope = new AsyncLocalStorage<Context>();
   /** Whether withContext was ever used: until then no call needs to look up a scope. */
   #scoped = false;
@@ -85,6 +87,7 @@ export class Guardian {
     this.#audit = confirmationSink(options.auditLogger, (err) =>
       this.#effects.fail("audit log", err),
     );
+    this.#ownStore = options.confirmations;
     this.#confirmations = options.confirmations && this.#audited(options.confirmations);
     const failClosedEnv = env.HEXARCH_POLICY_FAIL_CLOSED?.trim().toLowerCase();
     this.#failOpen = options.failOpen ?? (failClosedEnv === "false" || failClosedEnv === "0");
@@ -230,13 +233,14 @@ export class Guardian {
     return this.#policies?.policies.find((p) => p.id === policyId);
   }
 
-  /** Flushes the audit log and closes the state store and decision client. */
+  /** Flushes the audit log and closes the state store, decision client and confirmation store. */
   async close(): Promise<void> {
     // Close everything even when one part fails, then report the first failure.
     const results = await Promise.allSettled([
       this.#effects.close(),
       (async () => this.#local?.close())(),
       (async () => this.#remote?.close?.())(),
+      (async () => this.#ownStore?.close?.())(),
     ]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;

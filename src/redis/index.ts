@@ -11,3 +11,4 @@ export {
   RedisConfirmationStore,
   type RedisConfirmationStoreOptions,
 } from "./redis-confirmation-store.ts";
+export { RedisReplayGuard, type RedisReplayGuardOptions } from "./redis-replay-guard.ts";

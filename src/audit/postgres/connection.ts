@@ -55,7 +55,7 @@ export async function openPool(config: string | PgConnectionConfig): Promise<PgP
   try {
     pg = (await import("pg")) as unknown as typeof pg;
   } catch (err) {
-    throw new GuardrailError("PostgresAuditStore needs the 'pg' package: npm install pg", {
+    throw new GuardrailError("PostgreSQL support needs the 'pg' package: npm install pg", {
       cause: err,
     });
   }

@@ -95,6 +95,7 @@ export class PostgresAuditStore implements AuditStore {
   #pool: PgPoolLike | undefined;
   readonly #ownsPool: boolean;
   #migrated = false;
+  #closed = false;
 
   constructor(
     connection: string | PgConnectionConfig | PgPoolLike,
@@ -120,6 +121,7 @@ export class PostgresAuditStore implements AuditStore {
   }
 
   async #getPool(): Promise<PgPoolLike> {
+    if (this.#closed) throw new GuardrailError("PostgresAuditStore is closed");
     this.#pool ??= await openPool(this.#config ?? {});
     return this.#pool;
   }
@@ -439,7 +441,10 @@ export class PostgresAuditStore implements AuditStore {
   }
 
   /** Ends the pool when the store created it; a pool passed in stays open. */
+  /** Ends the pool the store opened (a pool passed in stays open). The store is then unusable. */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     if (this.#ownsPool && this.#pool) await this.#pool.end?.();
     this.#pool = undefined;
   }

@@ -6,6 +6,7 @@
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { GuardrailError } from "../../errors.ts";
 import { GENESIS } from "../hash-chain.ts";
 import {
   chainBatch,
@@ -78,15 +79,25 @@ export class SqliteAuditStore implements AuditStore {
         continue;
       }
       try {
-        this.#transaction(() => {
+        // IMMEDIATE takes the write lock first, and the check is repeated under it: of two
+        // processes migrating a new file at once, the second finds the work done.
+        const done = this.#transaction(() => {
+          if (db.prepare("SELECT 1 FROM hexarch_migrations WHERE version = ?").get(m.version))
+            return true;
           for (const sql of m.up) db.exec(sql);
           db.prepare("INSERT INTO hexarch_migrations VALUES (?, ?, ?)").run(
             m.version,
             m.name,
             new Date().toISOString(),
           );
+          return false;
+        }, "IMMEDIATE");
+        results.push({
+          version: m.version,
+          name: m.name,
+          direction: "up",
+          status: done ? "already applied" : "applied",
         });
-        results.push({ version: m.version, name: m.name, direction: "up", status: "applied" });
       } catch (err) {
         results.push({
           version: m.version,
@@ -343,14 +354,16 @@ export class SqliteAuditStore implements AuditStore {
     if (this.#migrated) return;
     const results = await this.migrate();
     const failed = results.find((r) => r.status === "failed");
-    if (failed) throw new Error(`audit schema migration ${failed.version} failed: ${failed.error}`);
+    if (failed)
+      throw new GuardrailError(`audit schema migration ${failed.version} failed: ${failed.error}`);
   }
 
-  #transaction(fn: () => void, mode: "DEFERRED" | "IMMEDIATE" = "DEFERRED"): void {
+  #transaction<T>(fn: () => T, mode: "DEFERRED" | "IMMEDIATE" = "DEFERRED"): T {
     this.#db.exec(`BEGIN ${mode}`);
     try {
-      fn();
+      const result = fn();
       this.#db.exec("COMMIT");
+      return result;
     } catch (err) {
       this.#db.exec("ROLLBACK");
       throw err;

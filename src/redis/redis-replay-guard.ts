@@ -1,0 +1,68 @@
+/**
+ * `RedisReplayGuard`: single use for signed confirmation tokens across every process that
+ * shares one Redis.
+ *
+ * @module
+ */
+
+import type { ReplayGuard } from "../confirm/signed-confirmation-store.ts";
+import { GuardrailError } from "../errors.ts";
+import { hashTaggedKey, RedisConnection, type RedisTarget } from "./client.ts";
+
+/** Options of {@link RedisReplayGuard}. */
+export type RedisReplayGuardOptions = RedisTarget & {
+  /** @default "hexarch:used:" */
+  readonly keyPrefix?: string;
+  /** @default 2000 */
+  readonly commandTimeoutMs?: number;
+  /** @default Date.now */
+  readonly clock?: () => number;
+};
+
+/**
+ * Remembers used token ids in Redis with `SET key 1 NX PX <ms until expiry>`: one round
+ * trip, atomic, and the key goes when the token would have expired anyway.
+ *
+ * @example
+ * ```ts
+ * const confirmations = new SignedConfirmationStore({
+ *   keys: [{ kid: "2026-11", secret: process.env.CONFIRM_KEY! }],
+ *   replay: new RedisReplayGuard({ url: process.env.REDIS_URL! }),
+ * });
+ * ```
+ */
+export class RedisReplayGuard implements ReplayGuard {
+  readonly #redis: RedisConnection;
+  readonly #prefix: string;
+  readonly #clock: () => number;
+
+  constructor(options: RedisReplayGuardOptions) {
+    if (typeof options !== "object" || options === null) {
+      throw new GuardrailError("RedisReplayGuard needs { client } or { url }");
+    }
+    this.#prefix = options.keyPrefix ?? "hexarch:used:";
+    this.#clock = options.clock ?? Date.now;
+    this.#redis = new RedisConnection(options, {
+      owner: "RedisReplayGuard",
+      commandTimeoutMs: options.commandTimeoutMs,
+    });
+  }
+
+  /**
+   * {@inheritDoc ReplayGuard.claim}
+   * @throws DecisionBackendError when Redis does not answer (the call is then refused).
+   */
+  async claim(tokenId: string, expiresAtMs: number): Promise<boolean> {
+    const ttl = Math.max(1000, Math.ceil(expiresAtMs - this.#clock()));
+    const reply = await this.#redis.command(
+      ["SET", hashTaggedKey(this.#prefix, tokenId), "1", "NX", "PX", String(ttl)],
+      "SET NX",
+    );
+    return reply === "OK";
+  }
+
+  /** Closes a connection the guard opened from a URL (a client passed in stays open). */
+  async close(): Promise<void> {
+    await this.#redis.close();
+  }
+}
