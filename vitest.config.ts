@@ -10,6 +10,10 @@ export default defineConfig({
         replacement: fileURLToPath(new URL("./src/audit/index.ts", import.meta.url)),
       },
       {
+        find: /^hexarch-guardrails\/opa$/,
+        replacement: fileURLToPath(new URL("./src/opa/index.ts", import.meta.url)),
+      },
+      {
         find: /^hexarch-guardrails\/redis$/,
         replacement: fileURLToPath(new URL("./src/redis/index.ts", import.meta.url)),
       },

@@ -401,11 +401,49 @@ describe("policy commands", () => {
     );
     const yaml = (await run("policy", "export", "safe_delete")).stdout;
     expect(parsePolicies(yaml).policies.map((p) => p.id)).toEqual(["safe_delete"]);
+    expectGolden(
+      "policy-export.rego",
+      (await run("policy", "export", "business_hours", "--format", "rego")).stdout,
+    );
     const missing = await run("policy", "show", "nope");
     expect(missing.code).toBe(1);
     expect(missing.stderr).toBe(
       "hexarch-ctl: no policy 'nope' in hexarch.yaml\nhint: policies in the file: api_budget, rate_limit, safe_delete, business_hours\n",
     );
+  });
+
+  it("exports Rego, and says why when a policy cannot be translated", async () => {
+    const out = await run(
+      "policy",
+      "export",
+      "safe_delete",
+      "--format",
+      "rego",
+      "--output",
+      "sd.rego",
+    );
+    expect(out).toMatchObject({ code: 0, stderr: "wrote policy 'safe_delete' to sd.rego\n" });
+    expect(readFileSync(join(cwd, "sd.rego"), "utf8")).toContain("\npackage hexarch.safe_delete\n");
+    writeFileSync(
+      join(cwd, "lookahead.yaml"),
+      'policies:\n  - id: p\n    rules:\n      - when: { field: s, operator: matches, value: "^(?!x)" }\n',
+    );
+    const bad = await run(
+      "policy",
+      "export",
+      "p",
+      "--format",
+      "rego",
+      "--policy-file",
+      "lookahead.yaml",
+    );
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe(
+      `hexarch-ctl: cannot translate policy 'p' rule rules[0] to Rego: the regular expression "^(?!x)" ('s' matches) uses lookahead (?= or (?!, which OPA's regular expressions (RE2) lack; rewrite it, or keep this policy on the embedded engine\nhint: the embedded engine still decides this policy; only the Rego export stops\n`,
+    );
+    const missing = await run("policy", "export", "nope", "--format", "rego");
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("no policy 'nope' in hexarch.yaml");
   });
 
   it("validates: every problem with file:line:col and exit code 1", async () => {

@@ -64,4 +64,17 @@ describe("the import graph", () => {
     expect(external.every((p) => ["yaml", "zod"].includes(p))).toBe(true);
     expect(readFileSync(resolve(SRC, "redis/client.ts"), "utf8")).toContain('import("redis")');
   });
+
+  it("keeps the opa entry to plain fetch, and the Rego writer out of the core", () => {
+    const { packages } = importGraph("opa/index.ts");
+    const external = [...packages].filter((p) => !p.startsWith("node:"));
+    // No OPA SDK: the client speaks the Data API with the global fetch.
+    expect(external.every((p) => ["yaml", "zod"].includes(p))).toBe(true);
+    const core = importGraph("index.ts").files;
+    // The Guardian's opaUrl shorthand builds the (small) client; toRego stays behind /opa.
+    expect(core.has(resolve(SRC, "opa/opa-decision-client.ts"))).toBe(true);
+    expect(
+      [...core].filter((f) => f.includes("/src/opa/") && !f.endsWith("opa-decision-client.ts")),
+    ).toEqual([]);
+  });
 });

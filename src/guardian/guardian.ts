@@ -18,6 +18,7 @@ import type { DecisionClient } from "../decision/types.ts";
 import type { Context, DecideInput } from "../engine/compile-rule.ts";
 import type { Decision } from "../engine/decision.ts";
 import { GuardrailError, UnknownPolicyError } from "../errors.ts";
+import { OpaDecisionClient } from "../opa/opa-decision-client.ts";
 import { loadPolicyFile, parsePolicies } from "../policy/load.ts";
 import type { Policy, PolicySet } from "../policy/types.ts";
 import { checkTimeout } from "../util/timeout.ts";
@@ -63,6 +64,8 @@ export class Guardian {
   readonly #clock: () => number;
   readonly #failOpen: boolean;
   readonly #timeoutMs: number;
+  /** How long a remote decision client may take before the call fails. */
+  readonly #remoteTimeoutMs: number;
   readonly #errorStacks: boolean;
   readonly #confirmations: ConfirmationStore | undefined;
   readonly #audit: ((event: ConfirmationEvent) => void) | undefined;
@@ -81,7 +84,7 @@ export class Guardian {
   constructor(options: GuardianOptions = {}) {
     const env = options.env ?? process.env;
     this.#clock = options.clock ?? Date.now;
-    this.#remote = options.decisionClient;
+    const opaUrl = opaUrlOf(options, env);
     this.#timeoutMs = checkTimeout(options.timeoutMs ?? 5000);
     this.#errorStacks = options.errorStacks ?? true;
     this.#audit = confirmationSink(options.auditLogger, (err) =>
@@ -97,7 +100,10 @@ export class Guardian {
     let policies: PolicySet | undefined;
     if (options.policies !== undefined) {
       policies = isPolicySet(options.policies) ? options.policies : parsePolicies(options.policies);
-    } else if (!this.#remote || options.policyFile !== undefined) {
+    } else if (
+      (options.decisionClient === undefined && opaUrl === undefined) ||
+      options.policyFile !== undefined
+    ) {
       try {
         policies = loadPolicyFile(options.policyFile, {
           env,
@@ -110,6 +116,20 @@ export class Guardian {
     }
     this.#policies = policies;
     this.mode = early ?? policies?.mode ?? "enforce";
+    let remoteTimeoutMs = this.#timeoutMs;
+    if (opaUrl !== undefined) {
+      const opa = new OpaDecisionClient({
+        url: opaUrl,
+        timeoutMs: options.timeoutMs ?? policies?.opa?.timeoutMs ?? 2000,
+        clock: this.#clock,
+      });
+      // The client gives up on its own, with a reason naming OPA; this is only a backstop.
+      remoteTimeoutMs = opa.timeoutMs + 1000;
+      this.#remote = opa;
+    } else {
+      this.#remote = options.decisionClient;
+    }
+    this.#remoteTimeoutMs = remoteTimeoutMs;
     const logging = policies?.logging;
     const logFile =
       logging?.enabled && logging.file
@@ -297,7 +317,7 @@ export class Guardian {
         usesArgs: true,
         decide: remoteDecide(remote, policyId, {
           failOpen,
-          timeoutMs: this.#timeoutMs,
+          timeoutMs: this.#remoteTimeoutMs,
           clock: this.#clock,
         }),
       };
@@ -425,4 +445,23 @@ export class Guardian {
       timeoutMs: this.#timeoutMs,
     });
   }
+}
+
+/**
+ * The OPA URL decisions go to: the `opaUrl` option, else (when the Guardian configures itself
+ * from the environment: no `decisionClient`, no `policies`) `HEXARCH_POLICY_OPA_URL`, else `OPA_URL`.
+ */
+function opaUrlOf(
+  options: GuardianOptions,
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined {
+  if (options.opaUrl !== undefined) {
+    if (options.decisionClient !== undefined) {
+      throw new GuardrailError("give the Guardian a decisionClient or an opaUrl, not both");
+    }
+    return options.opaUrl;
+  }
+  if (options.decisionClient !== undefined || options.policies !== undefined) return undefined;
+  const fromEnv = env.HEXARCH_POLICY_OPA_URL?.trim() || env.OPA_URL?.trim();
+  return fromEnv || undefined;
 }

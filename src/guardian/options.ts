@@ -46,6 +46,19 @@ export interface GuardianOptions {
    */
   readonly decisionClient?: DecisionClient | PolicyServiceClient;
   /**
+   * Send every decision to Open Policy Agent at this URL, one rule per policy
+   * (`POST {opaUrl}/v1/data/hexarch/<policyId>`, the layout of the Rego that
+   * `hexarch-ctl policy export ID --format rego` writes). The timeout is `timeoutMs`, else the
+   * policy file's `opa.timeout_seconds`, else 2 seconds. For another layout or more options,
+   * give an `OpaDecisionClient` (from `hexarch-guardrails/opa`) as `decisionClient` instead.
+   *
+   * Default: `HEXARCH_POLICY_OPA_URL`, else `OPA_URL` (as the Python package reads them) when
+   * neither `decisionClient` nor `policies` is given: policies given in code are decided in
+   * this process whatever the environment says. Like any `decisionClient`, OPA decides the
+   * stateless parts of a policy only: rate limits and budgets are not counted.
+   */
+  readonly opaUrl?: string | undefined;
+  /**
    * Where rate-limit and budget counters live.
    * @default new MemoryStateStore()
    */
@@ -96,7 +109,10 @@ export interface GuardianOptions {
    * @default 5000
    */
   readonly timeoutMs?: number;
-  /** Environment for `HEXARCH_MODE`, `HEXARCH_POLICY_FILE`, `HEXARCH_POLICY_FAIL_CLOSED`. Default: `process.env`. */
+  /**
+   * Environment for `HEXARCH_MODE`, `HEXARCH_POLICY_FILE`, `HEXARCH_POLICY_FAIL_CLOSED`,
+   * `HEXARCH_POLICY_OPA_URL` and `OPA_URL`. Default: `process.env`.
+   */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Where policy discovery starts. Default: `process.cwd()`. */
   readonly cwd?: string;

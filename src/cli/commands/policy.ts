@@ -9,6 +9,8 @@ import { resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { Document, isMap, isSeq, parseDocument, type YAMLMap } from "yaml";
 import { formatIssue, PolicyFileError } from "../../errors.ts";
+import { RegoTranslationError } from "../../opa/rego-syntax.ts";
+import { toRego } from "../../opa/to-rego.ts";
 import { diffPolicies, formatChanges } from "../../policy/diff.ts";
 import { discoverPolicyFile, parsePolicies } from "../../policy/load.ts";
 import type { PolicyRule } from "../../policy/types.ts";
@@ -234,7 +236,7 @@ Examples:
     .addOption(policyFileOption())
     .addOption(
       new Option("--format <format>", "output format")
-        .choices(["yaml", "json", "test"])
+        .choices(["yaml", "json", "test", "rego"])
         .default("yaml"),
     )
     .option("--output <file>", "write to a file instead of standard output")
@@ -242,16 +244,19 @@ Examples:
       "after",
       `
 yaml is the policy as written, comments kept, ready to paste into another file; test is
-a starter test file for \`hexarch-ctl policy test\` (cases for each rule, to review).
+a starter test file for \`hexarch-ctl policy test\` (cases for each rule, to review); rego
+is a module for Open Policy Agent, package hexarch.<id>, deciding what needs no counters
+(rate limits and budgets stay with the application).
 
 Examples:
   $ hexarch-ctl policy export api_budget --format json
-  $ hexarch-ctl policy export rate_limit --format test --output rate_limit.test.yaml`,
+  $ hexarch-ctl policy export rate_limit --format test --output rate_limit.test.yaml
+  $ hexarch-ctl policy export safe_delete --format rego --output safe_delete.rego`,
     )
     .action(
       (
         id: string,
-        flags: { policyFile?: string; format: "yaml" | "json" | "test"; output?: string },
+        flags: { policyFile?: string; format: "yaml" | "json" | "test" | "rego"; output?: string },
       ) => {
         const file = loadFile(flags.policyFile, io);
         let text: string;
@@ -259,6 +264,16 @@ Examples:
           const found = file.set.policies.find((p) => p.id === id);
           if (!found) throw unknownPolicy(file, id);
           text = testSkeleton(found);
+        } else if (flags.format === "rego") {
+          if (!file.set.policies.some((p) => p.id === id)) throw unknownPolicy(file, id);
+          try {
+            text = toRego(file.set, id);
+          } catch (err) {
+            if (!(err instanceof RegoTranslationError)) throw err;
+            throw new CliError(err.message, {
+              hint: "the embedded engine still decides this policy; only the Rego export stops",
+            });
+          }
         } else {
           text = renderPolicy(policyNode(file, id), flags.format, true);
         }

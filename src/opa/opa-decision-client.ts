@@ -1,0 +1,424 @@
+/**
+ * `OpaDecisionClient`: decisions from Open Policy Agent's Data API, over the global `fetch`
+ * (undici keeps the connections alive). It speaks two layouts:
+ *
+ * - one rule per policy: `POST {url}/v1/data/{path}/{policyId}` with `{"input": context}`
+ *   (the layout of the Rego that `toRego` writes, default path `hexarch`);
+ * - one entry point for every policy (the Python package's):
+ *   `POST {url}/v1/data/{entrypoint}` with the policy id in `input.policy_id`.
+ *
+ * This module is small and loads nothing but the core: the Guardian's `opaUrl` shorthand
+ * imports it.
+ *
+ * @module
+ */
+
+import type { DecisionClient, DecisionLike } from "../decision/types.ts";
+import type { Context } from "../engine/compile-rule.ts";
+import { type Decision, type DecisionAction, makeDecision } from "../engine/decision.ts";
+import { DecisionBackendError, GuardrailError } from "../errors.ts";
+import { withoutToken } from "../guardian/decision-source.ts";
+import { describeValue } from "../util/describe.ts";
+import { checkTimeout } from "../util/timeout.ts";
+
+/** The `fetch` the client calls: the global one, or your own (a custom dispatcher, mTLS). */
+export type OpaFetch = (url: string, init: RequestInit) => Promise<Response>;
+
+/** Options of {@link OpaDecisionClient}. */
+export interface OpaDecisionClientOptions {
+  /**
+   * OPA's base URL, e.g. `http://localhost:8181` (a path prefix is kept, for OPA behind a
+   * proxy). Credentials in the URL (`http://user:pass@host`) are sent as basic auth.
+   */
+  readonly url: string;
+  /**
+   * Package path of the per-policy layout, with slashes or dots: each policy is asked at
+   * `POST {url}/v1/data/{path}/{policyId}`. Match `toRego`'s `path` (also `hexarch` by default).
+   * @default "hexarch"
+   */
+  readonly path?: string;
+  /**
+   * One rule that decides every policy (the Python package's layout), e.g.
+   * `guardrails/evaluate`: each decision is `POST {url}/v1/data/{entrypoint}` with the
+   * context's fields and `policy_id` as the input. Given, it replaces `path`.
+   */
+  readonly entrypoint?: string;
+  /**
+   * Give up on an answer after this long (the whole exchange, body included).
+   * @default 2000
+   */
+  readonly timeoutMs?: number;
+  /** Extra request headers, such as `Authorization: Bearer …` for OPA's token authentication. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * When OPA cannot be asked (unreachable, timed out, an HTTP error, an answer that is not a
+   * decision): `true` lets the call run, `false` blocks it; either way the decision carries the
+   * error. Left out, the client rejects with a `DecisionBackendError` and the Guardian decides
+   * by its own `failOpen` (and the policy's `fail_open`).
+   *
+   * A missing decision (no rule at the path) and a context that cannot be sent as JSON always
+   * block: they are mistakes to fix, not outages to ride out.
+   */
+  readonly failOpen?: boolean;
+  /**
+   * The `fetch` to call.
+   * @default globalThis.fetch
+   */
+  readonly fetch?: OpaFetch;
+  /**
+   * The time in ms since the epoch, stamped on the decisions the client makes itself (a
+   * refusal, a fail-open answer).
+   * @default Date.now
+   */
+  readonly clock?: () => number;
+}
+
+/** What {@link OpaDecisionClient.decide} answers: `{ allowed, action, reason }`. */
+export interface OpaDecision extends DecisionLike {
+  readonly allowed: boolean;
+  readonly action: DecisionAction;
+  readonly reason: string;
+  /** Set when OPA could not be asked and the answer was made by the fail-open setting. */
+  readonly error?: Error | undefined;
+  /** True when OPA could not be asked and `failOpen` let the call run. */
+  readonly failedOpen?: boolean | undefined;
+}
+
+/** Splits a package path given with slashes or dots into URL-encoded segments. */
+function pathSegments(path: string, name: string): string[] {
+  const segments = path.split(/[/.]/).filter((s) => s !== "");
+  if (segments.length === 0) throw new GuardrailError(`${name} must name a package, got '${path}'`);
+  return segments.map(encodeURIComponent);
+}
+
+const ACTIONS: Readonly<Record<string, DecisionAction>> = {
+  allow: "allow",
+  warn: "warn",
+  block: "block",
+  deny: "block",
+  require_confirmation: "require_confirmation",
+  require_approval: "require_confirmation",
+};
+
+const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** Why OPA could not be asked (fail-open applies), as opposed to a refusal. */
+class OpaUnavailable extends DecisionBackendError {}
+
+/**
+ * Asks Open Policy Agent whether a call may run. Implements the `DecisionClient` contract
+ * (and the Python SDK's `checkPolicy`), so a Guardian takes it as its `decisionClient` — or
+ * give the Guardian `opaUrl` and it builds one.
+ *
+ * @example
+ * ```ts
+ * import { Guardian } from "hexarch-guardrails";
+ * import { OpaDecisionClient } from "hexarch-guardrails/opa";
+ *
+ * // Rego from `hexarch-ctl policy export safe_delete --format rego`, loaded into OPA:
+ * const guardian = new Guardian({
+ *   decisionClient: new OpaDecisionClient({ url: "http://localhost:8181" }),
+ * });
+ * // Rego written for the Python package (one rule at data.guardrails.evaluate):
+ * const legacy = new OpaDecisionClient({ url: "http://opa:8181", entrypoint: "guardrails/evaluate" });
+ * ```
+ */
+export class OpaDecisionClient implements DecisionClient {
+  /** OPA's base URL as shown in reasons (no credentials, no trailing slash). */
+  readonly url: string;
+  /** How long one exchange may take, in ms. */
+  readonly timeoutMs: number;
+  readonly #base: string;
+  readonly #prefix: string;
+  readonly #entrypoint: boolean;
+  readonly #headers: Readonly<Record<string, string>>;
+  readonly #failOpen: boolean | undefined;
+  readonly #fetch: OpaFetch;
+  readonly #clock: () => number;
+  #closed = false;
+
+  /** @throws GuardrailError for a URL that is not http(s), an empty path or a bad timeout. */
+  constructor(options: OpaDecisionClientOptions) {
+    let parsed: URL;
+    try {
+      parsed = new URL(options.url);
+    } catch {
+      throw new GuardrailError(`OPA url must be an http(s) URL, got '${String(options.url)}'`);
+    }
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+      throw new GuardrailError(`OPA url must be an http(s) URL, got '${parsed.protocol}'`);
+    }
+    const auth: Record<string, string> = {};
+    if (parsed.username || parsed.password) {
+      // fetch refuses URLs with credentials: send them as a header instead.
+      const user = decodeURIComponent(parsed.username);
+      const pass = decodeURIComponent(parsed.password);
+      auth.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`;
+      parsed.username = "";
+      parsed.password = "";
+    }
+    this.#base = `${parsed.origin}${parsed.pathname.replace(/\/+$/, "")}`;
+    this.url = this.#base;
+    this.timeoutMs = checkTimeout(options.timeoutMs ?? 2000);
+    this.#entrypoint = options.entrypoint !== undefined;
+    this.#prefix = `/v1/data/${pathSegments(
+      options.entrypoint ?? options.path ?? "hexarch",
+      options.entrypoint !== undefined ? "entrypoint" : "path",
+    ).join("/")}`;
+    this.#headers = {
+      ...auth,
+      ...options.headers,
+      "content-type": "application/json",
+      accept: "application/json",
+    };
+    this.#failOpen = options.failOpen;
+    this.#fetch = options.fetch ?? ((url, init) => fetch(url, init));
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  /** The Data API path a policy is decided at, e.g. `/v1/data/hexarch/safe_delete`. */
+  pathFor(policyId: string): string {
+    return this.#entrypoint ? this.#prefix : `${this.#prefix}/${encodeURIComponent(policyId)}`;
+  }
+
+  /**
+   * Asks OPA for one policy's decision. Confirmation tokens are removed from the context
+   * before it leaves the process.
+   *
+   * @returns `{ allowed, action, reason }`; when OPA could not be asked and `failOpen` is set,
+   *   a decision made by it (with `error`).
+   * @throws DecisionBackendError when OPA could not be asked and `failOpen` is left out.
+   */
+  async decide(policyId: string, context: Context): Promise<OpaDecision> {
+    const started = performance.now();
+    const path = this.pathFor(policyId);
+    const where = `${this.#base}${path}`;
+    const ctx = withoutToken(context ?? {});
+    let body: string;
+    try {
+      body = JSON.stringify({ input: this.#entrypoint ? { ...ctx, policy_id: policyId } : ctx });
+    } catch (err) {
+      return this.#refusal(
+        policyId,
+        started,
+        `the context cannot be sent to OPA as JSON (${(err as Error).message})`,
+        err,
+      );
+    }
+    try {
+      if (this.#closed) throw new OpaUnavailable("the OPA decision client is closed");
+      const document = await this.#exchange("POST", path, body, this.#headers);
+      if (!isRecord(document)) {
+        throw new OpaUnavailable(
+          `OPA answered POST ${path} with ${describeValue(document)}, not {"result": …}`,
+        );
+      }
+      const result = document.result;
+      if (result === undefined) {
+        const detail = this.#entrypoint
+          ? `OPA has no decision at ${where} for policy_id '${policyId}' (the rule is missing or undefined for this input)`
+          : `OPA has no decision at ${where} (no rule there: load the policy's Rego, e.g. from \`hexarch-ctl policy export ${policyId} --format rego\`)`;
+        return this.#refusal(policyId, started, detail);
+      }
+      return answerOf(policyId, result, path);
+    } catch (err) {
+      const failure =
+        err instanceof DecisionBackendError ? err : new OpaUnavailable(String(err), { cause: err });
+      if (this.#failOpen === undefined) throw failure;
+      return makeDecision({
+        policyId,
+        action: this.#failOpen ? "allow" : "block",
+        reason: `Policy '${policyId}' ${this.#failOpen ? "allowed" : "blocked"} the call: OPA could not be asked, failing ${this.#failOpen ? "open" : "closed"} (${failure.message})`,
+        matchedRules: [],
+        durationMs: performance.now() - started,
+        timestampMs: this.#clock(),
+        error: failure,
+        failedOpen: this.#failOpen,
+      });
+    }
+  }
+
+  /** The Python SDK's name for {@link OpaDecisionClient.decide}. */
+  checkPolicy(policyId: string, context: Context): Promise<OpaDecision> {
+    return this.decide(policyId, context);
+  }
+
+  /**
+   * Uploads (or replaces) a Rego module: `PUT {url}/v1/policies/{name}` as `text/plain`.
+   *
+   * @example
+   * ```ts
+   * await client.publishPolicy("hexarch/safe_delete", toRego(policies, "safe_delete"));
+   * ```
+   * @throws DecisionBackendError when OPA refuses the module (its compile errors are in the
+   *   message) or cannot be reached.
+   */
+  async publishPolicy(name: string, rego: string): Promise<void> {
+    if (this.#closed) throw new DecisionBackendError("the OPA decision client is closed");
+    const path = `/v1/policies/${name.split("/").map(encodeURIComponent).join("/")}`;
+    await this.#exchange("PUT", path, rego, {
+      ...this.#headers,
+      "content-type": "text/plain",
+    });
+  }
+
+  /** Refuses further requests. Connections belong to the global dispatcher and are pooled. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  /** One request; resolves to the parsed JSON body of a 2xx answer. */
+  async #exchange(
+    method: "POST" | "PUT",
+    path: string,
+    body: string,
+    headers: Readonly<Record<string, string>>,
+  ): Promise<unknown> {
+    const what = `${method} ${path}`;
+    let status: number;
+    let text: string;
+    try {
+      const res = await this.#fetch(`${this.#base}${path}`, {
+        method,
+        headers,
+        body,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      status = res.status;
+      // Always read the body: an unread body keeps its connection from being reused.
+      text = await res.text();
+    } catch (err) {
+      const name = (err as { name?: unknown } | null)?.name;
+      if (name === "TimeoutError" || name === "AbortError") {
+        throw new OpaUnavailable(
+          `OPA at ${this.#base} did not answer ${what} within ${this.timeoutMs} ms`,
+          { cause: err },
+        );
+      }
+      throw new OpaUnavailable(`OPA at ${this.#base} is unreachable (${what}): ${causeOf(err)}`, {
+        cause: err,
+      });
+    }
+    let parsed: unknown;
+    try {
+      parsed = text === "" ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+      if (status >= 200 && status < 300) {
+        throw new OpaUnavailable(
+          `OPA at ${this.#base} answered ${what} with a body that is not JSON`,
+        );
+      }
+    }
+    if (status < 200 || status >= 300) {
+      throw new OpaUnavailable(
+        `OPA at ${this.#base} answered ${what} with HTTP ${status}${opaErrorText(parsed, text)}`,
+      );
+    }
+    return parsed;
+  }
+
+  /** A refusal that no fail-open setting turns into an allow. */
+  #refusal(policyId: string, started: number, detail: string, cause?: unknown): Decision {
+    return makeDecision({
+      policyId,
+      action: "block",
+      reason: `Policy '${policyId}' blocked the call: ${detail}`,
+      matchedRules: [],
+      durationMs: performance.now() - started,
+      timestampMs: this.#clock(),
+      error: new DecisionBackendError(detail, cause === undefined ? undefined : { cause }),
+      failedOpen: false,
+    });
+  }
+}
+
+/** The most useful words of a fetch failure: `connect ECONNREFUSED 127.0.0.1:8181`. */
+function causeOf(err: unknown): string {
+  let e: unknown = err;
+  // fetch wraps the socket error: TypeError("fetch failed", { cause: Error("connect ECONNREFUSED …") }).
+  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
+  if (e instanceof AggregateError && e.errors[0] instanceof Error) e = e.errors[0];
+  return e instanceof Error ? e.message || e.name : describeValue(e);
+}
+
+/** `: code: message` of an OPA error body (`{code, message, errors: [{message, location}]}`). */
+function opaErrorText(parsed: unknown, text: string): string {
+  if (!isRecord(parsed)) {
+    const line = text.trim().split("\n")[0]?.slice(0, 200);
+    return line ? `: ${line}` : "";
+  }
+  const head = [parsed.code, parsed.message].filter((s) => typeof s === "string").join(": ");
+  const details = Array.isArray(parsed.errors)
+    ? parsed.errors
+        .filter(isRecord)
+        .slice(0, 5)
+        .map((e) => {
+          const loc = isRecord(e.location)
+            ? `${String(e.location.file ?? "")}:${String(e.location.row ?? "")}:${String(e.location.col ?? "")}: `
+            : "";
+          return `${loc}${String(e.message ?? e.code ?? "")}`;
+        })
+    : [];
+  const all = [head, ...details].filter((s) => s !== "").join("; ");
+  return all ? `: ${all}` : "";
+}
+
+/**
+ * Maps OPA's `result` onto a decision: `{allowed, reason?, action?}` (the generated Rego's),
+ * `{allow, deny}` booleans, a `deny` set of messages, or a bare boolean.
+ *
+ * @throws DecisionBackendError for anything else, or a contradiction (`allowed: true` with
+ *   `action: "block"`).
+ */
+function answerOf(policyId: string, result: unknown, path: string): OpaDecision {
+  const at = `OPA decision at ${path}`;
+  if (typeof result === "boolean") {
+    return {
+      allowed: result,
+      action: result ? "allow" : "block",
+      reason: `Policy '${policyId}' ${result ? "allowed" : "blocked"} the call: the ${at} is ${result}`,
+    };
+  }
+  if (!isRecord(result)) {
+    throw new OpaUnavailable(
+      `the ${at} is ${describeValue(result)}, not {allowed, reason, action}, allow/deny or a boolean`,
+    );
+  }
+  let allowed: boolean | undefined;
+  let denials: string[] | undefined;
+  if (typeof result.allowed === "boolean") allowed = result.allowed;
+  else {
+    const allow = typeof result.allow === "boolean" ? result.allow : undefined;
+    let deny: boolean | undefined;
+    if (typeof result.deny === "boolean") deny = result.deny;
+    else if (Array.isArray(result.deny)) {
+      denials = result.deny.map((d) => (typeof d === "string" ? d : JSON.stringify(d)));
+      deny = denials.length > 0;
+    }
+    if (allow !== undefined || deny !== undefined) allowed = (allow ?? true) && !(deny ?? false);
+  }
+  if (allowed === undefined) {
+    throw new OpaUnavailable(
+      `the ${at} has no boolean 'allowed' (nor 'allow' or 'deny'): keys ${Object.keys(result).join(", ") || "none"}`,
+    );
+  }
+  const named =
+    typeof result.action === "string" && Object.hasOwn(ACTIONS, result.action)
+      ? ACTIONS[result.action]
+      : undefined;
+  if (named !== undefined && (named === "allow" || named === "warn") !== allowed) {
+    throw new OpaUnavailable(
+      `the ${at} contradicts itself: allowed is ${allowed} but action is '${String(result.action)}'`,
+    );
+  }
+  const action: DecisionAction = named ?? (allowed ? "allow" : "block");
+  const reason =
+    typeof result.reason === "string" && result.reason !== ""
+      ? result.reason
+      : denials && denials.length > 0
+        ? `Policy '${policyId}' blocked the call: ${denials.join("; ")}`
+        : `Policy '${policyId}' ${allowed ? "allowed" : "blocked"} the call (the ${at} gave no reason)`;
+  return { allowed, action, reason };
+}
