@@ -85,6 +85,22 @@ policies:
 });
 
 describe("engine edge cases", () => {
+  it("does not let a confirmation stand in for another precondition", async () => {
+    const c = client(
+      "policies:\n  - id: migrate\n    rules:\n      - requires: [confirm, backup_verified]\n        action: require_confirmation\n",
+    );
+    expect(await decide(c, "migrate", {})).toMatchObject({ action: "require_confirmation" });
+    const unbacked = await decide(c, "migrate", { confirm: true });
+    expect(unbacked).toMatchObject({ allowed: false, action: "block" });
+    expect(unbacked.reason).toContain("requires backup_verified to be true");
+    expect(await decide(c, "migrate", { backup_verified: true })).toMatchObject({
+      action: "require_confirmation",
+    });
+    expect(await decide(c, "migrate", { confirm: true, backup_verified: true })).toMatchObject({
+      allowed: true,
+    });
+  });
+
   it("handles policies with more than 30 rules", async () => {
     const rules = Array.from(
       { length: 32 },

@@ -254,7 +254,8 @@ describe("the module's reasons are the engine's", () => {
       [
         calm,
         { ...ok, userId: "bob", roles: ["admin"], backup_verified: false },
-        "allowed the call: confirmed (rule rules[2])",
+        // Confirming the call does not stand in for the backup.
+        "blocked the call: requires backup_verified to be true in the context (rule rules[2])",
       ],
       [calm, { ...ok, userId: "bob" }, "allowed the call: confirmed (rule admins)"],
       [calm, { ...ok, limit: "x" }, `parameter 'limit' must be a number, got "x"`],

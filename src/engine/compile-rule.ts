@@ -261,9 +261,15 @@ export function compileRule(rule: PolicyRule, policyId: string): CompiledRule {
   }
   if (rule.requires) {
     const flags = rule.requires;
+    // On a rule that asks for confirmation, a missing precondition other than `confirm`
+    // blocks: confirming the call must not stand in for, say, `backup_verified`.
+    const unmet = (f: string) =>
+      f !== "confirm" && rule.action === "require_confirmation"
+        ? outcome.bind(null, "block")
+        : fired;
     triggers.push((ctx) => {
       for (const f of flags)
-        if (ctx[f] !== true) return fired(`requires ${f} to be true in the context`);
+        if (ctx[f] !== true) return unmet(f)(`requires ${f} to be true in the context`);
       return undefined;
     });
   }

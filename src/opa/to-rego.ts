@@ -631,7 +631,12 @@ class PolicyWriter {
       );
     }
     for (const flag of rule.requires ?? []) {
-      fired([`not input${segment(flag)} == true`], [`requires ${flag} to be true in the context`]);
+      const body = [`not input${segment(flag)} == true`];
+      const detail = [`requires ${flag} to be true in the context`];
+      // As in the engine: confirming a call does not stand in for another precondition.
+      if (flag !== "confirm" && rule.action === "require_confirmation")
+        out.push({ action: "block", body, detail });
+      else fired(body, detail);
     }
     if (rule.allowedUsers) this.#allowedUsers(rule, rule.allowedUsers, fired);
     if (rule.schedule) this.#schedule(rule, rule.schedule, fired);

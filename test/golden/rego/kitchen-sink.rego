@@ -138,6 +138,13 @@ _outcomes contains outcome if {
 }
 
 _rule_2 := {
+	"action": "block",
+	"rank": [0, 0, 2],
+	"reason": "Policy 'kitchen-sink' blocked the call: requires backup_verified to be true in the context (rule rules[2])",
+} if {
+	_applies_2
+	not input.backup_verified == true
+} else := {
 	"action": "require_confirmation",
 	"rank": [1, 0, 2],
 	"reason": "Policy 'kitchen-sink' requires confirmation: requires confirm to be true in the context (rule rules[2])",
@@ -145,14 +152,6 @@ _rule_2 := {
 } if {
 	_applies_2
 	not input.confirm == true
-} else := {
-	"action": "require_confirmation",
-	"rank": [1, 0, 2],
-	"reason": "Policy 'kitchen-sink' requires confirmation: requires backup_verified to be true in the context (rule rules[2])",
-	"confirmed": "Policy 'kitchen-sink' allowed the call: confirmed (rule rules[2])",
-} if {
-	_applies_2
-	not input.backup_verified == true
 }
 
 _applies_2 if {
