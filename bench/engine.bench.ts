@@ -13,11 +13,12 @@ import { MemoryStateStore } from "../src/state/memory-state-store.ts";
 import { auditBench } from "./audit.bench.ts";
 import { floor, hexarch, PEER_BUDGET_WINDOW_DAYS, peer, type Verdict } from "./contenders.ts";
 import { guardedCallCost } from "./guarded-call.ts";
+import { redisBench } from "./redis.bench.ts";
 import { makeWorkload, type WorkloadContext } from "./workload.ts";
 
 const N = Number(process.env.BENCH_CONTEXTS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-/** `engine` or `audit` runs only that part (`BENCH_ONLY=audit npm run bench`). */
+/** `engine`, `audit` or `redis` runs only that part (`BENCH_ONLY=audit npm run bench`). */
 const ONLY = process.env.BENCH_ONLY;
 const START = Date.UTC(2026, 10, 2, 0, 0, 0);
 const STEP_MS = 0.5;
@@ -141,6 +142,10 @@ function fmtNs(n: number): string {
 
 async function main(): Promise<void> {
   if (ONLY === "audit") return auditBench();
+  if (ONLY === "redis") {
+    Date.now = realDateNow; // Redis and its TTLs keep real time
+    return redisBench();
+  }
   console.log(
     `workload: ${N.toLocaleString("en-US")} contexts, 1,000 users, 70/20/10 read/write/delete, half the deletes confirmed, openai on half`,
   );
@@ -228,7 +233,14 @@ async function main(): Promise<void> {
   if (ONLY !== "engine") await auditBench();
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+main()
+  .then(() => {
+    if (ONLY !== undefined && ONLY !== "") return;
+    // After main() has returned, so its million-context workload can be collected first.
+    (globalThis as { gc?: () => void }).gc?.();
+    return redisBench();
+  })
+  .catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });

@@ -126,6 +126,17 @@ export interface RedisConnectionOptions {
   readonly importRedis?: () => Promise<unknown>;
 }
 
+/** A command waiting for its answer (see `RedisConnection#run`). */
+interface Pending {
+  /** `performance.now()` by which it must be answered. */
+  readonly deadline: number;
+  readonly what: string;
+  readonly controller: AbortController;
+  readonly reject: (err: unknown) => void;
+  /** Answered, failed or timed out. */
+  settled: boolean;
+}
+
 /** What a command is sent through: one of the two client shapes, as a function. */
 type Send = (args: string[], signal: AbortSignal) => Promise<unknown>;
 
@@ -176,6 +187,12 @@ export class RedisConnection {
   #connecting: Promise<Send> | undefined;
   #lastError: unknown;
   #closed = false;
+  /** Commands sent and not yet known to be answered, oldest first, from {@link #head}. */
+  readonly #pending: Pending[] = [];
+  #head = 0;
+  /** Commands still waiting for an answer. */
+  #outstanding = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
   /** @throws GuardrailError for a target that is neither a client nor a redis:// URL, or a bad timeout. */
   constructor(target: RedisTarget, options: RedisConnectionOptions) {
@@ -289,39 +306,116 @@ export class RedisConnection {
     }
   }
 
-  async #run(args: string[], what: string): Promise<RedisValue> {
-    if (this.#closed) throw new DecisionBackendError(`${this.#owner} is closed`);
-    const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const last = this.#lastError
-          ? ` (last connection error: ${messageOf(this.#lastError)})`
-          : "";
+  /**
+   * Sends one command. Every command is watched by one shared timer rather than a timer
+   * each (a timer and a `Promise.race` per command cost microseconds on the hot path):
+   * commands wait in {@link #pending} in the order sent, so their deadlines only grow,
+   * and the timer is armed for the oldest one that is still waiting.
+   */
+  #run(args: string[], what: string): Promise<RedisValue> {
+    if (this.#closed) return Promise.reject(new DecisionBackendError(`${this.#owner} is closed`));
+    return new Promise<RedisValue>((resolve, reject) => {
+      const controller = new AbortController();
+      const entry: Pending = {
+        deadline: performance.now() + this.#timeoutMs,
+        what,
+        controller,
+        reject,
+        settled: false,
+      };
+      this.#watch(entry);
+      const onReply = (reply: unknown) => {
+        if (entry.settled) return;
+        this.#settle(entry);
+        try {
+          resolve(normalise(reply));
+        } catch (err) {
+          reject(err);
+        }
+      };
+      // After a timeout the command may still fail later (aborted, disconnected): ignored.
+      const onError = (err: unknown) => {
+        if (entry.settled) return;
+        this.#settle(entry);
         reject(
-          new DecisionBackendError(
-            `Redis did not answer ${what} within ${this.#timeoutMs} ms${last}`,
-            this.#lastError ? { cause: this.#lastError } : undefined,
-          ),
+          err instanceof GuardrailError
+            ? err
+            : new DecisionBackendError(`Redis failed on ${what}: ${messageOf(err)}`, {
+                cause: err,
+              }),
         );
-        controller.abort();
-      }, this.#timeoutMs);
+      };
+      const sendWith = (send: Send) => {
+        if (entry.settled) return; // timed out while connecting: never sent
+        try {
+          send(args, controller.signal).then(onReply, onError);
+        } catch (err) {
+          onError(err);
+        }
+      };
+      const send = this.#send;
+      if (send !== undefined) sendWith(send);
+      else this.#connect().then(sendWith, onError);
     });
-    const work = (async () => {
-      const send = this.#send ?? (await this.#connect());
-      return send(args, controller.signal);
-    })();
-    // After a timeout the command may still fail later (aborted, disconnected): nobody waits for it.
-    work.catch(() => {});
-    try {
-      return normalise(await Promise.race([work, timeout]));
-    } catch (err) {
-      if (err instanceof GuardrailError) throw err;
-      throw new DecisionBackendError(`Redis failed on ${what}: ${messageOf(err)}`, { cause: err });
-    } finally {
-      clearTimeout(timer);
-    }
   }
+
+  #watch(entry: Pending): void {
+    this.#pending.push(entry);
+    if (++this.#outstanding === 1) this.#timer?.ref();
+    this.#timer ??= setTimeout(this.#expire, Math.max(0, entry.deadline - performance.now()));
+  }
+
+  #settle(entry: Pending): void {
+    entry.settled = true;
+    // Nothing waits: the timer must not keep the process alive (it stays armed, cheaply).
+    if (--this.#outstanding === 0) this.#timer?.unref();
+    const q = this.#pending;
+    let head = this.#head;
+    while (head < q.length && (q[head] as Pending).settled) head++;
+    if (head === q.length) {
+      q.length = 0;
+      head = 0;
+    } else if (head > 1024 && head * 2 > q.length) {
+      q.splice(0, head);
+      head = 0;
+    }
+    this.#head = head;
+  }
+
+  /** The shared timer fired: fails every command past its deadline, re-arms for the next. */
+  readonly #expire = () => {
+    this.#timer = undefined;
+    const now = performance.now();
+    const q = this.#pending;
+    let head = this.#head;
+    for (; head < q.length; head++) {
+      const entry = q[head] as Pending;
+      if (entry.settled) continue;
+      if (entry.deadline > now) break;
+      entry.settled = true;
+      this.#outstanding--;
+      const last = this.#lastError;
+      entry.reject(
+        new DecisionBackendError(
+          `Redis did not answer ${entry.what} within ${this.#timeoutMs} ms${last ? ` (last connection error: ${messageOf(last)})` : ""}`,
+          last ? { cause: last } : undefined,
+        ),
+      );
+      // node-redis drops a command still waiting to be sent, so it never runs later.
+      entry.controller.abort();
+    }
+    if (head === q.length) {
+      q.length = 0;
+      this.#head = 0;
+      return;
+    }
+    this.#head = head;
+    this.#timer = setTimeout(
+      this.#expire,
+      Math.max(0, (q[head] as Pending).deadline - performance.now()),
+    );
+    if (this.#outstanding === 0) this.#timer.unref();
+  };
 
   /** Opens the URL's connection once; a failed attempt is forgotten so the next command retries. */
   #connect(): Promise<Send> {

@@ -12,3 +12,8 @@ export {
   type RedisConfirmationStoreOptions,
 } from "./redis-confirmation-store.ts";
 export { RedisReplayGuard, type RedisReplayGuardOptions } from "./redis-replay-guard.ts";
+export {
+  perPolicyHashTag,
+  RedisStateStore,
+  type RedisStateStoreOptions,
+} from "./redis-state-store.ts";

@@ -1,0 +1,280 @@
+/**
+ * `RedisStateStore`: rate limits and budgets shared by every process and host that reaches
+ * one Redis.
+ *
+ * @module
+ */
+
+import { DecisionBackendError, GuardrailError } from "../errors.ts";
+import type { ConsumeResult, Counter, CounterAdjustment, StateStore } from "../state/types.ts";
+import { RedisConnection, type RedisTarget, type RedisValue } from "./client.ts";
+import { ADJUST_SCRIPT, CONSUME_SCRIPT } from "./state-scripts.ts";
+
+/** Options of {@link RedisStateStore}: `{ client }` or `{ url }`, and the settings below. */
+export type RedisStateStoreOptions = RedisTarget & {
+  /**
+   * Prefix of every key. A counter lives at `<keyPrefix>{<hashTag>}:<counter key>`.
+   * Stores that share counters must use the same prefix, hash tag and precision.
+   * @default "hexarch:state:"
+   */
+  readonly keyPrefix?: string;
+  /**
+   * The Redis Cluster hash tag of the keys: a fixed string (every counter in one slot,
+   * so any decision's counters can be consumed in one script), or a function of the
+   * counter key, such as {@link perPolicyHashTag}, which must give every counter of one
+   * decision the same tag. A decision whose counters get different tags is refused with
+   * a `GuardrailError` before Redis is asked (a guarded call then fails closed).
+   * Without Redis Cluster the tag changes nothing but the key names.
+   * @default "all"
+   */
+  readonly hashTag?: string | ((counterKey: string) => string);
+  /**
+   * Buckets per rate-limit window, as `MemoryStateStore`'s `precision`.
+   * @default 10
+   */
+  readonly precision?: number;
+  /**
+   * How far apart the clocks of the hosts sharing the store may be. Redis keeps each key
+   * this much longer than its window or period lasts by the writing host's clock, so a
+   * host whose clock is behind still finds it.
+   * @default 1000
+   */
+  readonly clockToleranceMs?: number;
+  /**
+   * How long one command may take, connecting included, before it fails with
+   * `DecisionBackendError`.
+   * @default 2000
+   */
+  readonly commandTimeoutMs?: number;
+};
+
+/**
+ * A hash tag per policy, for {@link RedisStateStoreOptions.hashTag}: the policy id at the
+ * head of the engine's counter keys (`<policy id>/<rule>:…`), with braces replaced. It
+ * spreads policies over a Redis Cluster's slots, but a check that decides several policies
+ * together (`LocalDecisionClient.check([a, b])`) then has counters in several slots, and
+ * is refused.
+ */
+export function perPolicyHashTag(counterKey: string): string {
+  const slash = counterKey.indexOf("/");
+  const head = slash > 0 ? counterKey.slice(0, slash) : counterKey;
+  return head.replace(/[{}]/g, "_") || "_";
+}
+
+/**
+ * Formats a number for a script argument: JavaScript's shortest round-trip spelling, which
+ * `tonumber` and `cjson` (both `strtod`) read back exactly; `1e999` overflows to infinity.
+ */
+function num(n: number): string {
+  if (Number.isFinite(n)) return String(n);
+  return Number.isNaN(n) ? "NaN" : n > 0 ? "1e999" : "-1e999";
+}
+
+function checkTag(tag: unknown): string {
+  if (typeof tag !== "string" || tag === "" || /[{}]/.test(tag)) {
+    throw new GuardrailError(
+      `a Redis hash tag must be a non-empty string without braces, got ${JSON.stringify(tag)}`,
+    );
+  }
+  return tag;
+}
+
+function unexpected(reply: RedisValue): DecisionBackendError {
+  return new DecisionBackendError(
+    `Redis answered the state script with an unexpected reply: ${JSON.stringify(reply)?.slice(0, 200)}`,
+  );
+}
+
+/**
+ * Rate-limit windows and budgets in Redis, shared by every process and host that uses the
+ * same Redis, `keyPrefix`, `hashTag` and `precision`. Same semantics as
+ * `MemoryStateStore` (a sliding window of `precision` buckets; calendar-period budgets),
+ * checked and consumed by one Lua script per decision: one round trip, every counter of
+ * the decision consumed or none, however many processes decide at once. `adjust`
+ * (settling or refunding a budget) is one script too.
+ *
+ * Time is the caller's `nowMs` (the Guardian's clock), not Redis's: hosts sharing a store
+ * need synchronized clocks (NTP), as any sliding window does. Redis's own clock only
+ * decides when an idle key is forgotten (`PEXPIRE`: a window and one bucket after its
+ * last request, a budget at the end of its period, plus `clockToleranceMs`).
+ *
+ * Given `{ url }`, the store connects with the `redis` package on first use and
+ * {@link RedisStateStore.close} closes that connection; a `{ client }` you pass stays
+ * yours. A command that gets no answer within `commandTimeoutMs` fails with
+ * `DecisionBackendError`, and the guarded call fails closed (or open, if configured).
+ *
+ * @example
+ * ```ts
+ * import { Guardian } from "hexarch-guardrails";
+ * import { RedisStateStore } from "hexarch-guardrails/redis";
+ *
+ * const state = new RedisStateStore({ url: process.env.REDIS_URL! });
+ * const guardian = new Guardian({ state });
+ * // …
+ * await guardian.close(); // closes the store's connection
+ * ```
+ */
+export class RedisStateStore implements StateStore {
+  readonly #redis: RedisConnection;
+  readonly #prefix: string;
+  /** `<prefix>{<tag>}:` for a fixed tag. */
+  readonly #head: string | undefined;
+  readonly #tagOf: ((counterKey: string) => string) | undefined;
+  readonly #precision: number;
+  readonly #grace: number;
+  /** {@link #grace} as a script argument. */
+  readonly #graceArg: string;
+  #lastNowMs = 0;
+
+  /**
+   * @throws GuardrailError for missing or conflicting `client`/`url`, a URL that is not
+   *   `redis://` or `rediss://`, a hash tag that is empty or has braces, a `precision` that
+   *   is not an integer from 1 to 1000, or a `clockToleranceMs` or `commandTimeoutMs` that
+   *   is not a non-negative (positive, for the timeout) finite number.
+   */
+  constructor(options: RedisStateStoreOptions) {
+    if (typeof options !== "object" || options === null) {
+      throw new GuardrailError("RedisStateStore needs { client } or { url }");
+    }
+    const prefix = options.keyPrefix ?? "hexarch:state:";
+    if (typeof prefix !== "string") throw new GuardrailError("keyPrefix must be a string");
+    this.#prefix = prefix;
+    const tag = options.hashTag ?? "all";
+    if (typeof tag === "function") {
+      this.#tagOf = tag;
+    } else {
+      this.#head = `${prefix}{${checkTag(tag)}}:`;
+    }
+    const precision = options.precision ?? 10;
+    if (!Number.isInteger(precision) || precision < 1 || precision > 1000) {
+      throw new GuardrailError(
+        `precision must be an integer from 1 to 1000, got ${String(precision)}`,
+      );
+    }
+    this.#precision = precision;
+    const tolerance = options.clockToleranceMs ?? 1000;
+    if (typeof tolerance !== "number" || !Number.isFinite(tolerance) || tolerance < 0) {
+      throw new GuardrailError(
+        `clockToleranceMs must be a non-negative number of milliseconds, got ${String(tolerance)}`,
+      );
+    }
+    this.#grace = Math.ceil(tolerance);
+    this.#graceArg = String(this.#grace);
+    this.#redis = new RedisConnection(options, {
+      owner: "RedisStateStore",
+      commandTimeoutMs: options.commandTimeoutMs,
+    });
+  }
+
+  /**
+   * {@inheritDoc StateStore.consume}
+   *
+   * One `EVALSHA` for the whole decision.
+   *
+   * @throws DecisionBackendError when Redis does not answer within `commandTimeoutMs`,
+   *   fails, or answers nonsense. A decision that timed out may still be counted once a
+   *   slow Redis runs it: that errs on the side of refusing.
+   * @throws GuardrailError when a `hashTag` function gives the counters different tags.
+   */
+  async consume(counters: readonly Counter[], nowMs: number): Promise<ConsumeResult> {
+    const n = counters.length;
+    if (n === 0) return { admitted: true, totals: [], refusedIndex: -1 };
+    this.#lastNowMs = nowMs;
+    const keys = this.#keys(counters);
+    // The numbers go as one JSON array (see CONSUME_SCRIPT), the kinds as letters.
+    let numbers = `[${num(nowMs)},${this.#precision},${this.#grace}`;
+    let kinds = "";
+    for (let i = 0; i < n; i++) {
+      const c = counters[i] as Counter;
+      const window = c.kind === "window";
+      kinds += window ? (c.hard ? "W" : "w") : c.hard ? "P" : "p";
+      numbers += `,${num(c.limit)},${num(c.amount)},${num(window ? c.windowMs : c.expiresAtMs)}`;
+    }
+    numbers += "]";
+    const reply = await this.#redis.evalScript(CONSUME_SCRIPT, keys, [numbers, kinds]);
+    if (!Array.isArray(reply) || reply.length !== n + 1) throw unexpected(reply);
+    const refusedIndex = reply[0];
+    if (typeof refusedIndex !== "number" || refusedIndex < -1 || refusedIndex >= n) {
+      throw unexpected(reply);
+    }
+    const totals = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      // Integers come as integers, other totals as strings (see the script).
+      const total = reply[i + 1];
+      if (typeof total === "number") totals[i] = total;
+      else if (typeof total === "string") totals[i] = Number(total);
+      else throw unexpected(reply);
+    }
+    return { admitted: refusedIndex < 0, totals, refusedIndex };
+  }
+
+  /**
+   * {@inheritDoc StateStore.adjust}
+   *
+   * One `EVALSHA` for all adjustments. A budget missing from Redis is created only for a
+   * positive delta whose period has not ended by the time of this store's latest decision.
+   *
+   * @throws DecisionBackendError when Redis does not answer or fails.
+   */
+  async adjust(adjustments: readonly CounterAdjustment[]): Promise<void> {
+    const n = adjustments.length;
+    if (n === 0) return;
+    const keys = new Array<string>(n);
+    const args = new Array<string>(3 + 2 * n);
+    // As MemoryStateStore: "now" is the time of this store's latest decision (0 before any).
+    args[0] = num(this.#lastNowMs);
+    args[1] = this.#graceArg;
+    args[2] = num(this.#lastNowMs || Date.now());
+    for (let i = 0; i < n; i++) {
+      const a = adjustments[i] as CounterAdjustment;
+      keys[i] = this.#key(a.key);
+      args[3 + 2 * i] = num(a.delta);
+      args[4 + 2 * i] = num(a.expiresAtMs);
+    }
+    // Every key must share the tag of the decision it settles, so one script serves.
+    if (this.#tagOf) this.#sameTag(adjustments);
+    const reply = await this.#redis.evalScript(ADJUST_SCRIPT, keys, args);
+    if (reply !== n) throw unexpected(reply);
+  }
+
+  /**
+   * Closes the connection the store opened from a URL; a client passed in stays open.
+   * The store cannot be used afterwards. Safe to call more than once.
+   */
+  async close(): Promise<void> {
+    await this.#redis.close();
+  }
+
+  /** The Redis key of a counter key (`<keyPrefix>{<hashTag>}:<key>`), for inspection and tests. */
+  redisKey(counterKey: string): string {
+    return this.#key(counterKey);
+  }
+
+  #key(counterKey: string): string {
+    if (this.#head !== undefined) return this.#head + counterKey;
+    const tagOf = this.#tagOf as (counterKey: string) => string;
+    return `${this.#prefix}{${checkTag(tagOf(counterKey))}}:${counterKey}`;
+  }
+
+  #keys(counters: readonly Counter[]): string[] {
+    const keys = new Array<string>(counters.length);
+    for (let i = 0; i < counters.length; i++) keys[i] = this.#key((counters[i] as Counter).key);
+    if (this.#tagOf) this.#sameTag(counters);
+    return keys;
+  }
+
+  /** Refuses counters of one script whose keys would lie in different cluster slots. */
+  #sameTag(items: readonly { readonly key: string }[]): void {
+    const tagOf = this.#tagOf as (counterKey: string) => string;
+    const first = tagOf((items[0] as { key: string }).key);
+    for (let i = 1; i < items.length; i++) {
+      const key = (items[i] as { key: string }).key;
+      const tag = tagOf(key);
+      if (tag !== first) {
+        throw new GuardrailError(
+          `RedisStateStore: the counters of one decision must share a hash tag, but '${(items[0] as { key: string }).key}' has {${first}} and '${key}' has {${tag}}`,
+        );
+      }
+    }
+  }
+}

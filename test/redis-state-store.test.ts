@@ -1,0 +1,759 @@
+import {
+  type ChildProcess,
+  type ChildProcessWithoutNullStreams,
+  spawn,
+  spawnSync,
+} from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { createServer } from "node:net";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import fc from "fast-check";
+import { createClient, RESP_TYPES } from "redis";
+import { afterAll, describe, expect, it } from "vitest";
+import { LocalDecisionClient } from "../src/decision/local-decision-client.ts";
+import { DecisionBackendError, GuardrailError, PolicyViolation } from "../src/errors.ts";
+import { Guardian } from "../src/guardian/guardian.ts";
+import { parsePolicies } from "../src/policy/load.ts";
+import { perPolicyHashTag, type RedisLike, RedisStateStore } from "../src/redis/index.ts";
+import { MemoryStateStore } from "../src/state/memory-state-store.ts";
+import type { Counter, StateStore } from "../src/state/types.ts";
+import {
+  periodCounter,
+  runStateStoreContract,
+  windowCounter,
+} from "./contract/state-store.contract.ts";
+import { REDIS_URL, redisReachable } from "./redis.ts";
+
+const available = await redisReachable("the RedisStateStore tests").catch((err: unknown) => {
+  // In CI an unreachable server is a failure, reported as a test so the run says why.
+  describe("Redis", () => {
+    it("is reachable (CI needs it for the RedisStateStore tests)", () => {
+      throw err;
+    });
+  });
+  return false;
+});
+if (!available && !process.env.CI) {
+  describe("RedisStateStore against Redis", () => {
+    it.skip(`needs Redis at ${REDIS_URL}, which is not reachable`, () => {});
+  });
+}
+
+/** One client for the tests' own looks into Redis (and for stores given a client). */
+const admin = available ? createClient({ url: REDIS_URL }) : undefined;
+if (admin) {
+  admin.on("error", () => {});
+  await admin.connect();
+  afterAll(async () => {
+    await admin.close();
+  });
+}
+
+const redis = () => {
+  if (!admin) throw new Error("Redis is not reachable");
+  return admin;
+};
+
+const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
+
+/** A key prefix no other test or run uses. */
+const uniquePrefix = () => `hexarch-test:${randomUUID().slice(0, 8)}:state:`;
+
+async function keysUnder(prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = "0";
+  do {
+    const [next, batch] = (await redis().sendCommand([
+      "SCAN",
+      cursor,
+      "MATCH",
+      `${prefix}*`,
+      "COUNT",
+      "1000",
+    ])) as [string, string[]];
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== "0");
+  return keys.sort();
+}
+
+async function dropKeys(prefix: string): Promise<void> {
+  const keys = await keysUnder(prefix);
+  if (keys.length) await redis().sendCommand(["UNLINK", ...keys]);
+}
+
+/** A hash as an object, whatever shape the client answers in. */
+async function hash(key: string): Promise<Record<string, string>> {
+  const reply = (await redis().sendCommand(["HGETALL", key])) as unknown;
+  if (!Array.isArray(reply)) return reply as Record<string, string>;
+  const out: Record<string, string> = {};
+  for (let i = 0; i < reply.length; i += 2) out[String(reply[i])] = String(reply[i + 1]);
+  return out;
+}
+
+/** A rate-limit window as stored: a string of little-endian doubles (see state-scripts.ts). */
+async function windowOf(key: string) {
+  const raw = (await redis().sendCommand(["GET", key], {
+    typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer },
+  })) as Buffer;
+  const numbers = Array.from({ length: raw.length / 8 }, (_, i) => raw.readDoubleLE(i * 8));
+  const len = (numbers.length - 4) / 2;
+  return {
+    head: numbers[0],
+    bucketMs: numbers[1],
+    windowMs: numbers[2],
+    total: numbers[3],
+    counts: numbers.slice(4, 4 + len),
+    lasts: numbers.slice(4 + len),
+  };
+}
+
+/** A node-redis-shaped client that records the commands sent through it. */
+function counting(): { client: RedisLike; sent: string[][] } {
+  const sent: string[][] = [];
+  return {
+    sent,
+    client: {
+      sendCommand: (args, options) => {
+        sent.push(args);
+        return redis().sendCommand(args, options);
+      },
+    },
+  };
+}
+
+if (admin) {
+  runStateStoreContract("RedisStateStore (client)", async () => {
+    const keyPrefix = uniquePrefix();
+    return {
+      store: new RedisStateStore({ client: admin, keyPrefix }),
+      cleanup: () => dropKeys(keyPrefix),
+    };
+  });
+
+  runStateStoreContract("RedisStateStore (url)", async () => {
+    const keyPrefix = uniquePrefix();
+    const store = new RedisStateStore({ url: REDIS_URL, keyPrefix });
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        await dropKeys(keyPrefix);
+      },
+    };
+  });
+
+  describe("RedisStateStore against Redis", () => {
+    const prefixes: string[] = [];
+    const prefix = () => {
+      const p = uniquePrefix();
+      prefixes.push(p);
+      return p;
+    };
+    afterAll(async () => {
+      for (const p of prefixes) await dropKeys(p);
+    });
+
+    it("keeps a window at <prefix>{all}:<key> as packed doubles that expire a window, a bucket and the clock tolerance after its newest bucket", async () => {
+      const keyPrefix = prefix();
+      const store = new RedisStateStore({ client: admin, keyPrefix });
+      await store.consume([windowCounter("rate_limit/rules[0]:w60000:0|alice", 5)], T0 + 1000);
+      await store.consume([windowCounter("rate_limit/rules[0]:w60000:0|alice", 5)], T0 + 1500);
+      const key = `${keyPrefix}{all}:rate_limit/rules[0]:w60000:0|alice`;
+      expect(store.redisKey("rate_limit/rules[0]:w60000:0|alice")).toBe(key);
+      expect(await keysUnder(keyPrefix)).toEqual([key]);
+      // 6 s buckets; the newest is bucket floor((T0 + 1000) / 6000), in slot bucket % 11.
+      const bucket = Math.floor((T0 + 1000) / 6000);
+      const counts = Array<number>(11).fill(0);
+      counts[bucket % 11] = 2;
+      const lasts = Array<number>(11).fill(0);
+      lasts[bucket % 11] = T0 + 1500;
+      expect(await windowOf(key)).toEqual({
+        head: bucket,
+        bucketMs: 6000,
+        windowMs: 60_000,
+        total: 2,
+        counts,
+        lasts,
+      });
+      // Forgotten when its newest bucket has left the window, plus 1 s of clock tolerance.
+      const ttl = Number(await admin.sendCommand(["PTTL", key]));
+      const expected = (bucket + 11) * 6000 - (T0 + 1000) + 1000;
+      expect(ttl).toBeLessThanOrEqual(expected);
+      expect(ttl).toBeGreaterThan(expected - 2000);
+      // A move to a later bucket moves the expiry with it.
+      await store.consume([windowCounter("rate_limit/rules[0]:w60000:0|alice", 5)], T0 + 30_000);
+      const later = Math.floor((T0 + 30_000) / 6000);
+      expect((await windowOf(key)).head).toBe(later);
+      const ttl2 = Number(await admin.sendCommand(["PTTL", key]));
+      expect(ttl2).toBeLessThanOrEqual((later + 11) * 6000 - (T0 + 30_000) + 1000);
+      expect(ttl2).toBeGreaterThan((later + 11) * 6000 - (T0 + 30_000) - 1000);
+    });
+
+    it("keeps a budget as a hash of total and period end, forgotten when the period ends", async () => {
+      const keyPrefix = prefix();
+      const store = new RedisStateStore({ client: admin, keyPrefix, clockToleranceMs: 5000 });
+      const end = T0 + 3_600_000;
+      await store.consume([periodCounter("api_budget/rules[0]:$m682|", 10_000_000, 2500, end)], T0);
+      const key = `${keyPrefix}{all}:api_budget/rules[0]:$m682|`;
+      expect(await hash(key)).toEqual({ t: "2500", e: String(end) });
+      const ttl = Number(await admin.sendCommand(["PTTL", key]));
+      expect(ttl).toBeLessThanOrEqual(3_600_000 + 5000);
+      expect(ttl).toBeGreaterThan(3_600_000);
+      // Settling keeps the key's lifetime.
+      await store.adjust([{ key: "api_budget/rules[0]:$m682|", delta: -500, expiresAtMs: end }]);
+      expect(await hash(key)).toEqual({ t: "2000", e: String(end) });
+      expect(Number(await admin.sendCommand(["PTTL", key]))).toBeGreaterThan(3_600_000);
+    });
+
+    it("takes one round trip per decision, and one per settle", async () => {
+      const { client, sent } = counting();
+      const keyPrefix = prefix();
+      const state = new RedisStateStore({ client, keyPrefix });
+      const decisions = new LocalDecisionClient({
+        policies: parsePolicies(`
+policies:
+  - id: llm
+    rules:
+      - resource: "*"
+        requests_per_minute: 100
+        per: userId
+        action: block
+      - resource: openai
+        monthly_budget: 10
+        action: warn_at_80%
+`),
+        state,
+      });
+      const check = decisions.check("llm");
+      await check.decide({ userId: "warm-up", resource: "openai", cost: 0.01 }); // loads the script
+      sent.length = 0;
+      const made = [];
+      for (let i = 0; i < 20; i++) {
+        made.push(await check.decide({ userId: `u${i % 3}`, resource: "openai", cost: 0.01 }));
+      }
+      expect(made.every((d) => d.allowed)).toBe(true);
+      expect(sent.map((a) => a[0])).toEqual(Array(20).fill("EVALSHA"));
+      // Two counters (the user's window and the budget) in that one script.
+      expect(sent[0]?.[2]).toBe("2");
+      // Its numbers as one JSON array (now, precision, tolerance, then limit, amount and
+      // window or period end of each counter), its kinds as letters.
+      expect(JSON.parse(sent[0]?.[5] as string)).toHaveLength(9);
+      expect(sent[0]?.[6]).toBe("WP");
+      sent.length = 0;
+      await decisions.settle(made[0] as (typeof made)[number], { costUsd: 0.002 });
+      expect(sent.map((a) => a[0])).toEqual(["EVALSHA"]);
+      const budgetKey = (await keysUnder(keyPrefix)).find((k) => k.includes("$m"));
+      expect((await hash(budgetKey as string)).t).toBe(String(21 * 10_000 - 8000));
+    });
+
+    it("answers exactly as MemoryStateStore for any sequence of decisions and adjustments (monotonic clock)", async () => {
+      await fc.assert(
+        fc.asyncProperty(opsArbitrary(false), async (ops) => {
+          const keyPrefix = prefix();
+          const ours = new RedisStateStore({ client: admin, keyPrefix, precision: 4 });
+          try {
+            await replay(ops, ours, new MemoryStateStore({ precision: 4 }));
+          } finally {
+            await dropKeys(keyPrefix);
+          }
+        }),
+        { numRuns: Number(process.env.DIFF_RUNS ?? 60) },
+      );
+    });
+
+    it("answers exactly as MemoryStateStore when the clock goes back and forth", async () => {
+      await fc.assert(
+        fc.asyncProperty(opsArbitrary(true), async (ops) => {
+          const keyPrefix = prefix();
+          const ours = new RedisStateStore({ client: admin, keyPrefix });
+          try {
+            // A memory store that never sweeps: it forgets nothing the clock may come back to.
+            await replay(ops, ours, new MemoryStateStore({ sweepPerCall: 0 }));
+          } finally {
+            await dropKeys(keyPrefix);
+          }
+        }),
+        { numRuns: Number(process.env.DIFF_RUNS ?? 60) },
+      );
+    });
+
+    it("matches MemoryStateStore at the smallest and the largest precision", async () => {
+      for (const precision of [1, 7, 1000]) {
+        const keyPrefix = prefix();
+        const ours = new RedisStateStore({ client: admin, keyPrefix, precision });
+        const reference = new MemoryStateStore({ precision });
+        for (let i = 0; i < 40; i++) {
+          const counters = [windowCounter("w", 5, 1000), periodCounter("b", 30, i % 3)];
+          const now = T0 + i * 97;
+          expect(await ours.consume(counters, now), `precision ${precision}, step ${i}`).toEqual(
+            reference.consume(counters, now),
+          );
+        }
+      }
+    });
+
+    it("puts a decision's keys in one hash-tag slot per policy with perPolicyHashTag, and refuses a decision across tags", async () => {
+      expect(perPolicyHashTag("rate_limit/rules[0]:w60000:0|u1")).toBe("rate_limit");
+      expect(perPolicyHashTag("we{ir}d/x:w1:0|")).toBe("we_ir_d");
+      expect(perPolicyHashTag("no-slash")).toBe("no-slash");
+      const { client, sent } = counting();
+      const keyPrefix = prefix();
+      const store = new RedisStateStore({ client, keyPrefix, hashTag: perPolicyHashTag });
+      await store.consume(
+        [windowCounter("p1/rate:w1000:0|u", 5), periodCounter("p1/budget:$d1|", 10, 1)],
+        T0,
+      );
+      expect(await keysUnder(keyPrefix)).toEqual([
+        `${keyPrefix}{p1}:p1/budget:$d1|`,
+        `${keyPrefix}{p1}:p1/rate:w1000:0|u`,
+      ]);
+      sent.length = 0;
+      const err = await store
+        .consume([windowCounter("p1/rate:w1000:0|u", 5), periodCounter("p2/b:$d1|", 10, 1)], T0)
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(GuardrailError);
+      expect((err as Error).message).toMatch(/must share a hash tag.*\{p1\}.*\{p2\}/);
+      expect(sent).toEqual([]);
+      // A fixed tag of one's own works too; a tag with braces is refused when built.
+      const tenant = new RedisStateStore({ client: admin, keyPrefix, hashTag: "tenant-7" });
+      expect(tenant.redisKey("k")).toBe(`${keyPrefix}{tenant-7}:k`);
+      expect(() => new RedisStateStore({ client: admin, hashTag: "a}b" })).toThrow(/hash tag/);
+    });
+
+    it("holds one rate limit and one budget exactly across 4 processes deciding at once", async () => {
+      const keyPrefix = prefix();
+      const fixture = fileURLToPath(new URL("./fixtures/redis-worker.ts", import.meta.url));
+      const children = [0, 1, 2, 3].map((i) =>
+        spawn(process.execPath, [fixture, REDIS_URL, keyPrefix, String(T0), "500", "8", `${i}`]),
+      );
+      try {
+        const outputs = children.map((child) => lines(child));
+        await Promise.all(outputs.map((o) => o.next()));
+        for (const child of children) child.stdin.write("go\n");
+        const results = await Promise.all(
+          outputs.map(
+            async (o) =>
+              JSON.parse(await o.next()) as {
+                pid: number;
+                admitted: number;
+                admittedOpenai: number;
+                admittedMicros: number;
+                refusedByRate: number;
+                refusedByBudget: number;
+                other: string[];
+                startedAt: number;
+                endedAt: number;
+              },
+          ),
+        );
+        const sum = (f: (r: (typeof results)[number]) => number) =>
+          results.reduce((n, r) => n + f(r), 0);
+        expect(new Set(results.map((r) => r.pid)).size).toBe(4);
+        expect(results.flatMap((r) => r.other)).toEqual([]);
+        // They decided at the same time: some two of them overlapped.
+        const overlapping = results.filter((a) =>
+          results.some((b) => a !== b && a.startedAt < b.endedAt && b.startedAt < a.endedAt),
+        );
+        expect(overlapping.length).toBeGreaterThanOrEqual(2);
+        // 2,000 attempts: exactly the limit admitted, exactly the budget spent.
+        expect(sum((r) => r.admitted + r.refusedByRate + r.refusedByBudget)).toBe(2000);
+        expect(sum((r) => r.admitted)).toBe(300);
+        expect(sum((r) => r.admittedOpenai)).toBe(20);
+        expect(sum((r) => r.admittedMicros)).toBe(1_000_000);
+        expect(sum((r) => r.refusedByBudget)).toBeGreaterThan(0);
+        // All or nothing: the window counted only admitted calls (budget refusals did not
+        // move it), and the budget only admitted openai calls (rate refusals did not move it).
+        const keys = await keysUnder(keyPrefix);
+        expect(keys).toHaveLength(2);
+        const budget = keys.find((k) => k.includes(":$d")) as string;
+        const rate = keys.find((k) => k.includes(":w60000:")) as string;
+        expect(await hash(budget)).toMatchObject({ t: "1000000" });
+        expect((await windowOf(rate)).total).toBe(300);
+      } finally {
+        for (const child of children) child.kill();
+      }
+    });
+  });
+}
+
+/** Reads a child's stdout line by line; fails with its stderr when it exits early. */
+function lines(child: ChildProcessWithoutNullStreams): { next(): Promise<string> } {
+  const queue: string[] = [];
+  const waiting: { resolve: (line: string) => void; reject: (err: Error) => void }[] = [];
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    const w = waiting.shift();
+    if (w) w.resolve(line);
+    else queue.push(line);
+  });
+  child.on("exit", (code) => {
+    for (const w of waiting.splice(0))
+      w.reject(new Error(`child exited with ${code} before answering: ${stderr}`));
+  });
+  return {
+    next: () => {
+      const line = queue.shift();
+      if (line !== undefined) return Promise.resolve(line);
+      if (child.exitCode !== null)
+        return Promise.reject(new Error(`child exited with ${child.exitCode}: ${stderr}`));
+      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Differential testing against MemoryStateStore.
+
+type Op =
+  | { readonly kind: "consume"; readonly dt: number; readonly picks: readonly Pick[] }
+  | { readonly kind: "adjust"; readonly delta: number };
+
+interface Pick {
+  readonly counter: number;
+  readonly amount: number;
+  readonly hard: boolean;
+}
+
+/**
+ * Counters 0-2 are windows (1 s / precision-sized buckets, 60 s, 250 ms), 3-4 budgets: 3
+ * never ends; 4's period is 2 s long and moves on (a new end) every 2 s of the clock.
+ */
+function counterFor(p: Pick, now: number): Counter {
+  switch (p.counter) {
+    case 0:
+      return { ...windowCounter("w-1s", 4, 1000), hard: p.hard };
+    case 1:
+      return { ...windowCounter("w-60s", 12, 60_000), hard: p.hard };
+    case 2:
+      return { ...windowCounter("w-250ms", 2, 250), hard: p.hard };
+    case 3:
+      return periodCounter("budget-forever", 300, p.amount, T0 + 86_400_000, p.hard);
+    default:
+      return periodCounter(
+        "budget-2s",
+        200,
+        p.amount,
+        T0 + 2000 * (1 + Math.floor((now - T0) / 2000)),
+        p.hard,
+      );
+  }
+}
+
+function opsArbitrary(clockMovesBack: boolean): fc.Arbitrary<Op[]> {
+  const pick = fc.record({
+    counter: fc.integer({ min: 0, max: 4 }),
+    amount: fc.integer({ min: 0, max: 70 }),
+    hard: fc.oneof(
+      { arbitrary: fc.constant(true), weight: 4 },
+      { arbitrary: fc.constant(false), weight: 1 },
+    ),
+  });
+  const consume = fc.record({
+    kind: fc.constant("consume" as const),
+    dt: clockMovesBack ? fc.integer({ min: -400, max: 600 }) : fc.integer({ min: 0, max: 700 }),
+    picks: fc.uniqueArray(pick, { minLength: 1, maxLength: 3, selector: (p) => p.counter }),
+  });
+  // Adjustments go to the budget that never ends. (The engine adjusts a budget with the
+  // end it was consumed with; budget-2s keeps one key while its end moves, where the
+  // memory store's answer would depend on whether its sweep had run.)
+  const adjust = fc.record({
+    kind: fc.constant("adjust" as const),
+    delta: fc.integer({ min: -80, max: 80 }),
+  });
+  return fc.array(fc.oneof({ arbitrary: consume, weight: 5 }, { arbitrary: adjust, weight: 1 }), {
+    minLength: 1,
+    maxLength: 60,
+  });
+}
+
+async function replay(ops: readonly Op[], ours: StateStore, reference: MemoryStateStore) {
+  let now = T0;
+  for (const [step, op] of ops.entries()) {
+    if (op.kind === "adjust") {
+      const counter = counterFor({ counter: 3, amount: 0, hard: true }, now);
+      const adjustment = { key: counter.key, delta: op.delta, expiresAtMs: counter.expiresAtMs };
+      await ours.adjust([adjustment]);
+      reference.adjust([adjustment]);
+      continue;
+    }
+    now += op.dt;
+    const counters = op.picks.map((p) => counterFor(p, now));
+    const got = await ours.consume(counters, now);
+    const want = reference.consume(counters, now);
+    expect(got, `step ${step} at T0+${now - T0}: ${JSON.stringify(counters)}`).toEqual(want);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Outages, on a Redis server of the test's own (pausing or restarting the shared one would
+// disturb the other test files running at the same time).
+
+const hasRedisServer = spawnSync("redis-server", ["--version"]).status === 0;
+if (!hasRedisServer) {
+  if (process.env.CI) {
+    describe("redis-server", () => {
+      it("is installed (CI needs it for the Redis outage tests)", () => {
+        throw new Error("redis-server is not on the PATH");
+      });
+    });
+  } else {
+    describe("RedisStateStore when Redis stops answering", () => {
+      it.skip("needs the redis-server binary to start a private server", () => {});
+    });
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
+
+/** Starts `redis-server` on `port` (no persistence) and resolves once it accepts connections. */
+function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  return new Promise((resolve, reject) => {
+    let log = "";
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${log}`)), 10_000);
+    child.stdout?.on("data", (chunk: Buffer) => {
+      log += chunk.toString();
+      if (log.includes("Ready to accept connections")) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server exited with ${code}: ${log}`));
+    });
+  });
+}
+
+async function stopRedis(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGKILL");
+  await exited;
+}
+
+const OUTAGE_POLICIES = `
+policies:
+  - id: limited
+    rules:
+      - resource: "*"
+        requests_per_minute: 1000
+        action: block
+  - id: lenient
+    fail_open: true
+    rules:
+      - resource: "*"
+        requests_per_minute: 1000
+        action: block
+`;
+
+/** Polls `attempt` until it resolves, for at most `ms`. */
+async function eventually<T>(attempt: () => Promise<T>, ms: number): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+describe.runIf(hasRedisServer)("RedisStateStore when Redis stops answering", () => {
+  it("fails guarded calls closed (open where the policy says so) while Redis is paused, then recovers", async () => {
+    const port = await freePort();
+    const server = await startRedis(port);
+    const url = `redis://127.0.0.1:${port}`;
+    const pauser = createClient({ url });
+    pauser.on("error", () => {});
+    await pauser.connect();
+    const state = new RedisStateStore({ url, commandTimeoutMs: 300 });
+    const guardian = new Guardian({ policies: OUTAGE_POLICIES, state, onWarn: () => {} });
+    const strict = guardian.check("limited")(async () => "ran");
+    const lenient = guardian.check("lenient")(async () => "ran");
+    const failOpen = new Guardian({ policies: OUTAGE_POLICIES, state, failOpen: true });
+    const anyway = failOpen.check("limited")(async () => "ran");
+    try {
+      expect(await strict()).toBe("ran");
+      await pauser.sendCommand(["CLIENT", "PAUSE", "3000"]);
+      const pausedAt = Date.now();
+      const err = await strict().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PolicyViolation);
+      const violation = err as PolicyViolation;
+      expect(violation.reason).toMatch(
+        /^Policy 'limited' blocked the call: state store unavailable, failing closed \(Redis did not answer script state consume within 300 ms\)$/,
+      );
+      expect(violation.decision.error).toBeInstanceOf(DecisionBackendError);
+      // A policy with fail_open: true, and a Guardian with failOpen: true, let calls run.
+      expect(await lenient()).toBe("ran");
+      expect(await anyway()).toBe("ran");
+      const decision = await guardian.evaluate("limited", {});
+      expect(decision).toMatchObject({ allowed: false, action: "block" });
+      expect(Date.now() - pausedAt).toBeLessThan(2500); // all of that happened during the pause
+      // Once Redis answers again, so do the guarded calls.
+      expect(await eventually(() => strict(), 6000)).toBe("ran");
+      expect(Date.now() - pausedAt).toBeGreaterThanOrEqual(2900);
+    } finally {
+      await guardian.close();
+      await pauser.close().catch(() => {});
+      await stopRedis(server);
+    }
+  });
+
+  it("reconnects after Redis restarts (a { url } store and a node-redis client passed in)", async () => {
+    const port = await freePort();
+    let server = await startRedis(port);
+    const url = `redis://127.0.0.1:${port}`;
+    const own = createClient({ url });
+    own.on("error", () => {});
+    await own.connect();
+    const stores = [
+      new RedisStateStore({ url, commandTimeoutMs: 300 }),
+      new RedisStateStore({ client: own, commandTimeoutMs: 300 }),
+    ];
+    const guardians = stores.map((state) => new Guardian({ policies: OUTAGE_POLICIES, state }));
+    const calls = guardians.map((g) => g.check("limited")(async () => "ran"));
+    try {
+      for (const call of calls) expect(await call()).toBe("ran");
+      await stopRedis(server);
+      for (const call of calls) {
+        const err = await call().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(PolicyViolation);
+        expect((err as PolicyViolation).reason).toMatch(/failing closed \(Redis /);
+      }
+      // The { url } store says why it cannot reach Redis.
+      const err = await stores[0]
+        ?.consume([windowCounter("k", 5)], Date.now())
+        .catch((e: unknown) => e);
+      expect((err as Error).message).toMatch(
+        /^Redis did not answer script state consume within 300 ms \(last connection error: .*ECONNREFUSED/,
+      );
+      server = await startRedis(port);
+      // The restarted server knows no scripts: EVALSHA's NOSCRIPT falls back to EVAL.
+      for (const call of calls) expect(await eventually(() => call(), 8000)).toBe("ran");
+    } finally {
+      for (const g of guardians) await g.close();
+      await own.close().catch(() => {});
+      await stopRedis(server);
+    }
+  });
+});
+
+describe("RedisStateStore without Redis", () => {
+  it("fails with DecisionBackendError, not a hang, when Redis does not answer", async () => {
+    const store = new RedisStateStore({ url: "redis://127.0.0.1:1", commandTimeoutMs: 200 });
+    try {
+      const err = await store.consume([windowCounter("k", 1)], T0).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DecisionBackendError);
+      expect((err as Error).message).toMatch(
+        /^Redis did not answer script state consume within 200 ms/,
+      );
+      await expect(
+        store.adjust([{ key: "b", delta: 1, expiresAtMs: T0 + 1000 }]),
+      ).rejects.toBeInstanceOf(DecisionBackendError);
+    } finally {
+      await store.close();
+    }
+    await expect(store.consume([windowCounter("k", 1)], T0)).rejects.toThrow(
+      /RedisStateStore is closed/,
+    );
+  });
+
+  it("times out each silent command on time while the others are answered", async () => {
+    let calls = 0;
+    const store = new RedisStateStore({
+      commandTimeoutMs: 100,
+      client: {
+        // Every other command is never answered; the rest are admitted at once.
+        sendCommand: () => (calls++ % 2 === 0 ? new Promise(() => {}) : Promise.resolve([-1, 1])),
+      },
+    });
+    const outcomes = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        await new Promise((r) => setTimeout(r, i * 30));
+        const started = performance.now();
+        const result = await store.consume([windowCounter("k", 5)], T0).then(
+          (r) => r.admitted,
+          (e: unknown) => e as Error,
+        );
+        return { result, took: performance.now() - started };
+      }),
+    );
+    for (const [i, { result, took }] of outcomes.entries()) {
+      if (i % 2 === 1) {
+        expect(result).toBe(true);
+        expect(took).toBeLessThan(50);
+      } else {
+        expect(result).toBeInstanceOf(DecisionBackendError);
+        expect((result as Error).message).toBe(
+          "Redis did not answer script state consume within 100 ms",
+        );
+        expect(took).toBeGreaterThanOrEqual(99);
+        expect(took).toBeLessThan(400);
+      }
+    }
+  });
+
+  it("refuses an answer that is not a consume result", async () => {
+    for (const answer of [null, "OK", [0], [-1, null], [5, "1"], [-1, "1", "2"], ["-1", 1]]) {
+      const store = new RedisStateStore({
+        client: { sendCommand: () => Promise.resolve(answer) },
+      });
+      await expect(
+        store.consume([windowCounter("k", 1)], T0),
+        JSON.stringify(answer),
+      ).rejects.toThrow(/unexpected reply/);
+    }
+  });
+
+  it("asks nothing of Redis for a decision without counters or an empty adjustment", async () => {
+    const asked: string[][] = [];
+    const store = new RedisStateStore({
+      client: {
+        sendCommand: (args) => {
+          asked.push(args);
+          return Promise.resolve(null);
+        },
+      },
+    });
+    expect(await store.consume([], T0)).toEqual({ admitted: true, totals: [], refusedIndex: -1 });
+    await store.adjust([]);
+    expect(asked).toEqual([]);
+  });
+
+  it("checks its options when built", () => {
+    const bad: [unknown, RegExp][] = [
+      [{}, /needs \{ client \}/],
+      [undefined, /needs \{ client \} or \{ url \}/],
+      [{ url: REDIS_URL, client: { call: () => null } }, /not both/],
+      [{ url: "http://127.0.0.1:6379" }, /redis:\/\/ or rediss:\/\/ URL/],
+      [{ url: REDIS_URL, precision: 0 }, /precision must be an integer from 1 to 1000/],
+      [{ url: REDIS_URL, precision: 2.5 }, /precision/],
+      [{ url: REDIS_URL, hashTag: "" }, /hash tag/],
+      [{ url: REDIS_URL, hashTag: "{x}" }, /hash tag/],
+      [{ url: REDIS_URL, clockToleranceMs: -1 }, /clockToleranceMs/],
+      [{ url: REDIS_URL, commandTimeoutMs: 0 }, /commandTimeoutMs must be a positive number/],
+      [{ url: REDIS_URL, keyPrefix: 5 }, /keyPrefix must be a string/],
+    ];
+    for (const [options, message] of bad) {
+      expect(() => new RedisStateStore(options as never), JSON.stringify(options)).toThrow(message);
+    }
+  });
+});
