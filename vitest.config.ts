@@ -10,6 +10,10 @@ export default defineConfig({
         replacement: fileURLToPath(new URL("./src/audit/index.ts", import.meta.url)),
       },
       {
+        find: /^hexarch-guardrails\/server$/,
+        replacement: fileURLToPath(new URL("./src/server/index.ts", import.meta.url)),
+      },
+      {
         find: /^hexarch-guardrails\/opa$/,
         replacement: fileURLToPath(new URL("./src/opa/index.ts", import.meta.url)),
       },

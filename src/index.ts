@@ -60,6 +60,12 @@ export {
   LocalDecisionClient,
   type LocalDecisionClientOptions,
 } from "./decision/local-decision-client.ts";
+export {
+  type RemoteDecision,
+  RemoteDecisionClient,
+  type RemoteDecisionClientOptions,
+  type RemoteFetch,
+} from "./decision/remote-decision-client.ts";
 export type { DecisionClient, DecisionLike } from "./decision/types.ts";
 export type { Context, DecideInput } from "./engine/compile-rule.ts";
 export {

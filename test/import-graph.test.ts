@@ -56,15 +56,6 @@ describe("the import graph", () => {
     expect(external.every((p) => ["yaml", "zod"].includes(p))).toBe(true);
   });
 
-  it("keeps the redis entry's driver behind a dynamic import", () => {
-    const { packages, files } = importGraph("redis/index.ts");
-    expect(files.has(resolve(SRC, "redis/client.ts"))).toBe(true);
-    const external = [...packages].filter((p) => !p.startsWith("node:"));
-    // `redis` (an optional peer) is loaded with import() only when a store is given a URL.
-    expect(external.every((p) => ["yaml", "zod"].includes(p))).toBe(true);
-    expect(readFileSync(resolve(SRC, "redis/client.ts"), "utf8")).toContain('import("redis")');
-  });
-
   it("keeps the opa entry to plain fetch, and the Rego writer out of the core", () => {
     const { packages } = importGraph("opa/index.ts");
     const external = [...packages].filter((p) => !p.startsWith("node:"));
@@ -76,5 +67,29 @@ describe("the import graph", () => {
     expect(
       [...core].filter((f) => f.includes("/src/opa/") && !f.endsWith("opa-decision-client.ts")),
     ).toEqual([]);
+  });
+
+  it("keeps Fastify and its plugins out of the CLI until `serve` runs", () => {
+    const { packages, files } = importGraph("cli/program.ts");
+    const server = ["fastify", "@fastify/helmet", "@fastify/cors", "@fastify/rate-limit"];
+    for (const p of [...server, "@fastify/swagger", "prom-client"])
+      expect(packages.has(p)).toBe(false);
+    expect([...files].filter((f) => f.includes("/src/server/"))).toEqual([]);
+    // The serve command loads the server with import(), only when it runs.
+    expect(readFileSync(resolve(SRC, "cli/commands/serve.ts"), "utf8")).toContain(
+      'await import("../../server/run.ts")',
+    );
+    // …and the server is where they are imported.
+    const served = importGraph("server/index.ts").packages;
+    for (const p of server) expect(served.has(p)).toBe(true);
+  });
+
+  it("keeps the redis entry's driver behind a dynamic import", () => {
+    const { packages, files } = importGraph("redis/index.ts");
+    expect(files.has(resolve(SRC, "redis/client.ts"))).toBe(true);
+    const external = [...packages].filter((p) => !p.startsWith("node:"));
+    // `redis` (an optional peer) is loaded with import() only when a store is given a URL.
+    expect(external.every((p) => ["yaml", "zod"].includes(p))).toBe(true);
+    expect(readFileSync(resolve(SRC, "redis/client.ts"), "utf8")).toContain('import("redis")');
   });
 });

@@ -11,6 +11,7 @@ import { dbCommand } from "./commands/db.ts";
 import { healthCommand } from "./commands/health.ts";
 import { initCommand } from "./commands/init.ts";
 import { policyCommand } from "./commands/policy.ts";
+import { serveCommand } from "./commands/serve.ts";
 import { CliError, USAGE } from "./errors.ts";
 import type { CliIo } from "./output.ts";
 
@@ -53,6 +54,7 @@ Run hexarch-ctl <command> --help for a command's options and examples.`,
   auditCommand(program, io);
   dbCommand(program, io);
   healthCommand(program, io);
+  serveCommand(program, io);
   // Every subcommand reports its errors the same way.
   const configure = (cmd: Command) => {
     cmd.exitOverride().configureOutput({

@@ -10,7 +10,9 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { DecisionLogger } from "../audit/decision-logger.ts";
+import type { PgConnectionConfig } from "../audit/postgres/connection.ts";
 import type { AuditStore } from "../audit/types.ts";
+import type { ConfirmationStore } from "../confirm/types.ts";
 import { CliError, usageError } from "./errors.ts";
 import type { CliIo } from "./output.ts";
 
@@ -67,6 +69,32 @@ export function redactUrl(url: string): string {
 const sqlitePath = (flags: StoreFlags, io: CliIo): string =>
   resolve(io.cwd, flags.db ?? "decisions.db");
 
+/** The PostgreSQL the flags name (a URL or parts), or `undefined` for SQLite. */
+function pgTarget(flags: StoreFlags, io: CliIo): string | PgConnectionConfig | undefined {
+  if (!flags.pgUrl && !flags.pgHost) return undefined;
+  if (flags.pgUrl && flags.pgHost) {
+    throw usageError("give either --pg-url or --pg-host, not both");
+  }
+  if (flags.pgUrl) return flags.pgUrl;
+  if (!flags.pgDatabase || !flags.pgUser) {
+    throw usageError(
+      "--pg-host needs --pg-database and --pg-user",
+      "the password comes from the PGPASSWORD environment variable",
+    );
+  }
+  const port = Number(flags.pgPort ?? 5432);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw usageError(`--pg-port must be a port number, not '${flags.pgPort}'`);
+  }
+  return {
+    host: flags.pgHost as string,
+    port,
+    database: flags.pgDatabase,
+    user: flags.pgUser,
+    ...(io.env.PGPASSWORD !== undefined && { password: io.env.PGPASSWORD }),
+  };
+}
+
 /**
  * Opens the audit store the flags name. `mustExist`: a SQLite file that is not there is
  * an error (reading commands should not create empty logs).
@@ -76,33 +104,10 @@ export async function openStore(
   io: CliIo,
   options: { mustExist: boolean },
 ): Promise<AuditStore> {
-  if (flags.pgUrl || flags.pgHost) {
-    if (flags.pgUrl && flags.pgHost) {
-      throw usageError("give either --pg-url or --pg-host, not both");
-    }
-    if (flags.pgHost && (!flags.pgDatabase || !flags.pgUser)) {
-      throw usageError(
-        "--pg-host needs --pg-database and --pg-user",
-        "the password comes from the PGPASSWORD environment variable",
-      );
-    }
+  const pg = pgTarget(flags, io);
+  if (pg !== undefined) {
     const { PostgresAuditStore } = await import("../audit/postgres/postgres-audit-store.ts");
-    const schema = { schema: flags.pgSchema ?? "public" };
-    if (flags.pgUrl) return new PostgresAuditStore(flags.pgUrl, schema);
-    const port = Number(flags.pgPort ?? 5432);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw usageError(`--pg-port must be a port number, not '${flags.pgPort}'`);
-    }
-    return new PostgresAuditStore(
-      {
-        host: flags.pgHost as string,
-        port,
-        database: flags.pgDatabase as string,
-        user: flags.pgUser as string,
-        ...(io.env.PGPASSWORD !== undefined && { password: io.env.PGPASSWORD }),
-      },
-      schema,
-    );
+    return new PostgresAuditStore(pg, { schema: flags.pgSchema ?? "public" });
   }
   const path = sqlitePath(flags, io);
   if (options.mustExist && !existsSync(path)) {
@@ -115,6 +120,34 @@ export async function openStore(
     return new SqliteAuditStore(path);
   } catch (err) {
     throw new CliError(`cannot open the SQLite audit log at ${path}: ${(err as Error).message}`, {
+      hint: "check the path and its permissions",
+    });
+  }
+}
+
+/**
+ * Opens a confirmation store in the audit database the flags name: the same SQLite file
+ * (`SqliteConfirmationStore`) or PostgreSQL database (`PostgresConfirmationStore`).
+ */
+export async function openConfirmationStore(
+  flags: StoreFlags,
+  io: CliIo,
+): Promise<ConfirmationStore> {
+  const pg = pgTarget(flags, io);
+  if (pg !== undefined) {
+    const { PostgresConfirmationStore } = await import(
+      "../audit/confirmations/postgres-confirmation-store.ts"
+    );
+    return new PostgresConfirmationStore(pg, { schema: flags.pgSchema ?? "public" });
+  }
+  const path = sqlitePath(flags, io);
+  const { SqliteConfirmationStore } = await import(
+    "../audit/confirmations/sqlite-confirmation-store.ts"
+  );
+  try {
+    return new SqliteConfirmationStore(path);
+  } catch (err) {
+    throw new CliError(`cannot open confirmations in ${path}: ${(err as Error).message}`, {
       hint: "check the path and its permissions",
     });
   }

@@ -30,7 +30,7 @@ interface Check {
 const TIMEOUT_MS = 2000;
 
 /** Sends Redis a PING over plain RESP and waits for PONG (no client library needed). */
-function pingRedis(url: string): Promise<string> {
+export function pingRedis(url: string): Promise<string> {
   const u = new URL(url);
   if (u.protocol !== "redis:") throw new Error(`only redis:// URLs are checked, not ${u.protocol}`);
   return new Promise((done, fail) => {
@@ -79,8 +79,9 @@ export function healthCommand(program: Command, io: CliIo): void {
       .option("--policy-file <file>", "policy file (default: the one the library would load)")
       .addOption(new Option("--redis-url <url>", "Redis to check").env("HEXARCH_REDIS_URL"))
       .addOption(
-        new Option("--opa-url <url>", "OPA to check (default: opa.url of the policy file)").env(
-          "HEXARCH_OPA_URL",
+        new Option(
+          "--opa-url <url>",
+          "OPA to check (default: HEXARCH_POLICY_OPA_URL, OPA_URL, else opa.url of the policy file)",
         ),
       )
       .addOption(
@@ -103,7 +104,7 @@ export function healthCommand(program: Command, io: CliIo): void {
         },
       ) => {
         const checks: Check[] = [];
-        let opaUrl = flags.opaUrl;
+        let opaUrl = flags.opaUrl ?? (io.env.HEXARCH_POLICY_OPA_URL || io.env.OPA_URL || undefined);
         try {
           const file = loadFile(flags.policyFile, io);
           opaUrl ??= file.set.opa?.url;

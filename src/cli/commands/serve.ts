@@ -1,0 +1,257 @@
+/**
+ * `hexarch-ctl serve api`: the decision server. Fastify and its plugins are loaded only
+ * here, and only when the command runs, so every other command starts without them.
+ *
+ * @module
+ */
+
+import { type Command, Option } from "commander";
+import type { DecisionLogger } from "../../audit/decision-logger.ts";
+import type { ConfirmationStore } from "../../confirm/types.ts";
+import type { Guardian } from "../../guardian/guardian.ts";
+import type { StateStore } from "../../state/types.ts";
+import { CliError, usageError } from "../errors.ts";
+import type { CliIo } from "../output.ts";
+import { loadFile } from "../policy-file.ts";
+import {
+  describeStore,
+  openConfirmationStore,
+  openStore,
+  redactUrl,
+  type StoreFlags,
+  storeError,
+  withStoreOptions,
+} from "../store-options.ts";
+import { pingRedis } from "./health.ts";
+
+interface ServeFlags extends StoreFlags {
+  readonly host: string;
+  readonly port: number;
+  readonly policyFile?: string;
+  readonly initDb?: boolean;
+  readonly apiToken?: string;
+  readonly allowAnon?: boolean;
+  readonly redisUrl?: string;
+  readonly docs?: boolean;
+  readonly metricsPublic?: boolean;
+  readonly corsOrigins?: string;
+  readonly rateLimit: number;
+  readonly rateLimitIp: number;
+  readonly trustProxy?: boolean;
+  readonly logLevel: string;
+}
+
+/** `1`, `true`, `yes`, `on` (any case): an environment switch that is on. */
+const truthy = (v: string | undefined): boolean =>
+  v !== undefined && ["1", "true", "yes", "y", "on"].includes(v.trim().toLowerCase());
+
+function wholeNumber(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max || value.trim() === "")
+      throw usageError(`${name} must be a whole number from ${min} to ${max}, not '${value}'`);
+    return n;
+  };
+}
+
+const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** Registers `serve` and `serve api` on the program. */
+export function serveCommand(program: Command, io: CliIo): void {
+  const serve = program.command("serve").description("run a server");
+  withStoreOptions(
+    serve
+      .command("api")
+      .description("the decision server: POST /authorize, the audit log and approvals over HTTP")
+      .option("--host <host>", "interface to listen on", "127.0.0.1")
+      .option(
+        "--port <port>",
+        "port to listen on (0: any free port)",
+        wholeNumber("--port", 0, 65535),
+        8099,
+      )
+      .option("--policy-file <file>", "policy file (default: the one the library would load)")
+      .option("--init-db", "apply the audit schema's migrations before listening")
+      .addOption(
+        new Option("--api-token <token>", "bearer token every private route requires").env(
+          "HEXARCH_API_TOKEN",
+        ),
+      )
+      .option("--allow-anon", "admit requests without a token (also HEXARCH_API_ALLOW_ANON=true)")
+      .addOption(
+        new Option(
+          "--redis-url <url>",
+          "Redis for counters and confirmations shared by instances",
+        ).env("HEXARCH_REDIS_URL"),
+      )
+      .option("--docs", "serve the OpenAPI document at /openapi.json (also HEXARCH_API_DOCS=true)")
+      .option("--metrics-public", "serve /metrics without a token")
+      .addOption(
+        new Option("--cors-origins <list>", "comma-separated origins browsers may call from").env(
+          "HEXARCH_CORS_ORIGINS",
+        ),
+      )
+      .option(
+        "--rate-limit <n>",
+        "requests per minute per token (0: no rate limits)",
+        wholeNumber("--rate-limit", 0),
+        6000,
+      )
+      .option(
+        "--rate-limit-ip <n>",
+        "requests per minute per IP without a valid token",
+        wholeNumber("--rate-limit-ip", 1),
+        600,
+      )
+      .option("--trust-proxy", "take client IPs from X-Forwarded-For (behind a load balancer)")
+      .addOption(
+        new Option("--log-level <level>", "log level")
+          .choices(LEVELS)
+          .default("info")
+          .env("HEXARCH_LOG_LEVEL"),
+      ),
+  )
+    .addHelpText(
+      "after",
+      `
+Logs are JSON lines on standard output, each with the request id. SIGTERM or SIGINT
+stops it gracefully: no new connections, requests in flight finished, the audit log
+flushed, stores closed, exit 0. Prefer HEXARCH_API_TOKEN to --api-token (command lines
+show up in ps). Counters are in memory unless --redis-url; confirmations live in the
+audit database (or Redis with --redis-url).
+
+Examples:
+  $ HEXARCH_API_TOKEN=$(openssl rand -hex 32) hexarch-ctl serve api
+  $ hexarch-ctl serve api --allow-anon --port 8099 --policy-file hexarch.yaml
+  $ hexarch-ctl serve api --host 0.0.0.0 --pg-url $HEXARCH_PG_URL --redis-url redis://redis:6379 --init-db
+  $ curl -s -H "Authorization: Bearer $HEXARCH_API_TOKEN" -H 'content-type: application/json' \\
+      -d '{"policyId":"rate_limit","context":{"userId":"alice"}}' http://127.0.0.1:8099/authorize`,
+    )
+    .action(async (flags: ServeFlags) => {
+      await serveApi(flags, io);
+    });
+}
+
+/** Closes what was opened before the server could take it over. */
+async function closeAll(parts: readonly ({ close?(): unknown } | undefined)[]): Promise<void> {
+  await Promise.allSettled(parts.map(async (p) => p?.close?.()));
+}
+
+async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
+  const allowAnon = flags.allowAnon === true || truthy(io.env.HEXARCH_API_ALLOW_ANON);
+  const apiToken = flags.apiToken?.trim() || undefined;
+  if (apiToken === undefined && !allowAnon) {
+    throw usageError(
+      "refusing to start without an API token",
+      "set HEXARCH_API_TOKEN (or --api-token), or pass --allow-anon for a server only trusted callers can reach",
+    );
+  }
+  const policies = loadFile(flags.policyFile, io);
+  // Loaded only now: without `serve`, the CLI never touches Fastify.
+  const { startServer } = await import("../../server/run.ts");
+
+  let logError: (err: Error) => void = (err) =>
+    void io.stderr.write(`hexarch-ctl: ${err.message}\n`);
+  const store = await openStore(flags, io, { mustExist: false });
+  const { DecisionLogger } = await import("../../audit/decision-logger.ts");
+  const { Guardian } = await import("../../guardian/guardian.ts");
+  let auditLogger: DecisionLogger | undefined;
+  let state: StateStore | undefined;
+  let confirmations: ConfirmationStore | undefined;
+  let guardian: Guardian | undefined;
+  try {
+    if (flags.initDb) {
+      const results = await store.migrate().catch((err: unknown) => {
+        throw storeError(err, flags, io);
+      });
+      const failed = results.find((r) => r.status === "failed");
+      if (failed)
+        throw new CliError(
+          `migration ${failed.version} (${failed.name}) failed on ${describeStore(flags, io)}: ${failed.error}`,
+        );
+    }
+    // The server flushes the log on shutdown itself: no exit hooks of the logger's own.
+    auditLogger = new DecisionLogger(store, { exitHooks: false, onError: (e) => logError(e) });
+    if (flags.redisUrl) {
+      const redis = await import("../../redis/index.ts");
+      try {
+        state = new redis.RedisStateStore({ url: flags.redisUrl });
+        confirmations = new redis.RedisConfirmationStore({ url: flags.redisUrl });
+      } catch (err) {
+        throw usageError(`--redis-url: ${(err as Error).message}`);
+      }
+    } else {
+      confirmations = await openConfirmationStore(flags, io);
+    }
+    guardian = new Guardian({
+      policies: policies.set,
+      cwd: io.cwd,
+      env: io.env,
+      ...(state && { state }),
+      // Warnings travel in the answers; failures go to the server log.
+      onWarn: () => {},
+      onError: (e) => logError(e),
+    });
+  } catch (err) {
+    await closeAll([auditLogger ?? store, state, confirmations]);
+    throw err;
+  }
+
+  const redisUrl = flags.redisUrl;
+  const origins = (flags.corsOrigins ?? "")
+    .split(",")
+    .map((o) => o.trim())
+    .filter((o) => o !== "");
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer({
+      guardian,
+      auditLogger,
+      ...(confirmations && { confirmations }),
+      ...(apiToken !== undefined && { apiToken }),
+      allowAnon,
+      corsOrigins: origins,
+      rateLimit:
+        flags.rateLimit === 0 ? false : { max: flags.rateLimit, maxPerIp: flags.rateLimitIp },
+      trustProxy: flags.trustProxy === true,
+      docs: flags.docs === true || truthy(io.env.HEXARCH_API_DOCS),
+      metrics: { public: flags.metricsPublic === true },
+      logger: { level: flags.logLevel, stream: io.stdout },
+      state: redisUrl
+        ? {
+            kind: "redis",
+            ...(redisUrl.startsWith("redis://") && { check: () => pingRedis(redisUrl) }),
+          }
+        : { kind: "memory" },
+      host: flags.host,
+      port: flags.port,
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
+      throw new CliError(
+        `cannot listen on ${flags.host}:${flags.port}: ${(err as Error).message}`,
+        {
+          ...(code === "EADDRINUSE" && {
+            hint: "another process uses the port: pick another with --port",
+          }),
+        },
+      );
+    }
+    if ((err as Error).name === "ServerConfigError") throw usageError((err as Error).message);
+    throw err;
+  }
+  logError = (err) => server.app.log.error({ err }, err.message);
+  server.app.log.info(
+    {
+      policyFile: policies.path,
+      auditStore: describeStore(flags, io),
+      state: redisUrl ? redactUrl(redisUrl) : "memory",
+      auth: apiToken !== undefined ? "api-token" : "anonymous",
+    },
+    "serving",
+  );
+  const report = await server.closed;
+  if (report.errors.length > 0)
+    throw new CliError("the server stopped, but not cleanly (see the log above)");
+}

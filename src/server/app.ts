@@ -1,0 +1,309 @@
+/**
+ * `createServer`: the decision server as a Fastify instance (not listening), built from a
+ * Guardian, an optional audit log and an optional confirmation store.
+ *
+ * @module
+ */
+
+import { randomUUID } from "node:crypto";
+import cors from "@fastify/cors";
+import helmet from "@fastify/helmet";
+import rateLimit from "@fastify/rate-limit";
+import swagger from "@fastify/swagger";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import Fastify, * as fastifyModule from "fastify";
+import { auditedConfirmations, confirmationSink } from "../confirm/events.ts";
+import { VERSION } from "../version.ts";
+import { type Authenticator, bearerOf, type Identity, SANE_ID, staticTokenAuth } from "./auth.ts";
+import { errorBody, errorHandler, HttpError, ServerConfigError } from "./errors.ts";
+import { installMetrics, NO_METRICS } from "./metrics.ts";
+import { DEFAULT_BODY_LIMIT_BYTES, type ServerOptions } from "./options.ts";
+import { approvalRoutes } from "./routes/approvals.ts";
+import { auditRoutes } from "./routes/audit.ts";
+import { authorizeRoutes } from "./routes/authorize.ts";
+import type { ServerContext } from "./routes/context.ts";
+import { metaRoutes } from "./routes/meta.ts";
+import { openapiSchema } from "./schemas.ts";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The authenticated caller; `null` on public routes. */
+    identity: Identity | null;
+  }
+  interface FastifyContextConfig {
+    /** Reachable without credentials (`GET /`, `GET /health`, `POST /echo`). */
+    public?: boolean;
+  }
+}
+
+/** How deep a JSON body may nest (deeper bodies are refused before anything walks them). */
+const MAX_BODY_DEPTH = 32;
+
+/** Whether a parsed JSON value nests deeper than `max` (iterative: no stack to overflow). */
+function nestsDeeper(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== "object") continue;
+    if (depth >= max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/**
+ * Query strings arrive as text; numbers and booleans the route's schema declares are
+ * converted here, so the schemas say `integer` (for the OpenAPI document) while bodies are
+ * validated without any type coercion.
+ */
+function coerceQuery(query: Record<string, unknown>, schema: unknown): void {
+  const properties = (schema as { properties?: Record<string, { type?: unknown }> }).properties;
+  if (!properties) return;
+  for (const [key, value] of Object.entries(query)) {
+    if (typeof value !== "string") continue;
+    const type = properties[key]?.type;
+    if ((type === "integer" || type === "number") && /^-?\d+(\.\d+)?$/.test(value))
+      query[key] = Number(value);
+    else if (type === "boolean" && (value === "true" || value === "false"))
+      query[key] = value === "true";
+  }
+}
+
+/** A request URL for the log, with confirmation tokens in approval paths cut to their id. */
+export function redactUrl(url: string): string {
+  return url.replace(/^(\/approvals\/)([^/?#]+)/, (_m, prefix: string, token: string) => {
+    const dot = token.indexOf(".");
+    return `${prefix}${dot > 0 && dot <= 64 ? token.slice(0, dot) : ""}.***`;
+  });
+}
+
+/** Signed confirmation tokens (JWTs) in paths are longer than Fastify's default of 100. */
+const MAX_PARAM_LENGTH = 4096;
+
+/**
+ * Options whose spelling changed within Fastify 5: newer releases take `logController` and
+ * `routerOptions` (and warn about the old top-level options), older ones only the latter.
+ */
+function versionedOptions() {
+  const LogController = (fastifyModule as { LogController?: typeof fastifyModule.LogController })
+    .LogController;
+  return LogController
+    ? {
+        logController: new LogController({ requestIdLogLabel: "requestId" }),
+        routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+      }
+    : { requestIdLogLabel: "requestId", maxParamLength: MAX_PARAM_LENGTH };
+}
+
+function checkOptions(options: ServerOptions): void {
+  const token = options.apiToken;
+  if (token !== undefined && (token.trim() === "" || token.trim() !== token)) {
+    throw new ServerConfigError(
+      "the API token must not be empty or start or end with spaces (check HEXARCH_API_TOKEN)",
+    );
+  }
+  if (token === undefined && options.allowAnon !== true) {
+    throw new ServerConfigError(
+      "no API token is configured: give one (HEXARCH_API_TOKEN, --api-token) or allow anonymous access explicitly (--allow-anon)",
+    );
+  }
+  const positive = (value: number | undefined, name: string) => {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1))
+      throw new ServerConfigError(`${name} must be a positive whole number, got ${value}`);
+  };
+  positive(options.bodyLimitBytes, "bodyLimitBytes");
+  positive(options.healthTimeoutMs, "healthTimeoutMs");
+  if (options.rateLimit) {
+    positive(options.rateLimit.max, "rateLimit.max");
+    positive(options.rateLimit.maxPerIp, "rateLimit.maxPerIp");
+    positive(options.rateLimit.windowMs, "rateLimit.windowMs");
+  }
+}
+
+/** The rate limiter's bucket: the token when it is valid, else the client's IP. */
+function rateLimitKey(auth: Authenticator) {
+  return (request: FastifyRequest): string => {
+    if (auth.hasValidToken(request)) return "token";
+    // Anonymous callers of an anonymous server are its clients, limited per IP like tokens.
+    if (auth.anonymous && bearerOf(request) === undefined) return `anon:${request.ip}`;
+    return `ip:${request.ip}`;
+  };
+}
+
+/**
+ * Builds the decision server: routes, validation, authentication, rate limits, CORS,
+ * security headers and structured logs with a request id in every line. It does not
+ * listen (`startServer` does; tests call `inject`), and it does not own the Guardian, the
+ * audit log or the stores: whoever made them closes them.
+ *
+ * @throws ServerConfigError when no API token is configured and `allowAnon` is not set,
+ *   or an option is out of range.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from "hexarch-guardrails/server";
+ * const app = await createServer({ guardian, auditLogger, apiToken: process.env.HEXARCH_API_TOKEN });
+ * const res = await app.inject({ method: "GET", url: "/health" });
+ * ```
+ */
+export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
+  checkOptions(options);
+  const bodyLimit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+  const handleError = errorHandler(bodyLimit);
+  const version = options.version ?? VERSION;
+  const logger = options.logger;
+  const app = Fastify({
+    logger:
+      logger === false
+        ? false
+        : {
+            level: logger?.level ?? "info",
+            ...(logger?.stream !== undefined && { stream: logger.stream }),
+            serializers: {
+              req: (req: FastifyRequest) => ({
+                method: req.method,
+                url: redactUrl(req.url),
+                remoteAddress: req.ip,
+              }),
+            },
+          },
+    ...versionedOptions(),
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && SANE_ID.test(given) ? given : randomUUID();
+    },
+    bodyLimit,
+    trustProxy: options.trustProxy ?? false,
+    requestTimeout: 30_000,
+    return503OnClosing: true,
+    // Errors the router raises before any hook (a URL that cannot be decoded, a parameter
+    // over the length limit) get the same JSON shape and request id as every other.
+    frameworkErrors: (error, request, reply) => {
+      void reply.header("x-request-id", request.id).header("cache-control", "no-store");
+      handleError(error, request, reply);
+    },
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  });
+  // JSON only: a text body on a JSON route is a 415, not a string that fails validation.
+  app.removeContentTypeParser("text/plain");
+  app.decorateRequest("identity", null);
+
+  const auth = staticTokenAuth(options.apiToken, options.allowAnon === true);
+  if (options.allowAnon) {
+    app.log.warn(
+      options.apiToken === undefined
+        ? "ANONYMOUS ACCESS: no API token is configured, so anyone who can reach this server may make decisions, read the audit log and approve requests. Use it only on a trusted network."
+        : "ANONYMOUS ACCESS: requests without a token are admitted as 'anonymous'; only a wrong token is refused.",
+    );
+  }
+
+  app.addHook("onRequest", async (request, reply) => {
+    void reply.header("x-request-id", request.id).header("cache-control", "no-store");
+  });
+  await app.register(helmet, { global: true });
+  const origins = options.corsOrigins ?? [];
+  if (origins.length > 0) {
+    await app.register(cors, {
+      origin: origins.includes("*") ? true : [...origins],
+      methods: ["GET", "HEAD", "POST"],
+      allowedHeaders: ["Authorization", "Content-Type", "X-Request-Id", "X-Actor-Id"],
+      exposedHeaders: [
+        "X-Request-Id",
+        "Retry-After",
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+      ],
+      credentials: false,
+      maxAge: 600,
+    });
+  }
+  const limits = options.rateLimit === false ? undefined : (options.rateLimit ?? {});
+  if (limits) {
+    const max = limits.max ?? 6000;
+    const maxPerIp = limits.maxPerIp ?? 600;
+    const windowMs = limits.windowMs ?? 60_000;
+    await app.register(rateLimit, {
+      global: true,
+      timeWindow: windowMs,
+      max: (_request, key) => (key.startsWith("ip:") ? maxPerIp : max),
+      keyGenerator: rateLimitKey(auth),
+      errorResponseBuilder: (_request, context) =>
+        new HttpError(
+          429,
+          "rate_limited",
+          `too many requests: at most ${context.max} per ${windowMs / 1000} s; retry in ${context.after}`,
+        ),
+    });
+  }
+  if (options.docs) {
+    await app.register(swagger, {
+      openapi: {
+        info: {
+          title: "hexarch-guardrails decision server",
+          version,
+          description: "Policy decisions, the audit log and approvals over HTTP.",
+        },
+        components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+        security: [{ bearer: [] }],
+      },
+    });
+    app.get("/openapi.json", { config: { public: true }, schema: openapiSchema }, async () =>
+      app.swagger(),
+    );
+  }
+
+  // After the rate limiter (whose hooks run at onRequest), so failed logins are counted.
+  app.addHook("preParsing", async (request, _reply, payload) => {
+    if (!request.is404 && request.routeOptions.config.public !== true)
+      request.identity = auth.authenticate(request);
+    return payload;
+  });
+  app.addHook("preValidation", async (request) => {
+    const schema = request.routeOptions.schema;
+    if (schema?.querystring && request.query && typeof request.query === "object")
+      coerceQuery(request.query as Record<string, unknown>, schema.querystring);
+    if (nestsDeeper(request.body, MAX_BODY_DEPTH)) {
+      throw new HttpError(400, "invalid_body", `body nests deeper than ${MAX_BODY_DEPTH} levels`, {
+        extras: { field: "body" },
+      });
+    }
+  });
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler(limits ? { preHandler: app.rateLimit() } : {}, async (request, reply) =>
+    reply
+      .code(404)
+      .send(
+        errorBody(
+          404,
+          "route_not_found",
+          `no route ${request.method} ${redactUrl(request.url.split("?")[0] ?? "")}`,
+          request.id,
+        ),
+      ),
+  );
+
+  const metrics =
+    options.metrics === false ? NO_METRICS : installMetrics(app, options.metrics?.public === true);
+  const sink = confirmationSink(options.auditLogger, (err) =>
+    app.log.error({ err }, "recording an approval in the audit log failed"),
+  );
+  const ctx: ServerContext = {
+    guardian: options.guardian,
+    auditLogger: options.auditLogger,
+    confirmations: options.confirmations
+      ? sink
+        ? auditedConfirmations(options.confirmations, sink)
+        : options.confirmations
+      : options.guardian.confirmations,
+    version,
+    state: options.state ?? { kind: "memory" },
+    healthTimeoutMs: options.healthTimeoutMs ?? 2000,
+    metrics,
+  };
+  metaRoutes(app, ctx);
+  authorizeRoutes(app, ctx);
+  auditRoutes(app, ctx);
+  approvalRoutes(app, ctx);
+  return app;
+}

@@ -1,0 +1,67 @@
+/**
+ * Prometheus metrics of one server (its own registry, so several servers in one process
+ * never mix): requests by route and status, their latency, and decisions by policy.
+ *
+ * @module
+ */
+
+import type { FastifyInstance } from "fastify";
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import type { Decision } from "../engine/decision.ts";
+import { metricsSchema } from "./schemas.ts";
+
+/** What routes report to the metrics. */
+export interface ServerMetrics {
+  /** Counts a decision `/authorize` made. */
+  decided(decision: Decision): void;
+}
+
+/** Counts nothing: the server without metrics. */
+export const NO_METRICS: ServerMetrics = { decided: () => {} };
+
+/**
+ * Adds the request hooks and `GET /metrics` (behind the token unless `isPublic`).
+ */
+export function installMetrics(app: FastifyInstance, isPublic: boolean): ServerMetrics {
+  const register = new Registry();
+  collectDefaultMetrics({ register, prefix: "hexarch_server_" });
+  const requests = new Counter({
+    name: "hexarch_http_requests_total",
+    help: "HTTP requests answered, by method, route template and status",
+    labelNames: ["method", "route", "status"] as const,
+    registers: [register],
+  });
+  const latency = new Histogram({
+    name: "hexarch_http_request_duration_seconds",
+    help: "Time to answer an HTTP request, by route template",
+    labelNames: ["route"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [register],
+  });
+  const decisions = new Counter({
+    name: "hexarch_decisions_total",
+    help: "Decisions made by POST /authorize, by policy and outcome",
+    labelNames: ["policy", "decision"] as const,
+    registers: [register],
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    // The route's template, never the raw URL: paths carry ids and tokens.
+    const route = request.is404 ? "(unmatched)" : (request.routeOptions.url ?? "(unmatched)");
+    requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    latency.observe({ route }, reply.elapsedTime / 1000);
+  });
+  app.get(
+    "/metrics",
+    {
+      config: { public: isPublic },
+      schema: metricsSchema,
+    },
+    async (_request, reply) => {
+      void reply.type(register.contentType);
+      return register.metrics();
+    },
+  );
+  return {
+    decided: (d) => decisions.inc({ policy: d.policyId, decision: d.decision }),
+  };
+}

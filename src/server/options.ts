@@ -1,0 +1,116 @@
+/**
+ * Options of the decision server (`createServer`, `startServer`).
+ *
+ * @module
+ */
+
+import type { DecisionLogger } from "../audit/decision-logger.ts";
+import type { ConfirmationStore } from "../confirm/types.ts";
+import type { Guardian } from "../guardian/guardian.ts";
+
+/** 1 MiB: the default and largest request body. */
+export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** Rate limiting per caller (`@fastify/rate-limit`, in this process's memory). */
+export interface RateLimitOptions {
+  /**
+   * Requests per window for each valid bearer token (and, with `allowAnon`, each client IP).
+   * @default 6000
+   */
+  readonly max?: number;
+  /**
+   * Requests per window for each client IP without a valid token: public routes, and
+   * attempts with a missing or wrong token (so guessing tokens is slow).
+   * @default 600
+   */
+  readonly maxPerIp?: number;
+  /**
+   * The window, in ms.
+   * @default 60000
+   */
+  readonly windowMs?: number;
+}
+
+/** Where the server logs: one JSON line per event (pino), with the request id in each. */
+export interface ServerLoggerOptions {
+  /**
+   * `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.
+   * @default "info"
+   */
+  readonly level?: string;
+  /** Where lines go. @default process.stdout */
+  readonly stream?: { write(line: string): unknown };
+}
+
+/** The state store behind the Guardian, for `GET /health`. */
+export interface StateBackend {
+  /** Its kind, shown in `/health` (`memory`, `redis`). */
+  readonly kind: string;
+  /** Rejects when it is down (a Redis `PING`). Without it the store counts as up. */
+  readonly check?: () => Promise<unknown>;
+}
+
+/** Options of `createServer`. */
+export interface ServerOptions {
+  /** Decides every `/authorize` (its `evaluate`, which consumes quota like a call). */
+  readonly guardian: Guardian;
+  /**
+   * Records each `/authorize` decision and each approval, and answers the audit routes.
+   * Without it nothing is recorded and the audit routes answer 404 `audit_disabled`.
+   */
+  readonly auditLogger?: DecisionLogger;
+  /**
+   * Where the approval routes find confirmation requests. Default: the Guardian's
+   * `confirmations`. Approvals and denials made here are recorded in `auditLogger`.
+   */
+  readonly confirmations?: ConfirmationStore;
+  /**
+   * The static bearer token every route but `GET /`, `GET /health` and `POST /echo`
+   * requires. Without it the server refuses to start unless `allowAnon` is set.
+   */
+  readonly apiToken?: string;
+  /**
+   * Admit requests without a token (a warning is logged at start). A token that is
+   * presented must still be the right one.
+   * @default false
+   */
+  readonly allowAnon?: boolean;
+  /**
+   * Origins browsers may call from (CORS). None by default: cross-origin browser calls fail.
+   * @default []
+   */
+  readonly corsOrigins?: readonly string[];
+  /**
+   * Largest request body, in bytes; larger bodies are answered 413.
+   * @default 1048576
+   */
+  readonly bodyLimitBytes?: number;
+  /** Rate limits, or `false` for none. @default {} (the defaults of {@link RateLimitOptions}) */
+  readonly rateLimit?: false | RateLimitOptions;
+  /** The version `/` and `/health` report. @default the package version */
+  readonly version?: string;
+  /** Logging, or `false` for none. @default { level: "info" } */
+  readonly logger?: false | ServerLoggerOptions;
+  /**
+   * Trust `X-Forwarded-For` from a proxy in front (for client IPs in logs and rate limits).
+   * @default false
+   */
+  readonly trustProxy?: boolean;
+  /**
+   * Serve the OpenAPI document of every route at `GET /openapi.json` (public).
+   * @default false
+   */
+  readonly docs?: boolean;
+  /**
+   * Prometheus metrics at `GET /metrics` (behind the token unless `public`), or `false`.
+   * @default { public: false }
+   */
+  readonly metrics?: false | { readonly public?: boolean };
+  /** The state store, for `/health`. @default { kind: "memory" } */
+  readonly state?: StateBackend;
+  /**
+   * How long `/health` waits for a backend before calling it down, in ms.
+   * @default 2000
+   */
+  readonly healthTimeoutMs?: number;
+}

@@ -1,0 +1,484 @@
+/**
+ * JSON Schemas of every route's body, parameters, query and responses, in one place, so
+ * the validator, the serializer and the OpenAPI document all read the same definitions.
+ * The TypeScript shapes beside them are what handlers see after validation.
+ *
+ * @module
+ */
+
+import type { AuditOutcome } from "../audit/types.ts";
+
+/** The most characters `POST /echo` takes in `message`. */
+export const ECHO_MAX_CHARS = 10_000;
+
+/** Policy ids, user ids and similar names in paths and bodies. */
+const name = (maxLength = 256) => ({ type: "string", minLength: 1, maxLength }) as const;
+
+/** A JSON object of any keys (contexts, metadata). */
+const anyObject = { type: "object", additionalProperties: true } as const;
+
+/** The body of every error answer. */
+export const errorSchema = {
+  type: "object",
+  required: ["statusCode", "error", "code", "message", "requestId"],
+  properties: {
+    statusCode: { type: "integer", description: "the HTTP status, repeated" },
+    error: { type: "string", description: "the status's name, e.g. `Not Found`" },
+    code: {
+      type: "string",
+      description: "a stable, machine-readable cause, e.g. `unknown_policy`, `invalid_body`",
+    },
+    message: { type: "string", description: "what went wrong, for a person" },
+    requestId: { type: "string", description: "the request's id (also in `X-Request-Id`)" },
+    field: {
+      type: "string",
+      description: "for a validation error: the offending field, e.g. `body.context`",
+    },
+    knownPolicies: {
+      type: "array",
+      items: { type: "string" },
+      description: "for `unknown_policy`: the ids the server has",
+    },
+    status: { type: "string", description: "for `not_pending`: where the request stands" },
+  },
+} as const;
+
+// Public routes say so to the OpenAPI document (`security: []` overrides the document's
+// bearer requirement); the route's `config.public` is what lets them through the server.
+
+/** Error answers, for a route's `response` map. */
+const errors = { "4xx": errorSchema, "5xx": errorSchema } as const;
+
+/** `GET /`. */
+export const rootSchema = {
+  summary: "Service name and version",
+  security: [],
+  response: {
+    200: {
+      type: "object",
+      required: ["name", "version"],
+      properties: { name: { type: "string" }, version: { type: "string" } },
+    },
+    ...errors,
+  },
+} as const;
+
+/** What `GET /health` answers. */
+export interface HealthReply {
+  /** `ok` when every backend the server needs answers, else `unavailable` (with status 503). */
+  readonly status: "ok" | "unavailable";
+  readonly version: string;
+  /** The audit store: `ok`, `error`, or `disabled` when the server keeps no audit log. */
+  readonly database: "ok" | "error" | "disabled";
+  /** The state store (rate-limit and budget counters): `ok` or `error`. */
+  readonly state: "ok" | "error";
+  /** Which backends these are (`sqlite`, `postgres`, `memory`, `redis`, …), never where. */
+  readonly backends: { readonly database: string; readonly state: string };
+}
+
+const healthBody = {
+  type: "object",
+  required: ["status", "version", "database", "state", "backends"],
+  properties: {
+    status: { type: "string", enum: ["ok", "unavailable"] },
+    version: { type: "string" },
+    database: { type: "string", enum: ["ok", "error", "disabled"] },
+    state: { type: "string", enum: ["ok", "error"] },
+    backends: {
+      type: "object",
+      required: ["database", "state"],
+      properties: { database: { type: "string" }, state: { type: "string" } },
+    },
+  },
+} as const;
+
+/** `GET /health`: 200 when healthy, 503 (same body) when a backend is down. */
+export const healthSchema = {
+  summary: "Liveness and the backends' health",
+  security: [],
+  response: { 200: healthBody, 503: healthBody, "4xx": errorSchema },
+} as const;
+
+/** The body of `POST /echo`. */
+export interface EchoBody {
+  readonly message: string;
+  readonly metadata?: Readonly<Record<string, unknown>> | null;
+}
+
+/** `POST /echo`: the message and metadata back, for smoke tests of a deployment. */
+export const echoSchema = {
+  summary: "Echo a message (public, for smoke tests)",
+  security: [],
+  body: {
+    type: "object",
+    required: ["message"],
+    additionalProperties: false,
+    properties: {
+      message: { type: "string", maxLength: ECHO_MAX_CHARS },
+      metadata: { type: ["object", "null"], additionalProperties: true },
+    },
+  },
+  response: {
+    200: {
+      type: "object",
+      required: ["ok", "message", "metadata"],
+      properties: {
+        ok: { type: "boolean" },
+        message: { type: "string" },
+        metadata: { type: ["object", "null"], additionalProperties: true },
+      },
+    },
+    ...errors,
+  },
+} as const;
+
+/** The body of `POST /authorize` (native shape). */
+export interface AuthorizeBody {
+  readonly policyId: string;
+  readonly context?: Readonly<Record<string, unknown>>;
+}
+
+/** What `POST /authorize` answers, for an allow and a deny alike. */
+export interface AuthorizeReply {
+  readonly allowed: boolean;
+  /** `ALLOW` for allow and warn, `DENY` for block and require_confirmation. */
+  readonly decision: "ALLOW" | "DENY";
+  readonly action: "allow" | "warn" | "block" | "require_confirmation";
+  readonly reason: string;
+  readonly policies: readonly string[];
+  readonly decisionId: string;
+  readonly matchedRules: readonly string[];
+  readonly timestamp: string;
+}
+
+/** `POST /authorize`: a decision exactly as `guardian.evaluate` gives it, recorded. */
+export const authorizeSchema = {
+  summary: "Decide whether a call may run (consumes quota like a guarded call)",
+  body: {
+    type: "object",
+    required: ["policyId"],
+    additionalProperties: false,
+    properties: {
+      policyId: { ...name(), description: "the policy to decide" },
+      context: { ...anyObject, description: "the call's context, as for guardian.evaluate" },
+    },
+  },
+  response: {
+    200: {
+      type: "object",
+      required: [
+        "allowed",
+        "decision",
+        "action",
+        "reason",
+        "policies",
+        "decisionId",
+        "matchedRules",
+        "timestamp",
+      ],
+      properties: {
+        allowed: { type: "boolean" },
+        decision: { type: "string", enum: ["ALLOW", "DENY"] },
+        action: { type: "string", enum: ["allow", "warn", "block", "require_confirmation"] },
+        reason: { type: "string" },
+        policies: { type: "array", items: { type: "string" } },
+        decisionId: { type: "string" },
+        matchedRules: { type: "array", items: { type: "string" } },
+        timestamp: { type: "string", format: "date-time" },
+      },
+    },
+    ...errors,
+  },
+} as const;
+
+/** One audit record as the API shows it (the CLI's `--format json` fields, same order). */
+const recordSchema = {
+  type: "object",
+  required: [
+    "seq",
+    "decisionId",
+    "timestamp",
+    "policyId",
+    "functionName",
+    "decision",
+    "action",
+    "reason",
+    "userId",
+    "durationMs",
+    "mode",
+    "context",
+    "metadata",
+    "hash",
+  ],
+  properties: {
+    seq: { type: "integer" },
+    decisionId: { type: "string" },
+    timestamp: { type: "string", format: "date-time" },
+    policyId: { type: "string" },
+    functionName: { type: ["string", "null"] },
+    decision: { type: "string", enum: ["allowed", "warned", "blocked"] },
+    action: { type: "string" },
+    reason: { type: "string" },
+    userId: { type: ["string", "null"] },
+    durationMs: { type: "number" },
+    mode: { type: "string", enum: ["enforce", "monitor"] },
+    context: anyObject,
+    metadata: { type: ["object", "null"], additionalProperties: true },
+    hash: { type: "string" },
+  },
+} as const;
+
+const records = { type: "array", items: recordSchema } as const;
+
+const limit = (max: number, dflt: number) =>
+  ({ type: "integer", minimum: 1, maximum: max, default: dflt }) as const;
+
+/** `since`/`until`: an ISO date or time, or a duration back from now. */
+const instant = {
+  type: "string",
+  minLength: 1,
+  maxLength: 64,
+  description: "an ISO date or time (2026-11-25, 2026-11-25T12:00:00Z) or a duration ago (24h, 7d)",
+} as const;
+
+/** A duration such as `24h`, `7d`, `90m`. */
+const duration = {
+  type: "string",
+  pattern: "^\\d+(\\.\\d+)?\\s*(ms|s|m|h|d|w)$",
+  maxLength: 32,
+  description: "a duration: 90m, 24h, 7d, 30d",
+} as const;
+
+/** The query of `GET /audit-logs`. */
+export interface AuditLogsQuery {
+  readonly policy_id?: string;
+  readonly user_id?: string;
+  readonly decision?: AuditOutcome;
+  readonly since?: string;
+  readonly until?: string;
+  readonly limit: number;
+  readonly offset: number;
+}
+
+/** `GET /audit-logs`: decisions matching the filters, newest first. */
+export const auditLogsSchema = {
+  summary: "Audit records, newest first",
+  querystring: {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+      policy_id: name(),
+      user_id: name(),
+      decision: { type: "string", enum: ["allowed", "warned", "blocked"] },
+      since: instant,
+      until: instant,
+      limit: limit(1000, 50),
+      offset: { type: "integer", minimum: 0, maximum: 10_000_000, default: 0 },
+    },
+  },
+  response: {
+    200: {
+      type: "object",
+      required: ["records", "limit", "offset", "nextOffset"],
+      properties: {
+        records,
+        limit: { type: "integer" },
+        offset: { type: "integer" },
+        nextOffset: {
+          type: ["integer", "null"],
+          description: "the offset of the next page, or null on the last one",
+        },
+      },
+    },
+    ...errors,
+  },
+} as const;
+
+/** `GET /audit-logs/verify`: walks the hash chain. */
+export const auditVerifySchema = {
+  summary: "Verify the audit log's hash chain",
+  response: {
+    200: {
+      type: "object",
+      required: ["ok", "checked"],
+      properties: {
+        ok: { type: "boolean" },
+        checked: { type: "integer" },
+        firstBadDecisionId: { type: "string" },
+      },
+    },
+    ...errors,
+  },
+} as const;
+
+const statsBody = {
+  type: "object",
+  required: [
+    "policyId",
+    "totalDecisions",
+    "allowed",
+    "warned",
+    "blocked",
+    "blockRate",
+    "topBlockReasons",
+  ],
+  properties: {
+    policyId: { type: "string" },
+    totalDecisions: { type: "integer" },
+    allowed: { type: "integer" },
+    warned: { type: "integer" },
+    blocked: { type: "integer" },
+    blockRate: { type: "number", description: "percent, two decimals" },
+    topBlockReasons: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["reason", "count"],
+        properties: { reason: { type: "string" }, count: { type: "integer" } },
+      },
+    },
+  },
+} as const;
+
+const topQuery = {
+  type: "object",
+  additionalProperties: false,
+  properties: { top: { type: "integer", minimum: 0, maximum: 100, default: 5 } },
+} as const;
+
+/** `GET /audit/stats`: counts for every policy in the log. */
+export const auditStatsAllSchema = {
+  summary: "Decision counts and block rate of every policy in the log",
+  querystring: topQuery,
+  response: {
+    200: {
+      type: "object",
+      required: ["policies"],
+      properties: { policies: { type: "array", items: statsBody } },
+    },
+    ...errors,
+  },
+} as const;
+
+/** `GET /audit/stats/:policyId`. */
+export const auditStatsSchema = {
+  summary: "Decision counts, block rate and top block reasons of one policy",
+  params: {
+    type: "object",
+    required: ["policyId"],
+    properties: { policyId: name() },
+  },
+  querystring: topQuery,
+  response: { 200: statsBody, ...errors },
+} as const;
+
+/** `GET /audit/blocked`. */
+export const auditBlockedSchema = {
+  summary: "Blocked decisions within a timeframe, newest first",
+  querystring: {
+    type: "object",
+    additionalProperties: false,
+    properties: { timeframe: { ...duration, default: "24h" }, limit: limit(1000, 100) },
+  },
+  response: {
+    200: {
+      type: "object",
+      required: ["timeframe", "records"],
+      properties: { timeframe: { type: "string" }, records },
+    },
+    ...errors,
+  },
+} as const;
+
+/** `GET /audit/users/:userId/trail`. */
+export const auditTrailSchema = {
+  summary: "Every decision about one user, newest first",
+  params: {
+    type: "object",
+    required: ["userId"],
+    properties: { userId: name() },
+  },
+  querystring: {
+    type: "object",
+    additionalProperties: false,
+    properties: { limit: limit(1000, 100) },
+  },
+  response: {
+    200: {
+      type: "object",
+      required: ["userId", "records"],
+      properties: { userId: { type: "string" }, records },
+    },
+    ...errors,
+  },
+} as const;
+
+/** A confirmation token in a path: the id, a dot, the secret (or a signed token). */
+const tokenParams = {
+  type: "object",
+  required: ["token"],
+  properties: {
+    token: {
+      type: "string",
+      minLength: 1,
+      maxLength: 4096,
+      pattern: "^[A-Za-z0-9._~-]+$",
+      description: "the confirmation token (it is a secret: the server never logs it)",
+    },
+  },
+} as const;
+
+/** A confirmation request as the API shows it (never the token's secret). */
+const approvalSchema = {
+  type: "object",
+  required: ["id", "policyId", "fingerprint", "status", "createdAtMs", "expiresAtMs"],
+  properties: {
+    id: { type: "string" },
+    policyId: { type: "string" },
+    fingerprint: { type: "string" },
+    status: { type: "string", enum: ["pending", "approved", "denied", "consumed", "expired"] },
+    requestedBy: { type: "string" },
+    reason: { type: "string" },
+    operation: { type: "string" },
+    metadata: anyObject,
+    createdAtMs: { type: "integer" },
+    expiresAtMs: { type: "integer" },
+    decidedBy: { type: "string" },
+    decidedAtMs: { type: "integer" },
+    decisionReason: { type: "string" },
+  },
+} as const;
+
+/** `GET /approvals/:token`. */
+export const approvalGetSchema = {
+  summary: "Where a confirmation request stands",
+  params: tokenParams,
+  response: { 200: approvalSchema, ...errors },
+} as const;
+
+/** The body of `POST /approvals/:token/approve` and `/deny` (optional). */
+export interface ApprovalBody {
+  /** Who decides, when the caller's credential may name someone (the static token may). */
+  readonly by?: string;
+  readonly reason?: string;
+}
+
+/** `POST /approvals/:token/approve` and `/deny`. */
+export const approvalDecideSchema = {
+  params: tokenParams,
+  body: {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+      by: { ...name(128), description: "the approver, when the credential allows naming one" },
+      reason: { type: "string", maxLength: 2000 },
+    },
+  },
+  response: { 200: approvalSchema, ...errors },
+} as const;
+
+/** `GET /metrics`: Prometheus text, not JSON, so no response schema; left out of the OpenAPI document. */
+export const metricsSchema = { summary: "Prometheus metrics", hide: true } as const;
+
+/** `GET /openapi.json`: the document itself, left out of it. */
+export const openapiSchema = { summary: "The OpenAPI document", hide: true, security: [] } as const;

@@ -1,0 +1,387 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { DecisionLogger, SqliteAuditStore } from "../src/audit/index.ts";
+import {
+  DecisionBackendError,
+  Guardian,
+  PolicyViolation,
+  RemoteDecisionClient,
+} from "../src/index.ts";
+import { RedisConfirmationStore } from "../src/redis/index.ts";
+import { type RunningServer, startServer } from "../src/server/index.ts";
+import { BIN } from "./cli-fixtures.ts";
+import { REDIS_URL, redisReachable } from "./redis.ts";
+
+const TOKEN = "run-test-token-abcdef0123456789";
+
+const POLICIES = `
+policies:
+  - id: limited
+    rules: [{ resource: "*", requests_per_minute: 2, per: userId, action: block }]
+  - id: safe_delete
+    rules: [{ operation: delete, action: require_confirmation }]
+  - id: budget
+    rules: [{ resource: openai, daily_budget: 1, action: warn_at_50% }]
+`;
+
+describe("startServer and RemoteDecisionClient", () => {
+  let server: RunningServer;
+  let logger: DecisionLogger;
+
+  beforeAll(async () => {
+    logger = new DecisionLogger(new SqliteAuditStore(":memory:"), { exitHooks: false });
+    server = await startServer({
+      guardian: new Guardian({ env: {}, policies: POLICIES }),
+      auditLogger: logger,
+      apiToken: TOKEN,
+      port: 0,
+      handleSignals: false,
+      logger: false,
+    });
+  });
+  afterAll(async () => {
+    const report = await server.close();
+    expect(report).toEqual({ errors: [], unwrittenRecords: 0 });
+  });
+
+  const remoteGuardian = (options: ConstructorParameters<typeof RemoteDecisionClient>[0]) =>
+    new Guardian({
+      env: {},
+      decisionClient: new RemoteDecisionClient(options),
+      onWarn: () => {},
+    });
+
+  it("listens on a free port and reports its URL", () => {
+    expect(server.port).toBeGreaterThan(0);
+    expect(server.url).toBe(`http://127.0.0.1:${server.port}`);
+  });
+
+  it("lets a Guardian decide through the server's /authorize", async () => {
+    const guardian = remoteGuardian({ url: server.url, token: TOKEN });
+    const send = guardian.check("limited", { userId: "remote-1" })(async () => "sent");
+    await expect(send()).resolves.toBe("sent");
+    await expect(send()).resolves.toBe("sent");
+    const err = await send().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PolicyViolation);
+    expect((err as PolicyViolation).reason).toContain("limit of 2 requests per minute");
+    // Warnings and confirmations keep their meaning across the wire.
+    const warned = await guardian.evaluate("budget", { resource: "openai", cost: 0.6 });
+    expect(warned).toMatchObject({ allowed: true, action: "warn" });
+    const confirm = await guardian.evaluate("safe_delete", { operation: "delete" });
+    expect(confirm.action).toBe("require_confirmation");
+    // The server recorded every decision it made.
+    const records = await logger.getDecisionHistory({ userId: "remote-1" });
+    expect(records.map((r) => r.decision)).toEqual(["blocked", "allowed", "allowed"]);
+    await guardian.close();
+  });
+
+  it("blocks calls for an unknown policy or a refused token, even when failing open", async () => {
+    const client = new RemoteDecisionClient({ url: server.url, token: TOKEN, failOpen: true });
+    const unknown = await client.decide("typo", {});
+    expect(unknown).toMatchObject({ allowed: false, action: "block" });
+    expect(unknown.reason).toContain("does not know this policy: unknown policy 'typo'");
+    const wrong = new RemoteDecisionClient({ url: server.url, token: "nope", failOpen: true });
+    const refused = await wrong.decide("limited", {});
+    expect(refused).toMatchObject({ allowed: false, action: "block" });
+    expect(refused.reason).toContain("HTTP 403");
+    const guardian = remoteGuardian({ url: server.url, token: TOKEN });
+    await expect(guardian.check("typo")(async () => 1)()).rejects.toThrow(/unknown policy 'typo'/);
+  });
+
+  it("never sends a confirmation token to the server", async () => {
+    const bodies: string[] = [];
+    const client = new RemoteDecisionClient({
+      url: server.url,
+      token: TOKEN,
+      fetch: async (url, init) => {
+        bodies.push(String(init.body));
+        return fetch(url, init);
+      },
+    });
+    await client.decide("limited", { userId: "t", confirmationToken: "id.secret" });
+    expect(bodies[0]).not.toContain("secret");
+  });
+});
+
+describe("graceful shutdown", () => {
+  const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+  const post = (url: string) =>
+    fetch(`${url}/authorize`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ policyId: "slow", context: { userId: "late" } }),
+    });
+
+  it("finishes requests in flight, refuses new connections, then flushes the audit log", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hexarch-shutdown-"));
+    try {
+      const file = join(dir, "decisions.db");
+      const slow = {
+        decide: async () => {
+          await sleep(300);
+          return { allowed: true, reason: "slow but sure", action: "allow" };
+        },
+      };
+      const s = await startServer({
+        guardian: new Guardian({ env: {}, decisionClient: slow }),
+        auditLogger: new DecisionLogger(new SqliteAuditStore(file), { exitHooks: false }),
+        apiToken: TOKEN,
+        port: 0,
+        handleSignals: false,
+        logger: false,
+      });
+      const pending = post(s.url);
+      await sleep(100);
+      const report = s.close();
+      const res = await pending;
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ allowed: true, reason: "slow but sure" });
+      expect(await report).toEqual({ errors: [], unwrittenRecords: 0 });
+      expect(await s.closed).toEqual({ errors: [], unwrittenRecords: 0 });
+      await expect(fetch(`${s.url}/health`)).rejects.toThrow();
+      const reader = new DecisionLogger(new SqliteAuditStore(file), { exitHooks: false });
+      expect((await reader.getDecisionHistory()).map((r) => r.reason)).toEqual(["slow but sure"]);
+      await reader.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("closes connections still busy after the shutdown timeout", async () => {
+    const s = await startServer({
+      guardian: new Guardian({
+        env: {},
+        timeoutMs: 60_000,
+        decisionClient: { decide: () => new Promise(() => {}) },
+      }),
+      apiToken: TOKEN,
+      port: 0,
+      handleSignals: false,
+      shutdownTimeoutMs: 100,
+      logger: false,
+    });
+    const pending = post(s.url).then(
+      (r) => r.status,
+      () => "closed",
+    );
+    await sleep(50);
+    const started = Date.now();
+    await s.close();
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(await pending).toBe("closed");
+  });
+});
+
+describe("RemoteDecisionClient failures", () => {
+  let stub: Server;
+  let url: string;
+  let answer: (res: import("node:http").ServerResponse) => void = () => {};
+  beforeAll(async () => {
+    stub = createHttpServer((_req, res) => answer(res));
+    await new Promise<void>((done) => stub.listen(0, "127.0.0.1", done));
+    url = `http://127.0.0.1:${(stub.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    stub.closeAllConnections();
+    await new Promise((done) => stub.close(done));
+  });
+
+  const call = (options: { failOpen?: boolean; timeoutMs?: number } = {}) =>
+    new Guardian({
+      env: {},
+      decisionClient: new RemoteDecisionClient({ url, token: TOKEN, timeoutMs: 200, ...options }),
+    }).evaluate("limited", { userId: "u" });
+
+  it("fails closed on a timeout, and open only when asked", async () => {
+    answer = () => {}; // never answers
+    const closed = await call();
+    expect(closed).toMatchObject({ allowed: false, action: "block" });
+    expect(closed.reason).toContain("failing closed");
+    expect(closed.reason).toContain("did not answer within 200 ms");
+    expect(closed.error).toBeInstanceOf(DecisionBackendError);
+    const opened = await call({ failOpen: true });
+    expect(opened).toMatchObject({ allowed: true, failedOpen: true });
+    expect(opened.reason).toContain("failing open");
+  });
+
+  it("fails closed on a 5xx, a 429 and an answer that is not a decision", async () => {
+    for (const [status, body] of [
+      [500, '{"message":"boom"}'],
+      [503, ""],
+      [429, "{}"],
+      [200, '{"allowed":"yes"}'],
+      [200, "<html>"],
+      [200, '{"allowed":true,"action":"block","reason":"x"}'],
+    ] as const) {
+      answer = (res) => res.writeHead(status, { "content-type": "application/json" }).end(body);
+      const closed = await call();
+      expect(closed.allowed, `${status} ${body}`).toBe(false);
+      expect(closed.reason).toContain("failing closed");
+      expect((await call({ failOpen: true })).allowed, `${status} ${body}`).toBe(true);
+    }
+  });
+
+  it("fails closed when nothing listens", async () => {
+    const client = new RemoteDecisionClient({ url: "http://127.0.0.1:1", timeoutMs: 500 });
+    await expect(client.decide("p", {})).rejects.toThrow(/unreachable/);
+    const decision = await new Guardian({ env: {}, decisionClient: client }).evaluate("p", {});
+    expect(decision).toMatchObject({ allowed: false, action: "block" });
+  });
+
+  it("checks its options", () => {
+    expect(() => new RemoteDecisionClient({ url: "ftp://x" })).toThrow(/http\(s\) URL/);
+    expect(() => new RemoteDecisionClient({ url: "not a url" })).toThrow(/http\(s\) URL/);
+    expect(() => new RemoteDecisionClient({ url: "http://x", timeoutMs: 0 })).toThrow(/timeoutMs/);
+    expect(new RemoteDecisionClient({ url: "http://h:1/prefix/" }).url).toBe("http://h:1/prefix");
+  });
+});
+
+describe("hexarch-ctl serve api (the real binary)", () => {
+  let dir: string;
+  let child: ChildProcess | undefined;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "hexarch-serve-"));
+    writeFileSync(join(dir, "hexarch.yaml"), POLICIES);
+  });
+  afterEach(() => {
+    if (child && child.exitCode === null) child.kill("SIGKILL");
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const env = (extra: Record<string, string>) => {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env))
+      if (v !== undefined && !k.startsWith("HEXARCH_")) out[k] = v;
+    return { ...out, ...extra };
+  };
+
+  /** Starts the binary and waits for the line that says where it listens. */
+  async function serve(args: string[], extraEnv: Record<string, string>) {
+    const proc = spawn(process.execPath, [BIN, "serve", "api", "--port", "0", ...args], {
+      cwd: dir,
+      env: env(extraEnv),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child = proc;
+    const out = { stdout: "", stderr: "" };
+    proc.stderr?.setEncoding("utf8").on("data", (s: string) => (out.stderr += s));
+    const exited = new Promise<number | null>((done) => proc.on("exit", (code) => done(code)));
+    const url = await new Promise<string>((done, fail) => {
+      const timer = setTimeout(
+        () => fail(new Error(`no listening line:\n${out.stdout}\n${out.stderr}`)),
+        15_000,
+      );
+      proc.stdout?.setEncoding("utf8").on("data", (s: string) => {
+        out.stdout += s;
+        const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out.stdout);
+        if (m) {
+          clearTimeout(timer);
+          done(m[1] as string);
+        }
+      });
+    });
+    return { proc, url, out, exited };
+  }
+
+  it("serves, records every decision, and exits 0 on SIGTERM with the log flushed", async () => {
+    const { proc, url, out, exited } = await serve(["--init-db"], { HEXARCH_API_TOKEN: TOKEN });
+    const health = await fetch(`${url}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({
+      status: "ok",
+      database: "ok",
+      backends: { database: "sqlite", state: "memory" },
+    });
+    const decisions: string[] = [];
+    for (const userId of ["a", "a", "a", "b", "c"]) {
+      const res = await fetch(`${url}/authorize`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({ policyId: "limited", context: { userId } }),
+      });
+      expect(res.status).toBe(200);
+      decisions.push(((await res.json()) as { decisionId: string }).decisionId);
+    }
+    const inflight = fetch(`${url}/authorize`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ policyId: "limited", context: { userId: "d" } }),
+    });
+    const last = await inflight;
+    decisions.push(((await last.json()) as { decisionId: string }).decisionId);
+    proc.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(out.stdout).toContain('"msg":"stopped"');
+    expect(out.stdout).toContain('"clean":true');
+    expect(out.stdout).not.toContain(TOKEN);
+
+    const auditLogger = new DecisionLogger(new SqliteAuditStore(join(dir, "decisions.db")), {
+      exitHooks: false,
+    });
+    const records = await auditLogger.getDecisionHistory({ order: "asc" });
+    expect(records.map((r) => r.decisionId)).toEqual(decisions);
+    expect(records.map((r) => r.decision)).toEqual([
+      "allowed",
+      "allowed",
+      "blocked",
+      "allowed",
+      "allowed",
+      "allowed",
+    ]);
+    expect(await auditLogger.verify()).toEqual({ ok: true, checked: 6 });
+    await auditLogger.close();
+  });
+
+  it("shares counters and confirmations through Redis with --redis-url", async (ctx) => {
+    if (!(await redisReachable("the decision server's Redis test"))) return ctx.skip();
+    const { proc, url, exited } = await serve(
+      ["--redis-url", REDIS_URL, "--allow-anon", "--db", "redis-run.db"],
+      {},
+    );
+    const health = (await (await fetch(`${url}/health`)).json()) as Record<string, unknown>;
+    expect(health).toMatchObject({ state: "ok", backends: { state: "redis" } });
+    const userId = `redis-${randomUUID()}`;
+    const allowed: boolean[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${url}/authorize`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ policyId: "limited", context: { userId } }),
+      });
+      allowed.push(((await res.json()) as { allowed: boolean }).allowed);
+    }
+    expect(allowed).toEqual([true, true, false]);
+    const store = new RedisConfirmationStore({ url: REDIS_URL });
+    const token = await store.create({ policyId: "safe_delete", fingerprint: userId });
+    const approved = await fetch(`${url}/approvals/${token}/approve`, {
+      method: "POST",
+      headers: { "x-actor-id": "ops" },
+    });
+    expect(await approved.json()).toMatchObject({ status: "approved", decidedBy: "ops" });
+    expect((await store.get(token))?.status).toBe("approved");
+    await store.close();
+    proc.kill("SIGINT");
+    expect(await exited).toBe(0);
+  });
+
+  it("refuses to start without a token, with exit code 2 and a hint", async () => {
+    const proc = spawn(process.execPath, [BIN, "serve", "api", "--port", "0"], {
+      cwd: dir,
+      env: env({}),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child = proc;
+    let stderr = "";
+    proc.stderr?.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+    const code = await new Promise<number | null>((done) => proc.on("exit", (c) => done(c)));
+    expect(code).toBe(2);
+    expect(stderr).toContain("refusing to start without an API token");
+    expect(stderr).toContain("--allow-anon");
+  });
+});
