@@ -124,4 +124,30 @@ describe("Guardian with confirmations", () => {
       }),
     ).resolves.toMatchObject({ allowed: true });
   });
+
+  it("checks and uses tokens in evaluate(), bound to the context (what the server's /authorize does)", async () => {
+    const { confirmations, guardian } = setup();
+    const ctx = { operation: "delete", table: "users" };
+    const first = await guardian.evaluate("safe_delete", ctx);
+    expect(first.action).toBe("require_confirmation");
+    const err = await guardian.enforce("safe_delete", ctx).catch((e: unknown) => e);
+    const token = confirmations.create(
+      (err as ConfirmationRequired).binding as NonNullable<ConfirmationRequired["binding"]>,
+    );
+    confirmations.approve(token, { approvedBy: "bob" });
+    const other = await guardian.evaluate("safe_delete", {
+      ...ctx,
+      table: "orders",
+      confirmationToken: token,
+    });
+    expect(other.reason).toContain("issued for a call with other arguments");
+    expect(
+      await guardian.evaluate("safe_delete", { ...ctx, confirmationToken: token }),
+    ).toMatchObject({
+      allowed: true,
+    });
+    const again = await guardian.evaluate("safe_delete", { ...ctx, confirmationToken: token });
+    expect(again).toMatchObject({ allowed: false, action: "require_confirmation" });
+    expect(again.reason).toContain("already used");
+  });
 });

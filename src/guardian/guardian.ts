@@ -188,13 +188,23 @@ export class Guardian {
 
   /**
    * Decides for a context without throwing. Like a guarded call, an admitted decision
-   * consumes its rate-limit and budget counters. In `off` mode nothing is evaluated and the
-   * answer is an allow.
+   * consumes its rate-limit and budget counters, and a `confirmationToken` in the context
+   * is checked and used (bound to the context, as with `enforce`). In `off` mode nothing
+   * is evaluated and the answer is an allow.
    */
   async evaluate(policyId: string, context: Context = {}): Promise<Decision> {
     if (this.mode === "off") return offDecision(policyId, this.#clock());
     const prepared = this.#prepare(policyId);
-    return prepared.decide(this.#withScope(context), {});
+    const ctx = this.#withScope(context);
+    // A confirmation token in the context is checked (and used) as by `enforce`.
+    return this.#confirmable(
+      this.#confirmations,
+      prepared,
+      await prepared.decide(ctx, {}),
+      ctx,
+      {},
+      () => bindingOf(prepared.policyId, [withoutConfirmation(ctx)]),
+    );
   }
 
   /**
