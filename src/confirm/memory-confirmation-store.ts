@@ -6,6 +6,8 @@
 
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { GuardrailError } from "../errors.ts";
+import { refusal, refusalOf } from "./refusals.ts";
+import { checkTtl } from "./tokens.ts";
 import type {
   ConfirmationBinding,
   ConfirmationRecord,
@@ -15,15 +17,6 @@ import type {
 } from "./types.ts";
 
 const SECRET_PATTERN = /^[A-Za-z0-9_-]{43}$/;
-
-function checkTtl(ttlMs: number): number {
-  if (typeof ttlMs !== "number" || !Number.isFinite(ttlMs) || ttlMs <= 0) {
-    throw new GuardrailError(
-      `ttlMs must be a positive number of milliseconds, got ${String(ttlMs)}`,
-    );
-  }
-  return ttlMs;
-}
 
 interface Stored {
   record: ConfirmationRecord;
@@ -121,43 +114,10 @@ export class MemoryConfirmationStore implements ConfirmationStore {
   /** {@inheritDoc ConfirmationStore.consume} */
   consume(token: string, binding: ConfirmationBinding): ConsumeConfirmationResult {
     const stored = this.#find(token);
-    if (!stored)
-      return { ok: false, refusal: "unknown", message: "the confirmation token is unknown" };
+    if (!stored) return refusal("unknown");
     const record = this.#current(stored);
-    switch (record.status) {
-      case "pending":
-        return {
-          ok: false,
-          refusal: "pending",
-          message: "the confirmation has not been approved yet",
-        };
-      case "denied":
-        return {
-          ok: false,
-          refusal: "denied",
-          message: `the confirmation was denied by ${record.decidedBy ?? "an approver"}`,
-        };
-      case "expired":
-        return { ok: false, refusal: "expired", message: "the confirmation token has expired" };
-      case "consumed":
-        return { ok: false, refusal: "used", message: "the confirmation token was already used" };
-      default:
-        break;
-    }
-    if (record.policyId !== binding.policyId) {
-      return {
-        ok: false,
-        refusal: "wrong_policy",
-        message: `the confirmation was issued for policy '${record.policyId}'`,
-      };
-    }
-    if (record.fingerprint !== binding.fingerprint) {
-      return {
-        ok: false,
-        refusal: "wrong_arguments",
-        message: "the confirmation was issued for a call with other arguments",
-      };
-    }
+    const refused = refusalOf(record, binding);
+    if (refused) return refused;
     stored.record = { ...record, status: "consumed" };
     return { ok: true, record: stored.record };
   }

@@ -9,6 +9,8 @@
 import { createPrivateKey, createPublicKey, type KeyObject, randomUUID } from "node:crypto";
 import { decodeProtectedHeader, type JWTPayload, jwtVerify, SignJWT } from "jose";
 import { GuardrailError } from "../errors.ts";
+import { refusal, refusalOf } from "./refusals.ts";
+import { checkTtl } from "./tokens.ts";
 import type {
   ConfirmationBinding,
   ConfirmationRecord,
@@ -252,37 +254,13 @@ export class SignedConfirmationStore implements ConfirmationStore {
       };
     }
     const record = this.#record(claims);
-    if (record.status === "pending")
-      return {
-        ok: false,
-        refusal: "pending",
-        message: "the confirmation has not been approved yet",
-      };
-    if (record.status === "denied")
-      return {
-        ok: false,
-        refusal: "denied",
-        message: `the confirmation was denied by ${record.decidedBy ?? "an approver"}`,
-      };
-    if (record.status === "expired")
-      return { ok: false, refusal: "expired", message: "the confirmation token has expired" };
-    if (record.policyId !== binding.policyId)
-      return {
-        ok: false,
-        refusal: "wrong_policy",
-        message: `the confirmation was issued for policy '${record.policyId}'`,
-      };
-    if (record.fingerprint !== binding.fingerprint)
-      return {
-        ok: false,
-        refusal: "wrong_arguments",
-        message: "the confirmation was issued for a call with other arguments",
-      };
+    const refused = refusalOf(record, binding);
+    if (refused) return refused;
     if (
       this.#replay &&
       !(await this.#replay.claim(record.id, record.expiresAtMs + this.#toleranceMs))
     )
-      return { ok: false, refusal: "used", message: "the confirmation token was already used" };
+      return refusal("used", record);
     return { ok: true, record: { ...record, status: "consumed" } };
   }
 
@@ -376,15 +354,6 @@ export class SignedConfirmationStore implements ConfirmationStore {
       decisionReason: c.byr,
     };
   }
-}
-
-function checkTtl(ttlMs: number): number {
-  if (typeof ttlMs !== "number" || !Number.isFinite(ttlMs) || ttlMs <= 0) {
-    throw new GuardrailError(
-      `ttlMs must be a positive number of milliseconds, got ${String(ttlMs)}`,
-    );
-  }
-  return ttlMs;
 }
 
 function checkBinding(request: ConfirmationBinding): void {

@@ -7,6 +7,7 @@
  */
 
 import { fingerprintCall } from "../confirm/fingerprint.ts";
+import { refusal, refusalOf } from "../confirm/refusals.ts";
 import type {
   ConfirmationBinding,
   ConfirmationRecord,
@@ -43,28 +44,11 @@ export function bindingOf(
 }
 
 /** Why a stored request cannot confirm this call, or `undefined` when it can. */
-function refusalOf(
+function whyRefused(
   record: ConfirmationRecord | undefined,
   binding: ConfirmationBinding,
 ): string | undefined {
-  if (record === undefined) return "the confirmation token is unknown";
-  switch (record.status) {
-    case "pending":
-      return "the confirmation has not been approved yet";
-    case "denied":
-      return `the confirmation was denied by ${record.decidedBy ?? "an approver"}`;
-    case "expired":
-      return "the confirmation token has expired";
-    case "consumed":
-      return "the confirmation token was already used";
-    default:
-      break;
-  }
-  if (record.policyId !== binding.policyId)
-    return `the confirmation was issued for policy '${record.policyId}'`;
-  if (record.fingerprint !== binding.fingerprint)
-    return "the confirmation was issued for a call with other arguments";
-  return undefined;
+  return record === undefined ? refusal("unknown").message : refusalOf(record, binding)?.message;
 }
 
 /** What {@link confirmWithToken} needs from the Guardian. */
@@ -123,7 +107,7 @@ export async function confirmWithToken(
   // 1. Check the token without using it up.
   const looked = await call(() => t.store.get(t.token));
   if (!("value" in looked)) return looked;
-  const why = refusalOf(looked.value, binding);
+  const why = whyRefused(looked.value, binding);
   if (why) return refused(why);
   // 2. Decide as confirmed: another rule may still refuse, and then the token stays unused.
   const confirmed = await t.decide({ ...ctx, confirm: true }, input);

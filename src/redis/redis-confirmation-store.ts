@@ -4,10 +4,12 @@
  * @module
  */
 
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { refusal } from "../confirm/refusals.ts";
+import { checkTtl, digestMatches, issueToken, parseToken } from "../confirm/tokens.ts";
 import type {
   ConfirmationBinding,
   ConfirmationRecord,
+  ConfirmationRefusal,
   ConfirmationRequest,
   ConfirmationStatus,
   ConfirmationStore,
@@ -22,8 +24,6 @@ import {
   type RedisValue,
 } from "./client.ts";
 
-const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const SECRET_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 /** How long Redis keeps a request after it expired (for `get` and forensics). */
 const KEEP_AFTER_EXPIRY_MS = 86_400_000;
 
@@ -117,35 +117,6 @@ return {'ok', record()}
 `,
 );
 
-function checkTtl(ttlMs: number): number {
-  if (typeof ttlMs !== "number" || !Number.isFinite(ttlMs) || ttlMs <= 0) {
-    throw new GuardrailError(
-      `ttlMs must be a positive number of milliseconds, got ${String(ttlMs)}`,
-    );
-  }
-  return ttlMs;
-}
-
-/** A token split and checked for form: its id and the SHA-256 of its secret. */
-interface ParsedToken {
-  readonly id: string;
-  readonly digest: Buffer;
-}
-
-/** Parses `<uuid>.<43 base64url chars>`, refusing any other spelling (as the memory store does). */
-function parseToken(token: unknown): ParsedToken | undefined {
-  if (typeof token !== "string") return undefined;
-  const dot = token.indexOf(".");
-  if (dot < 0) return undefined;
-  const id = token.slice(0, dot);
-  const secret = token.slice(dot + 1);
-  if (!ID_PATTERN.test(id) || !SECRET_PATTERN.test(secret)) return undefined;
-  const bytes = Buffer.from(secret, "base64url");
-  // The last character carries two unused bits: only the one canonical spelling counts.
-  if (bytes.toString("base64url") !== secret) return undefined;
-  return { id, digest: createHash("sha256").update(bytes).digest() };
-}
-
 /** Options of {@link RedisConfirmationStore}: `{ client }` or `{ url }`, and the settings below. */
 export type RedisConfirmationStoreOptions = RedisTarget & {
   /**
@@ -238,11 +209,10 @@ export class RedisConfirmationStore implements ConfirmationStore {
       }
     }
     const now = this.#clock();
-    const id = randomUUID();
-    const secret = randomBytes(32);
+    const { id, token, secretHash } = issueToken();
     const fields: string[] = [
       DIGEST_FIELD,
-      createHash("sha256").update(secret).digest("hex"),
+      secretHash,
       "policyId",
       request.policyId,
       "fingerprint",
@@ -267,7 +237,7 @@ export class RedisConfirmationStore implements ConfirmationStore {
     const keepMs = String(Math.ceil(ttlMs + KEEP_AFTER_EXPIRY_MS));
     const created = await this.#redis.evalScript(CREATE, [this.#key(id)], [keepMs, ...fields]);
     if (created !== 1) throw new DecisionBackendError("Redis refused to store the confirmation");
-    return `${id}.${secret.toString("base64url")}`;
+    return token;
   }
 
   /** {@inheritDoc ConfirmationStore.approve} */
@@ -296,8 +266,7 @@ export class RedisConfirmationStore implements ConfirmationStore {
     );
     if (!Array.isArray(reply)) throw unexpected(reply);
     const [digest, ...values] = reply as readonly RedisValue[];
-    if (typeof digest !== "string" || !/^[0-9a-f]{64}$/.test(digest)) return undefined;
-    if (!timingSafeEqual(Buffer.from(digest, "hex"), parsed.digest)) return undefined;
+    if (!digestMatches(digest, parsed.secretHash)) return undefined;
     const record = toRecord(parsed.id, values);
     if (
       (record.status === "pending" || record.status === "approved") &&
@@ -316,7 +285,7 @@ export class RedisConfirmationStore implements ConfirmationStore {
       CONSUME,
       [this.#key(parsed.id)],
       [
-        parsed.digest.toString("hex"),
+        parsed.secretHash,
         String(this.#clock()),
         String(binding?.policyId ?? ""),
         String(binding?.fingerprint ?? ""),
@@ -325,40 +294,9 @@ export class RedisConfirmationStore implements ConfirmationStore {
     const [outcome, values] = scriptReply(reply);
     if (outcome === "unknown") return unknownToken();
     const record = toRecord(parsed.id, values);
-    switch (outcome) {
-      case "ok":
-        return { ok: true, record };
-      case "pending":
-        return {
-          ok: false,
-          refusal: "pending",
-          message: "the confirmation has not been approved yet",
-        };
-      case "denied":
-        return {
-          ok: false,
-          refusal: "denied",
-          message: `the confirmation was denied by ${record.decidedBy ?? "an approver"}`,
-        };
-      case "expired":
-        return { ok: false, refusal: "expired", message: "the confirmation token has expired" };
-      case "used":
-        return { ok: false, refusal: "used", message: "the confirmation token was already used" };
-      case "wrong_policy":
-        return {
-          ok: false,
-          refusal: "wrong_policy",
-          message: `the confirmation was issued for policy '${record.policyId}'`,
-        };
-      case "wrong_arguments":
-        return {
-          ok: false,
-          refusal: "wrong_arguments",
-          message: "the confirmation was issued for a call with other arguments",
-        };
-      default:
-        throw unexpected(reply);
-    }
+    if (outcome === "ok") return { ok: true, record };
+    if (!REFUSALS.has(outcome)) throw unexpected(reply);
+    return refusal(outcome as ConfirmationRefusal, record);
   }
 
   /**
@@ -386,7 +324,7 @@ export class RedisConfirmationStore implements ConfirmationStore {
       DECIDE,
       [this.#key(parsed.id)],
       [
-        parsed.digest.toString("hex"),
+        parsed.secretHash,
         String(this.#clock()),
         status,
         by,
@@ -406,8 +344,17 @@ export class RedisConfirmationStore implements ConfirmationStore {
 }
 
 function unknownToken(): ConsumeConfirmationResult {
-  return { ok: false, refusal: "unknown", message: "the confirmation token is unknown" };
+  return refusal("unknown");
 }
+
+const REFUSALS: ReadonlySet<string> = new Set([
+  "pending",
+  "denied",
+  "expired",
+  "used",
+  "wrong_policy",
+  "wrong_arguments",
+]);
 
 function unexpected(reply: RedisValue): DecisionBackendError {
   return new DecisionBackendError(

@@ -6,6 +6,14 @@
  * @module
  */
 
+import { refusal, refusalOf } from "../../confirm/refusals.ts";
+import {
+  checkTtl,
+  digestMatches,
+  issueToken,
+  type ParsedToken,
+  parseToken,
+} from "../../confirm/tokens.ts";
 import type {
   ConfirmationBinding,
   ConfirmationRecord,
@@ -14,7 +22,6 @@ import type {
   ConsumeConfirmationResult,
 } from "../../confirm/types.ts";
 import { GuardrailError } from "../../errors.ts";
-import { checkTtl, digestMatches, issueToken, type ParsedToken, parseToken } from "./tokens.ts";
 
 /** A row as a driver returns it. */
 export type ConfirmationRow = Record<string, unknown>;
@@ -37,11 +44,7 @@ const KEEP_EXPIRED_MS = 86_400_000;
 /** Prune on every this many creates. */
 const PRUNE_EVERY = 256;
 
-const UNKNOWN: ConsumeConfirmationResult = {
-  ok: false,
-  refusal: "unknown",
-  message: "the confirmation token is unknown",
-};
+const UNKNOWN = refusal("unknown");
 
 const text = (v: unknown): string | undefined =>
   v === null || v === undefined ? undefined : String(v);
@@ -89,48 +92,6 @@ function toRecord(row: ConfirmationRow, now: number): ConfirmationRecord {
     decidedAtMs: ms(row.decided_at_ms),
     decisionReason: text(row.decision_reason),
   };
-}
-
-/** Why a record cannot be consumed for `binding` (the memory store's order and words). */
-function refusalOf(
-  record: ConfirmationRecord,
-  binding: ConfirmationBinding,
-): ConsumeConfirmationResult | undefined {
-  switch (record.status) {
-    case "pending":
-      return {
-        ok: false,
-        refusal: "pending",
-        message: "the confirmation has not been approved yet",
-      };
-    case "denied":
-      return {
-        ok: false,
-        refusal: "denied",
-        message: `the confirmation was denied by ${record.decidedBy ?? "an approver"}`,
-      };
-    case "expired":
-      return { ok: false, refusal: "expired", message: "the confirmation token has expired" };
-    case "consumed":
-      return { ok: false, refusal: "used", message: "the confirmation token was already used" };
-    default:
-      break;
-  }
-  if (record.policyId !== binding.policyId) {
-    return {
-      ok: false,
-      refusal: "wrong_policy",
-      message: `the confirmation was issued for policy '${record.policyId}'`,
-    };
-  }
-  if (record.fingerprint !== binding.fingerprint) {
-    return {
-      ok: false,
-      refusal: "wrong_arguments",
-      message: "the confirmation was issued for a call with other arguments",
-    };
-  }
-  return undefined;
 }
 
 /** The confirmation logic over one table; each store wraps one. */
@@ -247,10 +208,10 @@ export class SqlConfirmations {
       // Nothing moved: read the request to say why, as the memory store would.
       const record = await this.#read(parsed, now);
       if (!record) return UNKNOWN;
-      const refusal = refusalOf(record, binding);
-      if (refusal) return refusal;
+      const refused = refusalOf(record, binding);
+      if (refused) return refused;
     }
-    return { ok: false, refusal: "pending", message: "the confirmation has not been approved yet" };
+    return refusal("pending");
   }
 
   /** Deletes requests that expired more than a day ago; answers how many. */

@@ -7,7 +7,7 @@
  */
 
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
-import { GuardrailError } from "../../errors.ts";
+import { GuardrailError } from "../errors.ts";
 
 /** A token's id part: a UUID as `randomUUID` spells it. */
 const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
