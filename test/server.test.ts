@@ -339,9 +339,9 @@ describe("errors", () => {
     const h = await harness();
     const cases: [InjectOptions, string, string][] = [
       [
-        { method: "POST", url: "/authorize", headers: AUTH, payload: {} },
-        "body.policyId",
-        "body.policyId is required",
+        { method: "POST", url: "/authorize", headers: AUTH, payload: { action: 7 } },
+        "body.action",
+        "body.action must be string",
       ],
       [
         { method: "POST", url: "/authorize", headers: AUTH, payload: { policyId: 7 } },
@@ -350,8 +350,8 @@ describe("errors", () => {
       ],
       [
         { method: "POST", url: "/authorize", headers: AUTH, payload: { policy_id: "open" } },
-        "body.policyId",
-        "body.policyId is required",
+        "body.policy_id",
+        "body.policy_id is not a known field",
       ],
       [
         {
@@ -947,10 +947,17 @@ describe("headers, CORS, metrics and the OpenAPI document", () => {
         "/approvals/{token}",
         "/approvals/{token}/approve",
         "/approvals/{token}/deny",
+        "/rules",
+        "/rules/{id}",
+        "/policies",
+        "/policies/{id}",
+        "/policies/reload",
       ]),
     );
     const body = doc.paths["/authorize"].post.requestBody.content["application/json"].schema;
-    expect(body.required).toEqual(["policyId"]);
+    // Both shapes: the native `policyId`, or the Python `action`, `resource`, `context`.
+    expect(body.required).toBeUndefined();
+    expect(Object.keys(body.properties)).toEqual(["policyId", "action", "resource", "context"]);
     expect(doc.paths["/health"].get.security).toEqual([]);
     const off = await harness();
     expect((await off.inject({ method: "GET", url: "/openapi.json" })).statusCode).toBe(404);

@@ -5,6 +5,25 @@
  */
 
 export {
+  PostgresApiPolicyStore,
+  type PostgresApiPolicyStoreOptions,
+} from "./api-policies/postgres-api-policy-store.ts";
+export {
+  SqliteApiPolicyStore,
+  type SqliteApiPolicyStoreOptions,
+} from "./api-policies/sqlite-api-policy-store.ts";
+export {
+  API_FAILURE_MODES,
+  API_POLICY_SCOPES,
+  type ApiFailureMode,
+  type ApiPolicy,
+  type ApiPolicyInput,
+  type ApiPolicyScope,
+  type ApiPolicyStore,
+  type ApiRule,
+  type ApiRuleInput,
+} from "./api-policies/types.ts";
+export {
   PostgresConfirmationStore,
   type PostgresConfirmationStoreOptions,
 } from "./confirmations/postgres-confirmation-store.ts";

@@ -66,4 +66,36 @@ export const SHARED_MIGRATIONS: readonly SqlMigration[] = [
     ],
     down: ["DROP TABLE hexarch_confirmations"],
   },
+  {
+    version: 5,
+    name: "create API-defined rules and policies",
+    up: [
+      // Rules and policies made over the decision server's API (`/rules`, `/policies`).
+      // `condition` and `rule_ids` are JSON text; times are ISO 8601 UTC text.
+      `CREATE TABLE hexarch_api_rules (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        description TEXT,
+        rule_type TEXT NOT NULL,
+        priority BIGINT NOT NULL,
+        enabled BIGINT NOT NULL,
+        condition TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      )`,
+      `CREATE TABLE hexarch_api_policies (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        description TEXT,
+        scope TEXT NOT NULL CHECK (scope IN ('GLOBAL', 'ORGANIZATION', 'TEAM', 'USER')),
+        scope_value TEXT,
+        failure_mode TEXT NOT NULL CHECK (failure_mode IN ('FAIL_CLOSED', 'FAIL_OPEN')),
+        enabled BIGINT NOT NULL,
+        rule_ids TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      )`,
+    ],
+    down: ["DROP TABLE hexarch_api_policies", "DROP TABLE hexarch_api_rules"],
+  },
 ];

@@ -18,6 +18,7 @@ import { type Authenticator, bearerOf, type Identity, SANE_ID, staticTokenAuth }
 import { errorBody, errorHandler, HttpError, ServerConfigError } from "./errors.ts";
 import { installMetrics, NO_METRICS } from "./metrics.ts";
 import { DEFAULT_BODY_LIMIT_BYTES, type ServerOptions } from "./options.ts";
+import { apiPolicyRoutes } from "./routes/api-policies.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { authorizeRoutes } from "./routes/authorize.ts";
@@ -205,8 +206,19 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   if (origins.length > 0) {
     await app.register(cors, {
       origin: origins.includes("*") ? true : [...origins],
-      methods: ["GET", "HEAD", "POST"],
-      allowedHeaders: ["Authorization", "Content-Type", "X-Request-Id", "X-Actor-Id"],
+      methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+      allowedHeaders: [
+        "Authorization",
+        "Content-Type",
+        "X-Request-Id",
+        "X-Actor-Id",
+        "X-Actor-Type",
+        "X-User-Id",
+        "X-Tenant-Id",
+        "X-Org-Id",
+        "X-Organization-Id",
+        "X-Team-Id",
+      ],
       exposedHeaders: [
         "X-Request-Id",
         "Retry-After",
@@ -300,10 +312,13 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     state: options.state ?? { kind: "memory" },
     healthTimeoutMs: options.healthTimeoutMs ?? 2000,
     metrics,
+    apiPolicies: options.apiPolicies,
+    reloadPolicies: options.reloadPolicies,
   };
   metaRoutes(app, ctx);
   authorizeRoutes(app, ctx);
   auditRoutes(app, ctx);
   approvalRoutes(app, ctx);
+  apiPolicyRoutes(app, ctx);
   return app;
 }

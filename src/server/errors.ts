@@ -19,6 +19,8 @@ export interface ErrorExtras {
   readonly field?: string;
   readonly knownPolicies?: readonly string[];
   readonly status?: string;
+  /** For `unknown_rules`: the rule ids that do not exist. */
+  readonly ruleIds?: readonly string[];
 }
 
 /**

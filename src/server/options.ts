@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { ApiPolicyStore } from "../audit/api-policies/types.ts";
 import type { DecisionLogger } from "../audit/decision-logger.ts";
 import type { ConfirmationStore } from "../confirm/types.ts";
 import type { Guardian } from "../guardian/guardian.ts";
@@ -113,4 +114,18 @@ export interface ServerOptions {
    * @default 2000
    */
   readonly healthTimeoutMs?: number;
+  /**
+   * Where rules and policies made over the API (`/rules`, `/policies`) live. Without it
+   * those routes answer 404 `api_policies_disabled`, `GET /policies` lists the YAML
+   * policies only, and `/authorize` without `policyId` denies (`no_applicable_policies`).
+   */
+  readonly apiPolicies?: ApiPolicyStore;
+  /**
+   * Builds a Guardian from the policy file the server was started with, for
+   * `POST /policies/reload` (without it that route answers 409 `no_policy_file`). The new
+   * Guardian decides every later `/authorize`; the replaced one is not closed (it may share
+   * the state store), and `startServer` closes only the Guardian it was given — so share
+   * the stores and give the new one no audit logger or confirmation store of its own.
+   */
+  readonly reloadPolicies?: () => Guardian | Promise<Guardian>;
 }

@@ -63,9 +63,11 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
           "already applied",
           "already applied",
           "already applied",
+          "already applied",
         ]);
         const back = await f.store.rollback();
-        expect(back[0]).toMatchObject({ version: 4, direction: "down", status: "rolled back" });
+        expect(back[0]).toMatchObject({ version: 5, direction: "down", status: "rolled back" });
+        await f.store.rollback();
         await f.store.rollback();
         await f.store.rollback();
         const up = await f.store.migrate();
@@ -74,11 +76,13 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
           [2, "applied"],
           [3, "applied"],
           [4, "applied"],
+          [5, "applied"],
         ]);
         // Re-applied, the stats table is rebuilt from the stored records.
         expect((await logger.getPolicyStats("m")).totalDecisions).toBe(1);
-        for (let i = 0; i < 4; i++) await f.store.rollback();
+        for (let i = 0; i < 5; i++) await f.store.rollback();
         expect((await f.store.migrate()).map((m) => m.status)).toEqual([
+          "applied",
           "applied",
           "applied",
           "applied",
@@ -287,6 +291,7 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
           [2, null],
           [3, null],
           [4, null],
+          [5, null],
         ]);
         await f.store.migrate();
         const after = await f.store.migrationStatus();
@@ -295,6 +300,7 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
         ).toBe(true);
         await f.store.rollback();
         expect((await f.store.migrationStatus()).map((m) => m.appliedAt === null)).toEqual([
+          false,
           false,
           false,
           false,

@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { ApiPolicyStore } from "../../audit/api-policies/types.ts";
 import type { DecisionLogger } from "../../audit/decision-logger.ts";
 import type { ConfirmationStore } from "../../confirm/types.ts";
 import type { Guardian } from "../../guardian/guardian.ts";
@@ -13,7 +14,8 @@ import type { StateBackend } from "../options.ts";
 
 /** The server's parts, as the routes see them. */
 export interface ServerContext {
-  readonly guardian: Guardian;
+  /** Replaced by `POST /policies/reload`. */
+  guardian: Guardian;
   readonly auditLogger: DecisionLogger | undefined;
   /** Approvals and denials through it are recorded in the audit log. */
   readonly confirmations: ConfirmationStore | undefined;
@@ -21,6 +23,8 @@ export interface ServerContext {
   readonly state: StateBackend;
   readonly healthTimeoutMs: number;
   readonly metrics: ServerMetrics;
+  readonly apiPolicies: ApiPolicyStore | undefined;
+  readonly reloadPolicies: (() => Guardian | Promise<Guardian>) | undefined;
 }
 
 /** The audit log, or a 404 saying the server keeps none. */
