@@ -338,6 +338,66 @@ describe("hexarch-ctl serve api (the real binary)", () => {
     await auditLogger.close();
   });
 
+  it("keeps API-defined policies in the audit database and reloads the YAML file", async () => {
+    const { proc, url, exited } = await serve(["--db", "api.db"], { HEXARCH_API_TOKEN: TOKEN });
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          ...(body !== undefined && { "content-type": "application/json" }),
+        },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const rule = await api("POST", "/rules", {
+      name: "low risk",
+      rule_type: "CONDITION",
+      condition: { field: "input.context.risk_score", operator: "less_than", value: 5 },
+    });
+    expect(rule.status).toBe(200);
+    const policy = await api("POST", "/policies", {
+      name: "risk gate",
+      scope: "GLOBAL",
+      failure_mode: "FAIL_CLOSED",
+      rule_ids: [rule.body.id],
+    });
+    expect(policy.status).toBe(200);
+    const risky = await api("POST", "/authorize", {
+      action: "transfer",
+      context: { risk_score: 7 },
+    });
+    expect(risky.body).toMatchObject({ allowed: false, decision: "DENY" });
+    const calm = await api("POST", "/authorize", {
+      action: "transfer",
+      context: { risk_score: 3 },
+    });
+    expect(calm.body).toMatchObject({ allowed: true, decision: "ALLOW" });
+    writeFileSync(
+      join(dir, "hexarch.yaml"),
+      `${POLICIES}  - id: added_later\n    rules: [{ operation: drop, action: block }]\n`,
+    );
+    const reloaded = await api("POST", "/policies/reload", {});
+    expect(reloaded).toMatchObject({ status: 200, body: { reloaded: true } });
+    expect(reloaded.body.policies).toContain("added_later");
+    writeFileSync(
+      join(dir, "hexarch.yaml"),
+      "policies: [{ id: broken, rules: [{ action: explode }] }]\n",
+    );
+    const refused = await api("POST", "/policies/reload", {});
+    expect(refused.status).toBe(422);
+    // The policies in force stay as they were.
+    const still = await api("POST", "/authorize", {
+      policyId: "added_later",
+      context: { operation: "drop" },
+    });
+    expect(still.body).toMatchObject({ allowed: false });
+    writeFileSync(join(dir, "hexarch.yaml"), POLICIES);
+    proc.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  });
+
   it("shares counters and confirmations through Redis with --redis-url", async (ctx) => {
     if (!(await redisReachable("the decision server's Redis test"))) return ctx.skip();
     const { proc, url, exited } = await serve(

@@ -9,6 +9,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
+import type { ApiPolicyStore } from "../audit/api-policies/types.ts";
 import { DecisionLogger } from "../audit/decision-logger.ts";
 import type { PgConnectionConfig } from "../audit/postgres/connection.ts";
 import type { AuditStore } from "../audit/types.ts";
@@ -148,6 +149,26 @@ export async function openConfirmationStore(
     return new SqliteConfirmationStore(path);
   } catch (err) {
     throw new CliError(`cannot open confirmations in ${path}: ${(err as Error).message}`, {
+      hint: "check the path and its permissions",
+    });
+  }
+}
+
+/** The store of API-defined rules and policies, in the audit database the flags name. */
+export async function openApiPolicyStore(flags: StoreFlags, io: CliIo): Promise<ApiPolicyStore> {
+  const pg = pgTarget(flags, io);
+  if (pg !== undefined) {
+    const { PostgresApiPolicyStore } = await import(
+      "../audit/api-policies/postgres-api-policy-store.ts"
+    );
+    return new PostgresApiPolicyStore(pg, { schema: flags.pgSchema ?? "public" });
+  }
+  const path = sqlitePath(flags, io);
+  const { SqliteApiPolicyStore } = await import("../audit/api-policies/sqlite-api-policy-store.ts");
+  try {
+    return new SqliteApiPolicyStore(path);
+  } catch (err) {
+    throw new CliError(`cannot open API policies in ${path}: ${(err as Error).message}`, {
       hint: "check the path and its permissions",
     });
   }

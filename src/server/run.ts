@@ -77,6 +77,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       (async () => options.auditLogger?.close())(),
       options.guardian.close(),
       (async () => options.confirmations?.close?.())(),
+      (async () => options.apiPolicies?.close())(),
     ]);
     return results.flatMap((r) => (r.status === "rejected" ? [asError(r.reason)] : []));
   };

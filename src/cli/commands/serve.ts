@@ -6,15 +6,18 @@
  */
 
 import { type Command, Option } from "commander";
+import type { ApiPolicyStore } from "../../audit/api-policies/types.ts";
 import type { DecisionLogger } from "../../audit/decision-logger.ts";
 import type { ConfirmationStore } from "../../confirm/types.ts";
 import type { Guardian } from "../../guardian/guardian.ts";
+import type { PolicySet } from "../../policy/types.ts";
 import type { StateStore } from "../../state/types.ts";
 import { CliError, usageError } from "../errors.ts";
 import type { CliIo } from "../output.ts";
 import { loadFile } from "../policy-file.ts";
 import {
   describeStore,
+  openApiPolicyStore,
   openConfirmationStore,
   openStore,
   redactUrl,
@@ -158,7 +161,19 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
   let auditLogger: DecisionLogger | undefined;
   let state: StateStore | undefined;
   let confirmations: ConfirmationStore | undefined;
+  let apiPolicies: ApiPolicyStore | undefined;
   let guardian: Guardian | undefined;
+  // The state store is shared by every Guardian a reload makes, so counters survive it.
+  const makeGuardian = (set: PolicySet): Guardian =>
+    new Guardian({
+      policies: set,
+      cwd: io.cwd,
+      env: io.env,
+      ...(state && { state }),
+      // Warnings travel in the answers; failures go to the server log.
+      onWarn: () => {},
+      onError: (e) => logError(e),
+    });
   try {
     if (flags.initDb) {
       const results = await store.migrate().catch((err: unknown) => {
@@ -183,17 +198,10 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
     } else {
       confirmations = await openConfirmationStore(flags, io);
     }
-    guardian = new Guardian({
-      policies: policies.set,
-      cwd: io.cwd,
-      env: io.env,
-      ...(state && { state }),
-      // Warnings travel in the answers; failures go to the server log.
-      onWarn: () => {},
-      onError: (e) => logError(e),
-    });
+    apiPolicies = await openApiPolicyStore(flags, io);
+    guardian = makeGuardian(policies.set);
   } catch (err) {
-    await closeAll([auditLogger ?? store, state, confirmations]);
+    await closeAll([auditLogger ?? store, state, confirmations, apiPolicies]);
     throw err;
   }
 
@@ -208,6 +216,9 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
       guardian,
       auditLogger,
       ...(confirmations && { confirmations }),
+      ...(apiPolicies && { apiPolicies }),
+      // POST /policies/reload: the file again, validated; the old Guardian keeps serving on error.
+      reloadPolicies: () => makeGuardian(loadFile(policies.path, io).set),
       ...(apiToken !== undefined && { apiToken }),
       allowAnon,
       corsOrigins: origins,
