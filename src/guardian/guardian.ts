@@ -17,28 +17,18 @@ import { LocalDecisionClient } from "../decision/local-decision-client.ts";
 import type { DecisionClient } from "../decision/types.ts";
 import type { Context, DecideInput } from "../engine/compile-rule.ts";
 import type { Decision } from "../engine/decision.ts";
-import { GuardrailError, UnknownPolicyError } from "../errors.ts";
-import { OpaDecisionClient } from "../opa/opa-decision-client.ts";
-import { loadPolicyFile, parsePolicies } from "../policy/load.ts";
 import type { Policy, PolicySet } from "../policy/types.ts";
 import { checkTimeout } from "../util/timeout.ts";
 import { isThenable } from "../util/values.ts";
 import { bindingOf, confirmWithToken, tokenOf, withoutConfirmation } from "./confirm-call.ts";
 import { contextBuilder } from "./context.ts";
 import { DecisionLogFile, fanOut } from "./decision-log-file.ts";
-import { type PolicyServiceClient, type PreparedDecide, remoteDecide } from "./decision-source.ts";
+import type { PolicyServiceClient } from "./decision-source.ts";
 import { CallEffects } from "./effects.ts";
 import { type Guard, makeGuard } from "./guard.ts";
 import type { CheckOptions, GuardianMode, GuardianOptions } from "./options.ts";
-import { defaultWarn, explicitMode, isPolicySet, offDecision, violation } from "./outcomes.ts";
-
-/** A policy prepared for calls: how to decide it and what to tell the audit log. */
-interface Prepared {
-  readonly policyId: string;
-  readonly decide: PreparedDecide;
-  /** Whether deciding reads the call's arguments. */
-  readonly usesArgs: boolean;
-}
+import { defaultWarn, explicitMode, offDecision, violation } from "./outcomes.ts";
+import { opaUrlOf, type Prepared, policySetOf, prepareCheck, remoteOf } from "./sources.ts";
 
 const NO_INPUT: DecideInput = Object.freeze({});
 
@@ -97,38 +87,17 @@ export class Guardian {
 
     const early = explicitMode(options.mode, env.HEXARCH_MODE);
 
-    let policies: PolicySet | undefined;
-    if (options.policies !== undefined) {
-      policies = isPolicySet(options.policies) ? options.policies : parsePolicies(options.policies);
-    } else if (
-      (options.decisionClient === undefined && opaUrl === undefined) ||
-      options.policyFile !== undefined
-    ) {
-      try {
-        policies = loadPolicyFile(options.policyFile, {
-          env,
-          ...(options.cwd !== undefined && { cwd: options.cwd }),
-        });
-      } catch (err) {
-        // With guardrails off (a test suite, say) a missing file is no reason to fail.
-        if (early !== "off") throw err;
-      }
-    }
+    const policies = policySetOf(options, env, opaUrl, early);
     this.#policies = policies;
     this.mode = early ?? policies?.mode ?? "enforce";
-    let remoteTimeoutMs = this.#timeoutMs;
-    if (opaUrl !== undefined) {
-      const opa = new OpaDecisionClient({
-        url: opaUrl,
-        timeoutMs: options.timeoutMs ?? policies?.opa?.timeoutMs ?? 2000,
-        clock: this.#clock,
-      });
-      // The client gives up on its own, with a reason naming OPA; this is only a backstop.
-      remoteTimeoutMs = opa.timeoutMs + 1000;
-      this.#remote = opa;
-    } else {
-      this.#remote = options.decisionClient;
-    }
+    const { remote, remoteTimeoutMs } = remoteOf(
+      options,
+      opaUrl,
+      policies,
+      this.#clock,
+      this.#timeoutMs,
+    );
+    this.#remote = remote;
     this.#remoteTimeoutMs = remoteTimeoutMs;
     const logging = policies?.logging;
     const logFile =
@@ -300,41 +269,17 @@ export class Guardian {
   #prepare(ids: string | readonly string[]): Prepared {
     const key = typeof ids === "string" ? ids : JSON.stringify(ids);
     let prepared = this.#prepared.get(key);
-    if (prepared) return prepared;
-    const policyId = typeof ids === "string" ? ids : ids.join(",");
-    if (this.#local) {
-      const check = this.#local.check(ids); // throws UnknownPolicyError
-      prepared = { policyId, decide: check.decide.bind(check), usesArgs: check.usesArgs };
-    } else if (typeof ids !== "string") {
-      throw new GuardrailError(
-        "checking several policies at once needs the embedded engine (no decisionClient)",
-      );
-    } else if (this.#remote) {
-      if (this.#policies && !this.#policies.policies.some((p) => p.id === policyId)) {
-        throw new UnknownPolicyError(policyId, this.listPolicies());
-      }
-      const remote = this.#remote;
-      if (
-        "hasPolicy" in remote &&
-        typeof remote.hasPolicy === "function" &&
-        !remote.hasPolicy(policyId)
-      ) {
-        throw new UnknownPolicyError(policyId, this.listPolicies());
-      }
-      const failOpen = this.#failOpen || this.getPolicy(policyId)?.failOpen === true;
-      prepared = {
-        policyId,
-        usesArgs: true,
-        decide: remoteDecide(remote, policyId, {
-          failOpen,
-          timeoutMs: this.#remoteTimeoutMs,
-          clock: this.#clock,
-        }),
-      };
-    } else {
-      throw new UnknownPolicyError(policyId, []);
+    if (!prepared) {
+      prepared = prepareCheck(ids, {
+        local: this.#local,
+        remote: this.#remote,
+        policies: this.#policies,
+        failOpen: this.#failOpen,
+        remoteTimeoutMs: this.#remoteTimeoutMs,
+        clock: this.#clock,
+      });
+      this.#prepared.set(key, prepared);
     }
-    this.#prepared.set(key, prepared);
     return prepared;
   }
 
@@ -455,23 +400,4 @@ export class Guardian {
       timeoutMs: this.#timeoutMs,
     });
   }
-}
-
-/**
- * The OPA URL decisions go to: the `opaUrl` option, else (when the Guardian configures itself
- * from the environment: no `decisionClient`, no `policies`) `HEXARCH_POLICY_OPA_URL`, else `OPA_URL`.
- */
-function opaUrlOf(
-  options: GuardianOptions,
-  env: Readonly<Record<string, string | undefined>>,
-): string | undefined {
-  if (options.opaUrl !== undefined) {
-    if (options.decisionClient !== undefined) {
-      throw new GuardrailError("give the Guardian a decisionClient or an opaUrl, not both");
-    }
-    return options.opaUrl;
-  }
-  if (options.decisionClient !== undefined || options.policies !== undefined) return undefined;
-  const fromEnv = env.HEXARCH_POLICY_OPA_URL?.trim() || env.OPA_URL?.trim();
-  return fromEnv || undefined;
 }
