@@ -33,7 +33,7 @@ import {
   type PgConnectionConfig,
   type PgPoolLike,
 } from "./connection.ts";
-import { POSTGRES_MIGRATIONS } from "./migrations.ts";
+import { type Migrator, migrateUp, migrationStatusOf, rollbackLatest } from "./migrator.ts";
 
 /** The array type of each column of `hexarch_decisions`, in {@link DECISION_COLUMNS} order. */
 const COLUMN_ARRAYS = [
@@ -143,106 +143,30 @@ export class PostgresAuditStore implements AuditStore {
 
   /** {@inheritDoc AuditStore.migrate} */
   async migrate(): Promise<readonly MigrationResult[]> {
-    const results: MigrationResult[] = [];
-    for (const m of POSTGRES_MIGRATIONS) {
-      try {
-        const status = await this.#tx(async (c) => {
-          // One migrator at a time, across processes.
-          await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [
-            `hexarch_migrations:${this.schema}`,
-          ]);
-          await c.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
-          await c.query(
-            `CREATE TABLE IF NOT EXISTS ${this.#t("hexarch_migrations")} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`,
-          );
-          const done = await c.query(
-            `SELECT 1 FROM ${this.#t("hexarch_migrations")} WHERE version = $1`,
-            [m.version],
-          );
-          if (done.rows.length > 0) return "already applied" as const;
-          await c.query(`SET LOCAL search_path TO "${this.schema}"`);
-          for (const sql of m.up) await c.query(sql);
-          await c.query(`INSERT INTO ${this.#t("hexarch_migrations")} VALUES ($1, $2, $3)`, [
-            m.version,
-            m.name,
-            new Date().toISOString(),
-          ]);
-          return "applied" as const;
-        });
-        results.push({ version: m.version, name: m.name, direction: "up", status });
-      } catch (err) {
-        results.push({
-          version: m.version,
-          name: m.name,
-          direction: "up",
-          status: "failed",
-          error: (err as Error).message,
-        });
-        break;
-      }
-    }
+    const results = await migrateUp(this.#migrator());
     this.#migrated = results.every((r) => r.status !== "failed");
     return results;
   }
 
   /** {@inheritDoc AuditStore.migrationStatus} */
   async migrationStatus(): Promise<readonly MigrationStatus[]> {
-    const pool = await this.#getPool();
-    const exists = await pool.query("SELECT to_regclass($1) AS t", [
-      `"${this.schema}".hexarch_migrations`,
-    ]);
-    const applied = new Map<number, string>();
-    if (exists.rows[0]?.t !== null) {
-      const rows = await pool.query(
-        `SELECT version, applied_at FROM ${this.#t("hexarch_migrations")}`,
-      );
-      for (const r of rows.rows) applied.set(Number(r.version), String(r.applied_at));
-    }
-    return POSTGRES_MIGRATIONS.map((m) => ({
-      version: m.version,
-      name: m.name,
-      appliedAt: applied.get(m.version) ?? null,
-    }));
+    return migrationStatusOf(this.#migrator());
   }
 
   /** {@inheritDoc AuditStore.rollback} */
   async rollback(): Promise<readonly MigrationResult[]> {
-    try {
-      const result = await this.#tx(async (c) => {
-        await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [
-          `hexarch_migrations:${this.schema}`,
-        ]);
-        const exists = await c.query("SELECT to_regclass($1) AS t", [
-          `"${this.schema}".hexarch_migrations`,
-        ]);
-        if (exists.rows[0]?.t === null) return undefined;
-        const latest = await c.query(
-          `SELECT version FROM ${this.#t("hexarch_migrations")} ORDER BY version DESC LIMIT 1`,
-        );
-        const m = POSTGRES_MIGRATIONS.find((x) => x.version === Number(latest.rows[0]?.version));
-        if (!m) return undefined;
-        await c.query(`SET LOCAL search_path TO "${this.schema}"`);
-        for (const sql of m.down) await c.query(sql);
-        await c.query(`DELETE FROM ${this.#t("hexarch_migrations")} WHERE version = $1`, [
-          m.version,
-        ]);
-        return m;
-      });
-      this.#migrated = false;
-      return result
-        ? [{ version: result.version, name: result.name, direction: "down", status: "rolled back" }]
-        : [];
-    } catch (err) {
-      return [
-        {
-          version: 0,
-          name: "latest",
-          direction: "down",
-          status: "failed",
-          error: (err as Error).message,
-        },
-      ];
-    }
+    const results = await rollbackLatest(this.#migrator());
+    if (results[0]?.status === "rolled back") this.#migrated = false;
+    return results;
+  }
+
+  #migrator(): Migrator {
+    return {
+      schema: this.schema,
+      table: this.#t("hexarch_migrations"),
+      tx: (fn) => this.#tx(fn),
+      pool: () => this.#getPool(),
+    };
   }
 
   /** {@inheritDoc AuditStore.append} */
