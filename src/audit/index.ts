@@ -5,6 +5,27 @@
  */
 
 export {
+  API_KEY_ID_LENGTH,
+  API_KEY_PREFIX,
+  apiKeyIdOf,
+  generateApiKey,
+  hashApiKey,
+} from "./api-keys/keys.ts";
+export {
+  PostgresApiKeyStore,
+  type PostgresApiKeyStoreOptions,
+} from "./api-keys/postgres-api-key-store.ts";
+export type { ApiKeyStoreOptions } from "./api-keys/sql-api-keys.ts";
+export { SqliteApiKeyStore } from "./api-keys/sqlite-api-key-store.ts";
+export {
+  API_KEY_SCOPES,
+  type ApiKey,
+  type ApiKeyCheck,
+  type ApiKeyScope,
+  type ApiKeyStore,
+  type CreatedApiKey,
+} from "./api-keys/types.ts";
+export {
   PostgresApiPolicyStore,
   type PostgresApiPolicyStoreOptions,
 } from "./api-policies/postgres-api-policy-store.ts";

@@ -98,4 +98,27 @@ export const SHARED_MIGRATIONS: readonly SqlMigration[] = [
     ],
     down: ["DROP TABLE hexarch_api_policies", "DROP TABLE hexarch_api_rules"],
   },
+  {
+    version: 6,
+    name: "create API keys (keyed hashes only)",
+    up: [
+      // The decision server's API keys. `id` is the key's non-secret prefix; `key_hash` the
+      // hex HMAC-SHA256 of the whole key; `scopes` JSON text; times ISO 8601 UTC text.
+      `CREATE TABLE hexarch_api_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        key_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT,
+        last_used_at TEXT
+      )`,
+      // The HMAC secret, when none is configured (HEXARCH_API_KEY_PEPPER): made on first use.
+      `CREATE TABLE hexarch_api_key_secrets (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      )`,
+    ],
+    down: ["DROP TABLE hexarch_api_key_secrets", "DROP TABLE hexarch_api_keys"],
+  },
 ];

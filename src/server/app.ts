@@ -12,12 +12,15 @@ import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import Fastify, * as fastifyModule from "fastify";
+import { apiKeyIdOf } from "../audit/api-keys/keys.ts";
 import { auditedConfirmations, confirmationSink } from "../confirm/events.ts";
 import { VERSION } from "../version.ts";
+import { type ApiKeyAuth, apiKeyAuth } from "./api-key-auth.ts";
 import { type Authenticator, bearerOf, type Identity, SANE_ID, staticTokenAuth } from "./auth.ts";
 import { errorBody, errorHandler, HttpError, ServerConfigError } from "./errors.ts";
 import { installMetrics, NO_METRICS } from "./metrics.ts";
 import { DEFAULT_BODY_LIMIT_BYTES, type ServerOptions } from "./options.ts";
+import { apiKeyRoutes } from "./routes/api-keys.ts";
 import { apiPolicyRoutes } from "./routes/api-policies.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
 import { auditRoutes } from "./routes/audit.ts";
@@ -108,6 +111,11 @@ function checkOptions(options: ServerOptions): void {
       "no API token is configured: give one (HEXARCH_API_TOKEN, --api-token) or allow anonymous access explicitly (--allow-anon)",
     );
   }
+  if (options.apiKeyAdmin === true && (options.apiKeys === undefined || token === undefined)) {
+    throw new ServerConfigError(
+      "API key administration needs an API key store and the static API token (HEXARCH_API_TOKEN)",
+    );
+  }
   const positive = (value: number | undefined, name: string) => {
     if (value !== undefined && (!Number.isInteger(value) || value < 1))
       throw new ServerConfigError(`${name} must be a positive whole number, got ${value}`);
@@ -121,10 +129,13 @@ function checkOptions(options: ServerOptions): void {
   }
 }
 
-/** The rate limiter's bucket: the token when it is valid, else the client's IP. */
-function rateLimitKey(auth: Authenticator) {
+/** The rate limiter's bucket: the token (or an API key seen before) when valid, else the client's IP. */
+function rateLimitKey(auth: Authenticator, keys: ApiKeyAuth | undefined) {
   return (request: FastifyRequest): string => {
     if (auth.hasValidToken(request)) return "token";
+    const bearer = bearerOf(request);
+    const bucket = keys && bearer !== undefined ? keys.bucketOf(bearer) : undefined;
+    if (bucket !== undefined) return bucket;
     // Anonymous callers of an anonymous server are its clients, limited per IP like tokens.
     if (auth.anonymous && bearerOf(request) === undefined) return `anon:${request.ip}`;
     return `ip:${request.ip}`;
@@ -190,6 +201,12 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   app.decorateRequest("identity", null);
 
   const auth = staticTokenAuth(options.apiToken, options.allowAnon === true);
+  const apiKeyStore = options.apiKeys;
+  const keys = apiKeyStore
+    ? apiKeyAuth(apiKeyStore, options.auditLogger, (err) =>
+        app.log.error({ err }, "recording an API key refusal in the audit log failed"),
+      )
+    : undefined;
   if (options.allowAnon) {
     app.log.warn(
       options.apiToken === undefined
@@ -239,7 +256,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       global: true,
       timeWindow: windowMs,
       max: (_request, key) => (key.startsWith("ip:") ? maxPerIp : max),
-      keyGenerator: rateLimitKey(auth),
+      keyGenerator: rateLimitKey(auth, keys),
       errorResponseBuilder: (_request, context) =>
         new HttpError(
           429,
@@ -267,8 +284,17 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
 
   // After the rate limiter (whose hooks run at onRequest), so failed logins are counted.
   app.addHook("preParsing", async (request, _reply, payload) => {
-    if (!request.is404 && request.routeOptions.config.public !== true)
-      request.identity = auth.authenticate(request);
+    if (request.is404 || request.routeOptions.config.public === true) return payload;
+    const bearer = bearerOf(request);
+    // A key-shaped token that is not the static token is an API key (when the server has them).
+    request.identity =
+      keys &&
+      bearer !== undefined &&
+      apiKeyIdOf(bearer) !== undefined &&
+      !auth.hasValidToken(request)
+        ? await keys.authenticate(request, bearer)
+        : auth.authenticate(request);
+    if (keys) await keys.authorize(request);
     return payload;
   });
   app.addHook("preValidation", async (request) => {
@@ -320,5 +346,6 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   auditRoutes(app, ctx);
   approvalRoutes(app, ctx);
   apiPolicyRoutes(app, ctx);
+  if (options.apiKeyAdmin === true && apiKeyStore && keys) apiKeyRoutes(app, apiKeyStore, keys);
   return app;
 }

@@ -1,6 +1,6 @@
 /**
  * Who is calling: the static bearer token, compared in constant time, or anonymous when
- * the server was started with `allowAnon`. Later credentials (API keys) plug in here.
+ * the server was started with `allowAnon`. API keys are checked beside it (`api-key-auth.ts`).
  *
  * @module
  */
@@ -12,7 +12,7 @@ import { HttpError } from "./errors.ts";
 /** The authenticated caller of a request. */
 export interface Identity {
   /** How the caller authenticated. */
-  readonly kind: "api-token" | "anonymous";
+  readonly kind: "api-token" | "api-key" | "anonymous";
   /**
    * Who acts, for audit records and approvals: `X-Actor-Id` when the credential may name
    * someone, else the credential's own name (`api-token`, `anonymous`).
@@ -25,6 +25,12 @@ export interface Identity {
   readonly mayNameActor: boolean;
   /** Whether `actorId` was named by the caller (the `X-Actor-Id` header). */
   readonly actorNamed: boolean;
+  /** For `api-key`: the key (its id is also the actor, `api-key:<id>`). */
+  readonly apiKey?: {
+    readonly id: string;
+    readonly name: string;
+    readonly scopes: readonly ("read" | "write" | "admin" | "*")[];
+  };
 }
 
 /** What the `WWW-Authenticate` header says on a 401. */

@@ -21,6 +21,8 @@ export interface ErrorExtras {
   readonly status?: string;
   /** For `unknown_rules`: the rule ids that do not exist. */
   readonly ruleIds?: readonly string[];
+  /** For `insufficient_scope`: the scope the route needs. */
+  readonly requiredScope?: string;
 }
 
 /**

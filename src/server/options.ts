@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { ApiKeyStore } from "../audit/api-keys/types.ts";
 import type { ApiPolicyStore } from "../audit/api-policies/types.ts";
 import type { DecisionLogger } from "../audit/decision-logger.ts";
 import type { ConfirmationStore } from "../confirm/types.ts";
@@ -128,4 +129,16 @@ export interface ServerOptions {
    * the stores and give the new one no audit logger or confirmation store of its own.
    */
   readonly reloadPolicies?: () => Guardian | Promise<Guardian>;
+  /**
+   * API keys (`Authorization: Bearer hxk_…`) the server accepts beside the static token,
+   * each limited to its scopes. A key's caller is the key: identity headers are ignored.
+   */
+  readonly apiKeys?: ApiKeyStore;
+  /**
+   * Serve `/api-keys` (create, list, revoke), for the static token only. Off: those routes
+   * do not exist (404). Needs `apiKeys` and `apiToken`. The CLI sets it from
+   * `HEXARCH_API_KEY_ADMIN_ENABLED=true`.
+   * @default false
+   */
+  readonly apiKeyAdmin?: boolean;
 }

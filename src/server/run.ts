@@ -78,6 +78,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       options.guardian.close(),
       (async () => options.confirmations?.close?.())(),
       (async () => options.apiPolicies?.close())(),
+      (async () => options.apiKeys?.close())(),
     ]);
     return results.flatMap((r) => (r.status === "rejected" ? [asError(r.reason)] : []));
   };

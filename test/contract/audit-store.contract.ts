@@ -64,9 +64,11 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
           "already applied",
           "already applied",
           "already applied",
+          "already applied",
         ]);
         const back = await f.store.rollback();
-        expect(back[0]).toMatchObject({ version: 5, direction: "down", status: "rolled back" });
+        expect(back[0]).toMatchObject({ version: 6, direction: "down", status: "rolled back" });
+        await f.store.rollback();
         await f.store.rollback();
         await f.store.rollback();
         await f.store.rollback();
@@ -77,11 +79,13 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
           [3, "applied"],
           [4, "applied"],
           [5, "applied"],
+          [6, "applied"],
         ]);
         // Re-applied, the stats table is rebuilt from the stored records.
         expect((await logger.getPolicyStats("m")).totalDecisions).toBe(1);
-        for (let i = 0; i < 5; i++) await f.store.rollback();
+        for (let i = 0; i < 6; i++) await f.store.rollback();
         expect((await f.store.migrate()).map((m) => m.status)).toEqual([
+          "applied",
           "applied",
           "applied",
           "applied",
@@ -292,6 +296,7 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
           [3, null],
           [4, null],
           [5, null],
+          [6, null],
         ]);
         await f.store.migrate();
         const after = await f.store.migrationStatus();
@@ -300,6 +305,7 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
         ).toBe(true);
         await f.store.rollback();
         expect((await f.store.migrationStatus()).map((m) => m.appliedAt === null)).toEqual([
+          false,
           false,
           false,
           false,

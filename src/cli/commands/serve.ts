@@ -5,7 +5,9 @@
  * @module
  */
 
+import { resolve } from "node:path";
 import { type Command, Option } from "commander";
+import type { ApiKeyStore } from "../../audit/api-keys/types.ts";
 import type { ApiPolicyStore } from "../../audit/api-policies/types.ts";
 import type { DecisionLogger } from "../../audit/decision-logger.ts";
 import type { ConfirmationStore } from "../../confirm/types.ts";
@@ -135,6 +137,38 @@ Examples:
     });
 }
 
+/**
+ * The API key store in the audit database the flags name (checked already by `openStore`),
+ * hashing under `HEXARCH_API_KEY_PEPPER` when it is set.
+ */
+async function openApiKeyStore(flags: ServeFlags, io: CliIo): Promise<ApiKeyStore> {
+  const pepper = io.env.HEXARCH_API_KEY_PEPPER?.trim() || undefined;
+  try {
+    if (flags.pgUrl || flags.pgHost) {
+      const { PostgresApiKeyStore } = await import(
+        "../../audit/api-keys/postgres-api-key-store.ts"
+      );
+      const target = flags.pgUrl ?? {
+        host: flags.pgHost as string,
+        port: Number(flags.pgPort ?? 5432),
+        database: flags.pgDatabase as string,
+        user: flags.pgUser as string,
+        ...(io.env.PGPASSWORD !== undefined && { password: io.env.PGPASSWORD }),
+      };
+      return new PostgresApiKeyStore(target, {
+        schema: flags.pgSchema ?? "public",
+        ...(pepper !== undefined && { pepper }),
+      });
+    }
+    const { SqliteApiKeyStore } = await import("../../audit/api-keys/sqlite-api-key-store.ts");
+    return new SqliteApiKeyStore(resolve(io.cwd, flags.db ?? "decisions.db"), {
+      ...(pepper !== undefined && { pepper }),
+    });
+  } catch (err) {
+    throw usageError(`cannot open the API key store: ${(err as Error).message}`);
+  }
+}
+
 /** Closes what was opened before the server could take it over. */
 async function closeAll(parts: readonly ({ close?(): unknown } | undefined)[]): Promise<void> {
   await Promise.allSettled(parts.map(async (p) => p?.close?.()));
@@ -162,6 +196,7 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
   let state: StateStore | undefined;
   let confirmations: ConfirmationStore | undefined;
   let apiPolicies: ApiPolicyStore | undefined;
+  let apiKeys: ApiKeyStore | undefined;
   let guardian: Guardian | undefined;
   // The state store is shared by every Guardian a reload makes, so counters survive it.
   const makeGuardian = (set: PolicySet): Guardian =>
@@ -199,9 +234,10 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
       confirmations = await openConfirmationStore(flags, io);
     }
     apiPolicies = await openApiPolicyStore(flags, io);
+    apiKeys = await openApiKeyStore(flags, io);
     guardian = makeGuardian(policies.set);
   } catch (err) {
-    await closeAll([auditLogger ?? store, state, confirmations, apiPolicies]);
+    await closeAll([auditLogger ?? store, state, confirmations, apiPolicies, apiKeys]);
     throw err;
   }
 
@@ -217,6 +253,8 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
       auditLogger,
       ...(confirmations && { confirmations }),
       ...(apiPolicies && { apiPolicies }),
+      ...(apiKeys && { apiKeys }),
+      apiKeyAdmin: truthy(io.env.HEXARCH_API_KEY_ADMIN_ENABLED),
       // POST /policies/reload: the file again, validated; the old Guardian keeps serving on error.
       reloadPolicies: () => makeGuardian(loadFile(policies.path, io).set),
       ...(apiToken !== undefined && { apiToken }),

@@ -77,10 +77,20 @@ function headerId(request: FastifyRequest, name: string): string | null {
  * The caller as API policies see it, from the Python server's headers: `X-Actor-Id` (else
  * `X-User-Id`), `X-Actor-Type`, `X-Tenant-Id`, `X-Org-Id` (or `X-Organization-Id`),
  * `X-Team-Id`, `X-User-Id`. Only credentials that may name people (the static token, or
- * anonymous access) may claim them; they carry no other weight.
+ * anonymous access) may claim them; they carry no other weight. An API key's caller is the
+ * key itself (`api-key:<id>`, actor type `api_key`): its headers are ignored.
  */
 export function callerIdentity(request: FastifyRequest): CallerIdentity {
   const identity = request.identity;
+  if (identity && !identity.mayNameActor)
+    return {
+      actor_id: identity.actorId,
+      actor_type: identity.kind === "api-key" ? "api_key" : "user",
+      tenant_id: null,
+      org_id: null,
+      team_id: null,
+      user_id: null,
+    };
   const user = headerId(request, "x-user-id");
   return {
     actor_id: identity?.actorNamed ? identity.actorId : (user ?? identity?.actorId ?? "anonymous"),

@@ -1,0 +1,174 @@
+/**
+ * The logic both SQL stores of API keys share; a dialect supplies only a way to run a
+ * statement.
+ *
+ * @module
+ */
+
+import { randomBytes } from "node:crypto";
+import { GuardrailError } from "../../errors.ts";
+import type { SqlRunner } from "../confirmations/sql-confirmations.ts";
+import { apiKeyIdOf, apiKeyMatches, generateApiKey, hashApiKey } from "./keys.ts";
+import type { ApiKey, ApiKeyCheck, ApiKeyScope, ApiKeyStore, CreatedApiKey } from "./types.ts";
+
+/** Options the SQL key stores share. */
+export interface ApiKeyStoreOptions {
+  /**
+   * The HMAC secret keys are hashed under (`HEXARCH_API_KEY_PEPPER` for the CLI). Without
+   * it a random secret is made on first use and kept in the database (table
+   * `hexarch_api_key_secrets`). Changing it invalidates every key.
+   */
+  readonly pepper?: string;
+  /** Current time in ms since the epoch. @default Date.now */
+  readonly clock?: () => number;
+}
+
+type Row = Record<string, unknown>;
+
+const textOrNull = (v: unknown): string | null =>
+  v === null || v === undefined ? null : String(v);
+
+function toKey(row: Row): ApiKey {
+  return {
+    id: String(row.id),
+    name: String(row.name),
+    scopes: JSON.parse(String(row.scopes)) as ApiKeyScope[],
+    created_at: String(row.created_at),
+    revoked_at: textOrNull(row.revoked_at),
+    last_used_at: textOrNull(row.last_used_at),
+  };
+}
+
+/** `last_used_at` is written at most this often per key, so a busy key costs no write per request. */
+const TOUCH_EVERY_MS = 60_000;
+
+/** API keys over one table (and the database's secret in another); each dialect's store wraps one. */
+export class SqlApiKeys implements ApiKeyStore {
+  readonly #keys: string;
+  readonly #secrets: string;
+  readonly #db: SqlRunner;
+  readonly #clock: () => number;
+  readonly #close: () => Promise<void>;
+  readonly #configuredPepper: string | undefined;
+  #pepper: Promise<string> | undefined;
+
+  /**
+   * @param prefix Put before each table name (a quoted schema and a dot, or nothing).
+   * @param db Runs the statements.
+   * @param close Releases the connection.
+   * @throws GuardrailError for an empty pepper.
+   */
+  constructor(
+    prefix: string,
+    db: SqlRunner,
+    close: () => Promise<void>,
+    options: ApiKeyStoreOptions = {},
+  ) {
+    if (options.pepper !== undefined && options.pepper.length < 16)
+      throw new GuardrailError("the API key pepper must be at least 16 characters");
+    this.#keys = `${prefix}hexarch_api_keys`;
+    this.#secrets = `${prefix}hexarch_api_key_secrets`;
+    this.#db = db;
+    this.#clock = options.clock ?? Date.now;
+    this.#close = close;
+    this.#configuredPepper = options.pepper;
+  }
+
+  #now(): string {
+    return new Date(this.#clock()).toISOString();
+  }
+
+  /** The configured pepper, else the database's (made on first call: the first writer wins). */
+  #secret(): Promise<string> {
+    if (this.#configuredPepper !== undefined) return Promise.resolve(this.#configuredPepper);
+    this.#pepper ??= (async () => {
+      const read = async () =>
+        (await this.#db.all(`SELECT value FROM ${this.#secrets} WHERE name = ?`, ["pepper"]))[0];
+      let row = await read();
+      if (!row) {
+        await this.#db.run(
+          `INSERT INTO ${this.#secrets} (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`,
+          ["pepper", randomBytes(32).toString("base64url")],
+        );
+        row = await read();
+      }
+      if (!row) throw new GuardrailError("the API key secret could not be stored");
+      return String(row.value);
+    })().catch((err: unknown) => {
+      this.#pepper = undefined;
+      throw err;
+    });
+    return this.#pepper;
+  }
+
+  async create(input: {
+    readonly name: string;
+    readonly scopes: readonly ApiKeyScope[];
+  }): Promise<CreatedApiKey> {
+    const pepper = await this.#secret();
+    const { id, key } = generateApiKey();
+    const apiKey: ApiKey = {
+      id,
+      name: input.name,
+      scopes: [...new Set(input.scopes)],
+      created_at: this.#now(),
+      revoked_at: null,
+      last_used_at: null,
+    };
+    await this.#db.run(
+      `INSERT INTO ${this.#keys} (id, name, scopes, key_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
+      [id, apiKey.name, JSON.stringify(apiKey.scopes), hashApiKey(pepper, key), apiKey.created_at],
+    );
+    return { apiKey, key };
+  }
+
+  async list(): Promise<ApiKey[]> {
+    const rows = await this.#db.all(
+      `SELECT id, name, scopes, created_at, revoked_at, last_used_at FROM ${this.#keys} ORDER BY created_at, id`,
+      [],
+    );
+    return rows.map(toKey);
+  }
+
+  async get(id: string): Promise<ApiKey | undefined> {
+    const row = (
+      await this.#db.all(
+        `SELECT id, name, scopes, created_at, revoked_at, last_used_at FROM ${this.#keys} WHERE id = ?`,
+        [id],
+      )
+    )[0];
+    return row && toKey(row);
+  }
+
+  async revoke(id: string): Promise<ApiKey | undefined> {
+    await this.#db.run(
+      `UPDATE ${this.#keys} SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
+      [this.#now(), id],
+    );
+    return this.get(id);
+  }
+
+  async verify(presented: string): Promise<ApiKeyCheck> {
+    const id = apiKeyIdOf(presented);
+    if (id === undefined) return { status: "invalid" };
+    // No row, no secret needed: an unknown key writes nothing (not even the database's pepper).
+    const row = (await this.#db.all(`SELECT * FROM ${this.#keys} WHERE id = ?`, [id]))[0];
+    if (!row) return { status: "invalid" };
+    if (!apiKeyMatches(await this.#secret(), presented, String(row.key_hash)))
+      return { status: "invalid" };
+    const apiKey = toKey(row);
+    if (apiKey.revoked_at !== null) return { status: "revoked", apiKey };
+    const now = this.#clock();
+    const last = apiKey.last_used_at === null ? Number.NaN : Date.parse(apiKey.last_used_at);
+    if (!(now - last < TOUCH_EVERY_MS)) {
+      const at = new Date(now).toISOString();
+      await this.#db.run(`UPDATE ${this.#keys} SET last_used_at = ? WHERE id = ?`, [at, id]);
+      return { status: "valid", apiKey: { ...apiKey, last_used_at: at } };
+    }
+    return { status: "valid", apiKey };
+  }
+
+  close(): Promise<void> {
+    return this.#close();
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * API keys of the decision server: named credentials with scopes, stored beside the audit
+ * log (audit migration 6) as keyed hashes only. The secret is shown once, at creation.
+ *
+ * @module
+ */
+
+/**
+ * What a key may do: `read` (GET routes), `write` (decisions, approvals, rule and policy
+ * changes), `admin` (everything, reloading the policy file included), `*` (everything).
+ */
+export type ApiKeyScope = "read" | "write" | "admin" | "*";
+
+/** Every scope, in the order the documentation lists them. */
+export const API_KEY_SCOPES: readonly ApiKeyScope[] = ["read", "write", "admin", "*"];
+
+/** A stored key, as listed: never its secret nor its hash. */
+export interface ApiKey {
+  /** The key id: not secret, part of the key itself (`hxk_<id>…`). */
+  readonly id: string;
+  readonly name: string;
+  readonly scopes: readonly ApiKeyScope[];
+  /** ISO 8601 UTC. */
+  readonly created_at: string;
+  /** ISO 8601 UTC; `null` while the key is in force. */
+  readonly revoked_at: string | null;
+  /** ISO 8601 UTC, updated at most once a minute; `null` before first use. */
+  readonly last_used_at: string | null;
+}
+
+/** A key just created: the only time its secret (`key`) is known. */
+export interface CreatedApiKey {
+  readonly apiKey: ApiKey;
+  /** The whole key (`hxk_…`), to hand to the client. It is not stored. */
+  readonly key: string;
+}
+
+/** What a presented key turned out to be. */
+export type ApiKeyCheck =
+  /** The key matches a stored one in force. */
+  | { readonly status: "valid"; readonly apiKey: ApiKey }
+  /** The key matches a stored one that was revoked. */
+  | { readonly status: "revoked"; readonly apiKey: ApiKey }
+  /** No stored key has this id, or the secret does not match. */
+  | { readonly status: "invalid" };
+
+/** Creating, listing, revoking and checking API keys. */
+export interface ApiKeyStore {
+  /** Creates a key; the result holds the secret, which is not kept. */
+  create(input: {
+    readonly name: string;
+    readonly scopes: readonly ApiKeyScope[];
+  }): Promise<CreatedApiKey>;
+  /** Every key, by creation time. */
+  list(): Promise<ApiKey[]>;
+  get(id: string): Promise<ApiKey | undefined>;
+  /** Revokes a key (a revoked one keeps its first `revoked_at`); `undefined` when there is none. */
+  revoke(id: string): Promise<ApiKey | undefined>;
+  /**
+   * Checks a presented key: looked up by its id, compared in constant time. Writes nothing
+   * unless the key matches (then `last_used_at`, at most once a minute).
+   */
+  verify(presented: string): Promise<ApiKeyCheck>;
+  /** Releases the connection. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,172 @@
+/**
+ * API keys at the door: which scope each route needs, checking a presented key, and
+ * recording the refusals of keys that exist.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import type { FastifyRequest } from "fastify";
+import { apiKeyIdOf } from "../audit/api-keys/keys.ts";
+import type { ApiKey, ApiKeyScope, ApiKeyStore } from "../audit/api-keys/types.ts";
+import type { DecisionLogger } from "../audit/decision-logger.ts";
+import { makeDecision } from "../engine/decision.ts";
+import type { Identity } from "./auth.ts";
+import { backend, HttpError } from "./errors.ts";
+
+/** What a route asks of its caller: a scope, or the static token itself (`token`). */
+export type RouteScope = "read" | "write" | "admin" | "token";
+
+/**
+ * The scope a route needs (by method and route pattern):
+ *
+ * | route                                          | needs   |
+ * | ---------------------------------------------- | ------- |
+ * | `/api-keys…` (any method)                      | `token` (the static token; no API key) |
+ * | `POST /policies/reload`                        | `admin` |
+ * | any other `GET`/`HEAD` (audit, rules, policies, approvals, metrics) | `read` |
+ * | any other method (`POST /authorize`, approve/deny, rule and policy changes) | `write` |
+ */
+export function requiredScope(method: string, url: string): RouteScope {
+  if (url === "/api-keys" || url.startsWith("/api-keys/")) return "token";
+  if (url === "/policies/reload") return "admin";
+  return method === "GET" || method === "HEAD" ? "read" : "write";
+}
+
+/**
+ * Whether scopes grant what a route needs: `*` and `admin` grant every scope, `read` and
+ * `write` only themselves (a key that makes decisions need not read the audit log). No
+ * scope grants `token`.
+ */
+export function scopesGrant(scopes: readonly ApiKeyScope[], need: RouteScope): boolean {
+  if (need === "token") return false;
+  return scopes.some((s) => s === "*" || s === "admin" || s === need);
+}
+
+/** The policy id refusals of API keys carry in the audit log. */
+export const API_KEY_AUDIT_POLICY = "hexarch:api-key";
+
+/** Checks API keys for one server. */
+export interface ApiKeyAuth {
+  /**
+   * The caller behind a key-shaped bearer token.
+   * @throws HttpError 403 for a key that does not exist, does not match, or was revoked
+   *   (only the last is recorded: the caller proved it holds a real key).
+   */
+  authenticate(request: FastifyRequest, token: string): Promise<Identity>;
+  /**
+   * Refuses a request whose caller lacks the route's scope: 403 for an API key (recorded),
+   * 401 for an anonymous caller on a token-only route.
+   */
+  authorize(request: FastifyRequest): Promise<void>;
+  /** The rate limiter's bucket for a key checked before (`key:<id>`), else `undefined`. */
+  bucketOf(token: string): string | undefined;
+  /** Forgets a revoked key's bucket. */
+  forget(id: string): void;
+}
+
+const digest = (s: string): string => createHash("sha256").update(s, "utf8").digest("hex");
+
+/** Keys remembered for the rate limiter, at most (then it starts over). */
+const MAX_REMEMBERED = 10_000;
+
+/** Builds the API key checks over a store; refusals go to `auditLogger` when there is one. */
+export function apiKeyAuth(
+  store: ApiKeyStore,
+  auditLogger: DecisionLogger | undefined,
+  onRecordError: (err: unknown) => void,
+): ApiKeyAuth {
+  // Digests of keys that matched, for the rate limiter (which cannot wait for the store).
+  const known = new Map<string, string>();
+  const record = async (
+    request: FastifyRequest,
+    apiKey: Pick<ApiKey, "id" | "name">,
+    code: string,
+    reason: string,
+  ): Promise<void> => {
+    if (!auditLogger) return;
+    const route = `${request.method} ${request.routeOptions.url ?? ""}`;
+    try {
+      await auditLogger.record({
+        decision: makeDecision({
+          action: "block",
+          policyId: API_KEY_AUDIT_POLICY,
+          reason,
+          matchedRules: [code],
+          durationMs: 0,
+          timestampMs: Date.now(),
+        }),
+        functionName: route,
+        context: { route },
+        metadata: {
+          via: "api-key",
+          requestId: request.id,
+          actor: `api-key:${apiKey.id}`,
+          keyId: apiKey.id,
+          keyName: apiKey.name,
+          code,
+        },
+        mode: "enforce",
+      });
+    } catch (err) {
+      onRecordError(err);
+    }
+  };
+  return {
+    async authenticate(request, token) {
+      const check = await backend("API key store", () => store.verify(token));
+      if (check.status === "invalid") {
+        const id = apiKeyIdOf(token);
+        for (const [d, k] of known) if (k === id) known.delete(d);
+        throw new HttpError(403, "forbidden", "the API key is not valid for this server");
+      }
+      const { apiKey } = check;
+      if (check.status === "revoked") {
+        this.forget(apiKey.id);
+        await record(request, apiKey, "revoked_key", `API key '${apiKey.id}' is revoked`);
+        throw new HttpError(403, "revoked_key", `the API key '${apiKey.id}' was revoked`);
+      }
+      if (known.size >= MAX_REMEMBERED) known.clear();
+      known.set(digest(token), apiKey.id);
+      return {
+        kind: "api-key",
+        actorId: `api-key:${apiKey.id}`,
+        mayNameActor: false,
+        actorNamed: false,
+        apiKey: { id: apiKey.id, name: apiKey.name, scopes: apiKey.scopes },
+      };
+    },
+    async authorize(request) {
+      const identity = request.identity;
+      if (!identity) return;
+      const need = requiredScope(request.method, request.routeOptions.url ?? "");
+      if (identity.kind === "api-token") return;
+      if (identity.kind === "anonymous") {
+        if (need === "token")
+          throw new HttpError(401, "unauthenticated", "this route needs the server's API token", {
+            headers: { "www-authenticate": 'Bearer realm="hexarch-guardrails"' },
+          });
+        return;
+      }
+      const key = identity.apiKey;
+      if (key && scopesGrant(key.scopes, need)) return;
+      const message =
+        need === "token"
+          ? "API keys cannot manage API keys: use the server's API token"
+          : `the API key lacks the '${need}' scope this route needs`;
+      if (key) {
+        await record(request, key, "insufficient_scope", `API key '${key.id}' refused: ${message}`);
+      }
+      throw new HttpError(403, "insufficient_scope", message, {
+        extras: { requiredScope: need },
+      });
+    },
+    bucketOf(token) {
+      const id = known.get(digest(token));
+      return id === undefined ? undefined : `key:${id}`;
+    },
+    forget(id) {
+      for (const [d, k] of known) if (k === id) known.delete(d);
+    },
+  };
+}
