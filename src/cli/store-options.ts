@@ -9,6 +9,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
+import type { ApiKeyStore } from "../audit/api-keys/types.ts";
 import type { ApiPolicyStore } from "../audit/api-policies/types.ts";
 import { DecisionLogger } from "../audit/decision-logger.ts";
 import type { PgConnectionConfig } from "../audit/postgres/connection.ts";
@@ -171,6 +172,30 @@ export async function openApiPolicyStore(flags: StoreFlags, io: CliIo): Promise<
     throw new CliError(`cannot open API policies in ${path}: ${(err as Error).message}`, {
       hint: "check the path and its permissions",
     });
+  }
+}
+
+/**
+ * The API key store in the audit database the flags name, hashing under
+ * `HEXARCH_API_KEY_PEPPER` when it is set.
+ */
+export async function openApiKeyStore(flags: StoreFlags, io: CliIo): Promise<ApiKeyStore> {
+  const pepper = io.env.HEXARCH_API_KEY_PEPPER?.trim() || undefined;
+  const pg = pgTarget(flags, io);
+  try {
+    if (pg !== undefined) {
+      const { PostgresApiKeyStore } = await import("../audit/api-keys/postgres-api-key-store.ts");
+      return new PostgresApiKeyStore(pg, {
+        schema: flags.pgSchema ?? "public",
+        ...(pepper !== undefined && { pepper }),
+      });
+    }
+    const { SqliteApiKeyStore } = await import("../audit/api-keys/sqlite-api-key-store.ts");
+    return new SqliteApiKeyStore(sqlitePath(flags, io), {
+      ...(pepper !== undefined && { pepper }),
+    });
+  } catch (err) {
+    throw usageError(`cannot open the API key store: ${(err as Error).message}`);
   }
 }
 

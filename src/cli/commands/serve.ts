@@ -5,7 +5,6 @@
  * @module
  */
 
-import { resolve } from "node:path";
 import { type Command, Option } from "commander";
 import type { ApiKeyStore } from "../../audit/api-keys/types.ts";
 import type { ApiPolicyStore } from "../../audit/api-policies/types.ts";
@@ -19,6 +18,7 @@ import type { CliIo } from "../output.ts";
 import { loadFile } from "../policy-file.ts";
 import {
   describeStore,
+  openApiKeyStore,
   openApiPolicyStore,
   openConfirmationStore,
   openStore,
@@ -135,38 +135,6 @@ Examples:
     .action(async (flags: ServeFlags) => {
       await serveApi(flags, io);
     });
-}
-
-/**
- * The API key store in the audit database the flags name (checked already by `openStore`),
- * hashing under `HEXARCH_API_KEY_PEPPER` when it is set.
- */
-async function openApiKeyStore(flags: ServeFlags, io: CliIo): Promise<ApiKeyStore> {
-  const pepper = io.env.HEXARCH_API_KEY_PEPPER?.trim() || undefined;
-  try {
-    if (flags.pgUrl || flags.pgHost) {
-      const { PostgresApiKeyStore } = await import(
-        "../../audit/api-keys/postgres-api-key-store.ts"
-      );
-      const target = flags.pgUrl ?? {
-        host: flags.pgHost as string,
-        port: Number(flags.pgPort ?? 5432),
-        database: flags.pgDatabase as string,
-        user: flags.pgUser as string,
-        ...(io.env.PGPASSWORD !== undefined && { password: io.env.PGPASSWORD }),
-      };
-      return new PostgresApiKeyStore(target, {
-        schema: flags.pgSchema ?? "public",
-        ...(pepper !== undefined && { pepper }),
-      });
-    }
-    const { SqliteApiKeyStore } = await import("../../audit/api-keys/sqlite-api-key-store.ts");
-    return new SqliteApiKeyStore(resolve(io.cwd, flags.db ?? "decisions.db"), {
-      ...(pepper !== undefined && { pepper }),
-    });
-  } catch (err) {
-    throw usageError(`cannot open the API key store: ${(err as Error).message}`);
-  }
 }
 
 /** Closes what was opened before the server could take it over. */
