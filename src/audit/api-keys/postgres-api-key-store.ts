@@ -6,69 +6,14 @@
  */
 
 import { GuardrailError } from "../../errors.ts";
-import type { SqlRunner, SqlValue } from "../confirmations/sql-confirmations.ts";
-import {
-  isPool,
-  openPool,
-  type PgConnectionConfig,
-  type PgPoolLike,
-} from "../postgres/connection.ts";
-import { PostgresAuditStore } from "../postgres/postgres-audit-store.ts";
+import type { PgConnectionConfig, PgPoolLike } from "../postgres/connection.ts";
+import { pgRunner } from "../sql-runners.ts";
 import { type ApiKeyStoreOptions, SqlApiKeys } from "./sql-api-keys.ts";
 
 /** Options of {@link PostgresApiKeyStore}. */
 export interface PostgresApiKeyStoreOptions extends ApiKeyStoreOptions {
   /** The PostgreSQL schema of the audit tables (created if missing). @default "public" */
   readonly schema?: string;
-}
-
-/** `?` parameters as PostgreSQL's `$1, $2, …` (the statements have no `?` of their own). */
-const numbered = (sql: string): string => {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
-};
-
-function pgRunner(
-  connection: string | PgConnectionConfig | PgPoolLike,
-  schema: string,
-): { runner: SqlRunner; close: () => Promise<void> } {
-  const owns = !isPool(connection);
-  let pool: PgPoolLike | undefined = isPool(connection) ? connection : undefined;
-  let ready: Promise<PgPoolLike> | undefined;
-  let closed = false;
-  const connected = (): Promise<PgPoolLike> => {
-    if (closed) return Promise.reject(new GuardrailError("the API key store is closed"));
-    ready ??= (async () => {
-      pool ??= await openPool(isPool(connection) ? {} : connection);
-      const audit = new PostgresAuditStore(pool, { schema });
-      const failed = (await audit.migrate()).find((r) => r.status === "failed");
-      if (failed)
-        throw new GuardrailError(
-          `audit schema migration ${failed.version} failed: ${failed.error}`,
-        );
-      return pool;
-    })().catch((err: unknown) => {
-      ready = undefined; // try again on the next call
-      throw err;
-    });
-    return ready;
-  };
-  const query = async (sql: string, params: readonly SqlValue[]) =>
-    (await connected()).query(numbered(sql), [...params]);
-  return {
-    runner: {
-      all: async (sql, params) => (await query(sql, params)).rows,
-      run: async (sql, params) => (await query(sql, params)).rowCount ?? 0,
-    },
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      const p = pool;
-      pool = undefined;
-      ready = undefined;
-      if (owns && p) await p.end?.();
-    },
-  };
 }
 
 /**
@@ -96,7 +41,7 @@ export class PostgresApiKeyStore extends SqlApiKeys {
     const schema = options.schema ?? "public";
     if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema))
       throw new GuardrailError(`schema must be a plain identifier, got '${schema}'`);
-    const { runner, close } = pgRunner(connection, schema);
+    const { runner, close } = pgRunner(connection, schema, "API key store");
     super(`"${schema}".`, runner, close, options);
     this.schema = schema;
   }
