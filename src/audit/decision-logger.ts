@@ -9,7 +9,13 @@ import type { ConfirmationEvent } from "../confirm/events.ts";
 import { type VerifyResult, verifyStretch } from "./hash-chain.ts";
 import { NullAuditStore } from "./null-audit-store.ts";
 import type { DecisionEntry, DecisionRecorder } from "./recorder.ts";
-import { confirmationRecord, parseDuration, toAuditRecord } from "./records.ts";
+import {
+  confirmationRecord,
+  type ProviderCallEvent,
+  parseDuration,
+  providerCallRecord,
+  toAuditRecord,
+} from "./records.ts";
 import type { AuditOutcome, AuditQuery, AuditRecord, AuditStore, ChainedRecord } from "./types.ts";
 
 export { confirmationRecord, parseDuration, toAuditRecord } from "./records.ts";
@@ -133,6 +139,15 @@ export class DecisionLogger implements DecisionRecorder {
   recordConfirmation(event: ConfirmationEvent): void | Promise<void> {
     if (this.#discard) return;
     return this.#take(confirmationRecord(event));
+  }
+
+  /**
+   * Takes a provider call reported after the fact. It is stored in the same chained log,
+   * with `action` `provider_call`, and left out of `getPolicyStats`.
+   */
+  recordProviderCall(event: ProviderCallEvent): void | Promise<void> {
+    if (this.#discard) return;
+    return this.#take(providerCallRecord(event));
   }
 
   #take(record: AuditRecord): void | Promise<void> {

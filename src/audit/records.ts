@@ -95,3 +95,44 @@ export function confirmationRecord(event: ConfirmationEvent): AuditRecord {
     mode: "enforce",
   };
 }
+
+/** The `action` of provider-call records (kept out of `getPolicyStats`, like confirmation events). */
+export const PROVIDER_CALL_ACTION = "provider_call";
+
+/** A call to a model provider, reported after the fact (`POST /events/provider-calls`). */
+export interface ProviderCallEvent {
+  /** What was called (the resource policies match), e.g. `openai`. */
+  readonly resource: string;
+  /** The operation, e.g. `chat.completions`. */
+  readonly operation?: string;
+  /** Whether the call succeeded; a failed call is recorded as `warned`. */
+  readonly ok?: boolean;
+  /** Who reported it. */
+  readonly actor?: string;
+  /** Every reported field (model, tokens, cost, status, error), stored as the record's context. */
+  readonly details: Readonly<Record<string, unknown>>;
+  readonly metadata?: Readonly<Record<string, unknown>>;
+  /** When it was reported (ms since the epoch). */
+  readonly atMs: number;
+  /** The record's id. Default: a new UUIDv7 of `atMs`. */
+  readonly decisionId?: string;
+}
+
+/** A provider call as an audit record: policy id `provider:<resource>`, action `provider_call`. */
+export function providerCallRecord(event: ProviderCallEvent): AuditRecord {
+  const failed = event.ok === false;
+  return {
+    decisionId: event.decisionId ?? uuidv7(event.atMs),
+    timestamp: new Date(event.atMs).toISOString(),
+    policyId: `provider:${event.resource}`,
+    functionName: event.operation ?? null,
+    decision: failed ? "warned" : "allowed",
+    action: PROVIDER_CALL_ACTION,
+    reason: `Provider call to ${event.resource}${event.operation ? ` (${event.operation})` : ""} ${failed ? "failed" : "reported"}`,
+    context: { resource: event.resource, ...event.details },
+    userId: event.actor ?? null,
+    durationMs: 0,
+    metadata: event.metadata ?? null,
+    mode: "enforce",
+  };
+}

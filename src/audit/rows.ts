@@ -104,8 +104,8 @@ export function chainBatch(
       hash,
     ]);
     prev = hash;
-    // Confirmation events are in the log, not in the decision counts.
-    if (r.action.startsWith("confirmation_")) continue;
+    // Confirmation events and provider calls are in the log, not in the decision counts.
+    if (r.action.startsWith("confirmation_") || r.action === "provider_call") continue;
     const reason = r.decision === "blocked" ? r.reason : "";
     const key = `${r.policyId}\u0000${r.decision}\u0000${reason}`;
     const c = counts.get(key);
@@ -133,6 +133,7 @@ export function historySql(
   if (filter.policyId !== undefined) add("policy_id =", filter.policyId);
   if (filter.userId !== undefined) add("user_id =", filter.userId);
   if (filter.decision !== undefined) add("decision =", filter.decision);
+  if (filter.action !== undefined) add("action =", filter.action);
   if (filter.since !== undefined) add("timestamp >=", isoTimestamp(filter.since));
   if (filter.until !== undefined) add("timestamp <", isoTimestamp(filter.until));
   if (filter.afterSeq !== undefined) add("seq >", filter.afterSeq);

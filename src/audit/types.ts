@@ -55,6 +55,8 @@ export interface AuditQuery {
   readonly policyId?: string;
   readonly userId?: string;
   readonly decision?: AuditOutcome;
+  /** Only records with this `action` (`provider_call`, `confirmation_approve`, `block`…). */
+  readonly action?: string;
   /** ISO timestamp or Date: records at or after it. */
   readonly since?: string | Date;
   /** ISO timestamp or Date: records before it. */

@@ -27,6 +27,7 @@ import { auditRoutes } from "./routes/audit.ts";
 import { authorizeRoutes } from "./routes/authorize.ts";
 import type { ServerContext } from "./routes/context.ts";
 import { metaRoutes } from "./routes/meta.ts";
+import { providerCallRoutes } from "./routes/provider-calls.ts";
 import { openapiSchema } from "./schemas.ts";
 
 declare module "fastify" {
@@ -346,6 +347,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   auditRoutes(app, ctx);
   approvalRoutes(app, ctx);
   apiPolicyRoutes(app, ctx);
+  providerCallRoutes(app, ctx);
   if (options.apiKeyAdmin === true && apiKeyStore && keys) apiKeyRoutes(app, apiKeyStore, keys);
   return app;
 }

@@ -1,0 +1,190 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import { afterEach, describe, expect, it } from "vitest";
+import { SqliteApiKeyStore } from "../src/audit/api-keys/sqlite-api-key-store.ts";
+import { DecisionLogger, SqliteAuditStore } from "../src/audit/index.ts";
+import { chainBatch } from "../src/audit/rows.ts";
+import { Guardian } from "../src/index.ts";
+import { createServer } from "../src/server/index.ts";
+
+const TOKEN = "test-token-0123456789abcdef";
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+const YAML = `
+policies:
+  - id: openai_budget
+    rules: [{ resource: openai, monthly_budget: 1, action: block }]
+  - id: other_budget
+    rules: [{ resource: anthropic, monthly_budget: 1, action: block }]
+  - id: open
+    rules: [{ resource: "*", action: allow }]
+`;
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+});
+
+async function harness() {
+  const dir = mkdtempSync(join(tmpdir(), "hexarch-provider-"));
+  const path = join(dir, "audit.db");
+  const keys = new SqliteApiKeyStore(path);
+  const logger = new DecisionLogger(new SqliteAuditStore(path), { exitHooks: false });
+  const guardian = new Guardian({ env: {}, policies: YAML, onWarn: () => {} });
+  const app: FastifyInstance = await createServer({
+    guardian,
+    auditLogger: logger,
+    apiToken: TOKEN,
+    logger: false,
+    apiKeys: keys,
+    apiKeyAdmin: true,
+  });
+  closers.push(async () => {
+    await app.close();
+    await logger.close();
+    await keys.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const report = (body: unknown, headers: Record<string, string> = AUTH) =>
+    app.inject({ method: "POST", url: "/events/provider-calls", headers, payload: body as object });
+  const authorize = (cost: number) =>
+    app.inject({
+      method: "POST",
+      url: "/authorize",
+      headers: AUTH,
+      payload: { policyId: "openai_budget", context: { resource: "openai", cost } },
+    });
+  return { app, logger, report, authorize };
+}
+
+describe("POST /events/provider-calls", () => {
+  it("records the call in the chained log and lists it, newest first", async () => {
+    const h = await harness();
+    const first = await h.report({
+      resource: "openai",
+      action: "chat.completions",
+      ok: true,
+      status_code: 200,
+      latency_ms: 812.5,
+      model: "gpt-4o",
+      tokens_in: 120,
+      tokens_out: 40,
+      cost_usd: 0.01,
+      metadata: { workflow: "w1" },
+    });
+    expect(first.statusCode).toBe(200);
+    expect(first.json()).toMatchObject({
+      recorded: true,
+      settled: [{ policyId: "openai_budget", spentUsd: 0.01 }],
+      unsettled: [],
+    });
+    await h.report({ resource: "anthropic", ok: false, error_type: "RateLimit" });
+    const all = await h.app.inject({ method: "GET", url: "/events/provider-calls", headers: AUTH });
+    const records = all.json().records as Record<string, unknown>[];
+    expect(records.map((r) => r.policyId)).toEqual(["provider:anthropic", "provider:openai"]);
+    expect(records[0]).toMatchObject({ action: "provider_call", decision: "warned" });
+    expect(records[1]).toMatchObject({
+      decisionId: first.json().decisionId,
+      decision: "allowed",
+      functionName: "chat.completions",
+      context: { resource: "openai", model: "gpt-4o", tokens_in: 120, cost_usd: 0.01 },
+      metadata: { workflow: "w1" },
+    });
+    const one = await h.app.inject({
+      method: "GET",
+      url: "/events/provider-calls?resource=openai&limit=5",
+      headers: AUTH,
+    });
+    expect(one.json().records).toHaveLength(1);
+    const verify = await h.app.inject({ method: "GET", url: "/audit-logs/verify", headers: AUTH });
+    expect(verify.json()).toMatchObject({ ok: true, checked: 2 });
+  });
+
+  it("settles reported spend so the next /authorize is stopped past the budget", async () => {
+    const h = await harness();
+    expect((await h.authorize(0.1)).json().allowed).toBe(true);
+    for (const cost of [0.5, 0.45]) {
+      const r = await h.report({ resource: "openai", model: "gpt-4o", cost_usd: cost });
+      expect(r.json().settled).toEqual([{ policyId: "openai_budget", spentUsd: cost }]);
+    }
+    // 0.1 + 0.5 + 0.45 = 1.05 > $1: spent.
+    const next = await h.authorize(0);
+    expect(next.json().allowed).toBe(false);
+    expect(next.json().reason).toMatch(/budget/);
+    // A report against a spent budget is recorded but not settled.
+    const late = await h.report({ resource: "openai", cost_usd: 0.2 });
+    expect(late.json()).toMatchObject({ recorded: true, settled: [] });
+    expect(late.json().unsettled[0].policyId).toBe("openai_budget");
+  });
+
+  it("keeps provider calls out of the policy stats", async () => {
+    const h = await harness();
+    await h.report({ resource: "openai", cost_usd: 0.01 });
+    await h.authorize(0.01);
+    const stats = await h.app.inject({ method: "GET", url: "/audit/stats", headers: AUTH });
+    const ids = (stats.json().policies as { policyId: string }[]).map((p) => p.policyId);
+    expect(ids).not.toContain("provider:openai");
+    expect(await h.logger.getPolicyStats("provider:openai")).toMatchObject({
+      allowed: 0,
+      blocked: 0,
+    });
+    const batch = chainBatch(
+      [
+        {
+          decisionId: "d",
+          timestamp: new Date().toISOString(),
+          policyId: "provider:x",
+          functionName: null,
+          decision: "allowed",
+          action: "provider_call",
+          reason: "r",
+          context: {},
+          userId: null,
+          durationMs: 0,
+          metadata: null,
+          mode: "enforce",
+        },
+      ],
+      0,
+      "0".repeat(64),
+    );
+    expect(batch.counts).toEqual([]);
+  });
+
+  it("validates the body, naming the field", async () => {
+    const h = await harness();
+    for (const [body, field] of [
+      [{}, "resource"],
+      [{ resource: "openai", cost_usd: -1 }, "cost_usd"],
+      [{ resource: "openai", tokens_in: 1.5 }, "tokens_in"],
+      [{ resource: "openai", ok: "yes" }, "ok"],
+      [{ resource: "openai", error_message: "x".repeat(5000) }, "error_message"],
+    ] as const) {
+      const r = await h.report(body);
+      expect(r.statusCode).toBe(400);
+      expect(r.json().message).toContain(field);
+    }
+  });
+
+  it("needs the write scope to report and the read scope to list", async () => {
+    const h = await harness();
+    const make = async (scopes: string[]) =>
+      (
+        await h.app.inject({
+          method: "POST",
+          url: "/api-keys",
+          headers: AUTH,
+          payload: { name: scopes.join("-"), scopes },
+        })
+      ).json().key as string;
+    const reader = { authorization: `Bearer ${await make(["read"])}` };
+    const writer = { authorization: `Bearer ${await make(["write"])}` };
+    expect((await h.report({ resource: "openai" }, reader)).statusCode).toBe(403);
+    expect((await h.report({ resource: "openai" }, writer)).statusCode).toBe(200);
+    const list = (headers: Record<string, string>) =>
+      h.app.inject({ method: "GET", url: "/events/provider-calls", headers });
+    expect((await list(writer)).statusCode).toBe(403);
+    expect((await list(reader)).statusCode).toBe(200);
+  });
+});
