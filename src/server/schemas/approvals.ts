@@ -1,0 +1,71 @@
+/**
+ * Schemas of the confirmation routes: `/approvals/:token`.
+ *
+ * @module
+ */
+
+import { anyObject, errors, name } from "./common.ts";
+
+/** A confirmation token in a path: the id, a dot, the secret (or a signed token). */
+const tokenParams = {
+  type: "object",
+  required: ["token"],
+  properties: {
+    token: {
+      type: "string",
+      minLength: 1,
+      maxLength: 4096,
+      pattern: "^[A-Za-z0-9._~-]+$",
+      description: "the confirmation token (it is a secret: the server never logs it)",
+    },
+  },
+} as const;
+
+/** A confirmation request as the API shows it (never the token's secret). */
+const approvalSchema = {
+  type: "object",
+  required: ["id", "policyId", "fingerprint", "status", "createdAtMs", "expiresAtMs"],
+  properties: {
+    id: { type: "string" },
+    policyId: { type: "string" },
+    fingerprint: { type: "string" },
+    status: { type: "string", enum: ["pending", "approved", "denied", "consumed", "expired"] },
+    requestedBy: { type: "string" },
+    reason: { type: "string" },
+    operation: { type: "string" },
+    metadata: anyObject,
+    createdAtMs: { type: "integer" },
+    expiresAtMs: { type: "integer" },
+    decidedBy: { type: "string" },
+    decidedAtMs: { type: "integer" },
+    decisionReason: { type: "string" },
+  },
+} as const;
+
+/** `GET /approvals/:token`. */
+export const approvalGetSchema = {
+  summary: "Where a confirmation request stands",
+  params: tokenParams,
+  response: { 200: approvalSchema, ...errors },
+} as const;
+
+/** The body of `POST /approvals/:token/approve` and `/deny` (optional). */
+export interface ApprovalBody {
+  /** Who decides, when the caller's credential may name someone (the static token may). */
+  readonly by?: string;
+  readonly reason?: string;
+}
+
+/** `POST /approvals/:token/approve` and `/deny`. */
+export const approvalDecideSchema = {
+  params: tokenParams,
+  body: {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+      by: { ...name(128), description: "the approver, when the credential allows naming one" },
+      reason: { type: "string", maxLength: 2000 },
+    },
+  },
+  response: { 200: approvalSchema, ...errors },
+} as const;

@@ -1,0 +1,228 @@
+/**
+ * Schemas of the audit routes: `/audit-logs` and `/audit/…`.
+ *
+ * @module
+ */
+
+import type { AuditOutcome } from "../../audit/types.ts";
+import { anyObject, errors, limit, name } from "./common.ts";
+
+/** One audit record as the API shows it (the CLI's `--format json` fields, same order). */
+const recordSchema = {
+  type: "object",
+  required: [
+    "seq",
+    "decisionId",
+    "timestamp",
+    "policyId",
+    "functionName",
+    "decision",
+    "action",
+    "reason",
+    "userId",
+    "durationMs",
+    "mode",
+    "context",
+    "metadata",
+    "hash",
+  ],
+  properties: {
+    seq: { type: "integer" },
+    decisionId: { type: "string" },
+    timestamp: { type: "string", format: "date-time" },
+    policyId: { type: "string" },
+    functionName: { type: ["string", "null"] },
+    decision: { type: "string", enum: ["allowed", "warned", "blocked"] },
+    action: { type: "string" },
+    reason: { type: "string" },
+    userId: { type: ["string", "null"] },
+    durationMs: { type: "number" },
+    mode: { type: "string", enum: ["enforce", "monitor"] },
+    context: anyObject,
+    metadata: { type: ["object", "null"], additionalProperties: true },
+    hash: { type: "string" },
+  },
+} as const;
+
+/** A list of audit records (also what `GET /events/provider-calls` answers in `records`). */
+export const records = { type: "array", items: recordSchema } as const;
+
+/** `since`/`until`: an ISO date or time, or a duration back from now. */
+const instant = {
+  type: "string",
+  minLength: 1,
+  maxLength: 64,
+  description: "an ISO date or time (2026-11-25, 2026-11-25T12:00:00Z) or a duration ago (24h, 7d)",
+} as const;
+
+/** A duration such as `24h`, `7d`, `90m`. */
+const duration = {
+  type: "string",
+  pattern: "^\\d+(\\.\\d+)?\\s*(ms|s|m|h|d|w)$",
+  maxLength: 32,
+  description: "a duration: 90m, 24h, 7d, 30d",
+} as const;
+
+/** The query of `GET /audit-logs`. */
+export interface AuditLogsQuery {
+  readonly policy_id?: string;
+  readonly user_id?: string;
+  readonly decision?: AuditOutcome;
+  readonly since?: string;
+  readonly until?: string;
+  readonly limit: number;
+  readonly offset: number;
+}
+
+/** `GET /audit-logs`: decisions matching the filters, newest first. */
+export const auditLogsSchema = {
+  summary: "Audit records, newest first",
+  querystring: {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+      policy_id: name(),
+      user_id: name(),
+      decision: { type: "string", enum: ["allowed", "warned", "blocked"] },
+      since: instant,
+      until: instant,
+      limit: limit(1000, 50),
+      offset: { type: "integer", minimum: 0, maximum: 10_000_000, default: 0 },
+    },
+  },
+  response: {
+    200: {
+      type: "object",
+      required: ["records", "limit", "offset", "nextOffset"],
+      properties: {
+        records,
+        limit: { type: "integer" },
+        offset: { type: "integer" },
+        nextOffset: {
+          type: ["integer", "null"],
+          description: "the offset of the next page, or null on the last one",
+        },
+      },
+    },
+    ...errors,
+  },
+} as const;
+
+/** `GET /audit-logs/verify`: walks the hash chain. */
+export const auditVerifySchema = {
+  summary: "Verify the audit log's hash chain",
+  response: {
+    200: {
+      type: "object",
+      required: ["ok", "checked"],
+      properties: {
+        ok: { type: "boolean" },
+        checked: { type: "integer" },
+        firstBadDecisionId: { type: "string" },
+      },
+    },
+    ...errors,
+  },
+} as const;
+
+const statsBody = {
+  type: "object",
+  required: [
+    "policyId",
+    "totalDecisions",
+    "allowed",
+    "warned",
+    "blocked",
+    "blockRate",
+    "topBlockReasons",
+  ],
+  properties: {
+    policyId: { type: "string" },
+    totalDecisions: { type: "integer" },
+    allowed: { type: "integer" },
+    warned: { type: "integer" },
+    blocked: { type: "integer" },
+    blockRate: { type: "number", description: "percent, two decimals" },
+    topBlockReasons: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["reason", "count"],
+        properties: { reason: { type: "string" }, count: { type: "integer" } },
+      },
+    },
+  },
+} as const;
+
+const topQuery = {
+  type: "object",
+  additionalProperties: false,
+  properties: { top: { type: "integer", minimum: 0, maximum: 100, default: 5 } },
+} as const;
+
+/** `GET /audit/stats`: counts for every policy in the log. */
+export const auditStatsAllSchema = {
+  summary: "Decision counts and block rate of every policy in the log",
+  querystring: topQuery,
+  response: {
+    200: {
+      type: "object",
+      required: ["policies"],
+      properties: { policies: { type: "array", items: statsBody } },
+    },
+    ...errors,
+  },
+} as const;
+
+/** `GET /audit/stats/:policyId`. */
+export const auditStatsSchema = {
+  summary: "Decision counts, block rate and top block reasons of one policy",
+  params: {
+    type: "object",
+    required: ["policyId"],
+    properties: { policyId: name() },
+  },
+  querystring: topQuery,
+  response: { 200: statsBody, ...errors },
+} as const;
+
+/** `GET /audit/blocked`. */
+export const auditBlockedSchema = {
+  summary: "Blocked decisions within a timeframe, newest first",
+  querystring: {
+    type: "object",
+    additionalProperties: false,
+    properties: { timeframe: { ...duration, default: "24h" }, limit: limit(1000, 100) },
+  },
+  response: {
+    200: {
+      type: "object",
+      required: ["timeframe", "records"],
+      properties: { timeframe: { type: "string" }, records },
+    },
+    ...errors,
+  },
+} as const;
+
+/** `GET /audit/users/:userId/trail`. */
+export const auditTrailSchema = {
+  summary: "Every decision about one user, newest first",
+  params: {
+    type: "object",
+    required: ["userId"],
+    properties: { userId: name() },
+  },
+  querystring: {
+    type: "object",
+    additionalProperties: false,
+    properties: { limit: limit(1000, 100) },
+  },
+  response: {
+    200: {
+      type: "object",
+      required: ["userId", "records"],
+      properties: { userId: { type: "string" }, records },
+    },
+    ...errors,
+  },
+} as const;

@@ -1,0 +1,115 @@
+/**
+ * Schemas of `/events/provider-calls`.
+ *
+ * @module
+ */
+
+import { records } from "./audit.ts";
+import { anyObject, errors, limit, name } from "./common.ts";
+
+/** The body of `POST /events/provider-calls` (the Python server's field names). */
+export interface ProviderCallBody {
+  readonly resource: string;
+  readonly action?: string;
+  readonly ok?: boolean;
+  readonly status_code?: number;
+  readonly latency_ms?: number;
+  readonly model?: string;
+  readonly tokens_in?: number;
+  readonly tokens_out?: number;
+  readonly cost_usd?: number;
+  readonly error_type?: string;
+  readonly error_message?: string;
+  readonly metadata?: Record<string, unknown>;
+}
+
+const nonNegative = { type: "number", minimum: 0, maximum: 1e12 } as const;
+const count = { type: "integer", minimum: 0, maximum: 1e12 } as const;
+
+/** `POST /events/provider-calls`: records a provider call and settles its cost. */
+export const providerCallCreateSchema = {
+  summary: "Record a provider call and add its cost to the matching budgets",
+  body: {
+    type: "object",
+    required: ["resource"],
+    additionalProperties: false,
+    properties: {
+      resource: name(),
+      action: name(),
+      ok: { type: "boolean" },
+      status_code: { type: "integer", minimum: 100, maximum: 599 },
+      latency_ms: nonNegative,
+      model: name(),
+      tokens_in: count,
+      tokens_out: count,
+      cost_usd: nonNegative,
+      error_type: name(),
+      error_message: { type: "string", maxLength: 4096 },
+      metadata: anyObject,
+    },
+  },
+  response: {
+    200: {
+      type: "object",
+      required: ["recorded", "decisionId", "settled", "unsettled"],
+      properties: {
+        recorded: { type: "boolean" },
+        decisionId: { type: "string" },
+        settled: {
+          type: "array",
+          description: "policies whose USD budgets the cost was added to",
+          items: {
+            type: "object",
+            required: ["policyId", "spentUsd"],
+            properties: { policyId: { type: "string" }, spentUsd: { type: "number" } },
+          },
+        },
+        unsettled: {
+          type: "array",
+          description:
+            "matching policies that refused the report (a budget already spent, a rule that blocks)",
+          items: {
+            type: "object",
+            required: ["policyId", "reason"],
+            properties: { policyId: { type: "string" }, reason: { type: "string" } },
+          },
+        },
+      },
+    },
+    ...errors,
+  },
+} as const;
+
+/** The query of `GET /events/provider-calls`. */
+export interface ProviderCallsQuery {
+  readonly resource?: string;
+  readonly limit: number;
+  readonly offset: number;
+}
+
+/** `GET /events/provider-calls`: reported provider calls, newest first. */
+export const providerCallListSchema = {
+  summary: "Reported provider calls, newest first",
+  querystring: {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+      resource: name(),
+      limit: limit(1000, 50),
+      offset: { type: "integer", minimum: 0, maximum: 10_000_000, default: 0 },
+    },
+  },
+  response: {
+    200: {
+      type: "object",
+      required: ["records", "limit", "offset", "nextOffset"],
+      properties: {
+        records,
+        limit: { type: "integer" },
+        offset: { type: "integer" },
+        nextOffset: { type: ["integer", "null"] },
+      },
+    },
+    ...errors,
+  },
+} as const;
