@@ -19,6 +19,7 @@ import type {
   ConfirmationRecord,
   ConfirmationRequest,
   ConfirmationStatus,
+  ConfirmationStore,
   ConsumeConfirmationResult,
 } from "../../confirm/types.ts";
 import { GuardrailError } from "../../errors.ts";
@@ -95,9 +96,10 @@ function toRecord(row: ConfirmationRow, now: number): ConfirmationRecord {
 }
 
 /** The confirmation logic over one table; each store wraps one. */
-export class SqlConfirmations {
+export class SqlConfirmations implements ConfirmationStore {
   readonly #table: string;
   readonly #db: SqlRunner;
+  readonly #close: () => Promise<void>;
   readonly #clock: () => number;
   readonly #ttlMs: number;
   #creates = 0;
@@ -105,14 +107,17 @@ export class SqlConfirmations {
   /**
    * @param table The table name as it goes into SQL (qualified with a schema if need be).
    * @param db Runs the statements.
+   * @param close Releases the connection behind `db`.
    */
   constructor(
     table: string,
     db: SqlRunner,
     options: { readonly clock?: () => number; readonly ttlMs?: number },
+    close: () => Promise<void> = async () => {},
   ) {
     this.#table = table;
     this.#db = db;
+    this.#close = close;
     this.#clock = options.clock ?? Date.now;
     this.#ttlMs = checkTtl(options.ttlMs ?? DEFAULT_TTL_MS);
   }
@@ -212,6 +217,11 @@ export class SqlConfirmations {
       if (refused) return refused;
     }
     return refusal("pending");
+  }
+
+  /** Releases the connection the store opened; the store is unusable afterwards. */
+  close(): Promise<void> {
+    return this.#close();
   }
 
   /** Deletes requests that expired more than a day ago; answers how many. */
