@@ -9,49 +9,26 @@
 
 import { createHash } from "node:crypto";
 import { DecisionBackendError, GuardrailError } from "../errors.ts";
+import {
+  type IoRedisLike,
+  messageOf,
+  type NodeRedisLike,
+  normalise,
+  type OwnedNodeRedis,
+  type RedisLike,
+  type RedisTarget,
+  type RedisValue,
+  type Send,
+  sender,
+} from "./client-shapes.ts";
 
-/**
- * A node-redis client (`redis` v4 and later, `createClient()`), connected by its owner.
- * Only `sendCommand` is used.
- */
-export interface NodeRedisLike {
-  sendCommand(args: string[], options?: Record<string, unknown>): Promise<unknown>;
-}
-
-/** An ioredis client (`new Redis()` or `new Redis.Cluster()`). Only `call` is used. */
-export interface IoRedisLike {
-  call(command: string, ...args: string[]): Promise<unknown>;
-}
-
-/**
- * A ready Redis client: node-redis (`sendCommand(args)`) or ioredis (`call(command, ...args)`),
- * recognised by shape. The stores never connect, reconnect or close a client they are given.
- */
-export type RedisLike = NodeRedisLike | IoRedisLike;
-
-/**
- * Where a store finds Redis: a ready client (yours to connect and close), or a URL
- * (`redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS), in which case the
- * store opens its own connection with the `redis` package and closes it in `close()`.
- */
-export type RedisTarget =
-  | { readonly client: RedisLike; readonly url?: never }
-  | { readonly url: string; readonly client?: never };
-
-/** A reply, normalised: bulk strings as strings (also when a client returns Buffers), arrays, integers, nil. */
-export type RedisValue = string | number | null | readonly RedisValue[];
-
-/** The slice of a node-redis client the connection opened from a URL uses (v4, v5 and v6 differ in how they close). */
-interface OwnedNodeRedis extends NodeRedisLike {
-  connect(): Promise<unknown>;
-  on(event: "error", listener: (err: unknown) => void): unknown;
-  on(event: "ready", listener: () => void): unknown;
-  readonly isReady?: boolean;
-  close?(): Promise<unknown>;
-  quit?(): Promise<unknown>;
-  destroy?(): unknown;
-  disconnect?(): Promise<unknown>;
-}
+export type {
+  IoRedisLike,
+  NodeRedisLike,
+  RedisLike,
+  RedisTarget,
+  RedisValue,
+} from "./client-shapes.ts";
 
 /** What `import("redis")` provides that this layer uses. */
 interface NodeRedisModule {
@@ -135,35 +112,6 @@ interface Pending {
   readonly reject: (err: unknown) => void;
   /** Answered, failed or timed out. */
   settled: boolean;
-}
-
-/** What a command is sent through: one of the two client shapes, as a function. */
-type Send = (args: string[], signal: AbortSignal) => Promise<unknown>;
-
-function isIoRedis(client: RedisLike): client is IoRedisLike {
-  return typeof (client as Partial<IoRedisLike>).call === "function";
-}
-
-function sender(client: RedisLike): Send {
-  if (isIoRedis(client)) {
-    return (args) => client.call(args[0] as string, ...args.slice(1));
-  }
-  // node-redis drops a command still waiting in its offline queue when the signal aborts
-  // (v4 reads `signal`, v5+ `abortSignal`), so a timed-out command never runs later.
-  return (args, signal) => client.sendCommand(args, { abortSignal: signal, signal });
-}
-
-function normalise(reply: unknown): RedisValue {
-  if (reply === null || reply === undefined) return null;
-  if (typeof reply === "string" || typeof reply === "number") return reply;
-  if (typeof reply === "bigint") return Number(reply);
-  if (reply instanceof Uint8Array) return Buffer.from(reply).toString("utf8");
-  if (Array.isArray(reply)) return reply.map(normalise);
-  throw new DecisionBackendError(`Redis answered with an unexpected ${typeof reply} reply`);
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /**
