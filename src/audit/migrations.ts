@@ -4,6 +4,8 @@
  * @module
  */
 
+import { COUNTED_IN_STATS } from "./rows.ts";
+
 /** One schema step. */
 export interface SqlMigration {
   readonly version: number;
@@ -30,7 +32,7 @@ export const SHARED_MIGRATIONS: readonly SqlMigration[] = [
       )`,
       `INSERT INTO hexarch_policy_counts
          SELECT policy_id, decision, CASE WHEN decision = 'blocked' THEN reason ELSE '' END, count(*)
-         FROM hexarch_decisions WHERE substr(action, 1, 13) <> 'confirmation_' AND action <> 'provider_call' GROUP BY 1, 2, 3`,
+         FROM hexarch_decisions WHERE ${COUNTED_IN_STATS} GROUP BY 1, 2, 3`,
     ],
     down: ["DROP TABLE hexarch_policy_counts"],
   },

@@ -55,6 +55,18 @@ export function mergeChain(
   return [...records, ...tombstones].sort((a, b) => a.seq - b.seq).slice(0, limit);
 }
 
+/**
+ * Whether a record of this action is a decision the stats count. Confirmation events
+ * (`confirmation_*`) and reported provider calls (`provider_call`) are in the log, not in
+ * the counts. {@link COUNTED_IN_STATS} says the same in SQL.
+ */
+export const countsInStats = (action: string): boolean =>
+  !action.startsWith("confirmation_") && action !== "provider_call";
+
+/** {@link countsInStats} as a SQL condition on `action` (both dialects). */
+export const COUNTED_IN_STATS =
+  "substr(action, 1, 13) <> 'confirmation_' AND action <> 'provider_call'";
+
 /** The columns of `hexarch_decisions`, in the order {@link chainBatch} gives values. */
 export const DECISION_COLUMNS =
   "seq, decision_id, timestamp, policy_id, function_name, decision, action, reason, context, user_id, duration_ms, metadata, mode, prev_hash, hash";
@@ -105,7 +117,7 @@ export function chainBatch(
     ]);
     prev = hash;
     // Confirmation events and provider calls are in the log, not in the decision counts.
-    if (r.action.startsWith("confirmation_") || r.action === "provider_call") continue;
+    if (!countsInStats(r.action)) continue;
     const reason = r.decision === "blocked" ? r.reason : "";
     const key = `${r.policyId}\u0000${r.decision}\u0000${reason}`;
     const c = counts.get(key);

@@ -8,6 +8,7 @@
 import { GuardrailError } from "../../errors.ts";
 import { GENESIS } from "../hash-chain.ts";
 import {
+  COUNTED_IN_STATS,
   chainBatch,
   DECISION_COLUMNS,
   historySql,
@@ -292,7 +293,7 @@ export class PostgresAuditStore implements AuditStore {
         [before, outcomes],
       );
       const gone = await c.query(
-        `SELECT policy_id, decision, CASE WHEN decision = 'blocked' THEN reason ELSE '' END AS reason, count(*) AS n ${match} AND substr(action, 1, 13) <> 'confirmation_' GROUP BY 1, 2, 3`,
+        `SELECT policy_id, decision, CASE WHEN decision = 'blocked' THEN reason ELSE '' END AS reason, count(*) AS n ${match} AND ${COUNTED_IN_STATS} GROUP BY 1, 2, 3`,
         [before, outcomes],
       );
       for (const g of gone.rows) {

@@ -9,6 +9,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { GuardrailError } from "../../errors.ts";
 import { GENESIS } from "../hash-chain.ts";
 import {
+  COUNTED_IN_STATS,
   chainBatch,
   DECISION_COLUMNS,
   historySql,
@@ -283,7 +284,7 @@ export class SqliteAuditStore implements AuditStore {
       ).run(before, ...outcomes);
       const gone = db
         .prepare(
-          `SELECT policy_id, decision, CASE WHEN decision = 'blocked' THEN reason ELSE '' END AS reason, count(*) AS n ${match} AND substr(action, 1, 13) <> 'confirmation_' GROUP BY 1, 2, 3`,
+          `SELECT policy_id, decision, CASE WHEN decision = 'blocked' THEN reason ELSE '' END AS reason, count(*) AS n ${match} AND ${COUNTED_IN_STATS} GROUP BY 1, 2, 3`,
         )
         .all(before, ...outcomes) as Row[];
       const lower = db.prepare(
