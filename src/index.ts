@@ -112,6 +112,7 @@ export type {
   GuardianMode,
   GuardianOptions,
   SettledUsage,
+  SpendReport,
 } from "./guardian/options.ts";
 export {
   type DiscoverOptions,

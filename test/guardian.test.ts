@@ -533,3 +533,65 @@ describe("the refusal error", () => {
     expect(one.binding?.fingerprint).toBe(again.binding?.fingerprint);
   });
 });
+
+describe("recordSpend", () => {
+  it("counts spend reported after the fact against the budgets that apply, and nothing else", async () => {
+    const { g, entries, clock } = guardian({
+      policies: `
+policies:
+  - id: llm
+    rules:
+      - { resource: openai, monthly_budget: 1, per: userId, action: block }
+      - { resource: openai, max_tokens_per_day: 500, action: block }
+      - { resource: openai, requests_per_minute: 1, action: block }
+      - { resource: anthropic, monthly_budget: 1, action: block }
+`,
+    });
+    const call = (userId: string) =>
+      g.evaluate("llm", { resource: "openai", userId, cost: 0.01, tokens: 1 });
+    // Three reports of $0.40 for u1: $1.20 spent, past the limit (spent money is spent).
+    for (let i = 0; i < 3; i++) {
+      expect(
+        await g.recordSpend("llm", { resource: "openai", userId: "u1", costUsd: 0.4, tokens: 100 }),
+      ).toEqual({ counters: 2 });
+    }
+    expect(entries).toEqual([]); // nothing was decided, so nothing was recorded
+    const u1 = await call("u1");
+    expect(u1.allowed).toBe(false);
+    expect(u1.reason).toContain("$1.00");
+    // u2's budget is its own; the rate limit (1 a minute) was not moved by the reports.
+    expect((await call("u2")).allowed).toBe(true);
+    clock.advance(61_000);
+    // 300 of 500 tokens used: one more report of 200 spends the token budget for everyone.
+    await g.recordSpend("llm", { resource: "openai", userId: "u3", tokens: 200 });
+    const u3 = await call("u3");
+    expect(u3.allowed).toBe(false);
+    expect(u3.reason).toMatch(/token/);
+  });
+
+  it("moves no counter for a context no budget applies to, or in off mode", async () => {
+    expect(
+      await guardian().g.recordSpend("api_budget", { resource: "anthropic", costUsd: 5 }),
+    ).toEqual({ counters: 0 });
+    expect(
+      await guardian({ mode: "off" }).g.recordSpend("api_budget", {
+        resource: "openai",
+        costUsd: 5,
+      }),
+    ).toEqual({ counters: 0 });
+  });
+
+  it("refuses bad amounts, unknown policies and remote decision clients", async () => {
+    const { g } = guardian();
+    await expect(g.recordSpend("api_budget", { costUsd: -1 })).rejects.toThrow(RangeError);
+    await expect(g.recordSpend("api_budget", { tokens: Number.NaN })).rejects.toThrow(/tokens/);
+    await expect(g.recordSpend("nope", { costUsd: 1 })).rejects.toBeInstanceOf(UnknownPolicyError);
+    const remote = new Guardian({
+      env: {},
+      decisionClient: { checkPolicy: async () => ({ allowed: true }) },
+    });
+    await expect(remote.recordSpend("x", { costUsd: 1 })).rejects.toThrow(
+      /decided in this process/,
+    );
+  });
+});

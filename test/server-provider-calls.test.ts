@@ -26,12 +26,12 @@ afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
 
-async function harness() {
+async function harness(yaml = YAML) {
   const dir = mkdtempSync(join(tmpdir(), "hexarch-provider-"));
   const path = join(dir, "audit.db");
   const keys = new SqliteApiKeyStore(path);
   const logger = new DecisionLogger(new SqliteAuditStore(path), { exitHooks: false });
-  const guardian = new Guardian({ env: {}, policies: YAML, onWarn: () => {} });
+  const guardian = new Guardian({ env: {}, policies: yaml, onWarn: () => {} });
   const app: FastifyInstance = await createServer({
     guardian,
     auditLogger: logger,
@@ -106,16 +106,64 @@ describe("POST /events/provider-calls", () => {
     expect((await h.authorize(0.1)).json().allowed).toBe(true);
     for (const cost of [0.5, 0.45]) {
       const r = await h.report({ resource: "openai", model: "gpt-4o", cost_usd: cost });
-      expect(r.json().settled).toEqual([{ policyId: "openai_budget", spentUsd: cost }]);
+      expect(r.json().settled).toEqual([{ policyId: "openai_budget", spentUsd: cost, tokens: 0 }]);
     }
     // 0.1 + 0.5 + 0.45 = 1.05 > $1: spent.
     const next = await h.authorize(0);
     expect(next.json().allowed).toBe(false);
     expect(next.json().reason).toMatch(/budget/);
-    // A report against a spent budget is recorded but not settled.
+    // Spend reported against a spent budget still counts: spent money is spent.
     const late = await h.report({ resource: "openai", cost_usd: 0.2 });
-    expect(late.json()).toMatchObject({ recorded: true, settled: [] });
-    expect(late.json().unsettled[0].policyId).toBe("openai_budget");
+    expect(late.json()).toMatchObject({
+      recorded: true,
+      settled: [{ policyId: "openai_budget", spentUsd: 0.2 }],
+      unsettled: [],
+    });
+  });
+
+  it("counts tokens against token budgets and moves no rate limit", async () => {
+    const h = await harness(`
+policies:
+  - id: llm
+    rules: [{ resource: openai, max_tokens_per_day: 1000, action: block }]
+  - id: rate
+    rules:
+      - { resource: openai, requests_per_minute: 2, action: block }
+      - { resource: openai, monthly_budget: 5, action: block }
+  - id: eu_only
+    rules: [{ resource: openai, when: { field: region, op: eq, value: eu }, monthly_budget: 1, action: block }]
+`);
+    // Ten reports: a settlement that consumed the 2-per-minute limit would stop after two.
+    for (let i = 0; i < 10; i++) {
+      const r = await h.report({
+        resource: "openai",
+        tokens_in: 60,
+        tokens_out: 40,
+        cost_usd: 0.01,
+      });
+      expect(r.json().settled).toEqual([
+        { policyId: "llm", spentUsd: 0.01, tokens: 100 },
+        { policyId: "rate", spentUsd: 0.01, tokens: 100 },
+      ]);
+      expect(r.json().unsettled).toEqual([
+        { policyId: "eu_only", reason: "no budget of this policy applies to the call" },
+      ]);
+    }
+    const ask = (policyId: string, context: Record<string, unknown>) =>
+      h.app.inject({
+        method: "POST",
+        url: "/authorize",
+        headers: AUTH,
+        payload: { policyId, context: { resource: "openai", ...context } },
+      });
+    // 1,000 tokens reported: the token budget is spent...
+    const llm = (await ask("llm", { tokens: 1 })).json();
+    expect(llm.allowed).toBe(false);
+    expect(llm.reason).toMatch(/token/);
+    // ...while the rate limit still admits its two calls a minute, and then no more.
+    expect((await ask("rate", { cost: 0 })).json().allowed).toBe(true);
+    expect((await ask("rate", { cost: 0 })).json().allowed).toBe(true);
+    expect((await ask("rate", { cost: 0 })).json().reason).toMatch(/requests per minute|limit/);
   });
 
   it("keeps provider calls out of the policy stats", async () => {

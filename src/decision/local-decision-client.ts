@@ -17,6 +17,7 @@ import type { Policy, PolicySet } from "../policy/types.ts";
 import { MemoryStateStore } from "../state/memory-state-store.ts";
 import type { StateStore } from "../state/types.ts";
 import { checkTimeout } from "../util/timeout.ts";
+import { isThenable } from "../util/values.ts";
 import type { DecisionClient } from "./types.ts";
 
 /** Options of {@link LocalDecisionClient}. */
@@ -165,6 +166,34 @@ export class LocalDecisionClient implements DecisionClient {
       const real = r.unit === "usd" ? cost : actual.tokens;
       return real !== undefined && Number.isFinite(real) && real >= 0 ? real : undefined;
     });
+  }
+
+  /**
+   * Counts spend reported after the fact (a provider call billed elsewhere, a workflow
+   * reporting its cost) against the USD and token budgets of every rule of `policyIds` that
+   * applies to `context`, without deciding or refusing anything. Answers how many budget
+   * counters moved.
+   *
+   * @throws UnknownPolicyError when an id is not loaded; RangeError for a negative or
+   *   non-finite amount.
+   */
+  recordSpend(
+    policyIds: string | readonly string[],
+    context: Context,
+    usage: ActualUsage,
+  ): number | Promise<number> {
+    const amount = (v: number | undefined, name: string, scale: number): number => {
+      if (v === undefined) return 0;
+      if (typeof v !== "number" || !Number.isFinite(v) || v < 0)
+        throw new RangeError(`${name} must be a non-negative number, got ${String(v)}`);
+      return Math.round(v * scale);
+    };
+    const costMicroUsd = amount(usage.costUsd, "costUsd", 1_000_000);
+    const tokens = amount(usage.tokens, "tokens", 1);
+    const adjustments = this.check(policyIds).spendAdjustments(context, { costMicroUsd, tokens });
+    if (adjustments.length === 0) return 0;
+    const r = this.state.adjust(adjustments);
+    return isThenable(r) ? r.then(() => adjustments.length) : adjustments.length;
   }
 
   /**

@@ -11,7 +11,7 @@
  */
 
 import { DecisionBackendError } from "../errors.ts";
-import type { ConsumeResult, StateStore } from "../state/types.ts";
+import type { ConsumeResult, CounterAdjustment, StateStore } from "../state/types.ts";
 import { describeValue } from "../util/describe.ts";
 import { settleWithin } from "../util/timeout.ts";
 import { isThenable } from "../util/values.ts";
@@ -223,6 +223,36 @@ export class PolicyCheck {
       );
     }
     return after(result);
+  }
+
+  /**
+   * The corrections that count spend reported after the fact (`costMicroUsd`, `tokens`)
+   * against the budgets of every rule that applies to `ctx`, in the period of the current
+   * time. Nothing is decided and nothing refuses: spent money is spent, so stateless
+   * triggers (schedules, conditions) are not consulted and limits may be passed. Rules
+   * whose `per` value cannot key a counter add nothing.
+   */
+  spendAdjustments(
+    ctx: Context,
+    usage: { readonly costMicroUsd: number; readonly tokens: number },
+  ): CounterAdjustment[] {
+    const now = this.#settings.clock();
+    const out: CounterAdjustment[] = [];
+    for (const rule of this.#rules) {
+      if (rule.counters.length === 0) continue;
+      if (rule.applies !== undefined && !rule.applies(ctx)) continue;
+      const per = rule.per === undefined ? "" : keyPart(rule.per(ctx));
+      if (per === undefined) continue;
+      for (const spec of rule.counters) {
+        if (spec.kind !== "period" || spec.period === undefined) continue;
+        const delta =
+          spec.unit === "usd" ? usage.costMicroUsd : spec.unit === "tokens" ? usage.tokens : 0;
+        if (delta === 0) continue;
+        const period = spec.period.at(now);
+        out.push({ key: spec.keys.key(per, period.index), delta, expiresAtMs: period.endMs });
+      }
+    }
+    return out;
   }
 
   #afterConsume(

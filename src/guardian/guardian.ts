@@ -17,6 +17,7 @@ import { LocalDecisionClient } from "../decision/local-decision-client.ts";
 import type { DecisionClient } from "../decision/types.ts";
 import type { Context, DecideInput } from "../engine/compile-rule.ts";
 import type { Decision } from "../engine/decision.ts";
+import { GuardrailError } from "../errors.ts";
 import type { Policy, PolicySet } from "../policy/types.ts";
 import { checkTimeout } from "../util/timeout.ts";
 import { isThenable } from "../util/values.ts";
@@ -26,7 +27,7 @@ import { DecisionLogFile, fanOut } from "./decision-log-file.ts";
 import type { PolicyServiceClient } from "./decision-source.ts";
 import { CallEffects } from "./effects.ts";
 import { type Guard, makeGuard } from "./guard.ts";
-import type { CheckOptions, GuardianMode, GuardianOptions } from "./options.ts";
+import type { CheckOptions, GuardianMode, GuardianOptions, SpendReport } from "./options.ts";
 import { defaultWarn, explicitMode, offDecision, violation } from "./outcomes.ts";
 import { opaUrlOf, type Prepared, policySetOf, prepareCheck, remoteOf } from "./sources.ts";
 
@@ -205,6 +206,46 @@ export class Guardian {
     else if (decision.action === "warn")
       this.#effects.warn(decision, prepared.policyId, undefined, "enforce");
     return decision;
+  }
+
+  /**
+   * Counts spend reported after the fact (a provider call billed elsewhere, a workflow
+   * reporting its cost) against the USD and token budgets of every rule of the policy
+   * that applies to the report's context, in the current period. Nothing is decided or
+   * refused, no rate limit moves, and limits may be passed (spent money is spent), so the
+   * next guarded call sees the spend. Answers how many budget counters moved; in `off`
+   * mode, none.
+   *
+   * @example
+   * ```ts
+   * await guardian.recordSpend("api_budget", { resource: "openai", costUsd: 0.42 });
+   * ```
+   * @throws UnknownPolicyError when the policy is not loaded; RangeError for a negative
+   *   amount; GuardrailError when decisions are made elsewhere (a decision client or OPA
+   *   keeps the counters, not this process).
+   */
+  async recordSpend(
+    policyId: string | readonly string[],
+    report: SpendReport,
+  ): Promise<{ readonly counters: number }> {
+    if (this.mode === "off") return { counters: 0 };
+    const local = this.#local;
+    if (!local) {
+      throw new GuardrailError(
+        "recordSpend needs policies decided in this process; with a decision client or OPA the counters live where decisions are made",
+      );
+    }
+    const ctx = this.#withScope({
+      ...report.context,
+      ...(report.resource !== undefined && { resource: report.resource }),
+      ...(report.operation !== undefined && { operation: report.operation }),
+      ...(report.userId !== undefined && { userId: report.userId }),
+    });
+    const usage = {
+      ...(report.costUsd !== undefined && { costUsd: report.costUsd }),
+      ...(report.tokens !== undefined && { tokens: report.tokens }),
+    };
+    return { counters: await local.recordSpend(policyId, ctx, usage) };
   }
 
   /**

@@ -155,3 +155,22 @@ export interface CheckOptions {
    */
   readonly settle?: (result: never) => SettledUsage | Promise<SettledUsage>;
 }
+
+/**
+ * Spend to count after the fact with `Guardian.recordSpend`: what a call cost, and the
+ * context that says which rules' budgets it counts against (as a guarded call's options do).
+ */
+export interface SpendReport {
+  /** What was spent, in USD (counted against `budget:`/`max_cost_usd` style USD budgets). */
+  readonly costUsd?: number;
+  /** Tokens used (counted against token budgets). */
+  readonly tokens?: number;
+  /** The resource the spend was on (`resource:` matchers see it). */
+  readonly resource?: string;
+  /** The operation (`operation:` matchers see it). */
+  readonly operation?: string;
+  /** Who spent it (per-user budgets key on it). */
+  readonly userId?: string;
+  /** More context for matchers, `when:` conditions and `per:` keys. */
+  readonly context?: Context;
+}

@@ -1,9 +1,9 @@
 /**
  * `/events/provider-calls`: provider calls reported after the fact (the Python server's
  * provider-call events). Each is appended to the audit log (action `provider_call`, policy
- * id `provider:<resource>`, kept out of the stats) and its `cost_usd` is added to the USD
- * budgets of every loaded policy with a rule on that resource, so the next `/authorize`
- * sees the spend.
+ * id `provider:<resource>`, kept out of the stats); its `cost_usd` and tokens are added to
+ * the budgets of every loaded policy with a rule on that resource, so the next
+ * `/authorize` sees the spend.
  *
  * @module
  */
@@ -24,7 +24,7 @@ import { auditLogOf, type ServerContext } from "./context.ts";
 
 const LOG = "audit log";
 
-/** Ids of the enabled policies with an enabled USD-budget rule whose `resource` matches. */
+/** Ids of the enabled policies with an enabled budget rule (USD or tokens) whose `resource` matches. */
 export function budgetPoliciesFor(guardian: Guardian, resource: string): string[] {
   return guardian.listPolicies().filter((id) => {
     const policy = guardian.getPolicy(id);
@@ -33,40 +33,41 @@ export function budgetPoliciesFor(guardian: Guardian, resource: string): string[
       policy.rules.some(
         (r) =>
           r.enabled &&
-          r.budgets.some((b) => b.unit === "usd") &&
+          r.budgets.some((b) => b.unit === "usd" || b.unit === "tokens") &&
           (r.resource === undefined || compileGlobs(r.resource)(resource)),
       )
     );
   });
 }
 
-/** What settling a cost against one policy gave. */
+/** What settling a call's spend against one policy gave. */
 type Settlement =
-  | { readonly policyId: string; readonly spentUsd: number }
+  | { readonly policyId: string; readonly spentUsd: number; readonly tokens: number }
   | { readonly policyId: string; readonly reason: string };
 
 /**
- * Adds `costUsd` to one policy's budgets through the Guardian's public API: a guarded
- * no-op call with no estimate (it reserves zero on each matching budget), settled with the
- * reported cost, which the budgets count in full even past their limit. A policy that
- * refuses the no-op call (a budget already spent, a rule that blocks) settles nothing.
+ * Counts a reported call's cost and tokens against one policy's budgets
+ * (`Guardian.recordSpend`): no decision, no rate limit moved, and a budget already spent
+ * still counts it (spent money is spent).
  */
 async function settle(
   guardian: Guardian,
   policyId: string,
   body: ProviderCallBody,
   costUsd: number,
+  tokens: number,
 ): Promise<Settlement> {
-  const call = guardian.check(policyId, {
-    resource: body.resource,
-    ...(body.action !== undefined && { operation: body.action }),
-    context: body.model === undefined ? {} : { model: body.model },
-    name: "provider_call",
-    settle: () => costUsd,
-  })(async () => undefined);
   try {
-    await call();
-    return { policyId, spentUsd: costUsd };
+    const { counters } = await guardian.recordSpend(policyId, {
+      resource: body.resource,
+      ...(body.action !== undefined && { operation: body.action }),
+      ...(body.model !== undefined && { context: { model: body.model } }),
+      costUsd,
+      tokens,
+    });
+    return counters > 0
+      ? { policyId, spentUsd: costUsd, tokens }
+      : { policyId, reason: "no budget of this policy applies to the call" };
   } catch (err) {
     return { policyId, reason: (err as Error).message };
   }
@@ -95,12 +96,13 @@ export function providerCallRoutes(app: FastifyInstance, ctx: ServerContext): vo
           decisionId,
         }),
       );
-      const settled: { policyId: string; spentUsd: number }[] = [];
+      const settled: { policyId: string; spentUsd: number; tokens: number }[] = [];
       const unsettled: { policyId: string; reason: string }[] = [];
       const cost = body.cost_usd ?? 0;
-      if (cost > 0) {
+      const tokens = (body.tokens_in ?? 0) + (body.tokens_out ?? 0);
+      if (cost > 0 || tokens > 0) {
         for (const policyId of budgetPoliciesFor(ctx.guardian, resource)) {
-          const s = await settle(ctx.guardian, policyId, body, cost);
+          const s = await settle(ctx.guardian, policyId, body, cost, tokens);
           if ("spentUsd" in s) settled.push(s);
           else unsettled.push(s);
         }

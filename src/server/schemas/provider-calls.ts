@@ -57,17 +57,21 @@ export const providerCallCreateSchema = {
         decisionId: { type: "string" },
         settled: {
           type: "array",
-          description: "policies whose USD budgets the cost was added to",
+          description: "policies whose budgets the cost (USD) and tokens were added to",
           items: {
             type: "object",
-            required: ["policyId", "spentUsd"],
-            properties: { policyId: { type: "string" }, spentUsd: { type: "number" } },
+            required: ["policyId", "spentUsd", "tokens"],
+            properties: {
+              policyId: { type: "string" },
+              spentUsd: { type: "number" },
+              tokens: { type: "integer" },
+            },
           },
         },
         unsettled: {
           type: "array",
           description:
-            "matching policies that refused the report (a budget already spent, a rule that blocks)",
+            "policies with a budget on the resource that counted nothing (no budget rule applies to the call's context)",
           items: {
             type: "object",
             required: ["policyId", "reason"],
