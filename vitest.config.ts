@@ -22,6 +22,11 @@ export default defineConfig({
         replacement: fileURLToPath(new URL("./src/redis/index.ts", import.meta.url)),
       },
       {
+        // hexarch-guardrails/integrations/<name> → src/integrations/<name>/index.ts
+        find: /^hexarch-guardrails\/integrations\/([a-z-]+)$/,
+        replacement: fileURLToPath(new URL("./src/integrations/$1/index.ts", import.meta.url)),
+      },
+      {
         find: /^hexarch-guardrails\/testing$/,
         replacement: fileURLToPath(new URL("./src/testing/index.ts", import.meta.url)),
       },
