@@ -167,6 +167,44 @@ policies:
     expect(d.reason).toContain("3 requests per hour");
   });
 
+  it("says on a rate-limit refusal when to retry: the longest full window, not for budgets", async () => {
+    const { decide, clock } = client(`
+policies:
+  - id: r
+    rules:
+      - requests_per_minute: 2
+        requests_per_hour: 3
+        action: block
+  - id: rb
+    rules:
+      - requests_per_minute: 1
+        action: block
+      - daily_budget: 1
+        action: block
+`);
+    expect((await decide("r")).rateLimit).toBeUndefined();
+    await decide("r");
+    const minute = await decide("r");
+    expect(minute.rateLimit).toEqual({ limit: 2, windowMs: 60_000, retryAfterMs: 60_000 });
+    expect(JSON.parse(JSON.stringify(minute)).rateLimit).toEqual(minute.rateLimit);
+    clock.advance(70_000);
+    await decide("r");
+    // The minute window has room, the hour window does not.
+    expect((await decide("r")).rateLimit).toEqual({
+      limit: 3,
+      windowMs: 3_600_000,
+      retryAfterMs: 3_600_000,
+    });
+    expect((await decide("rb", { cost: 0.5 })).allowed).toBe(true);
+    const both = await decide("rb", { cost: 0.75 }); // the window and the budget refuse
+    expect(both.allowed).toBe(false);
+    expect(both.rateLimit).toBeUndefined(); // waiting a minute would not help
+    clock.advance(61_000);
+    const budget = await decide("rb", { cost: 0.75 });
+    expect(budget.reason).toContain("daily budget");
+    expect(budget.rateLimit).toBeUndefined();
+  });
+
   it("warns instead of blocking with action: warn, and keeps counting", async () => {
     const { decide } = client(`
 policies:

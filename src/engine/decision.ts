@@ -26,6 +26,23 @@ export interface ReservedAmount {
   readonly refundOnError: boolean;
 }
 
+/**
+ * What a refusal by a rate limit (a `requests_per_*` window) tells a caller who wants to
+ * retry: `Retry-After` and `RateLimit-*` headers are built from it.
+ */
+export interface RateLimitRefusal {
+  /** Requests admitted per window. */
+  readonly limit: number;
+  /** The window's length, in ms. */
+  readonly windowMs: number;
+  /**
+   * How long until a request can be admitted again, at most, in ms: the window's length,
+   * after which every request counted now has left the window (a sliding window may free
+   * a slot sooner).
+   */
+  readonly retryAfterMs: number;
+}
+
 /** Fields every decision has. */
 export interface DecisionBase {
   /** Time-ordered UUIDv7; generated on first read. */
@@ -50,6 +67,11 @@ export interface DecisionBase {
   readonly error?: Error;
   /** True when a backend failed and `failOpen` let the call through. */
   readonly failedOpen?: boolean;
+  /**
+   * Set on a refusal that only rate-limit windows made (no budget refused too): when the
+   * caller may try again. Of several full windows, the longest.
+   */
+  readonly rateLimit?: RateLimitRefusal;
 }
 
 /** The call may run. */
@@ -119,6 +141,7 @@ export interface DecisionFields {
   readonly counters?: readonly ReservationSource[] | undefined;
   readonly error?: Error | undefined;
   readonly failedOpen?: boolean | undefined;
+  readonly rateLimit?: RateLimitRefusal | undefined;
 }
 
 // A class, so that the id (a UUID string) and the ISO timestamp are only built when read:
@@ -134,6 +157,7 @@ class DecisionRecord {
   readonly timestampMs: number;
   readonly error: Error | undefined;
   readonly failedOpen: boolean | undefined;
+  readonly rateLimit: RateLimitRefusal | undefined;
   #id: string | undefined;
   #reason: string | (() => string);
   #counters: readonly ReservationSource[] | undefined;
@@ -152,6 +176,7 @@ class DecisionRecord {
     this.#counters = f.counters;
     this.error = f.error;
     this.failedOpen = f.failedOpen;
+    this.rateLimit = f.rateLimit;
   }
 
   get decisionId(): string {
@@ -206,6 +231,7 @@ class DecisionRecord {
       ...(this.reservation !== undefined && { reservation: this.reservation }),
       ...(this.error !== undefined && { error: this.error.message }),
       ...(this.failedOpen !== undefined && { failedOpen: this.failedOpen }),
+      ...(this.rateLimit !== undefined && { rateLimit: this.rateLimit }),
     };
   }
 }

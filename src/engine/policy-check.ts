@@ -17,7 +17,7 @@ import { settleWithin } from "../util/timeout.ts";
 import { isThenable } from "../util/values.ts";
 import type { CompiledRule, Context, CounterSpec, DecideInput, Outcome } from "./compile-rule.ts";
 import { CounterRequest, exceededDetail, nearDetail, refusalDetail } from "./counter-request.ts";
-import { type Decision, makeDecision } from "./decision.ts";
+import { type Decision, makeDecision, type RateLimitRefusal } from "./decision.ts";
 
 /** Options shared by every check of a client. */
 export interface CheckSettings {
@@ -271,11 +271,19 @@ export class PolicyCheck {
     if (!result.admitted) {
       // Of every counter that refuses, the most severe rule decides (as for stateless rules).
       let refusal: Outcome | undefined;
+      // The longest full window, while only windows refuse: waiting it out admits the call.
+      let window: CounterRequest | undefined;
+      let onlyWindows = true;
+      const refusing = (counter: CounterRequest) => {
+        if (counter.kind !== "window") onlyWindows = false;
+        else if (window === undefined || counter.windowMs > window.windowMs) window = counter;
+      };
       for (let i = 0; i < counters.length; i++) {
         const counter = counters[i] as CounterRequest;
         const total = result.totals[i] as number;
         if (!counter.hard || (total < counter.limit && total + counter.amount <= counter.limit))
           continue;
+        refusing(counter);
         const o = counter.spec.rule.refusal(() => refusalDetail(counter, total));
         if (beats(o, refusal)) refusal = o;
       }
@@ -284,9 +292,18 @@ export class PolicyCheck {
         if (!counter)
           throw new DecisionBackendError("state store refused without naming a counter");
         const total = result.totals[result.refusedIndex] as number;
+        refusing(counter);
         refusal = counter.spec.rule.refusal(() => refusalDetail(counter, total));
       }
-      return this.#finish(refusal, matched, started, now);
+      const full = onlyWindows ? window : undefined;
+      return this.#finish(
+        refusal,
+        matched,
+        started,
+        now,
+        undefined,
+        full && { limit: full.limit, windowMs: full.windowMs, retryAfterMs: full.windowMs },
+      );
     }
     for (let i = 0; i < counters.length; i++) {
       const counter = counters[i] as CounterRequest;
@@ -329,6 +346,7 @@ export class PolicyCheck {
     started: number,
     now: number,
     counters?: readonly CounterRequest[],
+    rateLimit?: RateLimitRefusal,
   ): Decision {
     return makeDecision({
       policyId: this.policyId,
@@ -339,6 +357,7 @@ export class PolicyCheck {
       durationMs: performance.now() - started,
       timestampMs: now,
       counters,
+      rateLimit,
     });
   }
 
