@@ -92,4 +92,11 @@ describe("the import graph", () => {
     expect(external.every((p) => ["yaml", "zod"].includes(p))).toBe(true);
     expect(readFileSync(resolve(SRC, "redis/client.ts"), "utf8")).toContain('import("redis")');
   });
+
+  it("keeps the MCP integration to type imports of its SDK", () => {
+    const external = [...importGraph("integrations/mcp/index.ts").packages].filter(
+      (p) => !p.startsWith("node:"),
+    );
+    expect(external.every((p) => ["jose", "yaml", "zod"].includes(p))).toBe(true);
+  });
 });
