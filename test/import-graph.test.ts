@@ -93,10 +93,10 @@ describe("the import graph", () => {
     expect(readFileSync(resolve(SRC, "redis/client.ts"), "utf8")).toContain('import("redis")');
   });
 
-  it("keeps the MCP integration to type imports of its SDK", () => {
-    const external = [...importGraph("integrations/mcp/index.ts").packages].filter(
-      (p) => !p.startsWith("node:"),
-    );
-    expect(external.every((p) => ["jose", "yaml", "zod"].includes(p))).toBe(true);
+  it("keeps the MCP and Agents SDK integrations to type imports of their SDKs", () => {
+    for (const entry of ["integrations/mcp/index.ts", "integrations/openai-agents/index.ts"]) {
+      const external = [...importGraph(entry).packages].filter((p) => !p.startsWith("node:"));
+      expect(external.every((p) => ["jose", "yaml", "zod"].includes(p))).toBe(true);
+    }
   });
 });
