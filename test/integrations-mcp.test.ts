@@ -110,7 +110,7 @@ describe("guardMcpServer", () => {
 
     const refused = await h.call("write_file", { path: "/etc/passwd", text: "x" });
     expect(refused.isError).toBe(true);
-    expect(h.text(refused)).toContain("refused by policy 'tools'");
+    expect(h.text(refused)).toContain("The tool 'write_file' did not run. Policy 'tools' blocked");
     expect(h.text(refused)).toContain("system files are off limits");
     expect(refused._meta?.[DECISION_META_KEY]).toMatchObject({
       policyId: "tools",
@@ -145,7 +145,7 @@ describe("guardMcpServer", () => {
     const h = await harness({ elicit: () => ({ action: "accept", confirm: yes }) });
     const declined = await h.call("delete_file", { path: "/srv/a" });
     expect(declined.isError).toBe(true);
-    expect(h.text(declined)).toContain("did not confirm");
+    expect(h.text(declined)).toContain("the user did not confirm it");
     expect(h.asked[0]).toContain("delete_file");
     expect(h.asked[0]).toContain('"/srv/a"');
     yes = true;
@@ -159,7 +159,8 @@ describe("guardMcpServer", () => {
     const noElicitation = await harness();
     const r = await noElicitation.call("delete_file", { path: "/srv/a" });
     expect(r.isError).toBe(true);
-    expect(noElicitation.text(r)).toContain("needs a person's confirmation");
+    expect(noElicitation.text(r)).toContain("requires confirmation");
+    expect(noElicitation.text(r)).toContain("cannot ask its user");
     const refuse = await harness({
       confirm: "refuse",
       elicit: () => ({ action: "accept", confirm: true }),
@@ -194,5 +195,21 @@ describe("guardMcpServer", () => {
     expect(register).toThrow(GuardrailError);
     // Nothing was registered by the refused call: the second attempt is refused the same way.
     expect(register).toThrow(/tool 'other' has no policy/);
+  });
+});
+
+describe("examples/integrations/mcp.ts", () => {
+  it("reads, refuses /etc, and deletes only what the client's user approved", async () => {
+    const { main } = await import("../examples/integrations/mcp.ts");
+    const lines: string[] = [];
+    await main((line) => void lines.push(line));
+    const outcomes = lines.filter((l) => !l.startsWith("  ")).map((l) => l.split(" — ")[0]);
+    expect(outcomes).toEqual([
+      "read_file /srv/report.txt: ran",
+      "read_file /etc/shadow: refused",
+      "delete_file /srv/tmp/cache.bin: ran",
+      "delete_file /srv/report.txt: refused",
+    ]);
+    expect(lines.filter((l) => l.includes("the client asks its user"))).toHaveLength(2);
   });
 });

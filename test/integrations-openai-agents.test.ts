@@ -195,3 +195,17 @@ describe("guardTool (OpenAI Agents SDK)", () => {
     expect(h2.toolOutputs().at(-1)).toMatch(/token/);
   });
 });
+
+describe("examples/integrations/openai-agents.ts", () => {
+  it("stops the run for approval, then deletes once approved", async () => {
+    const { main } = await import("../examples/integrations/openai-agents.ts");
+    const lines: string[] = [];
+    await main((line) => void lines.push(line));
+    expect(lines).toEqual([
+      'the run stopped for approval: delete_user {"id":"u42"}',
+      "a person approves it",
+      "  (delete_user ran for u42)",
+      "final answer: User u42 is gone.",
+    ]);
+  });
+});

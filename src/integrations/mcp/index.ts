@@ -204,13 +204,10 @@ function guardedHandler(
         }
         return refusal(
           err,
-          `The tool '${tool}' needs a person's confirmation (policy '${err.policyId}'): ${err.reason}. It did not run.`,
+          `The tool '${tool}' did not run. ${err.reason}, and this client cannot ask its user.`,
         );
       }
-      return refusal(
-        err,
-        `The tool '${tool}' was refused by policy '${err.policyId}': ${err.reason}. It did not run.`,
-      );
+      return refusal(err, `The tool '${tool}' did not run. ${err.reason}.`);
     }
   };
 }
@@ -240,13 +237,13 @@ async function confirmThenRun(
   } catch (e) {
     return refusal(
       err,
-      `The tool '${tool}' needs a person's confirmation (policy '${err.policyId}'), and asking failed: ${(e as Error).message}. It did not run.`,
+      `The tool '${tool}' did not run. ${err.reason}, and asking the user failed: ${(e as Error).message}.`,
     );
   }
   if (answer.action !== "accept" || answer.content?.confirm !== true) {
     return refusal(
       err,
-      `The user did not confirm the tool '${tool}' (policy '${err.policyId}': ${err.reason}). It did not run.`,
+      `The tool '${tool}' did not run: the user did not confirm it. ${err.reason}.`,
     );
   }
   try {
@@ -255,7 +252,7 @@ async function confirmThenRun(
     if (again instanceof PolicyViolation) {
       return refusal(
         again,
-        `The tool '${tool}' was refused by policy '${again.policyId}' after confirmation: ${again.reason}. It did not run.`,
+        `The tool '${tool}' did not run, although the user confirmed it. ${again.reason}.`,
       );
     }
     throw again;

@@ -189,6 +189,6 @@ function parse(input: string): unknown {
 /** What the model reads when its call was refused. */
 function refusalText(tool: string, err: PolicyViolation): string {
   return err instanceof ConfirmationRequired
-    ? `The tool '${tool}' was not run: it needs a person's approval (policy '${err.policyId}': ${err.reason}), and it was not approved.`
-    : `The tool '${tool}' was not run: policy '${err.policyId}' refused it (${err.reason}).`;
+    ? `The tool '${tool}' did not run: it needs a person's approval, which it did not get. ${err.reason}.`
+    : `The tool '${tool}' did not run. ${err.reason}.`;
 }
