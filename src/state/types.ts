@@ -67,6 +67,10 @@ export interface StateStore {
    * Checks every counter and consumes all of them, or none when any hard counter would go
    * past its limit. A counter refuses when its total already reached the limit or this
    * call's amount would take it past.
+   *
+   * Each key appears at most once in `counters`: keys are unique per policy, rule, window
+   * or period and `per` value, and a check lists each policy once. Stores need not (and
+   * the built-in ones do not) add up two counters with the same key in one call.
    */
   consume(counters: readonly Counter[], nowMs: number): ConsumeResult | Promise<ConsumeResult>;
   /** Applies corrections to period counters (never refuses: spent money is spent). */
