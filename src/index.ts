@@ -83,6 +83,7 @@ export type {
   DecisionAction,
   DecisionBase,
   DecisionOutcome,
+  RateLimitRefusal,
   ReservedAmount,
   WarnDecision,
 } from "./engine/decision.ts";

@@ -84,6 +84,29 @@ describe("the import graph", () => {
     for (const p of server) expect(served.has(p)).toBe(true);
   });
 
+  it("keeps each web-framework integration to its own framework", () => {
+    const cases = [
+      // Express and Fastify are used through types only; Hono for its `hono/route` helper.
+      ["integrations/express/index.ts", []],
+      ["integrations/fastify/index.ts", []],
+      ["integrations/hono/index.ts", ["hono"]],
+      ["integrations/http/index.ts", []],
+    ] as const;
+    for (const [entry, allowed] of cases) {
+      const { packages, files } = importGraph(entry);
+      const external = [...packages].filter((p) => !p.startsWith("node:"));
+      expect(external, entry).toEqual(allowed);
+      const reached = [...files].filter((f) => f.includes("/src/integrations/"));
+      const own = entry.split("/")[1] as string;
+      expect(
+        reached.filter(
+          (f) => !f.includes(`/integrations/${own}/`) && !f.includes("/integrations/http/"),
+        ),
+        entry,
+      ).toEqual([]);
+    }
+  });
+
   it("keeps the redis entry's driver behind a dynamic import", () => {
     const { packages, files } = importGraph("redis/index.ts");
     expect(files.has(resolve(SRC, "redis/client.ts"))).toBe(true);
