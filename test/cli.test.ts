@@ -342,7 +342,7 @@ describe.each(targets)("audit commands on %s", (_name, make) => {
     if (out === undefined) return;
     expectGolden("db-status.txt", out.replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/g, "<applied at>"));
     expect(await run("db", "migrate")).toBe(
-      "  1  create decisions, tombstones and chain state: already applied\n  2  keep per-policy counts for stats: already applied\n  3  drop the time-only index: history is read in log order: already applied\n  4  create confirmations (token digests only): already applied\n  5  create API-defined rules and policies: already applied\n  6  create API keys (keyed hashes only): already applied\n",
+      "  1  create decisions, tombstones and chain state: already applied\n  2  keep per-policy counts for stats: already applied\n  3  drop the time-only index: history is read in log order: already applied\n  4  create confirmations (token digests only): already applied\n  5  create API-defined rules and policies: already applied\n  6  create API keys (keyed hashes only): already applied\n  7  create audit checkpoints (signed chain heads): already applied\n",
     );
   });
 });
@@ -360,11 +360,12 @@ describe("db commands on a new SQLite file", () => {
       "applied",
       "applied",
       "applied",
+      "applied",
     ]);
     const back = await ctl(["db", "rollback", "--db", db]);
-    expect(back.stdout).toMatch(/^ {2}6 {2}.*: rolled back\n$/);
+    expect(back.stdout).toMatch(/^ {2}7 {2}.*: rolled back\n$/);
     const status = await ctl(["db", "status", "--db", db]);
-    expect(status.stdout).toMatch(/\n\s+6 .* pending\n$/);
+    expect(status.stdout).toMatch(/\n\s+7 .* pending\n$/);
   });
 });
 

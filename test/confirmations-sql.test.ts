@@ -97,6 +97,7 @@ describe("SqliteConfirmationStore", () => {
           [4, true],
           [5, true],
           [6, true],
+          [7, true],
         ],
       );
     } finally {
@@ -108,7 +109,7 @@ describe("SqliteConfirmationStore", () => {
     expect(status.stdout).toMatch(/^\s+4 {2}create confirmations \(token digests only\) +\d{4}-/m);
   });
 
-  it("works on a file the audit store migrated first, and the CLI rolls migrations 6, 5 and 4 back", async () => {
+  it("works on a file the audit store migrated first, and the CLI rolls migrations 7, 6, 5 and 4 back", async () => {
     const path = tempDb();
     const audit = new SqliteAuditStore(path);
     await audit.migrate();
@@ -116,6 +117,7 @@ describe("SqliteConfirmationStore", () => {
     const store = new SqliteConfirmationStore(path);
     expect(await store.consume(await approved(store), binding())).toMatchObject({ ok: true });
     await store.close();
+    await ctl(["db", "rollback", "--db", path]);
     await ctl(["db", "rollback", "--db", path]);
     await ctl(["db", "rollback", "--db", path]);
     const back = await ctl(["db", "rollback", "--db", path]);

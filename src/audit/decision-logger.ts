@@ -319,11 +319,17 @@ export class DecisionLogger implements DecisionRecorder {
   }
 
   /**
-   * Walks the hash chain: edited, deleted or reordered records are found. `onProgress`
-   * hears how many entries were checked, of about how many.
+   * Walks the hash chain: edited, deleted or reordered records are found. Every record's
+   * hash is recomputed from its stored columns. The walk ends at the head the log had
+   * when it began (records appended meanwhile are left for the next walk). `onProgress`
+   * hears how many entries were checked, of about how many; `onEntry` hears the chain's
+   * start (`seq` and hash) and then each entry that checked out, in order.
    */
   async verify(
-    options: { onProgress?: (checked: number, total: number) => void } = {},
+    options: {
+      onProgress?: (checked: number, total: number) => void;
+      onEntry?: (seq: number, hash: string) => void;
+    } = {},
   ): Promise<VerifyResult> {
     await this.flush();
     const ends = await this.store.ends();
@@ -331,16 +337,22 @@ export class DecisionLogger implements DecisionRecorder {
     let prev = ends.startHash;
     let after = ends.startSeq;
     let checked = 0;
-    for (;;) {
-      const page = await this.store.chain(after, 1000);
+    options.onEntry?.(ends.startSeq, ends.startHash);
+    while (after < ends.headSeq) {
+      const read = await this.store.chain(after, 1000);
+      const page = read.filter((e) => e.seq <= ends.headSeq);
       if (page.length === 0) break;
       const r = verifyStretch(page, prev);
+      const good =
+        r.bad === undefined
+          ? page
+          : page.slice(
+              0,
+              page.findIndex((e) => e.decisionId === r.bad),
+            );
+      if (options.onEntry) for (const e of good) options.onEntry(e.seq, e.hash);
       if (r.bad !== undefined)
-        return {
-          ok: false,
-          checked: checked + page.findIndex((e) => e.decisionId === r.bad),
-          firstBadDecisionId: r.bad,
-        };
+        return { ok: false, checked: checked + good.length, firstBadDecisionId: r.bad };
       checked += page.length;
       options.onProgress?.(checked, total);
       prev = r.last;
@@ -349,6 +361,12 @@ export class DecisionLogger implements DecisionRecorder {
     if (after !== ends.headSeq || prev !== ends.headHash) {
       return { ok: false, checked, firstBadDecisionId: `(records after seq ${after} are missing)` };
     }
+    // An entry past the head is in the chain only if the head has moved past it since (an
+    // append commits its records and the new head together); otherwise it was written
+    // around the chain.
+    const past = (await this.store.chain(ends.headSeq, 1))[0];
+    if (past !== undefined && past.seq > (await this.store.ends()).headSeq)
+      return { ok: false, checked, firstBadDecisionId: past.decisionId };
     return { ok: true, checked };
   }
 

@@ -45,6 +45,32 @@ export {
   type ApiRuleInput,
 } from "./api-policies/types.ts";
 export {
+  type AuditVerification,
+  allCheckpoints,
+  type TakeCheckpointResult,
+  takeCheckpoint,
+  verifyWithCheckpoints,
+} from "./checkpoints/checkpoints.ts";
+export {
+  PostgresAuditCheckpointStore,
+  type PostgresAuditCheckpointStoreOptions,
+} from "./checkpoints/postgres-checkpoint-store.ts";
+export {
+  AUDIT_HMAC_MIN_BYTES,
+  CheckpointSigner,
+  type CheckpointSignerOptions,
+  checkpointMessage,
+  defaultKeyId,
+} from "./checkpoints/signing.ts";
+export { SqliteAuditCheckpointStore } from "./checkpoints/sqlite-checkpoint-store.ts";
+export type {
+  AuditCheckpoint,
+  AuditCheckpointStore,
+  CheckpointProblem,
+  CheckpointVerifyResult,
+  UnsignedCheckpoint,
+} from "./checkpoints/types.ts";
+export {
   PostgresConfirmationStore,
   type PostgresConfirmationStoreOptions,
 } from "./confirmations/postgres-confirmation-store.ts";

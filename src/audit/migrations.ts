@@ -123,4 +123,25 @@ export const SHARED_MIGRATIONS: readonly SqlMigration[] = [
     ],
     down: ["DROP TABLE hexarch_api_key_secrets", "DROP TABLE hexarch_api_keys"],
   },
+  {
+    version: 7,
+    name: "create audit checkpoints (signed chain heads)",
+    up: [
+      // Signed checkpoints of the hash chain (`POST /audit-checkpoints`): the head's `seq`
+      // and hash, how many entries the chain held, who asked and when (ISO 8601 UTC), the
+      // signing key's id and the hex HMAC-SHA256 over the other fields.
+      `CREATE TABLE hexarch_audit_checkpoints (
+        id TEXT PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        head_hash TEXT NOT NULL,
+        records BIGINT NOT NULL,
+        created_at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        signature TEXT NOT NULL
+      )`,
+      "CREATE INDEX hexarch_audit_checkpoints_created ON hexarch_audit_checkpoints (created_at)",
+    ],
+    down: ["DROP TABLE hexarch_audit_checkpoints"],
+  },
 ];

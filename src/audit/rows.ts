@@ -14,7 +14,23 @@ export type Row = Record<string, unknown>;
 export const isoTimestamp = (v: string | Date): string =>
   v instanceof Date ? v.toISOString() : new Date(v).toISOString();
 
-/** A `hexarch_decisions` row as a record. */
+/**
+ * A stored JSON column. Text that is not JSON (an edited row) is kept under the key
+ * `[unreadable]` rather than failing the read, so listing still works and the record's
+ * hash, recomputed from it, no longer matches.
+ */
+function storedJson(text: unknown): Record<string, unknown> {
+  try {
+    return JSON.parse(String(text)) as Record<string, unknown>;
+  } catch {
+    return { "[unreadable]": String(text) };
+  }
+}
+
+/**
+ * A `hexarch_decisions` row as a record, every column as stored (nothing normalised), so
+ * the hash recomputed from it covers what is in the database.
+ */
 export function rowToRecord(r: Row): ChainedRecord {
   return {
     seq: Number(r.seq),
@@ -25,12 +41,11 @@ export function rowToRecord(r: Row): ChainedRecord {
     decision: r.decision as AuditOutcome,
     action: String(r.action),
     reason: String(r.reason),
-    context: JSON.parse(String(r.context)) as Record<string, unknown>,
+    context: storedJson(r.context),
     userId: r.user_id === null ? null : String(r.user_id),
     durationMs: Number(r.duration_ms),
-    metadata:
-      r.metadata === null ? null : (JSON.parse(String(r.metadata)) as Record<string, unknown>),
-    mode: r.mode === "monitor" ? "monitor" : "enforce",
+    metadata: r.metadata === null ? null : storedJson(r.metadata),
+    mode: String(r.mode) as ChainedRecord["mode"],
     prevHash: String(r.prev_hash),
     hash: String(r.hash),
   };

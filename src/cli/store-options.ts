@@ -11,6 +11,7 @@ import { resolve } from "node:path";
 import { type Command, Option } from "commander";
 import type { ApiKeyStore } from "../audit/api-keys/types.ts";
 import type { ApiPolicyStore } from "../audit/api-policies/types.ts";
+import type { AuditCheckpointStore } from "../audit/checkpoints/types.ts";
 import { DecisionLogger } from "../audit/decision-logger.ts";
 import type { PgConnectionConfig } from "../audit/postgres/connection.ts";
 import type { AuditStore } from "../audit/types.ts";
@@ -170,6 +171,31 @@ export async function openApiPolicyStore(flags: StoreFlags, io: CliIo): Promise<
     return new SqliteApiPolicyStore(path);
   } catch (err) {
     throw new CliError(`cannot open API policies in ${path}: ${(err as Error).message}`, {
+      hint: "check the path and its permissions",
+    });
+  }
+}
+
+/** The store of signed audit checkpoints, in the audit database the flags name. */
+export async function openCheckpointStore(
+  flags: StoreFlags,
+  io: CliIo,
+): Promise<AuditCheckpointStore> {
+  const pg = pgTarget(flags, io);
+  if (pg !== undefined) {
+    const { PostgresAuditCheckpointStore } = await import(
+      "../audit/checkpoints/postgres-checkpoint-store.ts"
+    );
+    return new PostgresAuditCheckpointStore(pg, { schema: flags.pgSchema ?? "public" });
+  }
+  const path = sqlitePath(flags, io);
+  const { SqliteAuditCheckpointStore } = await import(
+    "../audit/checkpoints/sqlite-checkpoint-store.ts"
+  );
+  try {
+    return new SqliteAuditCheckpointStore(path);
+  } catch (err) {
+    throw new CliError(`cannot open audit checkpoints in ${path}: ${(err as Error).message}`, {
       hint: "check the path and its permissions",
     });
   }

@@ -13,6 +13,11 @@ import swagger from "@fastify/swagger";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import Fastify, * as fastifyModule from "fastify";
 import { apiKeyIdOf } from "../audit/api-keys/keys.ts";
+import {
+  AUDIT_HMAC_MIN_BYTES,
+  CheckpointSigner,
+  KEY_ID_PATTERN,
+} from "../audit/checkpoints/signing.ts";
 import { auditedConfirmations, confirmationSink } from "../confirm/events.ts";
 import { VERSION } from "../version.ts";
 import { type ApiKeyAuth, apiKeyAuth } from "./api-key-auth.ts";
@@ -25,6 +30,7 @@ import { apiPolicyRoutes } from "./routes/api-policies.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { authorizeRoutes } from "./routes/authorize.ts";
+import { checkpointRoutes } from "./routes/checkpoints.ts";
 import type { ServerContext } from "./routes/context.ts";
 import { metaRoutes } from "./routes/meta.ts";
 import { providerCallRoutes } from "./routes/provider-calls.ts";
@@ -116,6 +122,20 @@ function checkOptions(options: ServerOptions): void {
     throw new ServerConfigError(
       "API key administration needs an API key store and the static API token (HEXARCH_API_TOKEN)",
     );
+  }
+  const checkpoints = options.auditCheckpoints;
+  if (checkpoints !== undefined) {
+    const bytes = typeof checkpoints.key === "string" ? Buffer.byteLength(checkpoints.key) : 0;
+    if (bytes < AUDIT_HMAC_MIN_BYTES)
+      throw new ServerConfigError(
+        `HEXARCH_AUDIT_HMAC_KEY must be at least ${AUDIT_HMAC_MIN_BYTES} bytes, got ${bytes}: make one with 'openssl rand -hex 32'`,
+      );
+    if (checkpoints.keyId !== undefined && !KEY_ID_PATTERN.test(checkpoints.keyId))
+      throw new ServerConfigError(
+        "HEXARCH_AUDIT_HMAC_KEY_ID must be 1 to 64 letters, digits or ._:-",
+      );
+    if (options.auditLogger === undefined)
+      throw new ServerConfigError("audit checkpoints need an audit log (auditLogger)");
   }
   const positive = (value: number | undefined, name: string) => {
     if (value !== undefined && (!Number.isInteger(value) || value < 1))
@@ -341,10 +361,15 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     metrics,
     apiPolicies: options.apiPolicies,
     reloadPolicies: options.reloadPolicies,
+    checkpoints: options.auditCheckpoints && {
+      signer: new CheckpointSigner(options.auditCheckpoints),
+      store: options.auditCheckpoints.store,
+    },
   };
   metaRoutes(app, ctx);
   authorizeRoutes(app, ctx);
   auditRoutes(app, ctx);
+  checkpointRoutes(app, ctx);
   approvalRoutes(app, ctx);
   apiPolicyRoutes(app, ctx);
   providerCallRoutes(app, ctx);

@@ -6,6 +6,7 @@
 
 import type { ApiKeyStore } from "../audit/api-keys/types.ts";
 import type { ApiPolicyStore } from "../audit/api-policies/types.ts";
+import type { AuditCheckpointStore } from "../audit/checkpoints/types.ts";
 import type { DecisionLogger } from "../audit/decision-logger.ts";
 import type { ConfirmationStore } from "../confirm/types.ts";
 import type { Guardian } from "../guardian/guardian.ts";
@@ -50,6 +51,26 @@ export interface StateBackend {
   readonly kind: string;
   /** Rejects when it is down (a Redis `PING`). Without it the store counts as up. */
   readonly check?: () => Promise<unknown>;
+}
+
+/** Signed audit checkpoints (`/audit-logs/checkpoint`, `/audit-checkpoints`). */
+export interface AuditCheckpointOptions {
+  /**
+   * The HMAC-SHA256 key checkpoints are signed with (`HEXARCH_AUDIT_HMAC_KEY`): at least 32
+   * bytes, kept outside the audit database. It is never logged nor sent.
+   */
+  readonly key: string;
+  /**
+   * The key's id, stored with each checkpoint (`HEXARCH_AUDIT_HMAC_KEY_ID`).
+   * @default the first 8 hex digits of the key's SHA-256
+   */
+  readonly keyId?: string;
+  /**
+   * Where `POST /audit-checkpoints` keeps checkpoints and `GET /audit-logs/verify` finds
+   * them (a `SqliteAuditCheckpointStore` or `PostgresAuditCheckpointStore` on the audit
+   * database). Without it only `GET /audit-logs/checkpoint` works (nothing is stored).
+   */
+  readonly store?: AuditCheckpointStore;
 }
 
 /** Options of `createServer`. */
@@ -141,4 +162,10 @@ export interface ServerOptions {
    * @default false
    */
   readonly apiKeyAdmin?: boolean;
+  /**
+   * Sign checkpoints of the audit log's hash chain, store them, and check the stored ones
+   * in `GET /audit-logs/verify`. Needs `auditLogger`. Without it the checkpoint routes
+   * answer 404 `checkpoints_disabled`.
+   */
+  readonly auditCheckpoints?: AuditCheckpointOptions;
 }

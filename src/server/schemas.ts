@@ -24,6 +24,14 @@ export {
   auditVerifySchema,
 } from "./schemas/audit.ts";
 export { type AuthorizeBody, type AuthorizeReply, authorizeSchema } from "./schemas/authorize.ts";
+export {
+  auditCheckpointCreateSchema,
+  auditCheckpointLatestSchema,
+  auditCheckpointListSchema,
+  auditCheckpointNowSchema,
+  type CheckpointCreateBody,
+  type CheckpointListQuery,
+} from "./schemas/checkpoints.ts";
 export { errorSchema } from "./schemas/common.ts";
 export {
   type ProviderCallBody,

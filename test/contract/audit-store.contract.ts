@@ -65,9 +65,11 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
           "already applied",
           "already applied",
           "already applied",
+          "already applied",
         ]);
         const back = await f.store.rollback();
-        expect(back[0]).toMatchObject({ version: 6, direction: "down", status: "rolled back" });
+        expect(back[0]).toMatchObject({ version: 7, direction: "down", status: "rolled back" });
+        await f.store.rollback();
         await f.store.rollback();
         await f.store.rollback();
         await f.store.rollback();
@@ -80,11 +82,13 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
           [4, "applied"],
           [5, "applied"],
           [6, "applied"],
+          [7, "applied"],
         ]);
         // Re-applied, the stats table is rebuilt from the stored records.
         expect((await logger.getPolicyStats("m")).totalDecisions).toBe(1);
-        for (let i = 0; i < 6; i++) await f.store.rollback();
+        for (let i = 0; i < 7; i++) await f.store.rollback();
         expect((await f.store.migrate()).map((m) => m.status)).toEqual([
+          "applied",
           "applied",
           "applied",
           "applied",
@@ -297,6 +301,7 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
           [4, null],
           [5, null],
           [6, null],
+          [7, null],
         ]);
         await f.store.migrate();
         const after = await f.store.migrationStatus();
@@ -305,6 +310,7 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
         ).toBe(true);
         await f.store.rollback();
         expect((await f.store.migrationStatus()).map((m) => m.appliedAt === null)).toEqual([
+          false,
           false,
           false,
           false,

@@ -8,6 +8,7 @@
 import { type Command, Option } from "commander";
 import type { ApiKeyStore } from "../../audit/api-keys/types.ts";
 import type { ApiPolicyStore } from "../../audit/api-policies/types.ts";
+import type { AuditCheckpointStore } from "../../audit/checkpoints/types.ts";
 import type { DecisionLogger } from "../../audit/decision-logger.ts";
 import type { ConfirmationStore } from "../../confirm/types.ts";
 import type { Guardian } from "../../guardian/guardian.ts";
@@ -20,6 +21,7 @@ import {
   describeStore,
   openApiKeyStore,
   openApiPolicyStore,
+  openCheckpointStore,
   openConfirmationStore,
   openStore,
   redactUrl,
@@ -165,6 +167,10 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
   let confirmations: ConfirmationStore | undefined;
   let apiPolicies: ApiPolicyStore | undefined;
   let apiKeys: ApiKeyStore | undefined;
+  let checkpointStore: AuditCheckpointStore | undefined;
+  // Signed audit checkpoints: only with a key (never logged; its length is checked by the server).
+  const hmacKey = io.env.HEXARCH_AUDIT_HMAC_KEY?.trim() || undefined;
+  const hmacKeyId = io.env.HEXARCH_AUDIT_HMAC_KEY_ID?.trim() || undefined;
   let guardian: Guardian | undefined;
   // The state store is shared by every Guardian a reload makes, so counters survive it.
   const makeGuardian = (set: PolicySet): Guardian =>
@@ -203,9 +209,17 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
     }
     apiPolicies = await openApiPolicyStore(flags, io);
     apiKeys = await openApiKeyStore(flags, io);
+    if (hmacKey !== undefined) checkpointStore = await openCheckpointStore(flags, io);
     guardian = makeGuardian(policies.set);
   } catch (err) {
-    await closeAll([auditLogger ?? store, state, confirmations, apiPolicies, apiKeys]);
+    await closeAll([
+      auditLogger ?? store,
+      state,
+      confirmations,
+      apiPolicies,
+      apiKeys,
+      checkpointStore,
+    ]);
     throw err;
   }
 
@@ -223,6 +237,13 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
       ...(apiPolicies && { apiPolicies }),
       ...(apiKeys && { apiKeys }),
       apiKeyAdmin: truthy(io.env.HEXARCH_API_KEY_ADMIN_ENABLED),
+      ...(hmacKey !== undefined && {
+        auditCheckpoints: {
+          key: hmacKey,
+          ...(hmacKeyId !== undefined && { keyId: hmacKeyId }),
+          ...(checkpointStore && { store: checkpointStore }),
+        },
+      }),
       // POST /policies/reload: the file again, validated; the old Guardian keeps serving on error.
       reloadPolicies: () => makeGuardian(loadFile(policies.path, io).set),
       ...(apiToken !== undefined && { apiToken }),
@@ -244,6 +265,8 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
       port: flags.port,
     });
   } catch (err) {
+    // startServer closed what it was given; the checkpoint store is ours to close.
+    await closeAll([checkpointStore]);
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
       throw new CliError(
@@ -269,6 +292,7 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
     "serving",
   );
   const report = await server.closed;
+  await closeAll([checkpointStore]);
   if (report.errors.length > 0)
     throw new CliError("the server stopped, but not cleanly (see the log above)");
 }

@@ -5,6 +5,8 @@
  */
 
 import type { ApiPolicyStore } from "../../audit/api-policies/types.ts";
+import type { CheckpointSigner } from "../../audit/checkpoints/signing.ts";
+import type { AuditCheckpointStore } from "../../audit/checkpoints/types.ts";
 import type { DecisionLogger } from "../../audit/decision-logger.ts";
 import type { ConfirmationStore } from "../../confirm/types.ts";
 import type { Guardian } from "../../guardian/guardian.ts";
@@ -25,6 +27,10 @@ export interface ServerContext {
   readonly metrics: ServerMetrics;
   readonly apiPolicies: ApiPolicyStore | undefined;
   readonly reloadPolicies: (() => Guardian | Promise<Guardian>) | undefined;
+  /** Signs checkpoints (and keeps them, with a store); `undefined` without a key. */
+  readonly checkpoints:
+    | { readonly signer: CheckpointSigner; readonly store: AuditCheckpointStore | undefined }
+    | undefined;
 }
 
 /** The audit log, or a 404 saying the server keeps none. */

@@ -5,6 +5,7 @@
  */
 
 import type { AuditOutcome } from "../../audit/types.ts";
+import { checkpointVerifySchema } from "./checkpoints.ts";
 import { anyObject, errors, limit, name } from "./common.ts";
 
 /** One audit record as the API shows it (the CLI's `--format json` fields, same order). */
@@ -108,17 +109,18 @@ export const auditLogsSchema = {
   },
 } as const;
 
-/** `GET /audit-logs/verify`: walks the hash chain. */
+/** `GET /audit-logs/verify`: walks the hash chain (and checks stored checkpoints). */
 export const auditVerifySchema = {
-  summary: "Verify the audit log's hash chain",
+  summary: "Verify the audit log's hash chain and its stored checkpoints",
   response: {
     200: {
       type: "object",
       required: ["ok", "checked"],
       properties: {
-        ok: { type: "boolean" },
-        checked: { type: "integer" },
+        ok: { type: "boolean", description: "false when the chain or a checkpoint fails" },
+        checked: { type: "integer", description: "chain entries checked" },
         firstBadDecisionId: { type: "string" },
+        checkpoints: checkpointVerifySchema,
       },
     },
     ...errors,

@@ -1,0 +1,48 @@
+/**
+ * `PostgresAuditCheckpointStore`: audit checkpoints in the audit log's PostgreSQL
+ * database. The `pg` driver is an optional peer dependency, loaded only when it connects.
+ *
+ * @module
+ */
+
+import { GuardrailError } from "../../errors.ts";
+import type { PgConnectionConfig, PgPoolLike } from "../postgres/connection.ts";
+import { pgRunner } from "../sql-runners.ts";
+import { SqlAuditCheckpoints } from "./sql-checkpoints.ts";
+
+/** Options of {@link PostgresAuditCheckpointStore}. */
+export interface PostgresAuditCheckpointStoreOptions {
+  /** The PostgreSQL schema of the audit tables (created if missing). @default "public" */
+  readonly schema?: string;
+}
+
+/**
+ * Signed checkpoints in PostgreSQL, in the audit log's database and schema (audit
+ * migration 7, applied on first use). Takes a connection string, `{ host, port, database,
+ * user, password }`, or a pool you already have (which `close()` leaves open).
+ *
+ * @example
+ * ```ts
+ * const store = new PostgresAuditCheckpointStore(process.env.HEXARCH_PG_URL ?? "postgres://localhost/hexarch");
+ * ```
+ */
+export class PostgresAuditCheckpointStore extends SqlAuditCheckpoints {
+  /** The PostgreSQL schema of the table. */
+  readonly schema: string;
+
+  /**
+   * Connects on first use, and migrates the schema then.
+   * @throws GuardrailError for a schema that is not a plain identifier.
+   */
+  constructor(
+    connection: string | PgConnectionConfig | PgPoolLike,
+    options: PostgresAuditCheckpointStoreOptions = {},
+  ) {
+    const schema = options.schema ?? "public";
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema))
+      throw new GuardrailError(`schema must be a plain identifier, got '${schema}'`);
+    const { runner, close } = pgRunner(connection, schema, "audit checkpoint store");
+    super(`"${schema}".`, runner, close);
+    this.schema = schema;
+  }
+}
