@@ -6,6 +6,7 @@ import { main as businessHours } from "../examples/business-hours.ts";
 import { main as httpCallback } from "../examples/confirmation-patterns/http-callback.ts";
 import { main as interactive } from "../examples/confirmation-patterns/interactive.ts";
 import { main as tokenPattern } from "../examples/confirmation-patterns/token.ts";
+import { main as openaiIntegration } from "../examples/integrations/openai.ts";
 import { main as migrationSafety } from "../examples/migration-safety.ts";
 import { main as rateLimiting } from "../examples/rate-limiting.ts";
 import { main as safeFileDeletion } from "../examples/safe-file-deletion.ts";
@@ -196,5 +197,26 @@ describe("examples", () => {
     expect(lines).toContain("same token for /projects/gemini → 403");
     expect(lines).toContain("forged callback → 401");
     expect(lines.at(-1)).toBe("projects left: gemini");
+  });
+
+  it("integrations/openai: settles each call at its usage, refuses a model before sending, stops at the budget", async () => {
+    const lines = await run(openaiIntegration);
+    const settled = lines.filter((l) => l.trim().startsWith("settled:"));
+    expect(settled.length).toBeGreaterThanOrEqual(4);
+    // Every settlement is below what was reserved for it.
+    for (const l of settled) {
+      const [spent, reserved] = [...l.matchAll(/\$(\d+\.\d+)/g)].map((m) => Number(m[1]));
+      expect(spent).toBeLessThan(reserved as number);
+    }
+    expect(lines).toContain("  streamed: the quick brown fox jumps over the lazy dog");
+    expect(lines.find((l) => l.includes("refused before sending"))).toContain(
+      "astra models need a separate budget",
+    );
+    const blocked = lines.filter((l) => l.includes(" blocked: "));
+    expect(blocked).toHaveLength(1);
+    expect(blocked[0]).toContain("daily budget of $0.05 would be exceeded");
+    expect(lines.findIndex((l) => l.includes("warning:"))).toBeLessThan(
+      lines.indexOf(blocked[0] as string),
+    );
   });
 });

@@ -1,0 +1,69 @@
+/**
+ * Watching a provider's event stream for its usage without changing what the caller
+ * reads: the SDK's stream object is rebuilt around an observing iterator, so it keeps its
+ * class, its `controller` and its helpers (`tee()`, `toReadableStream()`).
+ *
+ * @module
+ */
+
+import type { CallLife } from "./guard.ts";
+import type { TokenUsage } from "./pricing.ts";
+
+/** What an observer does with a stream's events. */
+export interface StreamObserver<T> {
+  /** Looks at one event; answers whether the caller sees it (false drops it). */
+  see(event: T): boolean;
+  /** The usage seen so far, once the stream has reported its final usage. */
+  usage(): TokenUsage | undefined;
+}
+
+/** The shape shared by the OpenAI and Anthropic SDKs' `Stream` class. */
+export interface SdkStream<T> extends AsyncIterable<T> {
+  readonly controller: AbortController;
+}
+
+type StreamClass<T> = new (
+  iterator: () => AsyncIterator<T>,
+  controller: AbortController,
+  client?: never,
+) => SdkStream<T>;
+
+/**
+ * A stream of the same class as `stream` whose events pass through `observer`. When it
+ * ends, the call settles at the reported usage (or keeps its estimate when none came);
+ * when the caller stops early or aborts, the usage seen so far settles it if final, else
+ * the estimate stays; when it fails, the call fails unless its usage was already final.
+ */
+export function observeStream<T, S extends SdkStream<T>>(
+  stream: S,
+  observer: StreamObserver<T>,
+  life: CallLife,
+  client: unknown,
+): S {
+  const end = (): void => {
+    const usage = observer.usage();
+    if (usage) life.settle(usage);
+    else life.keepEstimate();
+  };
+  async function* observed(): AsyncGenerator<T, void, undefined> {
+    let finished = false;
+    try {
+      for await (const event of stream) {
+        if (observer.see(event)) yield event;
+      }
+      finished = true;
+      end();
+    } catch (err) {
+      finished = true;
+      const usage = observer.usage();
+      if (usage) life.settle(usage);
+      else life.fail(err);
+      throw err;
+    } finally {
+      // The caller broke out of its loop, or returned the iterator.
+      if (!finished) end();
+    }
+  }
+  const Class = stream.constructor as StreamClass<T>;
+  return new Class(observed, stream.controller, client as never) as S;
+}
