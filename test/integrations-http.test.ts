@@ -636,3 +636,23 @@ policies:
     void app.close();
   });
 });
+
+describe.each(["express", "fastify", "hono"])("examples/integrations/%s.ts", (name) => {
+  it("rate limits, refuses a viewer, holds a delete for approval and runs the approved retry once", async () => {
+    const { main } = (await import(`../examples/integrations/${name}.ts`)) as {
+      main: (log: (line: string) => void) => Promise<void>;
+    };
+    const lines: string[] = [];
+    await main((line) => void lines.push(line));
+    expect(lines).toEqual([
+      "GET /projects x4 → 200, 200, 200, 429 (Retry-After: 60 s, RateLimit-Policy: 3;w=60)",
+      "POST /projects as a viewer → 403 Refused by policy: Policy 'editors_only' blocked the call: viewers cannot create projects (rule rules[0])",
+      "DELETE /projects/apollo → 202 pending_approval",
+      "approver: approved by lead@example.com",
+      "same token for /projects/gemini → 403",
+      "retry with X-Confirmation-Token → 204",
+      "replayed → 403: Policy 'safe_delete' requires confirmation: matched operation delete (rule rules[0]); confirmation token refused: the confirmation token was already used",
+      "projects left: gemini",
+    ]);
+  });
+});
