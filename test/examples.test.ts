@@ -6,6 +6,7 @@ import { main as businessHours } from "../examples/business-hours.ts";
 import { main as httpCallback } from "../examples/confirmation-patterns/http-callback.ts";
 import { main as interactive } from "../examples/confirmation-patterns/interactive.ts";
 import { main as tokenPattern } from "../examples/confirmation-patterns/token.ts";
+import { main as anthropicIntegration } from "../examples/integrations/anthropic.ts";
 import { main as openaiIntegration } from "../examples/integrations/openai.ts";
 import { main as migrationSafety } from "../examples/migration-safety.ts";
 import { main as rateLimiting } from "../examples/rate-limiting.ts";
@@ -218,5 +219,28 @@ describe("examples", () => {
     expect(lines.findIndex((l) => l.includes("warning:"))).toBeLessThan(
       lines.indexOf(blocked[0] as string),
     );
+  });
+
+  it("integrations/anthropic: per-user token budget settled to usage, per-request cap", async () => {
+    const lines = await run(anthropicIntegration);
+    expect(lines).toEqual([
+      "ada asks (max_tokens 2000):",
+      "  settled: 22 tokens (reserved 2025)",
+      "  answer: the quick brown fox jumps over the lazy",
+      "ada asks (max_tokens 5000):",
+      expect.stringMatching(
+        /^ {2}refused: .*tokens per request 50\d\d tokens exceeds the limit of 3000 tokens/,
+      ),
+      "ada asks (max_tokens 2000):",
+      "  settled: 1913 tokens (reserved 2024)",
+      "  answer: the quick brown fox jumps over the lazy ...",
+      "ada asks (max_tokens 2000):",
+      expect.stringMatching(
+        /^ {2}refused: .*max tokens per day of 3500 tokens would be exceeded for userId "ada" \(1935 tokens used, this call 2021 tokens\)/,
+      ),
+      "grace asks (max_tokens 2000):",
+      "  settled: 21 tokens (reserved 2021)",
+      "  answer: the quick brown fox jumps over the lazy ...",
+    ]);
   });
 });

@@ -188,5 +188,9 @@ describe("the LLM integration subpaths", () => {
 
   it("each load only their own SDK", () => {
     expect([...runtimePackages("integrations/openai/index.ts")].sort()).toEqual(["openai", "zod"]);
+    expect([...runtimePackages("integrations/anthropic/index.ts")].sort()).toEqual([
+      "@anthropic-ai/sdk",
+      "zod",
+    ]);
   });
 });

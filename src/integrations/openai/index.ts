@@ -34,6 +34,7 @@ export {
   type TokenUsage,
   UnpricedModelError,
 } from "../llm/pricing.ts";
+export { refusalOf } from "../llm/refusal.ts";
 
 /**
  * Options of {@link guardOpenAI}.
