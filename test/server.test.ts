@@ -1,5 +1,5 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { DecisionLogger, SqliteAuditStore } from "../src/audit/index.ts";
 import type { AuditStore } from "../src/audit/types.ts";
 import { Guardian, MemoryConfirmationStore } from "../src/index.ts";
@@ -908,6 +908,20 @@ describe("headers, CORS, metrics and the OpenAPI document", () => {
     expect(get.headers["access-control-expose-headers"]).toContain("X-Request-Id");
   });
 
+  it("answers an OPTIONS request that is no CORS preflight with the JSON error shape", async () => {
+    const h = await harness({ corsOrigins: ["https://app.example"] });
+    for (const headers of [{}, { origin: "https://app.example" }]) {
+      const res = await h.inject({ method: "OPTIONS", url: "/authorize", headers });
+      expect(res.statusCode).toBe(400);
+      expect(res.headers["content-type"]).toMatch(/^application\/json/);
+      expect(res.json()).toMatchObject({
+        statusCode: 400,
+        code: "bad_request",
+        requestId: res.headers["x-request-id"],
+      });
+    }
+  });
+
   it("serves Prometheus metrics behind the token, or publicly when asked", async () => {
     const h = await harness();
     await authorize(h, { policyId: "open" });
@@ -961,5 +975,55 @@ describe("headers, CORS, metrics and the OpenAPI document", () => {
     expect(doc.paths["/health"].get.security).toEqual([]);
     const off = await harness();
     expect((await off.inject({ method: "GET", url: "/openapi.json" })).statusCode).toBe(404);
+  });
+
+  it("serves the Swagger UI at /docs, as public as the document, only with docs on", async () => {
+    const h = await harness({ docs: true });
+    // The page, following redirects, then every asset it names.
+    let url = "/docs";
+    let page = await h.inject({ method: "GET", url });
+    for (let hops = 0; page.statusCode >= 300 && page.statusCode < 400 && hops < 3; hops++) {
+      url = new URL(String(page.headers.location), `http://server${url}`).pathname;
+      page = await h.inject({ method: "GET", url });
+    }
+    expect(page.statusCode).toBe(200);
+    expect(page.headers["content-type"]).toMatch(/^text\/html/);
+    expect(page.headers["content-security-policy"]).not.toContain("upgrade-insecure-requests");
+    const assets = [...page.body.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1] as string);
+    expect(assets.length).toBeGreaterThanOrEqual(5);
+    for (const asset of [...assets, "./static/swagger-initializer.js"]) {
+      const path = new URL(asset, `http://server${url.endsWith("/") ? url : `${url}/`}`).pathname;
+      const res = await h.inject({ method: "GET", url: path });
+      expect(res.statusCode, path).toBe(200);
+      expect(res.body.length, path).toBeGreaterThan(0);
+    }
+    // The UI reads the same OpenAPI 3.1 document, without credentials.
+    const json = await h.inject({ method: "GET", url: "/docs/json" });
+    expect(json.statusCode).toBe(200);
+    expect(json.json()).toEqual((await h.inject({ method: "GET", url: "/openapi.json" })).json());
+    expect(json.json().openapi).toBe("3.1.0");
+    // The docs' routes are not in the document, and the API behind them still needs the token.
+    expect(Object.keys(json.json().paths).some((p) => p.startsWith("/docs"))).toBe(false);
+    expect((await h.inject({ method: "GET", url: "/audit-logs" })).statusCode).toBe(401);
+
+    const off = await harness();
+    for (const path of ["/docs", "/docs/", "/docs/json", "/docs/static/swagger-ui.css"]) {
+      const res = await off.inject({ method: "GET", url: path });
+      expect(res.statusCode, path).toBe(404);
+      expect(res.json()).toMatchObject({ code: "route_not_found" });
+    }
+  });
+
+  it("says which package the docs need when @fastify/swagger-ui is not installed", async () => {
+    vi.doMock("@fastify/swagger-ui", () => {
+      throw new Error("Cannot find package '@fastify/swagger-ui'");
+    });
+    try {
+      await expect(harness({ docs: true })).rejects.toThrow(
+        /docs .*need the '@fastify\/swagger-ui' package: npm install @fastify\/swagger-ui/,
+      );
+    } finally {
+      vi.doUnmock("@fastify/swagger-ui");
+    }
   });
 });

@@ -28,6 +28,23 @@ export function parseDuration(text: string): number {
   return Number(m[1]) * (UNIT_MS[m[2] as string] as number);
 }
 
+/** A NUL, or a UTF-16 surrogate without its other half. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what it looks for
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Text as the stores give it back: lone UTF-16 surrogates become U+FFFD (as encoding to
+ * UTF-8 makes them) and so do NUL characters (PostgreSQL's `text` refuses them). Applied to
+ * a record's text columns before it is hashed, so the hash covers what is read back and
+ * no caller-supplied string (a user id, an operation) can break the chain or the insert.
+ */
+export function storableText(text: string): string {
+  return text.replace(UNSTORABLE, "\ufffd");
+}
+
+const storableOrNull = (text: string | null | undefined): string | null =>
+  text === null || text === undefined ? null : storableText(text);
+
 /**
  * Turns a Guardian's decision into an audit record. The context and metadata are encoded
  * now, so later changes to those objects do not change what is stored.
@@ -39,13 +56,13 @@ export function toAuditRecord(entry: DecisionEntry): AuditRecord {
   return {
     decisionId: d.decisionId,
     timestamp: d.timestamp,
-    policyId: d.policyId,
-    functionName: entry.functionName ?? null,
+    policyId: storableText(d.policyId),
+    functionName: storableOrNull(entry.functionName),
     decision: d.decision,
     action: d.action,
-    reason: d.reason,
+    reason: storableText(d.reason),
     context: entry.context,
-    userId: entry.userId ?? null,
+    userId: storableOrNull(entry.userId),
     // To the nanosecond: float noise (0.0215019999…) says nothing and costs bytes.
     durationMs: Math.round(d.durationMs * 1e6) / 1e6,
     metadata: entry.metadata ?? null,
@@ -83,13 +100,13 @@ export function confirmationRecord(event: ConfirmationEvent): AuditRecord {
   return {
     decisionId: uuidv7(event.atMs),
     timestamp: new Date(event.atMs).toISOString(),
-    policyId: event.binding.policyId,
-    functionName: event.operation ?? null,
+    policyId: storableText(event.binding.policyId),
+    functionName: storableOrNull(event.operation),
     decision: EVENT_OUTCOME[event.kind],
     action: `confirmation_${event.kind}`,
-    reason: `Confirmation ${EVENT_VERB[event.kind]}${who}${why}`,
+    reason: storableText(`Confirmation ${EVENT_VERB[event.kind]}${who}${why}`),
     context,
-    userId: event.actor ?? null,
+    userId: storableOrNull(event.actor),
     durationMs: 0,
     metadata: event.metadata ?? null,
     mode: "enforce",
@@ -124,13 +141,15 @@ export function providerCallRecord(event: ProviderCallEvent): AuditRecord {
   return {
     decisionId: event.decisionId ?? uuidv7(event.atMs),
     timestamp: new Date(event.atMs).toISOString(),
-    policyId: `provider:${event.resource}`,
-    functionName: event.operation ?? null,
+    policyId: storableText(`provider:${event.resource}`),
+    functionName: storableOrNull(event.operation),
     decision: failed ? "warned" : "allowed",
     action: PROVIDER_CALL_ACTION,
-    reason: `Provider call to ${event.resource}${event.operation ? ` (${event.operation})` : ""} ${failed ? "failed" : "reported"}`,
+    reason: storableText(
+      `Provider call to ${event.resource}${event.operation ? ` (${event.operation})` : ""} ${failed ? "failed" : "reported"}`,
+    ),
     context: { resource: event.resource, ...event.details },
-    userId: event.actor ?? null,
+    userId: storableOrNull(event.actor),
     durationMs: 0,
     metadata: event.metadata ?? null,
     mode: "enforce",

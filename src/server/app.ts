@@ -106,6 +106,42 @@ function versionedOptions() {
     : { requestIdLogLabel: "requestId", maxParamLength: MAX_PARAM_LENGTH };
 }
 
+/** Who may read the docs: the OpenAPI document and the UI over it share one rule. */
+const DOCS_ACCESS = { public: true } as const;
+
+/**
+ * The Swagger UI over the OpenAPI document, at `/docs`, reachable as the document is.
+ * `@fastify/swagger-ui` is an optional peer dependency, loaded only when docs are on.
+ */
+async function docsUi(app: FastifyInstance): Promise<void> {
+  let ui: typeof import("@fastify/swagger-ui").default;
+  try {
+    ui = (await import("@fastify/swagger-ui")).default;
+  } catch (err) {
+    throw new ServerConfigError(
+      "the docs (--docs, HEXARCH_API_DOCS) need the '@fastify/swagger-ui' package: npm install @fastify/swagger-ui",
+      { cause: err },
+    );
+  }
+  await app.register(async (scope) => {
+    // Every route the plugin adds (the page, its assets, /docs/json) follows the document's rule.
+    scope.addHook("onRoute", (route) => {
+      route.config = { ...route.config, ...DOCS_ACCESS };
+    });
+    await scope.register(ui, {
+      routePrefix: "/docs",
+      uiConfig: { deepLinking: true, persistAuthorization: false },
+      // The page is often opened over plain http on localhost, where upgrading its assets
+      // to https would leave it blank.
+      transformStaticCSP: (header) =>
+        header
+          .split(";")
+          .filter((d) => d.trim() !== "upgrade-insecure-requests")
+          .join(";"),
+    });
+  });
+}
+
 function checkOptions(options: ServerOptions): void {
   const token = options.apiToken;
   if (token !== undefined && (token.trim() === "" || token.trim() !== token)) {
@@ -220,6 +256,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   // JSON only: a text body on a JSON route is a 415, not a string that fails validation.
   app.removeContentTypeParser("text/plain");
   app.decorateRequest("identity", null);
+  // Before any plugin adds routes: a route keeps the error handler in force when it is added.
+  app.setErrorHandler(handleError);
 
   const auth = staticTokenAuth(options.apiToken, options.allowAnon === true);
   const apiKeyStore = options.apiKeys;
@@ -242,6 +280,16 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   await app.register(helmet, { global: true });
   const origins = options.corsOrigins ?? [];
   if (origins.length > 0) {
+    // An OPTIONS request that is no preflight gets the JSON error shape, not the plugin's text.
+    app.addHook("onRequest", async (request) => {
+      const h = request.headers;
+      if (request.method === "OPTIONS" && (!h.origin || !h["access-control-request-method"]))
+        throw new HttpError(
+          400,
+          "bad_request",
+          "a CORS preflight needs Origin and Access-Control-Request-Method headers",
+        );
+    });
     await app.register(cors, {
       origin: origins.includes("*") ? true : [...origins],
       methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
@@ -289,6 +337,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   if (options.docs) {
     await app.register(swagger, {
       openapi: {
+        openapi: "3.1.0",
         info: {
           title: "hexarch-guardrails decision server",
           version,
@@ -298,9 +347,10 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
         security: [{ bearer: [] }],
       },
     });
-    app.get("/openapi.json", { config: { public: true }, schema: openapiSchema }, async () =>
+    app.get("/openapi.json", { config: DOCS_ACCESS, schema: openapiSchema }, async () =>
       app.swagger(),
     );
+    await docsUi(app);
   }
 
   // After the rate limiter (whose hooks run at onRequest), so failed logins are counted.
@@ -328,7 +378,6 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       });
     }
   });
-  app.setErrorHandler(handleError);
   app.setNotFoundHandler(limits ? { preHandler: app.rateLimit() } : {}, async (request, reply) =>
     reply
       .code(404)
