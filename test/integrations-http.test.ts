@@ -431,6 +431,12 @@ describe.each(FRAMEWORKS)("guard() for %s", (_name, harnessOf, bodyAs) => {
       s.entries.filter((e) => e.decision.reason.includes("confirmation token refused")),
     ).toHaveLength(6);
     expect(JSON.stringify(s.entries.map((e) => e.context))).not.toContain(token);
+    expect(s.entries[0]?.context).toMatchObject({
+      resource: "/projects/:id",
+      path: "/projects/apollo",
+      operation: "delete",
+      userId: "alice",
+    });
     expect(s.entries[0]?.context.bodyDigest).toBe(
       bodyDigest(bodyAs === "raw" ? JSON.stringify(body) : body),
     );
@@ -634,6 +640,60 @@ policies:
       (c) => c.body(null, 204),
     );
     void app.close();
+  });
+});
+
+describe("a guard covering a group of routes", () => {
+  const recorded = () => {
+    const entries: DecisionEntry[] = [];
+    const guardian = new Guardian({
+      policies: POLICIES,
+      env: {},
+      auditLogger: { record: (e) => void entries.push(e) },
+    });
+    return { entries, guardian };
+  };
+
+  it("hono: app.use('*', guard) names the route that answers", async () => {
+    const { entries, guardian } = recorded();
+    const app = new Hono();
+    app.use("*", honoGuard(guardian, { policyId: "open" }));
+    app.get("/things/:id", (c) => c.text("ok"));
+    app.use("/things/*", async (_c, next) => next()); // middleware after the route is skipped
+    expect((await app.request("/things/7")).status).toBe(200);
+    expect((await app.request("/nowhere")).status).toBe(404);
+    expect(entries.map((e) => e.context.resource)).toEqual(["/things/:id", "/nowhere"]);
+  });
+
+  it("fastify: addHook('preHandler', guard) names each route", async () => {
+    const { entries, guardian } = recorded();
+    const app = Fastify();
+    app.addHook("preHandler", fastifyGuard(guardian, { policyId: "open" }));
+    app.get("/things/:id", async () => "ok");
+    expect((await app.inject({ url: "/things/7?x=1" })).statusCode).toBe(200);
+    expect(entries[0]?.context).toMatchObject({ resource: "/things/:id", path: "/things/7" });
+    await app.close();
+  });
+
+  it("express: app.use(guard) runs before routing, so the resource is the path", async () => {
+    const { entries, guardian } = recorded();
+    const app = express();
+    const router = express.Router();
+    router.get("/things/:id", expressGuard(guardian, { policyId: "open" }), (_req, res) => {
+      res.send("ok");
+    });
+    app.use(expressGuard(guardian, { policyId: "open" }));
+    app.use("/api", router);
+    const server = app.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const res = await fetch(
+      `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/things/7`,
+    );
+    expect(res.status).toBe(200);
+    server.closeAllConnections();
+    server.close();
+    // app.use: the path; in a mounted router's route: the mount path and the pattern.
+    expect(entries.map((e) => e.context.resource)).toEqual(["/api/things/7", "/api/things/:id"]);
   });
 });
 

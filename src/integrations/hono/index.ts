@@ -7,7 +7,7 @@
  * confirmation token, 503 when a backend failed — and the handler never runs. The
  * middleware never throws. What each answer looks like: `docs/integrations.md`.
  *
- * Hono's own module is imported for `routePath` only (`hono/route`, Hono ≥ 4.8).
+ * Only types are imported from Hono: this module loads nothing of it at run time.
  *
  * @example
  * ```ts
@@ -26,7 +26,6 @@
  */
 
 import type { Env, Context as HonoContext, MiddlewareHandler } from "hono";
-import { routePath } from "hono/route";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Guardian } from "../../guardian/guardian.ts";
 import { type HttpGuardOptions, httpGuard } from "../http/guard-request.ts";
@@ -46,6 +45,22 @@ export {
 export type GuardOptions<E extends Env = Env, P extends string = string> = HttpGuardOptions<
   HonoContext<E, P>
 >;
+
+/**
+ * The pattern of the route that will answer (`/projects/:id`): the last matched route
+ * registered for a method, which skips `app.use`/`app.all` middleware (method `ALL`).
+ * Read from `c.req.matchedRoutes`, present in every Hono 4 (the `hono/route` helpers
+ * that replace it need 4.8 or later).
+ */
+function routeOf(c: HonoContext): string | undefined {
+  const routes: unknown = Reflect.get(c.req, "matchedRoutes");
+  if (!Array.isArray(routes)) return undefined;
+  for (let i = routes.length - 1; i >= 0; i--) {
+    const r = routes[i] as { method?: unknown; path?: unknown } | undefined;
+    if (r?.method !== "ALL" && typeof r?.path === "string") return r.path;
+  }
+  return undefined;
+}
 
 /** Methods whose body is read and bound to confirmation tokens. */
 const NO_BODY = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -80,9 +95,9 @@ export function guard<E extends Env = Env, P extends string = string>(
     }
     let route: string | undefined;
     try {
-      route = routePath(c, -1);
+      route = routeOf(c);
     } catch {
-      route = undefined;
+      route = undefined; // the path stands in for it
     }
     const result = await decide(
       {
