@@ -533,6 +533,9 @@ describe("the framework-neutral core", () => {
     expect(() => httpGuard(guardian(), { policyId: "nope" })).toThrow(UnknownPolicyError);
     expect(() => expressGuard(guardian(), { policyId: "nope" })).toThrow(UnknownPolicyError);
     expect(() => httpGuard(guardian(), { policyId: "" })).toThrow(GuardrailError);
+    expect(() => httpGuard(guardian(), { policyId: "open", storeTimeoutMs: 0 })).toThrow(
+      /storeTimeoutMs must be a positive number/,
+    );
   });
 
   it("passes would-be refusals in monitor mode, with a warning header", async () => {
@@ -653,6 +656,31 @@ describe("a guard covering a group of routes", () => {
     });
     return { entries, guardian };
   };
+
+  it("runs one of many concurrent retries with the same approved token", async () => {
+    const confirmations = new MemoryConfirmationStore();
+    const guardian = new Guardian({ policies: POLICIES, env: {}, confirmations });
+    let ran = 0;
+    const app = new Hono();
+    app.delete("/projects/:id", honoGuard(guardian, { policyId: "safe_delete" }), (c) => {
+      ran++;
+      return c.body(null, 204);
+    });
+    const first = await app.request("/projects/apollo", { method: "DELETE" });
+    const token = first.headers.get("x-confirmation-token") as string;
+    confirmations.approve(token, { approvedBy: "bob" });
+    const statuses = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const r = await app.request("/projects/apollo", {
+          method: "DELETE",
+          headers: { "x-confirmation-token": token },
+        });
+        return r.status;
+      }),
+    );
+    expect(statuses.sort()).toEqual([204, ...Array<number>(9).fill(403)]);
+    expect(ran).toBe(1);
+  });
 
   it("hono: app.use('*', guard) names the route that answers", async () => {
     const { entries, guardian } = recorded();

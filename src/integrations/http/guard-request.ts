@@ -13,7 +13,7 @@ import type { Decision } from "../../engine/decision.ts";
 import { ConfirmationRequired, GuardrailError, PolicyViolation } from "../../errors.ts";
 import type { Guardian } from "../../guardian/guardian.ts";
 import { describeValue } from "../../util/describe.ts";
-import { settleWithin } from "../../util/timeout.ts";
+import { checkTimeout, settleWithin } from "../../util/timeout.ts";
 import { isPlainObject, isThenable } from "../../util/values.ts";
 import { bodyDigest } from "./body-digest.ts";
 import {
@@ -204,7 +204,7 @@ export function httpGuard<Req>(
   }
   guardian.check(policyId); // an unknown id fails at startup, as guardian.check does
   const report = reporter(options.onError, policyId);
-  const storeTimeoutMs = options.storeTimeoutMs ?? 5000;
+  const storeTimeoutMs = checkTimeout(options.storeTimeoutMs ?? 5000, "storeTimeoutMs");
 
   const unavailable = (reason: string, decision?: Decision) =>
     refuse(
