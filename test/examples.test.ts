@@ -6,6 +6,7 @@ import { main as businessHours } from "../examples/business-hours.ts";
 import { main as httpCallback } from "../examples/confirmation-patterns/http-callback.ts";
 import { main as interactive } from "../examples/confirmation-patterns/interactive.ts";
 import { main as tokenPattern } from "../examples/confirmation-patterns/token.ts";
+import { main as aiSdkIntegration } from "../examples/integrations/ai-sdk.ts";
 import { main as anthropicIntegration } from "../examples/integrations/anthropic.ts";
 import { main as openaiIntegration } from "../examples/integrations/openai.ts";
 import { main as migrationSafety } from "../examples/migration-safety.ts";
@@ -242,5 +243,13 @@ describe("examples", () => {
       "  settled: 21 tokens (reserved 2021)",
       "  answer: the quick brown fox jumps over the lazy ...",
     ]);
+  });
+
+  it("integrations/ai-sdk: one middleware settles generateText and streamText, refuses a model", async () => {
+    const lines = await run(aiSdkIntegration);
+    expect(lines).toContain("  text: the quick brown");
+    expect(lines).toContain("  text: the quick brown fox jumps");
+    expect(lines.filter((l) => l.includes(": settled, $0.0000"))).toHaveLength(2);
+    expect(lines.at(-1)).toMatch(/^ {2}refused: .*Fable is reserved for the research team/);
   });
 });

@@ -192,5 +192,7 @@ describe("the LLM integration subpaths", () => {
       "@anthropic-ai/sdk",
       "zod",
     ]);
+    // The middleware is a plain object: not even `ai` is loaded.
+    expect([...runtimePackages("integrations/ai-sdk/index.ts")].sort()).toEqual(["zod"]);
   });
 });

@@ -185,6 +185,23 @@ export interface ResolvedPrice {
 const SNAPSHOT = /-(?:\d{4}-\d{2}-\d{2}|\d{8}|latest)$/;
 
 /**
+ * The table entry for `model`: the id itself, else without a dated snapshot suffix, else
+ * (for gateway-style ids such as `claude-sonnet-5.5`) with its dots as dashes.
+ */
+function match(
+  models: Readonly<Record<string, ModelPrice>> | undefined,
+  model: string,
+): [string, ModelPrice] | undefined {
+  if (!models) return undefined;
+  const base = model.replace(SNAPSHOT, "");
+  for (const key of [model, base, base.replaceAll(".", "-")]) {
+    const price = Object.hasOwn(models, key) ? models[key] : undefined;
+    if (price) return [key, price];
+  }
+  return undefined;
+}
+
+/**
  * The prices in force for a guard: the built-in table, overridden or extended by the
  * `pricing` option (a table, or the path of a JSON file holding one).
  */
@@ -219,7 +236,8 @@ export class Pricing {
 
   /**
    * The price of `model` at `provider`: an exact match, else the id without a dated
-   * snapshot suffix, else the provider's default price.
+   * snapshot suffix, else with dots as dashes (`claude-sonnet-5.5`), else the provider's
+   * default price.
    *
    * @throws UnpricedModelError when none applies.
    */
@@ -229,13 +247,7 @@ export class Pricing {
     if (hit) return hit;
     const rules = this.table[provider];
     const models = rules?.models;
-    const base = model.replace(SNAPSHOT, "");
-    const [modelKey, price] =
-      models && Object.hasOwn(models, model)
-        ? [model, models[model]]
-        : models && base !== model && Object.hasOwn(models, base)
-          ? [base, models[base]]
-          : ["default", rules?.default];
+    const [modelKey, price] = match(models, model) ?? ["default", rules?.default];
     if (!rules || !price) throw new UnpricedModelError(provider, model, rules?.checkedOn);
     const resolved: ResolvedPrice = {
       provider,
