@@ -25,6 +25,7 @@ import { type Authenticator, bearerOf, type Identity, SANE_ID, staticTokenAuth }
 import { errorBody, errorHandler, HttpError, ServerConfigError } from "./errors.ts";
 import { installMetrics, NO_METRICS } from "./metrics.ts";
 import { DEFAULT_BODY_LIMIT_BYTES, type ServerOptions } from "./options.ts";
+import { httpRateLimitPrefix, redisRateLimitStore } from "./rate-limit-store.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
 import { apiPolicyRoutes } from "./routes/api-policies.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
@@ -321,11 +322,27 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     const max = limits.max ?? 6000;
     const maxPerIp = limits.maxPerIp ?? 600;
     const windowMs = limits.windowMs ?? 60_000;
+    // With Redis, every instance sharing it counts against the same buckets.
+    const shared =
+      limits.redis &&
+      redisRateLimitStore(limits.redis, {
+        keyPrefix: limits.redisKeyPrefix ?? httpRateLimitPrefix(options.apiToken),
+        onFallback: (err) =>
+          app.log.warn(
+            { err },
+            "HTTP rate limits: Redis failed; counting in this instance for 5 s",
+          ),
+      });
+    if (shared)
+      app.addHook("onClose", async () => {
+        await shared.close();
+      });
     await app.register(rateLimit, {
       global: true,
       timeWindow: windowMs,
       max: (_request, key) => (key.startsWith("ip:") ? maxPerIp : max),
       keyGenerator: rateLimitKey(auth, keys),
+      ...(shared && { store: shared.Store }),
       errorResponseBuilder: (_request, context) =>
         new HttpError(
           429,

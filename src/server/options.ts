@@ -10,11 +10,12 @@ import type { AuditCheckpointStore } from "../audit/checkpoints/types.ts";
 import type { DecisionLogger } from "../audit/decision-logger.ts";
 import type { ConfirmationStore } from "../confirm/types.ts";
 import type { Guardian } from "../guardian/guardian.ts";
+import type { RedisTarget } from "../redis/client.ts";
 
 /** 1 MiB: the default and largest request body. */
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
 
-/** Rate limiting per caller (`@fastify/rate-limit`, in this process's memory). */
+/** Rate limiting per caller (`@fastify/rate-limit`): in this process's memory, or in Redis. */
 export interface RateLimitOptions {
   /**
    * Requests per window for each valid bearer token (and, with `allowAnon`, each client IP).
@@ -32,6 +33,18 @@ export interface RateLimitOptions {
    * @default 60000
    */
   readonly windowMs?: number;
+  /**
+   * Count in Redis, so every instance sharing it counts against the same buckets (a ready
+   * node-redis or ioredis client, or a URL; `hexarch-ctl serve api --redis-url` passes its
+   * URL). Without it each instance counts alone. When Redis fails, the instance counts
+   * alone for 5 seconds, then tries again.
+   */
+  readonly redis?: RedisTarget;
+  /**
+   * Prefix of the Redis keys.
+   * @default `hexarch:http-rate:<16 hex digits of a hash of the API token>:`
+   */
+  readonly redisKeyPrefix?: string;
 }
 
 /** Where the server logs: one JSON line per event (pino), with the request id in each. */

@@ -124,8 +124,8 @@ export function serveCommand(program: Command, io: CliIo): void {
 Logs are JSON lines on standard output, each with the request id. SIGTERM or SIGINT
 stops it gracefully: no new connections, requests in flight finished, the audit log
 flushed, stores closed, exit 0. Prefer HEXARCH_API_TOKEN to --api-token (command lines
-show up in ps). Counters are in memory unless --redis-url; confirmations live in the
-audit database (or Redis with --redis-url).
+show up in ps). Counters (and the HTTP request limits) are in memory unless --redis-url;
+confirmations live in the audit database (or Redis with --redis-url).
 
 Examples:
   $ HEXARCH_API_TOKEN=$(openssl rand -hex 32) hexarch-ctl serve api
@@ -249,8 +249,15 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
       ...(apiToken !== undefined && { apiToken }),
       allowAnon,
       corsOrigins: origins,
+      // With Redis, the HTTP request limits are counted across instances too.
       rateLimit:
-        flags.rateLimit === 0 ? false : { max: flags.rateLimit, maxPerIp: flags.rateLimitIp },
+        flags.rateLimit === 0
+          ? false
+          : {
+              max: flags.rateLimit,
+              maxPerIp: flags.rateLimitIp,
+              ...(redisUrl && { redis: { url: redisUrl } }),
+            },
       trustProxy: flags.trustProxy === true,
       docs: flags.docs === true || truthy(io.env.HEXARCH_API_DOCS),
       metrics: { public: flags.metricsPublic === true },
