@@ -109,6 +109,7 @@ export { Guardian } from "./guardian/guardian.ts";
 export type {
   CallInfo,
   CheckOptions,
+  EnforceOptions,
   FromArgs,
   GuardianMode,
   GuardianOptions,

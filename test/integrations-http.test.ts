@@ -303,6 +303,7 @@ describe.each(FRAMEWORKS)("guard() for %s", (_name, harnessOf, bodyAs) => {
     expect(s.handled).toEqual(["GET /items"]);
     expect(s.entries).toHaveLength(1);
     expect(s.entries[0]?.decision.decision).toBe("allowed");
+    expect(s.entries[0]?.functionName).toBe("GET /items");
     expect(s.entries[0]?.context).toEqual({
       operation: "read",
       resource: "/items",

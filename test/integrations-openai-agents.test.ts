@@ -137,7 +137,10 @@ describe("guardTool (OpenAI Agents SDK)", () => {
     expect(result.finalOutput).toBe("done");
     expect(h.ran).toEqual(["delete u42"]);
     // The story in the log: confirmation asked, then the confirmed call allowed.
-    expect(h.entries.map((e) => e.decision.action)).toEqual(["require_confirmation", "allow"]);
+    expect(h.entries.map((e) => [e.functionName, e.decision.action])).toEqual([
+      ["delete_user", "require_confirmation"],
+      ["delete_user", "allow"],
+    ]);
     expect(h.entries[1]?.context).toMatchObject({ confirm: true, args: { id: "u42" } });
   });
 

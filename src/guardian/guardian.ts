@@ -27,7 +27,13 @@ import { DecisionLogFile, fanOut } from "./decision-log-file.ts";
 import type { PolicyServiceClient } from "./decision-source.ts";
 import { CallEffects } from "./effects.ts";
 import { type Guard, makeGuard } from "./guard.ts";
-import type { CheckOptions, GuardianMode, GuardianOptions, SpendReport } from "./options.ts";
+import type {
+  CheckOptions,
+  EnforceOptions,
+  GuardianMode,
+  GuardianOptions,
+  SpendReport,
+} from "./options.ts";
 import { defaultWarn, explicitMode, offDecision, violation } from "./outcomes.ts";
 import { opaUrlOf, type Prepared, policySetOf, prepareCheck, remoteOf } from "./sources.ts";
 
@@ -179,9 +185,14 @@ export class Guardian {
 
   /**
    * Decides for a context and throws like a guarded call: `PolicyViolation`, or
-   * `ConfirmationRequired` when the policy wants confirmation. Records the decision.
+   * `ConfirmationRequired` when the policy wants confirmation. Records the decision, under
+   * `options.name` as its function name (a route, a tool) and with `options.metadata`.
    */
-  async enforce(policyId: string, context: Context = {}): Promise<Decision> {
+  async enforce(
+    policyId: string,
+    context: Context = {},
+    options: EnforceOptions = {},
+  ): Promise<Decision> {
     if (this.mode === "off") return offDecision(policyId, this.#clock());
     const ctx = this.#withScope(context);
     const prepared = this.#prepare(policyId);
@@ -194,7 +205,7 @@ export class Guardian {
       {},
       binding,
     );
-    await this.#effects.record(decision, ctx, undefined, undefined);
+    await this.#effects.record(decision, ctx, options.name, options.metadata);
     if (!decision.allowed && this.mode === "enforce") {
       throw violation(
         decision,
@@ -202,9 +213,9 @@ export class Guardian {
         decision.action === "require_confirmation" ? binding : undefined,
       );
     }
-    if (!decision.allowed) this.#effects.warn(decision, prepared.policyId, undefined, "monitor");
+    if (!decision.allowed) this.#effects.warn(decision, prepared.policyId, options.name, "monitor");
     else if (decision.action === "warn")
-      this.#effects.warn(decision, prepared.policyId, undefined, "enforce");
+      this.#effects.warn(decision, prepared.policyId, options.name, "enforce");
     return decision;
   }
 

@@ -174,3 +174,11 @@ export interface SpendReport {
   /** More context for matchers, `when:` conditions and `per:` keys. */
   readonly context?: Context;
 }
+
+/** Options of `Guardian.enforce`: how the decision is recorded. */
+export interface EnforceOptions {
+  /** The function name of the audit record (a route, a tool), and of `onWarn`'s call info. */
+  readonly name?: string;
+  /** Tags for the audit record. */
+  readonly metadata?: Readonly<Record<string, unknown>>;
+}

@@ -353,6 +353,7 @@ export function httpGuard<Req>(
       decision = await guardian.enforce(
         policyId,
         token === undefined ? ctx : { ...ctx, confirmationToken: token },
+        { name: `${request.method} ${request.route ?? request.path}` },
       );
     } catch (err) {
       // A new request for approval; with a token, only when no store could have checked it.

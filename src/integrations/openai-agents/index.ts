@@ -120,10 +120,11 @@ export function guardTool<T extends FunctionTool<never, never, unknown>>(
   ): Promise<Outcome> => {
     await settleUsage(runContext);
     try {
-      const decision = await guardian.enforce(options.policyId, {
-        ...contextOf(input, runContext),
-        ...extra,
-      });
+      const decision = await guardian.enforce(
+        options.policyId,
+        { ...contextOf(input, runContext), ...extra },
+        { name },
+      );
       return { kind: "allowed", decision };
     } catch (err) {
       if (err instanceof ConfirmationRequired) return { kind: "confirm", error: err };
