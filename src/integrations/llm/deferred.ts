@@ -21,6 +21,7 @@ export interface ApiPromiseLike<T> extends PromiseLike<T> {
 }
 
 const ignore = (): void => {};
+const NEVER = new Promise<never>(() => {});
 
 /** A decided-later provider request. */
 export class DeferredRequest<T> {
@@ -38,15 +39,13 @@ export class DeferredRequest<T> {
     return new DeferredRequest<T>(started);
   }
 
-  /** The request's metadata promise for the SDK base class (never left unhandled). */
-  props(): Promise<unknown> {
-    const props = this.started.then((s) => {
-      const value = s.value as ApiPromiseLike<T> & { responsePromise?: Promise<unknown> };
-      // Anthropic exposes it; OpenAI keeps it in a (TypeScript-)private field.
-      return value._responseProps ? value._responseProps() : value.responsePromise;
-    });
-    props.catch(ignore);
-    return props;
+  /**
+   * What the SDK base class keeps as its response promise. Every method of the base that
+   * reads it is overridden to delegate here, so it is a shared promise that never settles
+   * (allocating the real one on each call would cost for nothing).
+   */
+  props(): Promise<never> {
+    return NEVER;
   }
 
   /** The parsed body (parsed once). */
@@ -63,10 +62,16 @@ export class DeferredRequest<T> {
     return this.started.then((s) => watch(s, s.value.withResponse()));
   }
 
+  /** The request metadata (Anthropic's thread helpers read it). */
   responseProps(): Promise<unknown> {
-    return this.started.then((s) =>
-      s.value._responseProps ? watch(s, s.value._responseProps()) : this.props(),
-    );
+    return this.started.then((s) => {
+      const value = s.value as ApiPromiseLike<T> & { responsePromise?: Promise<unknown> };
+      // Anthropic exposes it; OpenAI keeps it in a (TypeScript-)private field.
+      return watch(
+        s,
+        Promise.resolve(value._responseProps ? value._responseProps() : value.responsePromise),
+      );
+    });
   }
 
   map<U>(transform: (data: T, props: never) => U): DeferredRequest<U> {

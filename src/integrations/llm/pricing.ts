@@ -207,7 +207,7 @@ function match(
  */
 export class Pricing {
   readonly table: PricingTable;
-  readonly #cache = new Map<string, ResolvedPrice>();
+  readonly #cache = new Map<string, Map<string, ResolvedPrice>>();
 
   /**
    * @throws GuardrailError when the file cannot be read or the table is invalid.
@@ -242,8 +242,8 @@ export class Pricing {
    * @throws UnpricedModelError when none applies.
    */
   lookup(provider: string, model: string): ResolvedPrice {
-    const key = `${provider}\u0000${model}`;
-    const hit = this.#cache.get(key);
+    let cached = this.#cache.get(provider);
+    const hit = cached?.get(model);
     if (hit) return hit;
     const rules = this.table[provider];
     const models = rules?.models;
@@ -256,7 +256,12 @@ export class Pricing {
       rules,
       charsPerToken: price.charsPerToken ?? rules.charsPerToken ?? 3,
     };
-    if (this.#cache.size < 1000) this.#cache.set(key, resolved);
+    if (!cached) {
+      cached = new Map();
+      this.#cache.set(provider, cached);
+    }
+    // Bounded: model ids come from requests.
+    if (cached.size < 1000) cached.set(model, resolved);
     return resolved;
   }
 }
