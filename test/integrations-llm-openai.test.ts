@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Guardian, PolicyViolation } from "hexarch-guardrails";
+import { Guardian, PolicyViolation, UnknownPolicyError } from "hexarch-guardrails";
 import {
   guardOpenAI,
   type LlmSettlement,
@@ -164,6 +164,27 @@ describe("guardOpenAI", () => {
     });
     expect(ok.status).toBe("completed");
     expect(server.calls.length - before).toBe(2); // only the allowed calls reached the server
+  });
+
+  it("fails at once for an unknown policy; takes extra context and a custom prompt estimate", async () => {
+    const { raw, guardian } = setup();
+    expect(() => guardOpenAI(raw, guardian, { policyId: "no_such_policy" })).toThrow(
+      UnknownPolicyError,
+    );
+    const { client, audit, settlements } = setup("api_budget", {
+      context: (call) => ({ userId: "u-7", feature: call.stream ? "chat" : "batch" }),
+      estimateInputTokens: (request) => (request.model === "gpt-6-luna" ? 1234 : 0),
+    });
+    await client.chat.completions.create({
+      model: "gpt-6-luna",
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 10,
+      n: 3,
+    });
+    expect(audit.entries[0]?.userId).toBe("u-7");
+    expect(audit.entries[0]?.context).toMatchObject({ feature: "batch", inputTokens: 1234 });
+    // Three choices: three times the output limit.
+    expect(settlements[0]?.call.estimate.tokens).toBe(1234 + 30);
   });
 
   it("treats an unknown model as an error unless a default price is configured", async () => {
