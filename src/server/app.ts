@@ -7,7 +7,6 @@
 
 import { randomUUID } from "node:crypto";
 import cors from "@fastify/cors";
-import helmet from "@fastify/helmet";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import type { FastifyInstance, FastifyRequest } from "fastify";
@@ -36,6 +35,7 @@ import type { ServerContext } from "./routes/context.ts";
 import { metaRoutes } from "./routes/meta.ts";
 import { providerCallRoutes } from "./routes/provider-calls.ts";
 import { openapiSchema } from "./schemas.ts";
+import { securityHeaders } from "./security-headers.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -275,10 +275,15 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     );
   }
 
-  app.addHook("onRequest", async (request, reply) => {
-    void reply.header("x-request-id", request.id).header("cache-control", "no-store");
+  // @fastify/helmet's headers, learned once: the plugin rebuilds them on every request.
+  const security = await securityHeaders();
+  app.addHook("onRequest", (request, reply, done) => {
+    void reply
+      .headers(security)
+      .header("x-request-id", request.id)
+      .header("cache-control", "no-store");
+    done();
   });
-  await app.register(helmet, { global: true });
   const origins = options.corsOrigins ?? [];
   if (origins.length > 0) {
     // An OPTIONS request that is no preflight gets the JSON error shape, not the plugin's text.

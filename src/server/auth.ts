@@ -89,9 +89,16 @@ export function staticTokenAuth(apiToken: string | undefined, allowAnon: boolean
     }
     return { actorId: named, actorNamed: true };
   };
+  // The rate limiter's key and the authentication both ask: hash the token once per request.
+  const checked = new WeakMap<FastifyRequest, boolean>();
   const hasValidToken = (request: FastifyRequest): boolean => {
-    const token = bearerOf(request);
-    return expected !== undefined && token !== undefined && tokenMatches(token, expected);
+    let valid = checked.get(request);
+    if (valid === undefined) {
+      const token = bearerOf(request);
+      valid = expected !== undefined && token !== undefined && tokenMatches(token, expected);
+      checked.set(request, valid);
+    }
+    return valid;
   };
   return {
     anonymous: allowAnon,
@@ -114,7 +121,7 @@ export function staticTokenAuth(apiToken: string | undefined, allowAnon: boolean
           );
         }
       }
-      if (expected === undefined || !tokenMatches(token, expected)) {
+      if (!hasValidToken(request)) {
         throw new HttpError(403, "forbidden", "the bearer token is not valid for this server");
       }
       return { kind: "api-token", mayNameActor: true, ...actor(request, "api-token") };

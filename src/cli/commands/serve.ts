@@ -14,6 +14,7 @@ import type { ConfirmationStore } from "../../confirm/types.ts";
 import type { Guardian } from "../../guardian/guardian.ts";
 import type { PolicySet } from "../../policy/types.ts";
 import type { StateStore } from "../../state/types.ts";
+import { batchedLines } from "../batched-lines.ts";
 import { CliError, usageError } from "../errors.ts";
 import type { CliIo } from "../output.ts";
 import { loadFile } from "../policy-file.ts";
@@ -229,6 +230,8 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
     .map((o) => o.trim())
     .filter((o) => o !== "");
   let server: Awaited<ReturnType<typeof startServer>>;
+  // Two lines per request at info: written once per turn of the event loop, not each alone.
+  const logLines = batchedLines(io.stdout);
   try {
     server = await startServer({
       guardian,
@@ -261,7 +264,7 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
       trustProxy: flags.trustProxy === true,
       docs: flags.docs === true || truthy(io.env.HEXARCH_API_DOCS),
       metrics: { public: flags.metricsPublic === true },
-      logger: { level: flags.logLevel, stream: io.stdout },
+      logger: { level: flags.logLevel, stream: logLines },
       state: redisUrl
         ? {
             kind: "redis",
@@ -272,6 +275,7 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
       port: flags.port,
     });
   } catch (err) {
+    logLines.close();
     // startServer closed what it was given; the checkpoint store is ours to close.
     await closeAll([checkpointStore]);
     const code = (err as NodeJS.ErrnoException).code;
@@ -299,6 +303,7 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
     "serving",
   );
   const report = await server.closed;
+  logLines.close();
   await closeAll([checkpointStore]);
   if (report.errors.length > 0)
     throw new CliError("the server stopped, but not cleanly (see the log above)");
