@@ -13,12 +13,13 @@ import { MemoryStateStore } from "../src/state/memory-state-store.ts";
 import { auditBench } from "./audit.bench.ts";
 import { floor, hexarch, PEER_BUDGET_WINDOW_DAYS, peer, type Verdict } from "./contenders.ts";
 import { guardedCallCost } from "./guarded-call.ts";
+import { llmOverheadBench } from "./llm-overhead.ts";
 import { redisBench } from "./redis.bench.ts";
 import { makeWorkload, type WorkloadContext } from "./workload.ts";
 
 const N = Number(process.env.BENCH_CONTEXTS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-/** `engine`, `audit` or `redis` runs only that part (`BENCH_ONLY=audit npm run bench`). */
+/** `engine`, `audit`, `redis` or `llm` runs only that part (`BENCH_ONLY=audit npm run bench`). */
 const ONLY = process.env.BENCH_ONLY;
 const START = Date.UTC(2026, 10, 2, 0, 0, 0);
 const STEP_MS = 0.5;
@@ -142,6 +143,11 @@ function fmtNs(n: number): string {
 
 async function main(): Promise<void> {
   if (ONLY === "audit") return auditBench();
+  if (ONLY === "llm") {
+    Date.now = realDateNow;
+    await llmOverheadBench();
+    return;
+  }
   if (ONLY === "redis") {
     Date.now = realDateNow; // Redis and its TTLs keep real time
     return redisBench();
@@ -234,11 +240,12 @@ async function main(): Promise<void> {
 }
 
 main()
-  .then(() => {
+  .then(async () => {
     if (ONLY !== undefined && ONLY !== "") return;
     // After main() has returned, so its million-context workload can be collected first.
     (globalThis as { gc?: () => void }).gc?.();
-    return redisBench();
+    await redisBench();
+    await llmOverheadBench();
   })
   .catch((err: unknown) => {
     console.error(err);
