@@ -93,7 +93,7 @@ describe("hexarch-ctl", () => {
       expect(r.stderr).not.toMatch(/\n\s+at /);
       expect(r.stderr.trim().split("\n").length).toBeLessThanOrEqual(2);
     }
-  });
+  }, 60_000); // seven processes in turn: seconds each on a loaded machine
 
   it("says where it looked when there is no audit log, and exits 1", async () => {
     const cwd = tempDir();
