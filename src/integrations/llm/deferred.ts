@@ -50,7 +50,8 @@ export class DeferredRequest<T> {
 
   /** The parsed body (parsed once). */
   parsed(): Promise<T> {
-    this.#parsed ??= this.started.then((s) => watch(s, Promise.resolve(s.value)));
+    // The SDK promise's own `then` (not `Promise.resolve` of it, which adds a thenable job).
+    this.#parsed ??= this.started.then((s) => watchLike(s, s.value));
     return this.#parsed;
   }
 
@@ -87,4 +88,13 @@ function watch<V>(s: Started<unknown>, p: Promise<V>): Promise<V> {
     s.life.fail(err);
     throw err;
   });
+}
+
+/** `watch` for the SDK's own promise: its `then` parses the response and returns a `Promise`. */
+function watchLike<V>(s: Started<unknown>, p: PromiseLike<V>): Promise<V> {
+  const r = p.then(undefined, (err: unknown) => {
+    s.life.fail(err);
+    throw err;
+  });
+  return r instanceof Promise ? r : Promise.resolve(r);
 }
