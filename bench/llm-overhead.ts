@@ -8,9 +8,22 @@
  * - `in-process`: the SDK's `fetch` option answers with the same bytes without a socket,
  *   which takes the network's noise out of the difference.
  *
- * Non-streaming and streaming (20 chunks, read to the end) are measured separately, and
- * the guard's own machinery alone (estimate, decision, reservation, settlement; no SDK).
- * Run alone: `npx node bench/llm-overhead.ts` (`BENCH_LLM_CALLS`, default 2000 per variant).
+ * Three kinds of call, each a 20-word reply on both transports:
+ *
+ * - `create`: non-streaming; bare and guarded send the same bytes;
+ * - `stream`: streaming, read to the end, with `stream_options.include_usage` asked by the
+ *   caller, so bare and guarded send the same request and get the same events;
+ * - `stream+u`: streaming without `include_usage`: the guard adds it (it settles from the
+ *   usage), so the provider sends `"usage":null` in every chunk and one usage-only chunk
+ *   more, which the SDK parses and the guard keeps from the caller. A real cost of the
+ *   guard, but of the provider's answer, not of the wrapper.
+ *
+ * CPU time is this process's minus the fake provider thread's (it runs in this process, so
+ * `process.cpuUsage()` alone would count the provider's work on the guarded call's
+ * request as the wrapper's); the provider thread's own difference is shown apart.
+ * Also measured: the guard's own machinery alone (estimate, decision, reservation,
+ * settlement; no SDK). Run alone: `npx node bench/llm-overhead.ts` (`BENCH_LLM_CALLS`,
+ * default 2000 per variant).
  */
 
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
@@ -36,6 +49,8 @@ policies:
 export interface OverheadResult {
   readonly transport: "http" | "in-process";
   readonly stream: boolean;
+  /** Streams: whether the caller asked for `include_usage` (else the guard adds it). */
+  readonly usageAsked: boolean;
   /** The bare SDK call: median wall time, µs. */
   readonly bareUs: number;
   /** The guarded call: median wall time, µs. */
@@ -44,18 +59,30 @@ export interface OverheadResult {
   readonly overheadUs: number;
   /** `overheadUs` as a share of the bare call. */
   readonly overheadPct: number;
-  /** Added CPU time (this process, user + system): the median of paired block differences, µs. */
+  /**
+   * Added CPU time (user + system of this process minus the fake provider's thread): the
+   * median of paired block differences, µs.
+   */
   readonly cpuOverheadUs: number;
+  /** Added CPU time of the fake provider's thread (HTTP only): the median of paired differences, µs. */
+  readonly providerCpuOverheadUs: number;
 }
 
 type Call = () => Promise<unknown>;
 
 const MESSAGES = [
   { role: "system" as const, content: "You are a terse assistant for release notes." },
-  { role: "user" as const, content: "Summarize: fixed the budget rollover; added token budgets." },
+  // `[words:20]`: the fake provider's reply length, the same as the in-process one's.
+  {
+    role: "user" as const,
+    content: "Summarize: fixed the budget rollover; added token budgets. [words:20]",
+  },
 ];
 
-function calls(client: OpenAI, stream: boolean): Call {
+type Mode = "create" | "stream" | "stream+u";
+
+function calls(client: OpenAI, mode: Mode): Call {
+  const stream = mode !== "create";
   if (!stream) {
     return () =>
       client.chat.completions.create({
@@ -70,6 +97,7 @@ function calls(client: OpenAI, stream: boolean): Call {
       messages: MESSAGES,
       max_completion_tokens: 200,
       stream: true,
+      ...(mode === "stream" && { stream_options: { include_usage: true } }),
     });
     for await (const _ of s) {
       // read to the end
@@ -79,7 +107,8 @@ function calls(client: OpenAI, stream: boolean): Call {
 
 // --- the in-process transport: the fake provider's bytes, without a socket ----------------
 
-const CHUNK = (content: string, finish: string | null) =>
+// As the fake provider: `"usage": null` in each chunk and a usage chunk only when asked for.
+const CHUNK = (content: string, finish: string | null, withUsage: boolean) =>
   `data: ${JSON.stringify({
     id: "chatcmpl_bench",
     object: "chat.completion.chunk",
@@ -87,7 +116,7 @@ const CHUNK = (content: string, finish: string | null) =>
     model: "gpt-6.1-terra",
     service_tier: "default",
     choices: [{ index: 0, delta: { content }, logprobs: null, finish_reason: finish }],
-    usage: null,
+    ...(withUsage && { usage: null }),
   })}\n\n`;
 const WORDS = Array.from({ length: 20 }, (_, i) => (i ? " word" : "word"));
 const USAGE = {
@@ -97,16 +126,21 @@ const USAGE = {
   prompt_tokens_details: { cached_tokens: 0 },
   completion_tokens_details: { reasoning_tokens: 0 },
 };
-const SSE = `${WORDS.map((w) => CHUNK(w, null)).join("")}${CHUNK("", "stop")}data: ${JSON.stringify(
-  {
-    id: "chatcmpl_bench",
-    object: "chat.completion.chunk",
-    created: 1_790_000_000,
-    model: "gpt-6.1-terra",
-    choices: [],
-    usage: USAGE,
-  },
-)}\n\ndata: [DONE]\n\n`;
+const sse = (withUsage: boolean) =>
+  `${WORDS.map((w) => CHUNK(w, null, withUsage)).join("")}${CHUNK("", "stop", withUsage)}${
+    withUsage
+      ? `data: ${JSON.stringify({
+          id: "chatcmpl_bench",
+          object: "chat.completion.chunk",
+          created: 1_790_000_000,
+          model: "gpt-6.1-terra",
+          choices: [],
+          usage: USAGE,
+        })}\n\n`
+      : ""
+  }data: [DONE]\n\n`;
+const SSE_USAGE = sse(true);
+const SSE_PLAIN = sse(false);
 const JSON_BODY = JSON.stringify({
   id: "chatcmpl_bench",
   object: "chat.completion",
@@ -127,7 +161,8 @@ const JSON_BODY = JSON.stringify({
 const inProcessFetch = async (_url: string | URL | Request, init?: RequestInit) => {
   const body = typeof init?.body === "string" ? init.body : "";
   const stream = body.includes('"stream":true');
-  return new Response(stream ? SSE : JSON_BODY, {
+  const usage = body.includes('"include_usage":true');
+  return new Response(stream ? (usage ? SSE_USAGE : SSE_PLAIN) : JSON_BODY, {
     status: 200,
     headers: { "content-type": stream ? "text/event-stream" : "application/json" },
   });
@@ -135,23 +170,31 @@ const inProcessFetch = async (_url: string | URL | Request, init?: RequestInit) 
 
 // --- measurement --------------------------------------------------------------------------
 
-const BLOCK = 50;
+const BLOCK = 10;
 
 interface Samples {
   /** Wall time per call, ms, one entry per block. */
   readonly wall: number[];
-  /** Process CPU time (user + system) per call, ms, one entry per block. */
+  /** CPU time (user + system) of this process but the provider thread, per call, ms, one entry per block. */
   readonly cpu: number[];
+  /** CPU time of the provider thread per call, ms, one entry per block. */
+  readonly providerCpu: number[];
 }
 
-async function block(call: Call, into: Samples): Promise<void> {
+/** CPU time (user + system) of the provider thread so far, µs. */
+type ProviderCpu = () => Promise<number>;
+
+async function block(call: Call, into: Samples, providerCpu: ProviderCpu): Promise<void> {
+  const p0 = await providerCpu();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < BLOCK; i++) await call();
   const wall = performance.now() - t0;
   const c = process.cpuUsage(c0);
+  const provider = (await providerCpu()) - p0;
   into.wall.push(wall / BLOCK);
-  into.cpu.push((c.user + c.system) / 1000 / BLOCK);
+  into.cpu.push((c.user + c.system - provider) / 1000 / BLOCK);
+  into.providerCpu.push(provider / 1000 / BLOCK);
 }
 
 /**
@@ -162,16 +205,17 @@ async function interleaved(
   bare: Call,
   guarded: Call,
   n: number,
+  providerCpu: ProviderCpu,
 ): Promise<{ bare: Samples; guarded: Samples }> {
-  const b: Samples = { wall: [], cpu: [] };
-  const g: Samples = { wall: [], cpu: [] };
+  const b: Samples = { wall: [], cpu: [], providerCpu: [] };
+  const g: Samples = { wall: [], cpu: [], providerCpu: [] };
   for (let i = 0; i < Math.max(1, Math.round(n / BLOCK)); i++) {
     if (i % 2 === 0) {
-      await block(bare, b);
-      await block(guarded, g);
+      await block(bare, b, providerCpu);
+      await block(guarded, g, providerCpu);
     } else {
-      await block(guarded, g);
-      await block(bare, b);
+      await block(guarded, g, providerCpu);
+      await block(bare, b, providerCpu);
     }
   }
   return { bare: b, guarded: g };
@@ -219,8 +263,12 @@ async function guardMachinery(): Promise<{ wallUs: number; cpuUs: number }> {
   return { wallUs: ((performance.now() - t0) * 1000) / n, cpuUs: (c.user + c.system) / n };
 }
 
-/** The fake provider in a worker thread: its URL, and how to stop it. */
-async function providerThread(): Promise<{ openaiBaseURL: string; close(): Promise<void> }> {
+/** The fake provider in a worker thread: its URL, its CPU time, and how to stop it. */
+async function providerThread(): Promise<{
+  openaiBaseURL: string;
+  cpu: ProviderCpu;
+  close(): Promise<void>;
+}> {
   const worker = new Worker(new URL(import.meta.url), { workerData: { fakeProvider: true } });
   const url = await new Promise<string>((resolve, reject) => {
     worker.once("message", (m: string) => resolve(m));
@@ -228,6 +276,11 @@ async function providerThread(): Promise<{ openaiBaseURL: string; close(): Promi
   });
   return {
     openaiBaseURL: `${url}/v1`,
+    cpu: () =>
+      new Promise<number>((resolve) => {
+        worker.once("message", (m: number) => resolve(m));
+        worker.postMessage("cpu");
+      }),
     close: async () => {
       await worker.terminate();
     },
@@ -252,20 +305,22 @@ export async function llmOverheadBench(
       const guardian = new Guardian({ policies: POLICIES, env: {}, onWarn: () => {} });
       const guarded = guardOpenAI(make(), guardian, { policyId: "api_budget" });
       const bare = make();
-      for (const stream of [false, true]) {
-        const b = calls(bare, stream);
-        const g = calls(guarded, stream);
-        await interleaved(b, g, Math.min(1000, CALLS)); // warm-up
-        const r = await interleaved(b, g, CALLS);
+      for (const mode of ["create", "stream", "stream+u"] as const) {
+        const b = calls(bare, mode);
+        const g = calls(guarded, mode);
+        await interleaved(b, g, Math.min(1000, CALLS), server.cpu); // warm-up
+        const r = await interleaved(b, g, CALLS, server.cpu);
         const overheadMs = pairedMedian(r.guarded.wall, r.bare.wall);
         results.push({
           transport,
-          stream,
+          stream: mode !== "create",
+          usageAsked: mode === "stream",
           bareUs: median(r.bare.wall) * 1000,
           guardedUs: median(r.guarded.wall) * 1000,
           overheadUs: overheadMs * 1000,
           overheadPct: (overheadMs / median(r.bare.wall)) * 100,
           cpuOverheadUs: pairedMedian(r.guarded.cpu, r.bare.cpu) * 1000,
+          providerCpuOverheadUs: pairedMedian(r.guarded.providerCpu, r.bare.providerCpu) * 1000,
         });
       }
       await guardian.close();
@@ -277,20 +332,30 @@ export async function llmOverheadBench(
   log(
     `guardOpenAI overhead per call (${CALLS} calls per variant, in blocks of ${BLOCK}, interleaved with the bare SDK)`,
   );
-  log("transport   mode      bare µs   guarded µs   overhead µs   overhead %   CPU overhead µs");
+  log(
+    "transport   mode        bare µs   guarded µs   overhead µs   overhead %   CPU overhead µs   provider CPU Δ µs",
+  );
   for (const r of results) {
     log(
       [
         r.transport.padEnd(11),
-        (r.stream ? "stream" : "create").padEnd(6),
+        (r.stream ? (r.usageAsked ? "stream" : "stream+u") : "create").padEnd(8),
         r.bareUs.toFixed(1).padStart(10),
         r.guardedUs.toFixed(1).padStart(12),
         r.overheadUs.toFixed(1).padStart(13),
         r.overheadPct.toFixed(1).padStart(12),
         r.cpuOverheadUs.toFixed(1).padStart(17),
+        (r.transport === "http" ? r.providerCpuOverheadUs.toFixed(1) : "-").padStart(19),
       ].join(" "),
     );
   }
+  log(
+    "stream: the caller asks for include_usage (same request both ways); stream+u: it does not, the guard adds it",
+  );
+  log(
+    "  (the provider then sends usage fields and one chunk more). CPU: this process minus the fake provider's thread;",
+  );
+  log("  provider CPU Δ: the fake provider thread's own extra CPU per guarded call.");
   log(
     `the guard alone (estimate, decision, reservation, settlement; no SDK): ${machinery.wallUs.toFixed(2)} µs wall, ${machinery.cpuUs.toFixed(2)} µs CPU per call`,
   );
@@ -301,6 +366,10 @@ if (!isMainThread && (workerData as { fakeProvider?: boolean } | null)?.fakeProv
   // The provider thread: answer, and keep no record (the benchmark makes thousands of calls).
   const server = await startFakeLlmServer();
   server.calls.push = () => 0;
+  parentPort?.on("message", () => {
+    const c = process.threadCpuUsage();
+    parentPort?.postMessage(c.user + c.system);
+  });
   parentPort?.postMessage(server.url);
 } else if (import.meta.main) {
   await llmOverheadBench();
