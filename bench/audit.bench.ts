@@ -1,7 +1,7 @@
 /**
  * The audit benchmark (part of `npm run bench`): sustained guarded calls per second with
- * each audit store, against no audit and a raw `node:sqlite` floor, and `getPolicyStats`
- * over 1,000,000 stored decisions.
+ * each audit store (SQLite on the calling thread and on a writer thread), against no audit
+ * and a raw `node:sqlite` floor, and `getPolicyStats` over 1,000,000 stored decisions.
  */
 
 import { randomUUID } from "node:crypto";
@@ -161,6 +161,10 @@ export async function auditBench(): Promise<void> {
   const none = await guardedRun(work, undefined);
   const nul = await guardedRun(work, new NullAuditStore());
   const sqlite = await guardedRun(work, new SqliteAuditStore(join(dir, "run.db")));
+  const sqliteWorker = await guardedRun(
+    work,
+    new SqliteAuditStore(join(dir, "run-worker.db"), { worker: true }),
+  );
   const pgStore = havePg ? new PostgresAuditStore(PG_URL, { schema }) : undefined;
   const postgres = pgStore ? await guardedRun(work, pgStore) : Number.NaN;
   const floor = await rawSqliteFloor(sampleRecords(CALLS), join(dir, "raw.db"));
@@ -173,6 +177,11 @@ export async function auditBench(): Promise<void> {
       "SqliteAuditStore",
       fmt(sqlite),
       `${(none / sqlite).toFixed(2)}x the no-audit cost, ${(sqlite / floor).toFixed(2)}x the raw floor`,
+    ],
+    [
+      "SqliteAuditStore { worker: true }",
+      fmt(sqliteWorker),
+      `${(none / sqliteWorker).toFixed(2)}x the no-audit cost, ${(sqliteWorker / floor).toFixed(2)}x the raw floor`,
     ],
     [
       "PostgresAuditStore",

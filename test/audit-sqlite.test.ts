@@ -5,23 +5,28 @@ import { DatabaseSync } from "node:sqlite";
 import { SqliteAuditStore } from "../src/audit/sqlite/sqlite-audit-store.ts";
 import { runAuditStoreContract } from "./contract/audit-store.contract.ts";
 
-runAuditStoreContract("SqliteAuditStore", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "hexarch-audit-"));
-  const path = join(dir, "decisions.db");
-  const store = new SqliteAuditStore(path);
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-    sql: async (statement) => {
-      const db = new DatabaseSync(path);
-      try {
-        db.exec(statement);
-      } finally {
-        db.close();
-      }
-    },
-  };
-});
+for (const [name, worker] of [
+  ["SqliteAuditStore", false],
+  ["SqliteAuditStore { worker: true }", true],
+] as const) {
+  runAuditStoreContract(name, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hexarch-audit-"));
+    const path = join(dir, "decisions.db");
+    const store = new SqliteAuditStore(path, { worker });
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+      sql: async (statement) => {
+        const db = new DatabaseSync(path);
+        try {
+          db.exec(statement);
+        } finally {
+          db.close();
+        }
+      },
+    };
+  });
+}

@@ -100,12 +100,13 @@ function pgTarget(flags: StoreFlags, io: CliIo): string | PgConnectionConfig | u
 
 /**
  * Opens the audit store the flags name. `mustExist`: a SQLite file that is not there is
- * an error (reading commands should not create empty logs).
+ * an error (reading commands should not create empty logs). `worker`: a SQLite store
+ * writes on a worker thread (for the server; commands write on their own thread).
  */
 export async function openStore(
   flags: StoreFlags,
   io: CliIo,
-  options: { mustExist: boolean },
+  options: { mustExist: boolean; worker?: boolean },
 ): Promise<AuditStore> {
   const pg = pgTarget(flags, io);
   if (pg !== undefined) {
@@ -120,7 +121,7 @@ export async function openStore(
   }
   const { SqliteAuditStore } = await import("../audit/sqlite/sqlite-audit-store.ts");
   try {
-    return new SqliteAuditStore(path);
+    return new SqliteAuditStore(path, { worker: options.worker ?? false });
   } catch (err) {
     throw new CliError(`cannot open the SQLite audit log at ${path}: ${(err as Error).message}`, {
       hint: "check the path and its permissions",

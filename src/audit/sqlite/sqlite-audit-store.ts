@@ -5,13 +5,11 @@
  * @module
  */
 
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { DatabaseSync } from "node:sqlite";
 import { GuardrailError } from "../../errors.ts";
 import { GENESIS } from "../hash-chain.ts";
 import {
   COUNTED_IN_STATS,
-  chainBatch,
-  DECISION_COLUMNS,
   historySql,
   mergeChain,
   type Row,
@@ -30,8 +28,20 @@ import type {
   Tombstone,
 } from "../types.ts";
 import { SQLITE_MIGRATIONS } from "./migrations.ts";
+import { encodeBatch, SQLITE_PRAGMAS, SqliteAppender, transaction } from "./sqlite-append.ts";
+import { WriterThread } from "./writer-thread.ts";
 
-const ROWS_PER_INSERT = 50;
+/** Options of {@link SqliteAuditStore}. */
+export interface SqliteAuditStoreOptions {
+  /**
+   * Write on a worker thread: appends (hashing, inserts, `COMMIT`, WAL checkpoints) run on
+   * a second connection to the file in a `node:worker_threads` thread, so a batch never
+   * holds the event loop; each append settles after the thread committed it. Reads,
+   * migrations and retention stay on this thread. For servers; not for `:memory:`.
+   * @default false
+   */
+  readonly worker?: boolean;
+}
 
 /**
  * Audit records in a SQLite database file. The schema is created (migrated) on first use.
@@ -40,6 +50,8 @@ const ROWS_PER_INSERT = 50;
  * ```ts
  * import { DecisionLogger, SqliteAuditStore } from "hexarch-guardrails/audit";
  * const auditLogger = new DecisionLogger(new SqliteAuditStore("decisions.db"));
+ * // in a server: writes on a worker thread, off the event loop
+ * const serverLogger = new DecisionLogger(new SqliteAuditStore("decisions.db", { worker: true }));
  * ```
  */
 export class SqliteAuditStore implements AuditStore {
@@ -47,14 +59,21 @@ export class SqliteAuditStore implements AuditStore {
   readonly path: string;
   readonly #db: DatabaseSync;
   #migrated = false;
-  readonly #inserts = new Map<number, StatementSync>();
+  readonly #appender: SqliteAppender;
+  readonly #writer: WriterThread | undefined;
+  /** Settles once the appends waiting for migrations have been written (or posted). */
+  #gate: Promise<void> | undefined;
 
-  constructor(path = "decisions.db") {
+  constructor(path = "decisions.db", options: SqliteAuditStoreOptions = {}) {
+    if (options.worker && (path === ":memory:" || path === ""))
+      throw new GuardrailError(
+        "SqliteAuditStore: { worker: true } needs a database file (a writer thread cannot share :memory:)",
+      );
     this.path = path;
     this.#db = new DatabaseSync(path);
-    this.#db.exec(
-      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
-    );
+    this.#db.exec(SQLITE_PRAGMAS);
+    this.#appender = new SqliteAppender(this.#db);
+    this.#writer = options.worker ? new WriterThread(path) : undefined;
   }
 
   /** {@inheritDoc AuditStore.migrate} */
@@ -165,56 +184,41 @@ export class SqliteAuditStore implements AuditStore {
     }
   }
 
-  /** {@inheritDoc AuditStore.append} */
-  async append(batch: readonly AuditRecord[]): Promise<void> {
-    if (batch.length === 0) return;
-    await this.#ready();
-    const db = this.#db;
-    this.#transaction(() => {
-      // A batch retried after a failure must not be stored twice.
-      const stored = new Set<string>();
-      for (let i = 0; i < batch.length; i += 500) {
-        const ids = batch.slice(i, i + 500).map((r) => r.decisionId);
-        const found = db
-          .prepare(
-            `SELECT decision_id FROM hexarch_decisions WHERE decision_id IN (${ids.map(() => "?").join(", ")})`,
-          )
-          .all(...ids) as Row[];
-        for (const r of found) stored.add(String(r.decision_id));
-      }
-      const records = stored.size === 0 ? batch : batch.filter((r) => !stored.has(r.decisionId));
-      if (records.length === 0) return;
-      const head = db
-        .prepare("SELECT head_seq, head_hash FROM hexarch_chain WHERE id = 1")
-        .get() as Row;
-      const chained = chainBatch(records, Number(head.head_seq), String(head.head_hash));
-      // Multi-row statements: one call into SQLite per 50 records instead of per record.
-      for (let start = 0; start < chained.rows.length; start += ROWS_PER_INSERT) {
-        const chunk = chained.rows.slice(start, start + ROWS_PER_INSERT);
-        this.#insert(chunk.length).run(...chunk.flat());
-      }
-      const upsert = db.prepare(
-        "INSERT INTO hexarch_policy_counts VALUES (?, ?, ?, ?) ON CONFLICT (policy_id, decision, reason) DO UPDATE SET n = n + excluded.n",
-      );
-      for (const c of chained.counts) upsert.run(...c);
-      db.prepare("UPDATE hexarch_chain SET head_seq = ?, head_hash = ? WHERE id = 1").run(
-        chained.headSeq,
-        chained.headHash,
-      );
-    }, "IMMEDIATE");
+  /**
+   * {@inheritDoc AuditStore.append}
+   *
+   * Batches are committed in the order `append` was called (also while the first ones wait
+   * for migrations). With `worker`, a batch is chained and committed on the writer thread
+   * and the promise settles with its acknowledgement, after `COMMIT`.
+   */
+  append(batch: readonly AuditRecord[]): Promise<void> {
+    if (batch.length === 0) return Promise.resolve();
+    // At once when the schema is ready and no earlier append waits for it…
+    if (this.#gate === undefined && this.#migrated) return this.#write(batch);
+    // …otherwise behind the appends waiting before it.
+    const started = (this.#gate ?? Promise.resolve())
+      .then(() => this.#ready())
+      .then(() => ({ written: this.#write(batch) }));
+    const gate = started.then(
+      () => {},
+      () => {},
+    );
+    this.#gate = gate;
+    void gate.then(() => {
+      if (this.#gate === gate) this.#gate = undefined;
+    });
+    return started.then((s) => s.written);
   }
 
-  /** A prepared multi-row insert for `rows` records (cached per size). */
-  #insert(rows: number): StatementSync {
-    let st = this.#inserts.get(rows);
-    if (!st) {
-      const tuple = `(${Array.from({ length: 15 }, () => "?").join(", ")})`;
-      st = this.#db.prepare(
-        `INSERT INTO hexarch_decisions (${DECISION_COLUMNS}) VALUES ${Array.from({ length: rows }, () => tuple).join(", ")}`,
-      );
-      this.#inserts.set(rows, st);
+  /** Writes a batch here, or posts it to the writer thread. */
+  #write(batch: readonly AuditRecord[]): Promise<void> {
+    if (this.#writer !== undefined) return this.#writer.append(encodeBatch(batch));
+    try {
+      this.#appender.append(batch);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
     }
-    return st;
   }
 
   /** {@inheritDoc AuditStore.query} */
@@ -346,8 +350,13 @@ export class SqliteAuditStore implements AuditStore {
     };
   }
 
-  /** Closes the database. */
+  /**
+   * Closes the database. With `worker`: after the appends already called are committed,
+   * and the writer thread has ended.
+   */
   async close(): Promise<void> {
+    await this.#gate;
+    await this.#writer?.close();
     if (this.#db.isOpen) this.#db.close();
   }
 
@@ -360,14 +369,6 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   #transaction<T>(fn: () => T, mode: "DEFERRED" | "IMMEDIATE" = "DEFERRED"): T {
-    this.#db.exec(`BEGIN ${mode}`);
-    try {
-      const result = fn();
-      this.#db.exec("COMMIT");
-      return result;
-    } catch (err) {
-      this.#db.exec("ROLLBACK");
-      throw err;
-    }
+    return transaction(this.#db, fn, mode);
   }
 }

@@ -160,7 +160,8 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
 
   let logError: (err: Error) => void = (err) =>
     void io.stderr.write(`hexarch-ctl: ${err.message}\n`);
-  const store = await openStore(flags, io, { mustExist: false });
+  // A SQLite log is written on a worker thread: a batch's commit never holds the event loop.
+  const store = await openStore(flags, io, { mustExist: false, worker: true });
   const { DecisionLogger } = await import("../../audit/decision-logger.ts");
   const { Guardian } = await import("../../guardian/guardian.ts");
   let auditLogger: DecisionLogger | undefined;
