@@ -262,9 +262,9 @@ describe("hexarch-ctl serve api (the real binary)", () => {
   };
 
   /** Starts the binary and waits for the line that says where it listens. */
-  async function serve(args: string[], extraEnv: Record<string, string>) {
+  async function serve(args: string[], extraEnv: Record<string, string>, cwd = dir) {
     const proc = spawn(process.execPath, [BIN, "serve", "api", "--port", "0", ...args], {
-      cwd: dir,
+      cwd,
       env: env(extraEnv),
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -428,6 +428,38 @@ describe("hexarch-ctl serve api (the real binary)", () => {
     await store.close();
     proc.kill("SIGINT");
     expect(await exited).toBe(0);
+  });
+
+  it("starts without a policy file, serving API-defined policies, and finds one on reload", async () => {
+    const empty = mkdtempSync(join(tmpdir(), "hexarch-serve-empty-"));
+    try {
+      const { proc, url, out, exited } = await serve([], { HEXARCH_API_TOKEN: TOKEN }, empty);
+      expect(out.stderr).toContain("no policy file found");
+      expect(out.stderr).toContain("serving API-defined policies only");
+      const post = async (path: string, body: unknown) => {
+        const res = await fetch(`${url}${path}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+        return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+      };
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+      const unknown = await post("/authorize", { policyId: "limited", context: {} });
+      expect(unknown.status).toBe(404);
+      // The Python shape with no API-defined policy: denied, as the Python server does.
+      const python = await post("/authorize", { action: "read" });
+      expect(python.body).toMatchObject({ allowed: false, reason: "no_applicable_policies" });
+      writeFileSync(join(empty, "hexarch.yaml"), POLICIES);
+      const reloaded = await post("/policies/reload", {});
+      expect(reloaded).toMatchObject({ status: 200, body: { reloaded: true } });
+      const known = await post("/authorize", { policyId: "limited", context: { userId: "u" } });
+      expect(known.body).toMatchObject({ allowed: true });
+      proc.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 
   it("refuses to start without a token, with exit code 2 and a hint", async () => {

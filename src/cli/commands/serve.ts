@@ -12,12 +12,13 @@ import type { AuditCheckpointStore } from "../../audit/checkpoints/types.ts";
 import type { DecisionLogger } from "../../audit/decision-logger.ts";
 import type { ConfirmationStore } from "../../confirm/types.ts";
 import type { Guardian } from "../../guardian/guardian.ts";
+import { discoverPolicyFile } from "../../policy/load.ts";
 import type { PolicySet } from "../../policy/types.ts";
 import type { StateStore } from "../../state/types.ts";
 import { batchedLines } from "../batched-lines.ts";
 import { CliError, usageError } from "../errors.ts";
 import type { CliIo } from "../output.ts";
-import { loadFile } from "../policy-file.ts";
+import { type LoadedFile, loadFile } from "../policy-file.ts";
 import {
   describeStore,
   openApiKeyStore,
@@ -154,7 +155,7 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
       "set HEXARCH_API_TOKEN (or --api-token), or pass --allow-anon for a server only trusted callers can reach",
     );
   }
-  const policies = loadFile(flags.policyFile, io);
+  const policies = servedPolicies(flags.policyFile, io);
   // Loaded only now: without `serve`, the CLI never touches Fastify.
   const { startServer } = await import("../../server/run.ts");
 
@@ -212,7 +213,7 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
     apiPolicies = await openApiPolicyStore(flags, io);
     apiKeys = await openApiKeyStore(flags, io);
     if (hmacKey !== undefined) checkpointStore = await openCheckpointStore(flags, io);
-    guardian = makeGuardian(policies.set);
+    guardian = makeGuardian(policies?.set ?? NO_POLICIES);
   } catch (err) {
     await closeAll([
       auditLogger ?? store,
@@ -249,7 +250,8 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
         },
       }),
       // POST /policies/reload: the file again, validated; the old Guardian keeps serving on error.
-      reloadPolicies: () => makeGuardian(loadFile(policies.path, io).set),
+      // Without a file at start, a reload looks for one again (after `hexarch-ctl init`, say).
+      reloadPolicies: () => makeGuardian(loadFile(policies?.path ?? flags.policyFile, io).set),
       ...(apiToken !== undefined && { apiToken }),
       allowAnon,
       corsOrigins: origins,
@@ -296,7 +298,7 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
   logError = (err) => server.app.log.error({ err }, err.message);
   server.app.log.info(
     {
-      policyFile: policies.path,
+      policyFile: policies?.path ?? null,
       auditStore: describeStore(flags, io),
       state: redisUrl ? redactUrl(redisUrl) : "memory",
       auth: apiToken !== undefined ? "api-token" : "anonymous",
@@ -308,4 +310,25 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
   await closeAll([checkpointStore]);
   if (report.errors.length > 0)
     throw new CliError("the server stopped, but not cleanly (see the log above)");
+}
+
+/** No YAML policies: the server decides API-defined policies only. */
+const NO_POLICIES: PolicySet = { source: "<none>", policies: [] };
+
+/**
+ * The policy file to serve. A file named by `--policy-file` or `HEXARCH_POLICY_FILE` must
+ * load; without either, a server where no file is found starts anyway, with API-defined
+ * policies only (as the Python server does), and says so on stderr.
+ */
+function servedPolicies(explicit: string | undefined, io: CliIo): LoadedFile | undefined {
+  if (explicit !== undefined || io.env.HEXARCH_POLICY_FILE?.trim()) return loadFile(explicit, io);
+  try {
+    discoverPolicyFile(undefined, { cwd: io.cwd, env: io.env });
+  } catch {
+    io.stderr.write(
+      "hexarch-ctl: no policy file found (hexarch.yaml, hexarch.yml, .hexarch.yaml or .hexarch.yml here or above); serving API-defined policies only (POST /rules, POST /policies). Pass --policy-file FILE, or run `hexarch-ctl init` and POST /policies/reload.\n",
+    );
+    return undefined;
+  }
+  return loadFile(undefined, io);
 }
