@@ -68,6 +68,9 @@ type Outcome =
   | { readonly kind: "refused"; readonly error: PolicyViolation }
   | { readonly kind: "confirm"; readonly error: ConfirmationRequired };
 
+/** Decisions waiting for their call's invoke, per guarded tool, at most. */
+const MAX_PENDING = 10_000;
+
 /** Tokens already counted, per run context (a run and its resumptions share one). */
 const counted = new WeakMap<object, RunUsage>();
 
@@ -150,7 +153,11 @@ export function guardTool<T extends FunctionTool<never, never, unknown>>(
     let outcome = callId === undefined ? undefined : decided.get(callId);
     if (outcome === undefined) {
       outcome = await decide(input, runContext);
-      if (callId !== undefined) decided.set(callId, outcome);
+      if (callId !== undefined) {
+        decided.set(callId, outcome);
+        // Calls rejected or abandoned never reach invoke: forget the oldest past a bound.
+        if (decided.size > MAX_PENDING) decided.delete(decided.keys().next().value as string);
+      }
     }
     return own || outcome.kind === "confirm";
   };
