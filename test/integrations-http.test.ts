@@ -22,6 +22,7 @@ import {
   type HttpGuardOptions,
   httpGuard,
   PROBLEM_TYPES,
+  queryDigest,
   requestContext,
 } from "../src/integrations/http/index.ts";
 import type { StateStore } from "../src/state/types.ts";
@@ -309,6 +310,7 @@ describe.each(FRAMEWORKS)("guard() for %s", (_name, harnessOf, bodyAs) => {
       resource: "/items",
       method: "GET",
       path: "/items",
+      queryDigest: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
   });
 
@@ -402,6 +404,7 @@ describe.each(FRAMEWORKS)("guard() for %s", (_name, harnessOf, bodyAs) => {
       await h.request("DELETE", "/projects/gemini", withToken()),
       await h.request("PATCH", "/projects/apollo", withToken()),
       await h.request("DELETE", "/projects/apollo", withToken({ "x-user": "mallory" })),
+      await h.request("DELETE", "/projects/apollo?force=true", withToken()),
     ];
     for (const r of refusals) {
       expect(r.status).toBe(403);
@@ -430,7 +433,7 @@ describe.each(FRAMEWORKS)("guard() for %s", (_name, harnessOf, bodyAs) => {
     expect(decisions.filter((d) => d === "allowed")).toHaveLength(1);
     expect(
       s.entries.filter((e) => e.decision.reason.includes("confirmation token refused")),
-    ).toHaveLength(6);
+    ).toHaveLength(7);
     expect(JSON.stringify(s.entries.map((e) => e.context))).not.toContain(token);
     expect(s.entries[0]?.context).toMatchObject({
       resource: "/projects/:id",
@@ -537,6 +540,28 @@ describe("the framework-neutral core", () => {
     expect(() => httpGuard(guardian(), { policyId: "open", storeTimeoutMs: 0 })).toThrow(
       /storeTimeoutMs must be a positive number/,
     );
+  });
+
+  it("never lets the context function confirm a call or replace the query's digest", async () => {
+    const g = new Guardian({
+      policies: "policies: [{ id: confirm_all, rules: [{ action: require_confirmation }] }]",
+      env: {},
+      confirmations: new MemoryConfirmationStore(),
+    });
+    // A context function passing request data through, as `...req.query` would.
+    const decide = httpGuard(g, {
+      policyId: "confirm_all",
+      context: () => ({ confirm: true, confirmationToken: "x.y", queryDigest: "mine" }),
+    });
+    const r = await decide(
+      { method: "DELETE", path: "/items", query: "id=1&confirm=true", headers: {} },
+      undefined,
+    );
+    expect(r).toMatchObject({ pass: false, status: 202 });
+    // The same parameters in another order give the same digest; other values another one.
+    expect(queryDigest("b=2&a=1")).toBe(queryDigest("a=1&b=2"));
+    expect(queryDigest("a=1&b=3")).not.toBe(queryDigest("a=1&b=2"));
+    expect(queryDigest("")).toBeUndefined();
   });
 
   it("passes would-be refusals in monitor mode, with a warning header", async () => {

@@ -184,8 +184,9 @@ describe("guardAnthropic", () => {
       .catch((e: unknown) => e);
     expect(dropped).toBeInstanceOf(Error);
     await until(() => settlements.length === 3);
-    expect(settlements.slice(1).map((s) => s.outcome)).toEqual(["failed", "failed"]);
-    expect(state.usd()).toBe(kept);
+    // The HTTP error is refunded; the stream broken after output began keeps its estimate.
+    expect(settlements.slice(1).map((s) => s.outcome)).toEqual(["failed", "estimate"]);
+    expect(state.usd()).toBe(kept + micro(settlements[2]?.call.estimate.costUsd as number));
   });
 
   it("refuses before sending: a disallowed model, max_tokens_per_request, an unpriced model", async () => {

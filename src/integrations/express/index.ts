@@ -53,6 +53,13 @@ function pathOf(req: Request): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
+/** The query string of the request's URL, without `?`. */
+function queryOf(req: Request): string | undefined {
+  const url = req.originalUrl || req.url;
+  const q = url.indexOf("?");
+  return q === -1 ? undefined : url.slice(q + 1);
+}
+
 /** The route pattern, when the middleware runs as part of a route (`app.delete(path, guard, …)`). */
 function routeOf(req: Request): string | undefined {
   const path: unknown = (req.route as { path?: unknown } | undefined)?.path;
@@ -77,6 +84,7 @@ export function guard(guardian: Guardian, options: GuardOptions): GuardMiddlewar
       {
         method: req.method,
         path: pathOf(req),
+        query: queryOf(req),
         route: routeOf(req),
         headers: req.headers,
         ...(bindBody && { body: req.body as unknown }),

@@ -75,6 +75,7 @@ export function guard<RouteGeneric extends RouteGenericInterface = RouteGenericI
       {
         method: request.method,
         path: q === -1 ? request.url : request.url.slice(0, q),
+        query: q === -1 ? undefined : request.url.slice(q + 1),
         route: typeof route === "string" ? route : undefined,
         headers: request.headers,
         ...(bindBody && { body: request.body as unknown }),

@@ -103,6 +103,7 @@ export function guard<E extends Env = Env, P extends string = string>(
       {
         method,
         path: c.req.path,
+        query: queryOf(c.req.url),
         route,
         headers: c.req.header(),
         ...(body !== undefined && { body }),
@@ -120,4 +121,12 @@ export function guard<E extends Env = Env, P extends string = string>(
       result.headers as Record<string, string>,
     );
   };
+}
+
+/** The query string of a URL, without `?` (and without a fragment). */
+function queryOf(url: string): string | undefined {
+  const q = url.indexOf("?");
+  if (q === -1) return undefined;
+  const hash = url.indexOf("#", q);
+  return hash === -1 ? url.slice(q + 1) : url.slice(q + 1, hash);
 }

@@ -36,3 +36,16 @@ export function bodyDigest(body: unknown): string | undefined {
     return `unbindable-${randomUUID()}`;
   }
 }
+
+/**
+ * A digest of a query string (without `?`), the same for the same parameters in any order:
+ * pairs are kept as sent and sorted. `undefined` for an empty query.
+ */
+export function queryDigest(query: string): string | undefined {
+  const canonical = query
+    .split("&")
+    .filter((p) => p !== "")
+    .sort()
+    .join("&");
+  return canonical === "" ? undefined : createHash("sha256").update(canonical).digest("hex");
+}

@@ -15,7 +15,7 @@ import type { Guardian } from "../../guardian/guardian.ts";
 import { describeValue } from "../../util/describe.ts";
 import { checkTimeout, settleWithin } from "../../util/timeout.ts";
 import { isPlainObject, isThenable } from "../../util/values.ts";
-import { bodyDigest } from "./body-digest.ts";
+import { bodyDigest, queryDigest } from "./body-digest.ts";
 import {
   CONFIRMATION_TOKEN_HEADER,
   headerText,
@@ -33,6 +33,11 @@ export interface HttpRequestInfo {
   readonly method: string;
   /** The path, without the query string. */
   readonly path: string;
+  /**
+   * The query string (without `?`), when there is one: bound into confirmation tokens
+   * (as `queryDigest`), so an approval of `DELETE /items?id=1` does not pass `?id=2`.
+   */
+  readonly query?: string | undefined;
   /** The route's pattern (`/projects/:id`), when the framework knows it. */
   readonly route?: string | undefined;
   /** Request headers, names in lower case (Node's `IncomingHttpHeaders` fits). */
@@ -126,12 +131,14 @@ export const OPERATION_OF_METHOD: Readonly<Record<string, string>> = Object.free
 export function requestContext(request: HttpRequestInfo): Record<string, unknown> {
   const method = request.method.toUpperCase();
   const digest = request.body === undefined ? undefined : bodyDigest(request.body);
+  const query = request.query ? queryDigest(request.query) : undefined;
   return {
     operation: OPERATION_OF_METHOD[method] ?? method.toLowerCase(),
     resource: request.route ?? request.path,
     method,
     path: request.path,
     ...(digest !== undefined && { bodyDigest: digest }),
+    ...(query !== undefined && { queryDigest: query }),
   };
 }
 
@@ -333,7 +340,9 @@ export function httpGuard<Req>(
       if (extra !== undefined && extra !== null && !isPlainObject(extra)) {
         throw new TypeError(`the context function returned ${describeValue(extra)}, not an object`);
       }
-      ctx = extra ? { ...base, ...extra } : base;
+      // Confirmation comes only from an approved token in the header: a context function
+      // passing request data through (`...req.query`) must not let `?confirm=true` skip it.
+      ctx = extra ? { ...base, ...withoutConfirmationKeys(extra), ...queryOf(base) } : base;
     } catch (err) {
       report("the context function failed", err);
       return refuse(
@@ -373,4 +382,22 @@ export function httpGuard<Req>(
     }
     return { pass: true, decision, headers: {} };
   };
+}
+
+/** `extra` without the keys that would confirm a call or carry a token. */
+function withoutConfirmationKeys(extra: Record<string, unknown>): Record<string, unknown> {
+  if (
+    !("confirm" in extra) &&
+    !("confirmationToken" in extra) &&
+    !("confirmation_token" in extra)
+  ) {
+    return extra;
+  }
+  const { confirm: _c, confirmationToken: _t, confirmation_token: _u, ...rest } = extra;
+  return rest;
+}
+
+/** The request's own `queryDigest`, which a context function may not replace. */
+function queryOf(base: Record<string, unknown>): Record<string, unknown> {
+  return base.queryDigest === undefined ? {} : { queryDigest: base.queryDigest };
 }

@@ -20,7 +20,7 @@
  * @module
  */
 
-export { bodyDigest } from "./body-digest.ts";
+export { bodyDigest, queryDigest } from "./body-digest.ts";
 export {
   type HttpGuardOptions,
   type HttpGuardPass,

@@ -44,6 +44,8 @@ export function observeStream<T, S extends SdkStream<T>>(
   const observed = (): AsyncIterator<T> => {
     const source = stream[Symbol.asyncIterator]();
     let finished = false;
+    // Whether any event arrived: output the provider bills for, even if the stream breaks.
+    let delivered = false;
     const end = (): void => {
       if (finished) return;
       finished = true;
@@ -56,6 +58,8 @@ export function observeStream<T, S extends SdkStream<T>>(
         finished = true;
         const usage = observer.usage();
         if (usage) life.settle(usage);
+        // Broken after output began: tokens were generated (and billed), so the estimate stays.
+        else if (delivered) life.keepEstimate();
         else life.fail(err);
       }
       throw err;
@@ -65,6 +69,7 @@ export function observeStream<T, S extends SdkStream<T>>(
         end();
         return r;
       }
+      delivered = true;
       // A dropped event: read the next one instead.
       return observer.see(r.value) ? r : source.next().then(onResult, onError);
     };
