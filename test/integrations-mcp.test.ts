@@ -213,3 +213,45 @@ describe("examples/integrations/mcp.ts", () => {
     expect(lines.filter((l) => l.includes("the client asks its user"))).toHaveLength(2);
   });
 });
+
+describe("guardMcpServer confirmation scope", () => {
+  it("confirms the approved tool's own decision, not the guarded calls its handler makes", async () => {
+    const guardian = new Guardian({
+      env: {},
+      policies: `
+policies:
+  - id: safe_delete
+    rules: [{ resource: delete_file, action: require_confirmation }]
+  - id: wipe
+    rules: [{ action: require_confirmation }]
+`,
+    });
+    const wipeAll = guardian.check("wipe")(async () => "WIPED");
+    const server = guardMcpServer(new McpServer({ name: "s", version: "1" }), guardian, {
+      policyId: "safe_delete",
+    });
+    server.registerTool("delete_file", { inputSchema: { path: z.string() } }, async () => {
+      const inner = await wipeAll().catch((e: unknown) => (e as Error).constructor.name);
+      return { content: [{ type: "text", text: String(inner) }] };
+    });
+    const client = new Client({ name: "c", version: "1" }, { capabilities: { elicitation: {} } });
+    client.setRequestHandler(ElicitRequestSchema, async () => ({
+      action: "accept",
+      content: { confirm: true },
+    }));
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    await server.connect(b);
+    await client.connect(a);
+    try {
+      const r = (await client.callTool({
+        name: "delete_file",
+        arguments: { path: "/x" },
+      })) as CallToolResult;
+      // The user approved delete_file; the wipe inside it still needs its own confirmation.
+      expect((r.content[0] as { text: string }).text).toBe("ConfirmationRequired");
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+});

@@ -212,3 +212,36 @@ describe("examples/integrations/openai-agents.ts", () => {
     ]);
   });
 });
+
+describe("guardTool with decisions made elsewhere", () => {
+  it("still runs tools when the Guardian cannot count the run's usage (a remote decision client)", async () => {
+    const guardian = new Guardian({
+      env: {},
+      decisionClient: {
+        checkPolicy: async () => ({ allowed: true, reason: "ok", action: "allow" }),
+      },
+    });
+    const ran: string[] = [];
+    const lookup = guardTool(
+      tool({
+        name: "lookup",
+        description: "Looks a user up",
+        parameters: z.object({ id: z.string() }),
+        execute: async ({ id }) => {
+          ran.push(id);
+          return `user ${id}`;
+        },
+      }),
+      guardian,
+      { policyId: "remote_policy" },
+    );
+    const model = new ScriptedModel([
+      { name: "lookup", args: { id: "a" } },
+      { name: "lookup", args: { id: "b" } },
+    ]);
+    const agent = new Agent({ name: "remote", model, tools: [lookup] });
+    const result = await new Runner({ tracingDisabled: true }).run(agent, "look up a and b");
+    expect(result.finalOutput).toBe("done");
+    expect(ran).toEqual(["a", "b"]);
+  });
+});

@@ -180,17 +180,25 @@ function guardedHandler(
     args: a.length >= 2 ? (a[0] as Record<string, unknown>) : undefined,
     extra: a[a.length - 1],
   });
+  const contextOf = (a: unknown[], extra: Context) => {
+    const call = callOf(a);
+    return {
+      resource: tool,
+      tool,
+      ...(call.args !== undefined && { args: call.args }),
+      ...options.context?.(call),
+      ...extra,
+    };
+  };
   const run = guardian.check(policyId, {
     name: tool,
-    context: (...a: unknown[]) => {
-      const call = callOf(a);
-      return {
-        resource: tool,
-        tool,
-        ...(call.args !== undefined && { args: call.args }),
-        ...options.context?.(call),
-      };
-    },
+    context: (...a: unknown[]) => contextOf(a, {}),
+  })(handler);
+  // After the user said yes: this call's decision is confirmed, and only it (not a scope
+  // that would also confirm every guarded call the handler makes).
+  const runConfirmed = guardian.check(policyId, {
+    name: tool,
+    context: (...a: unknown[]) => contextOf(a, { confirm: true }),
   })(handler);
   const confirmWith = options.confirm ?? "elicit";
   return async (...a: unknown[]): Promise<unknown> => {
@@ -200,7 +208,7 @@ function guardedHandler(
       if (!(err instanceof PolicyViolation)) throw err;
       if (err instanceof ConfirmationRequired) {
         if (confirmWith === "elicit" && server.server.getClientCapabilities()?.elicitation) {
-          return confirmThenRun(guardian, server, tool, err, () => run(...a), callOf(a));
+          return confirmThenRun(server, tool, err, () => runConfirmed(...a), callOf(a));
         }
         return refusal(
           err,
@@ -214,7 +222,6 @@ function guardedHandler(
 
 /** Asks the client's user (MCP elicitation); on a yes, runs the tool with `confirm: true`. */
 async function confirmThenRun(
-  guardian: Guardian,
   server: McpServer,
   tool: string,
   err: ConfirmationRequired,
@@ -247,7 +254,7 @@ async function confirmThenRun(
     );
   }
   try {
-    return await guardian.withContext({ confirm: true }, run);
+    return await run();
   } catch (again) {
     if (again instanceof PolicyViolation) {
       return refusal(

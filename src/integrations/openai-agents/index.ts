@@ -33,7 +33,12 @@
 import type { FunctionTool, RunContext } from "@openai/agents";
 import type { Context } from "../../engine/compile-rule.ts";
 import type { Decision } from "../../engine/decision.ts";
-import { ConfirmationRequired, PolicyViolation } from "../../errors.ts";
+import {
+  ConfirmationRequired,
+  DecisionBackendError,
+  GuardrailError,
+  PolicyViolation,
+} from "../../errors.ts";
 import type { Guardian } from "../../guardian/guardian.ts";
 
 /** Token counts of a run's model calls so far (the SDK's `runContext.usage`). */
@@ -84,7 +89,6 @@ export function guardTool<T extends FunctionTool<never, never, unknown>>(
 ): T {
   const name = tool.name;
   const decided = new Map<string, Outcome>();
-  const countUsage = options.countRunUsage ?? true;
 
   const contextOf = (input: unknown, runContext: RunContext<unknown>): Context => ({
     resource: name,
@@ -93,8 +97,11 @@ export function guardTool<T extends FunctionTool<never, never, unknown>>(
     ...options.context?.(input, runContext),
   });
 
+  // Off for good once the Guardian says it cannot count here (decisions made by a remote
+  // decision client or OPA keep their counters there).
+  let counting = options.countRunUsage ?? true;
   const settleUsage = async (runContext: RunContext<unknown>): Promise<void> => {
-    if (!countUsage) return;
+    if (!counting) return;
     const u = runContext.usage;
     const before = counted.get(runContext) ?? { inputTokens: 0, outputTokens: 0, totalTokens: 0 };
     const slice: RunUsage = {
@@ -109,11 +116,19 @@ export function guardTool<T extends FunctionTool<never, never, unknown>>(
       totalTokens: u.totalTokens,
     });
     const costUsd = options.costOfUsage?.(slice);
-    await guardian.recordSpend(options.policyId, {
-      tokens: slice.totalTokens,
-      ...(costUsd !== undefined && { costUsd }),
-      context: { resource: name, tool: name },
-    });
+    try {
+      await guardian.recordSpend(options.policyId, {
+        tokens: slice.totalTokens,
+        ...(costUsd !== undefined && { costUsd }),
+        context: { resource: name, tool: name },
+      });
+    } catch (err) {
+      // A state store that fails is the decision's to report (it fails closed); a Guardian
+      // that decides elsewhere cannot count spend at all.
+      if (err instanceof DecisionBackendError) return;
+      if (err instanceof GuardrailError) counting = false;
+      else throw err;
+    }
   };
 
   const decide = async (
