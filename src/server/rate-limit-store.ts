@@ -43,15 +43,27 @@ return {current, ttl}`,
 const FALLBACK_MS = 5000;
 /** Local buckets kept before expired ones are swept. */
 const SWEEP_AT = 10_000;
+/** Most local buckets kept at all: past it, the oldest go (many clients during an outage). */
+const MAX_BUCKETS = 100_000;
+/** Sweeps are at least this far apart, so a crowd of new keys never sweeps on every request. */
+const SWEEP_EVERY_MS = 1000;
 
 /** Fixed windows in a Map: the counts of an instance while Redis is away. */
 class LocalWindows {
   readonly #buckets = new Map<string, { count: number; endsAt: number }>();
+  #nextSweepAt = 0;
 
   incr(key: string, windowMs: number, now: number): Count {
     let b = this.#buckets.get(key);
     if (b === undefined || b.endsAt <= now) {
-      if (b === undefined && this.#buckets.size >= SWEEP_AT) this.#sweep(now);
+      if (b === undefined && this.#buckets.size >= SWEEP_AT && now >= this.#nextSweepAt) {
+        this.#sweep(now);
+        this.#nextSweepAt = now + SWEEP_EVERY_MS;
+      }
+      if (b === undefined && this.#buckets.size >= MAX_BUCKETS) {
+        // Insertion order is roughly expiry order: the oldest bucket goes first.
+        this.#buckets.delete(this.#buckets.keys().next().value as string);
+      }
       b = { count: 0, endsAt: now + windowMs };
       this.#buckets.set(key, b);
     }
