@@ -16,6 +16,7 @@ import { describeValue } from "../../util/describe.ts";
 import { checkTimeout, settleWithin } from "../../util/timeout.ts";
 import { isPlainObject, isThenable } from "../../util/values.ts";
 import { bodyDigest, queryDigest } from "./body-digest.ts";
+import { ownQueryDigest, withoutConfirmationKeys } from "./context-keys.ts";
 import {
   CONFIRMATION_TOKEN_HEADER,
   headerText,
@@ -342,7 +343,7 @@ export function httpGuard<Req>(
       }
       // Confirmation comes only from an approved token in the header: a context function
       // passing request data through (`...req.query`) must not let `?confirm=true` skip it.
-      ctx = extra ? { ...base, ...withoutConfirmationKeys(extra), ...queryOf(base) } : base;
+      ctx = extra ? { ...base, ...withoutConfirmationKeys(extra), ...ownQueryDigest(base) } : base;
     } catch (err) {
       report("the context function failed", err);
       return refuse(
@@ -382,22 +383,4 @@ export function httpGuard<Req>(
     }
     return { pass: true, decision, headers: {} };
   };
-}
-
-/** `extra` without the keys that would confirm a call or carry a token. */
-function withoutConfirmationKeys(extra: Record<string, unknown>): Record<string, unknown> {
-  if (
-    !("confirm" in extra) &&
-    !("confirmationToken" in extra) &&
-    !("confirmation_token" in extra)
-  ) {
-    return extra;
-  }
-  const { confirm: _c, confirmationToken: _t, confirmation_token: _u, ...rest } = extra;
-  return rest;
-}
-
-/** The request's own `queryDigest`, which a context function may not replace. */
-function queryOf(base: Record<string, unknown>): Record<string, unknown> {
-  return base.queryDigest === undefined ? {} : { queryDigest: base.queryDigest };
 }
