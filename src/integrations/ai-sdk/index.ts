@@ -23,23 +23,7 @@ import {
 } from "../llm/guard.ts";
 import type { TokenUsage } from "../llm/pricing.ts";
 
-export type {
-  LlmCall,
-  LlmEstimate,
-  LlmOutcome,
-  LlmRequest,
-  LlmSettlement,
-} from "../llm/guard.ts";
-export {
-  BUILT_IN_PRICING,
-  type LongContextPrice,
-  type ModelPrice,
-  type PricingTable,
-  type ProviderPricing,
-  type TokenUsage,
-  UnpricedModelError,
-} from "../llm/pricing.ts";
-export { refusalOf } from "../llm/refusal.ts";
+export * from "../llm/public.ts";
 
 type WrapGenerate = NonNullable<LanguageModelMiddleware["wrapGenerate"]>;
 type WrapStream = NonNullable<LanguageModelMiddleware["wrapStream"]>;

@@ -26,23 +26,7 @@ import { observeStream, type SdkStream } from "../llm/stream.ts";
 import { GuardedAPIPromise } from "./api-promise.ts";
 import { type AnthropicUsage, anthropicUsage, messageStreamObserver } from "./usage.ts";
 
-export type {
-  LlmCall,
-  LlmEstimate,
-  LlmOutcome,
-  LlmRequest,
-  LlmSettlement,
-} from "../llm/guard.ts";
-export {
-  BUILT_IN_PRICING,
-  type LongContextPrice,
-  type ModelPrice,
-  type PricingTable,
-  type ProviderPricing,
-  type TokenUsage,
-  UnpricedModelError,
-} from "../llm/pricing.ts";
-export { refusalOf } from "../llm/refusal.ts";
+export * from "../llm/public.ts";
 
 /**
  * Options of {@link guardAnthropic}.

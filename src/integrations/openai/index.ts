@@ -18,23 +18,7 @@ import { observeStream, type SdkStream } from "../llm/stream.ts";
 import { GuardedAPIPromise } from "./api-promise.ts";
 import { chatStreamObserver, chatUsage, responsesStreamObserver, responsesUsage } from "./usage.ts";
 
-export type {
-  LlmCall,
-  LlmEstimate,
-  LlmOutcome,
-  LlmRequest,
-  LlmSettlement,
-} from "../llm/guard.ts";
-export {
-  BUILT_IN_PRICING,
-  type LongContextPrice,
-  type ModelPrice,
-  type PricingTable,
-  type ProviderPricing,
-  type TokenUsage,
-  UnpricedModelError,
-} from "../llm/pricing.ts";
-export { refusalOf } from "../llm/refusal.ts";
+export * from "../llm/public.ts";
 
 /**
  * Options of {@link guardOpenAI}.
