@@ -170,17 +170,7 @@ export class Guardian {
    */
   async evaluate(policyId: string, context: Context = {}): Promise<Decision> {
     if (this.mode === "off") return offDecision(policyId, this.#clock());
-    const prepared = this.#prepare(policyId);
-    const ctx = this.#withScope(context);
-    // A confirmation token in the context is checked (and used) as by `enforce`.
-    return this.#confirmable(
-      this.#confirmations,
-      prepared,
-      await prepared.decide(ctx, {}),
-      ctx,
-      {},
-      () => bindingOf(prepared.policyId, [withoutConfirmation(ctx)]),
-    );
+    return (await this.#decideContext(policyId, context)).decision;
   }
 
   /**
@@ -194,17 +184,7 @@ export class Guardian {
     options: EnforceOptions = {},
   ): Promise<Decision> {
     if (this.mode === "off") return offDecision(policyId, this.#clock());
-    const ctx = this.#withScope(context);
-    const prepared = this.#prepare(policyId);
-    const binding = () => bindingOf(prepared.policyId, [withoutConfirmation(ctx)]);
-    const decision = await this.#confirmable(
-      this.#confirmations,
-      prepared,
-      await prepared.decide(ctx, {}),
-      ctx,
-      {},
-      binding,
-    );
+    const { prepared, ctx, decision, binding } = await this.#decideContext(policyId, context);
     await this.#effects.record(decision, ctx, options.name, options.metadata);
     if (!decision.allowed && this.mode === "enforce") {
       throw violation(
@@ -333,6 +313,25 @@ export class Guardian {
       this.#prepared.set(key, prepared);
     }
     return prepared;
+  }
+
+  /**
+   * `evaluate` and `enforce`: decides a context (with the `withContext` scope), checking
+   * and using a confirmation token in it, bound to the context itself.
+   */
+  async #decideContext(policyId: string, context: Context) {
+    const prepared = this.#prepare(policyId);
+    const ctx = this.#withScope(context);
+    const binding = () => bindingOf(prepared.policyId, [withoutConfirmation(ctx)]);
+    const decision = await this.#confirmable(
+      this.#confirmations,
+      prepared,
+      await prepared.decide(ctx, {}),
+      ctx,
+      {},
+      binding,
+    );
+    return { prepared, ctx, decision, binding };
   }
 
   #withScope(context: Context): Context {
