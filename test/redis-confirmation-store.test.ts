@@ -307,6 +307,44 @@ describe("RedisConfirmationStore without Redis", () => {
     expect(signals[0]?.aborted).toBe(true);
   });
 
+  it("withdraws commands sent together only once the last of them still waiting has timed out", async () => {
+    const sent: { options: Record<string, unknown> | undefined; answer: (v: string) => void }[] =
+      [];
+    const manual: RedisLike = {
+      sendCommand: (_args, options) =>
+        new Promise<unknown>((answer) => {
+          sent.push({ options, answer });
+        }),
+    };
+    const connection = new RedisConnection(
+      { client: manual },
+      { owner: "RedisStateStore", commandTimeoutMs: 60 },
+    );
+    const first = connection.command(["GET", "a"]).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 5));
+    const second = connection.command(["GET", "b"]);
+    expect(sent).toHaveLength(2);
+    // node-redis's own per-command timeout is off: the connection times every command.
+    expect(sent[0]?.options?.timeout).toBe(0);
+    // Sent within a few ms of each other, the two share one signal.
+    const signal = sent[0]?.options?.abortSignal as AbortSignal;
+    expect(sent[1]?.options?.abortSignal).toBe(signal);
+    // The first times out; the second may still be answered, so nothing is withdrawn yet.
+    expect(await first).toBeInstanceOf(DecisionBackendError);
+    expect(signal.aborted).toBe(false);
+    sent[1]?.answer("b's value");
+    expect(await second).toBe("b's value");
+    expect(signal.aborted).toBe(false);
+    // A later command that goes unanswered is withdrawn when it times out.
+    await new Promise((r) => setTimeout(r, 15));
+    const third = connection.command(["GET", "c"]).catch((e: unknown) => e);
+    const later = sent[2]?.options?.abortSignal as AbortSignal;
+    expect(later).not.toBe(signal);
+    expect(await third).toBeInstanceOf(DecisionBackendError);
+    expect(later.aborted).toBe(true);
+    expect(signal.aborted).toBe(false);
+  });
+
   it("wraps a client's failure in DecisionBackendError, keeping the cause", async () => {
     const cause = new Error("The client is closed");
     const closed: RedisLike = { sendCommand: () => Promise.reject(cause) };

@@ -83,29 +83,43 @@ async function dropKeys(prefix: string): Promise<void> {
   if (keys.length) await redis().sendCommand(["UNLINK", ...keys]);
 }
 
-/** A hash as an object, whatever shape the client answers in. */
-async function hash(key: string): Promise<Record<string, string>> {
-  const reply = (await redis().sendCommand(["HGETALL", key])) as unknown;
-  if (!Array.isArray(reply)) return reply as Record<string, string>;
-  const out: Record<string, string> = {};
-  for (let i = 0; i < reply.length; i += 2) out[String(reply[i])] = String(reply[i + 1]);
-  return out;
-}
-
-/** A rate-limit window as stored: a string of little-endian doubles (see state-scripts.ts). */
-async function windowOf(key: string) {
-  const raw = (await redis().sendCommand(["GET", key], {
+/** A key's raw bytes. */
+async function raw(key: string): Promise<Buffer> {
+  return (await redis().sendCommand(["GET", key], {
     typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer },
   })) as Buffer;
-  const numbers = Array.from({ length: raw.length / 8 }, (_, i) => raw.readDoubleLE(i * 8));
-  const len = (numbers.length - 4) / 2;
+}
+
+/**
+ * A budget as stored (layout 2, see state-scripts.ts): the byte 2, then the total and the
+ * period's end as little-endian doubles.
+ */
+async function budgetOf(key: string) {
+  const bytes = await raw(key);
+  expect(bytes.length).toBe(17);
+  expect(bytes[0]).toBe(2);
+  return { total: bytes.readDoubleLE(1), endMs: bytes.readDoubleLE(9) };
+}
+
+/**
+ * A rate-limit window as stored (layout 2): the byte 2, then little-endian doubles — the
+ * header (newest bucket, bucket width, window length, sum), then a (count, latest time)
+ * pair per bucket.
+ */
+async function windowOf(key: string) {
+  const bytes = await raw(key);
+  expect(bytes[0]).toBe(2);
+  const numbers = Array.from({ length: (bytes.length - 1) / 8 }, (_, i) =>
+    bytes.readDoubleLE(1 + i * 8),
+  );
+  const pairs = numbers.slice(4);
   return {
     head: numbers[0],
     bucketMs: numbers[1],
     windowMs: numbers[2],
     total: numbers[3],
-    counts: numbers.slice(4, 4 + len),
-    lasts: numbers.slice(4 + len),
+    counts: pairs.filter((_, i) => i % 2 === 0),
+    lasts: pairs.filter((_, i) => i % 2 === 1),
   };
 }
 
@@ -191,19 +205,19 @@ if (admin) {
       expect(ttl2).toBeGreaterThan((later + 11) * 6000 - (T0 + 30_000) - 1000);
     });
 
-    it("keeps a budget as a hash of total and period end, forgotten when the period ends", async () => {
+    it("keeps a budget as its total and period end, forgotten when the period ends", async () => {
       const keyPrefix = prefix();
       const store = new RedisStateStore({ client: admin, keyPrefix, clockToleranceMs: 5000 });
       const end = T0 + 3_600_000;
       await store.consume([periodCounter("api_budget/rules[0]:$m682|", 10_000_000, 2500, end)], T0);
       const key = `${keyPrefix}{all}:api_budget/rules[0]:$m682|`;
-      expect(await hash(key)).toEqual({ t: "2500", e: String(end) });
+      expect(await budgetOf(key)).toEqual({ total: 2500, endMs: end });
       const ttl = Number(await admin.sendCommand(["PTTL", key]));
       expect(ttl).toBeLessThanOrEqual(3_600_000 + 5000);
       expect(ttl).toBeGreaterThan(3_600_000);
       // Settling keeps the key's lifetime.
       await store.adjust([{ key: "api_budget/rules[0]:$m682|", delta: -500, expiresAtMs: end }]);
-      expect(await hash(key)).toEqual({ t: "2000", e: String(end) });
+      expect(await budgetOf(key)).toEqual({ total: 2000, endMs: end });
       expect(Number(await admin.sendCommand(["PTTL", key]))).toBeGreaterThan(3_600_000);
     });
 
@@ -245,7 +259,7 @@ policies:
       await decisions.settle(made[0] as (typeof made)[number], { costUsd: 0.002 });
       expect(sent.map((a) => a[0])).toEqual(["EVALSHA"]);
       const budgetKey = (await keysUnder(keyPrefix)).find((k) => k.includes("$m"));
-      expect((await hash(budgetKey as string)).t).toBe(String(21 * 10_000 - 8000));
+      expect((await budgetOf(budgetKey as string)).total).toBe(21 * 10_000 - 8000);
     });
 
     it("answers exactly as MemoryStateStore for any sequence of decisions and adjustments (monotonic clock)", async () => {
@@ -369,7 +383,7 @@ policies:
         expect(keys).toHaveLength(2);
         const budget = keys.find((k) => k.includes(":$d")) as string;
         const rate = keys.find((k) => k.includes(":w60000:")) as string;
-        expect(await hash(budget)).toMatchObject({ t: "1000000" });
+        expect((await budgetOf(budget)).total).toBe(1_000_000);
         expect((await windowOf(rate)).total).toBe(300);
       } finally {
         for (const child of children) child.kill();

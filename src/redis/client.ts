@@ -103,12 +103,28 @@ export interface RedisConnectionOptions {
   readonly importRedis?: () => Promise<unknown>;
 }
 
+/**
+ * Commands sent within {@link SLICE_MS} of each other share one `AbortController` (one per
+ * command cost more than the rest of the client layer): it is aborted once the last of
+ * them still waiting has timed out, so node-redis drops those still in its offline queue.
+ */
+interface Slice {
+  readonly controller: AbortController;
+  /** `performance.now()` after which new commands open a new slice. */
+  readonly closesAt: number;
+  /** Commands of the slice neither answered nor failed nor timed out. */
+  open: number;
+}
+
+/** How long commands keep joining one {@link Slice}, in ms. */
+const SLICE_MS = 10;
+
 /** A command waiting for its answer (see `RedisConnection#run`). */
 interface Pending {
   /** `performance.now()` by which it must be answered. */
   readonly deadline: number;
   readonly what: string;
-  readonly controller: AbortController;
+  readonly slice: Slice;
   readonly reject: (err: unknown) => void;
   /** Answered, failed or timed out. */
   settled: boolean;
@@ -141,6 +157,8 @@ export class RedisConnection {
   /** Commands still waiting for an answer. */
   #outstanding = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The slice new commands join. */
+  #slice: Slice | undefined;
 
   /** @throws GuardrailError for a target that is neither a client nor a redis:// URL, or a bad timeout. */
   constructor(target: RedisTarget, options: RedisConnectionOptions) {
@@ -263,11 +281,17 @@ export class RedisConnection {
   #run(args: string[], what: string): Promise<RedisValue> {
     if (this.#closed) return Promise.reject(new DecisionBackendError(`${this.#owner} is closed`));
     return new Promise<RedisValue>((resolve, reject) => {
-      const controller = new AbortController();
+      const now = performance.now();
+      let slice = this.#slice;
+      if (slice === undefined || now > slice.closesAt) {
+        slice = { controller: new AbortController(), closesAt: now + SLICE_MS, open: 0 };
+        this.#slice = slice;
+      }
+      slice.open++;
       const entry: Pending = {
-        deadline: performance.now() + this.#timeoutMs,
+        deadline: now + this.#timeoutMs,
         what,
-        controller,
+        slice,
         reject,
         settled: false,
       };
@@ -296,7 +320,7 @@ export class RedisConnection {
       const sendWith = (send: Send) => {
         if (entry.settled) return; // timed out while connecting: never sent
         try {
-          send(args, controller.signal).then(onReply, onError);
+          send(args, entry.slice.controller.signal).then(onReply, onError);
         } catch (err) {
           onError(err);
         }
@@ -315,6 +339,7 @@ export class RedisConnection {
 
   #settle(entry: Pending): void {
     entry.settled = true;
+    entry.slice.open--;
     // Nothing waits: the timer must not keep the process alive (it stays armed, cheaply).
     if (--this.#outstanding === 0) this.#timer?.unref();
     const q = this.#pending;
@@ -349,8 +374,13 @@ export class RedisConnection {
           last ? { cause: last } : undefined,
         ),
       );
-      // node-redis drops a command still waiting to be sent, so it never runs later.
-      entry.controller.abort();
+      // node-redis drops a command still waiting to be sent, so it never runs later; the
+      // slice's younger commands may still be answered in time, so it waits for them.
+      const slice = entry.slice;
+      if (--slice.open === 0) {
+        if (this.#slice === slice) this.#slice = undefined;
+        slice.controller.abort();
+      }
     }
     if (head === q.length) {
       q.length = 0;

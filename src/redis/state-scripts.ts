@@ -4,19 +4,24 @@
  * Redis translation of `MemoryStateStore` and must keep its semantics exactly; the
  * comments name the memory store's code each part mirrors.
  *
- * ## Key contents
- * - A rate-limit window is a string of `4 + 2n` little-endian IEEE doubles (n = precision
- *   + 1 buckets): the absolute index of the newest bucket, the bucket width (ms), the
- *   window length (ms), the sum of the ring, the n bucket counts, then the n times of each
- *   bucket's latest admitted request. Slot `s` holds absolute bucket `i` when
- *   `i % n == s`. One `GET` and one `SET … KEEPTTL` (`PX` when the ring moved) per
- *   decision: far cheaper than a hash of 2n + 4 fields, which cost 26 µs of Redis time
- *   per decision when measured (the packed string: about 8 µs for a window and a budget).
- * - A budget (calendar period) is a hash: `t` the total, `e` the end of the period (ms),
- *   so `HGET <key> t` shows the spend (in micro-dollars or tokens).
+ * ## Key contents (layout 2)
+ * Every counter is a string that starts with the byte 2 (the layout), then little-endian
+ * IEEE doubles; a script reads and writes only the doubles it needs (`struct.unpack` at an
+ * offset), because Redis's Lua 5.1 spends more time unpacking and repacking numbers than
+ * on anything else a decision does.
+ * - A rate-limit window: 4 doubles — the absolute index of the newest bucket, the bucket
+ *   width (ms), the window length (ms), the sum of the ring — then n pairs (n = precision
+ *   + 1 buckets): each bucket's count and the time of its latest admitted request. Slot
+ *   `s` (its pair at byte 34 + 16s, 1-based) holds absolute bucket `i` when `i % n == s`.
+ *   A decision reads the header and two pairs and rewrites one `SET … KEEPTTL` (`PX` when
+ *   the ring moved). A value of another length or layout (another precision) is read as
+ *   an empty window and overwritten.
+ * - A budget (calendar period): 2 doubles, the total (micro-dollars or tokens) and the
+ *   end of the period (ms); 17 bytes. A decision rewrites the total in place
+ *   (`SETRANGE`, which keeps the TTL). A value of another length or layout makes the
+ *   script fail before it writes anything: spend is never silently forgotten.
  *
- * Doubles round-trip exactly through `struct`; Redis writes a Lua number given to a
- * command with `%.17g`, which round-trips too. Integer totals are answered as integers,
+ * Doubles round-trip exactly through `struct`. Integer totals are answered as integers,
  * others as strings (Redis would truncate a Lua number to an integer).
  *
  * A key of another type where a counter should be (something else writing under the
@@ -48,20 +53,42 @@ import { RedisScript } from "./client.ts";
  */
 export const CONSUME_SCRIPT = new RedisScript(
   "state consume",
-  `local floor, ceil, call, byte, format = math.floor, math.ceil, redis.call, string.byte, string.format
-local pack, unpackstr, unpack, tonumber = struct.pack, struct.unpack, unpack, tonumber
+  `local floor, ceil, call, byte, sub, format = math.floor, math.ceil, redis.call, string.byte, string.sub, string.format
+local pack, unpackstr, unpack = struct.pack, struct.unpack, unpack
 local KEYS, kinds = KEYS, ARGV[2]
 local n = #KEYS
 local a = cjson.decode(ARGV[1])
 local now, len, grace = a[1], a[2] + 1, a[3]
--- A window: a string of 4 + 2 * len doubles (see the module comment).
-local wsize = 4 + 2 * len
-local wformat = len == 11 and '<dddddddddddddddddddddddddd' or '<' .. string.rep('d', wsize)
+-- A window's length in bytes: the layout byte, 4 doubles, len pairs of doubles.
+local wbytes = 33 + 16 * len
+
+-- MemoryStateStore#advance for a window whose ring must move forward to \`bucket\`
+-- (rare: at most once per bucket and key): every number unpacked, buckets that left the
+-- window zeroed (their latest times stay, as in the memory store), packed again.
+local function advance(v, bucket)
+  local size = 4 + 2 * len
+  local fmt = '<' .. string.rep('d', size)
+  local x = { unpackstr(fmt, v, 2) }
+  local head = x[1]
+  if bucket - head >= len then
+    for s = 5, size, 2 do x[s] = 0 end
+    x[4] = 0
+  else
+    for b = head + 1, bucket do
+      local s = 5 + 2 * (b % len)
+      x[4] = x[4] - x[s]
+      x[s] = 0
+    end
+  end
+  x[1] = bucket
+  return '\\2' .. pack(fmt, unpack(x, 1, size)), x[4]
+end
 
 -- State per key, kept at the index where the key first appears (a key listed twice shares
--- it): xs[f] a window's numbers; pt[f], pe[f] a period's total and end; mark[f] 1 when
--- changed, 2 when its TTL must be set too.
-local first, xs, pt, pe, mark = {}, {}, {}, {}, {}
+-- it). A window: wv[f] its value as it will be written, wh[f] the newest bucket, wt[f] the
+-- ring's sum, ws[f] the window length. A period: pt[f], pe[f] its total and end. mark[f]:
+-- 1 when changed, 2 when its TTL must be set too.
+local first, wv, wh, wt, ws, pt, pe, mark = {}, {}, {}, {}, {}, {}, {}, {}
 -- out[1] is the refused index; out[i + 1] the total of counter i.
 local out = { -1 }
 local refused = -1
@@ -84,43 +111,34 @@ for i = 1, n do
   first[i] = f
   local current = 0
   if k == 87 or k == 119 then
-    local x = xs[f]
     if f == i then
       local v = call('GET', key)
       -- Another length was written with another precision: start afresh.
-      if v and #v == 8 * wsize then
-        x = { unpackstr(wformat, v) }
-        xs[i] = x
+      if v and #v == wbytes and byte(v) == 2 then
+        local head, width, span, total = unpackstr('<dddd', v, 2)
+        local bucket = floor(now / width)
+        if bucket > head then
+          v, total = advance(v, bucket)
+          head = bucket
+          mark[i] = 2
+        end
+        wv[i], wh[i], wt[i], ws[i] = v, head, total, span
       end
     end
-    if x then
-      -- MemoryStateStore#advance: move the ring forward to now, zeroing buckets that left.
-      local bucket = floor(now / x[2])
-      local steps = bucket - x[1]
-      if steps > 0 then
-        if steps >= len then
-          for s = 5, 4 + len do x[s] = 0 end
-          x[4] = 0
-        else
-          for b = x[1] + 1, bucket do
-            local s = 5 + b % len
-            x[4] = x[4] - x[s]
-            x[s] = 0
-          end
-        end
-        x[1] = bucket
-        mark[f] = 2
-      end
+    local v = wv[f]
+    if v then
       -- A clock that went back keeps counting in the newest bucket.
-      local oldest = (x[1] + 1) % len
-      if x[5 + len + oldest] <= now - x[3] then current = x[4] - x[5 + oldest] else current = x[4] end
+      local count, last = unpackstr('<dd', v, 34 + 16 * ((wh[f] + 1) % len))
+      if last <= now - ws[f] then current = wt[f] - count else current = wt[f] end
     end
   else
     if f == i then
-      local v = call('HMGET', key, 't', 'e')
-      if v[2] then
-        pt[i] = tonumber(v[1]) or 0
-        pe[i] = tonumber(v[2])
+      local v = call('GET', key)
+      if v then
+        if #v ~= 17 or byte(v) ~= 2 then
+          return redis.error_reply(key .. ' does not hold a budget (layout 2)')
+        end
+        pt[i], pe[i] = unpackstr('<dd', v, 2)
       end
     end
     local e = pe[f]
@@ -150,20 +168,23 @@ if refused < 0 then
     out[i + 1] = total
     local k = byte(kinds, i)
     if k == 87 or k == 119 then
-      local x = xs[f]
-      if x == nil then
+      local v = wv[f]
+      if v == nil then
         -- MemoryStateStore#newWindow
         local span = a[i * 3 + 3]
         local b = ceil(span / (len - 1))
-        x = { floor(now / b), b, span, 0 }
-        for s = 5, wsize do x[s] = 0 end
-        xs[f] = x
+        local head = floor(now / b)
+        v = pack('<Bdddd', 2, head, b, span, 0) .. string.rep('\\0', 16 * len)
+        wh[f], wt[f], ws[f] = head, 0, span
         mark[f] = 2
       end
-      local s = x[1] % len
-      x[5 + s] = x[5 + s] + amount
-      if now > x[5 + len + s] then x[5 + len + s] = now end
-      x[4] = x[4] + amount
+      -- The newest bucket's pair, and the ring's sum, rewritten.
+      local at = 34 + 16 * (wh[f] % len)
+      local count, last = unpackstr('<dd', v, at)
+      if now > last then last = now end
+      local sum = wt[f] + amount
+      wt[f] = sum
+      wv[f] = sub(v, 1, 25) .. pack('<d', sum) .. sub(v, 34, at - 1) .. pack('<dd', count + amount, last) .. sub(v, at + 16)
       mark[f] = mark[f] or 1
     else
       local span = a[i * 3 + 3]
@@ -183,24 +204,22 @@ for i = 1, n do
   local m = mark[i]
   if m and first[i] == i then
     local key = KEYS[i]
-    local x = xs[i]
-    if x then
-      local v = pack(wformat, unpack(x, 1, wsize))
+    local v = wv[i]
+    if v then
       if m == 2 then
         -- The window's newest bucket leaves it at (h + len) * b: only a move changes that.
-        local ms = ceil((x[1] + len) * x[2] - now)
+        local ms = ceil((wh[i] + len) * unpackstr('<d', v, 10) - now)
         if ms < 1 then ms = 1 end
         call('SET', key, v, 'PX', ms + grace)
       else
         call('SET', key, v, 'KEEPTTL')
       end
     elseif m == 2 then
-      call('HSET', key, 't', format('%.17g', pt[i]), 'e', format('%.17g', pe[i]))
       local ms = ceil(pe[i] - now)
       if ms < 1 then ms = 1 end
-      call('PEXPIRE', key, ms + grace)
+      call('SET', key, pack('<Bdd', 2, pt[i], pe[i]), 'PX', ms + grace)
     else
-      call('HSET', key, 't', format('%.17g', pt[i]))
+      call('SETRANGE', key, 1, pack('<d', pt[i]))
     end
   end
 end
@@ -230,20 +249,40 @@ export const ADJUST_SCRIPT = new RedisScript(
   `local now = tonumber(ARGV[1])
 local grace = tonumber(ARGV[2])
 local ttlNow = tonumber(ARGV[3])
+local unpackstr, pack, byte = struct.unpack, struct.pack, string.byte
+-- Every key is read (and checked) before anything is written: all or nothing. A key
+-- listed twice is corrected twice, the second time from the first's result.
+local budgets = {}
+for i = 1, #KEYS do
+  local key = KEYS[i]
+  if budgets[key] == nil then
+    local v = redis.call('GET', key)
+    if v then
+      if #v ~= 17 or byte(v) ~= 2 then
+        return redis.error_reply(key .. ' does not hold a budget (layout 2)')
+      end
+      local t, e = unpackstr('<dd', v, 2)
+      budgets[key] = { t, e }
+    else
+      budgets[key] = false
+    end
+  end
+end
 for i = 1, #KEYS do
   local key = KEYS[i]
   local delta = tonumber(ARGV[2 + 2 * i])
   local exp = tonumber(ARGV[3 + 2 * i])
-  local v = redis.call('HMGET', key, 't', 'e')
-  if v[2] and tonumber(v[2]) > now then
-    local t = (tonumber(v[1]) or 0) + delta
+  local b = budgets[key]
+  if b and b[2] > now then
+    local t = b[1] + delta
     if t < 0 then t = 0 end
-    redis.call('HSET', key, 't', t)
+    b[1] = t
+    redis.call('SETRANGE', key, 1, pack('<d', t))
   elseif delta > 0 and exp > now then
-    redis.call('HSET', key, 't', delta, 'e', exp)
     local ms = exp - ttlNow
     if ms < 1 then ms = 1 end
-    redis.call('PEXPIRE', key, math.ceil(ms) + grace)
+    budgets[key] = { delta, exp }
+    redis.call('SET', key, pack('<Bdd', 2, delta, exp), 'PX', math.ceil(ms) + grace)
   end
 end
 return #KEYS
