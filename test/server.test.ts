@@ -248,6 +248,23 @@ describe("request ids and logs", () => {
     expect(err.json().requestId).toBe("r-1");
   });
 
+  it("logs an answered request in one line at info: method, URL, client, status, time", async () => {
+    const h = await harness();
+    await h.inject({ method: "GET", url: "/health", headers: { "x-request-id": "one-line" } });
+    const lines = h.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.requestId === "one-line");
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 30,
+        msg: "request completed",
+        req: { method: "GET", url: "/health", remoteAddress: "127.0.0.1" },
+        res: { statusCode: 200 },
+        responseTime: expect.any(Number),
+      }),
+    ]);
+  });
+
   it("never logs the bearer token or a confirmation token's secret", async () => {
     const h = await harness();
     const token = h.confirmations.create({ policyId: "safe_delete", fingerprint: "f" });

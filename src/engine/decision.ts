@@ -212,8 +212,9 @@ class DecisionRecord {
     return this.#reservation;
   }
 
+  /** {@link timestampMs} as an ISO 8601 string (UTC, millisecond precision). */
   get timestamp(): string {
-    return new Date(this.timestampMs).toISOString();
+    return isoTimestamp(this.timestampMs);
   }
 
   toJSON(): Record<string, unknown> {
@@ -239,4 +240,18 @@ class DecisionRecord {
 /** Builds a decision. */
 export function makeDecision(fields: DecisionFields): Decision {
   return new DecisionRecord(fields) as unknown as Decision;
+}
+
+/** The latest instant formatted, and its text: decisions made in one millisecond share it. */
+let isoMs = Number.NaN;
+let isoText = "";
+
+/** `new Date(ms).toISOString()`, remembered for the latest millisecond asked. */
+function isoTimestamp(ms: number): string {
+  const whole = Math.floor(ms);
+  if (whole !== isoMs) {
+    isoText = new Date(whole).toISOString();
+    isoMs = whole;
+  }
+  return isoText;
 }

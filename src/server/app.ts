@@ -95,16 +95,33 @@ const MAX_PARAM_LENGTH = 4096;
 /**
  * Options whose spelling changed within Fastify 5: newer releases take `logController` and
  * `routerOptions` (and warn about the old top-level options), older ones only the latter.
+ * With a `LogController`, a request is logged in one line at `info` when answered (its
+ * method, URL, client address, status and time), and its arrival only at `debug`: the
+ * second line per request cost the server about a tenth of its throughput at `info`.
  */
 function versionedOptions() {
   const LogController = (fastifyModule as { LogController?: typeof fastifyModule.LogController })
     .LogController;
-  return LogController
-    ? {
-        logController: new LogController({ requestIdLogLabel: "requestId" }),
-        routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
-      }
-    : { requestIdLogLabel: "requestId", maxParamLength: MAX_PARAM_LENGTH };
+  if (!LogController) return { requestIdLogLabel: "requestId", maxParamLength: MAX_PARAM_LENGTH };
+  type Request = Parameters<fastifyModule.LogController["incomingRequest"]>[0];
+  type Reply = Parameters<fastifyModule.LogController["incomingRequest"]>[1];
+  class OneLinePerRequest extends LogController {
+    override incomingRequest(request: Request): void {
+      request.log.debug({ req: request }, "incoming request");
+    }
+    override requestCompleted(error: Error | null | undefined, request: Request, reply: Reply) {
+      if (error) super.requestCompleted(error, request, reply);
+      else
+        reply.log.info(
+          { req: request, res: reply, responseTime: reply.elapsedTime },
+          "request completed",
+        );
+    }
+  }
+  return {
+    logController: new OneLinePerRequest({ requestIdLogLabel: "requestId" }),
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+  };
 }
 
 /** Who may read the docs: the OpenAPI document and the UI over it share one rule. */
