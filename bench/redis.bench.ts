@@ -4,12 +4,14 @@
  * kept in one real Redis, at 1 and at 64 decisions in flight, by two contenders in one run:
  *
  * - **hexarch-guardrails**: `LocalDecisionClient` with `RedisStateStore` — both counters
- *   checked and consumed by one Lua script, all or nothing;
+ *   checked and consumed by one Lua script, all or nothing (the decisions asked in one
+ *   turn of the event loop share that script, decided in order);
  * - **rate-limiter-flexible**: two `RateLimiterRedis` (node-redis, `useRedisPackage`), the
  *   rate limit consumed first and then the budget, with `reward` giving back what a refused
- *   decision took, so that it too consumes all or nothing.
+ *   decision took, so that it too consumes all or nothing; once on a default client, once
+ *   on a client without node-redis's per-command timeout (see {@link newClient}).
  *
- * Both use their own node-redis connection to the same Redis, fresh keys for every run,
+ * Each uses its own node-redis connection to the same Redis, fresh keys for every run,
  * and the same stream of decisions. Redis requests per decision are counted by Redis
  * itself (`INFO commandstats`: EVAL + EVALSHA + EXEC calls), and for hexarch also at the
  * client; CPU per decision is Redis's (`INFO cpu`) plus this process's (`process.cpuUsage`).
@@ -400,5 +402,8 @@ function printTable(summaries: readonly Summary[]): void {
   );
   console.log(
     "  node-redis times each command itself (AbortSignal.timeout, 5 s by default); RedisStateStore turns that off and times its commands with one shared timer (commandTimeoutMs); the last peer row has no command timeout at all",
+  );
+  console.log(
+    "  RedisStateStore sends the decisions asked in one turn of the event loop as one script, decided in order (two scripts when none is out, so that Redis and this process work at once; at most 128 decisions a script): each decision waits for exactly one round trip, and Redis runs far fewer requests than decisions",
   );
 }

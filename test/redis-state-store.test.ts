@@ -251,9 +251,13 @@ policies:
       expect(sent.map((a) => a[0])).toEqual(Array(20).fill("EVALSHA"));
       // Two counters (the user's window and the budget) in that one script.
       expect(sent[0]?.[2]).toBe("2");
-      // Its numbers as one JSON array (now, precision, tolerance, then limit, amount and
-      // window or period end of each counter), its kinds as letters.
-      expect(JSON.parse(sent[0]?.[5] as string)).toHaveLength(9);
+      // Its numbers as one JSON array (precision, tolerance, one decision, its now and
+      // number of counters, then limit, amount and window or period end of each counter),
+      // its kinds as letters.
+      const numbers = JSON.parse(sent[0]?.[5] as string) as number[];
+      expect(numbers).toHaveLength(11);
+      expect(numbers.slice(0, 3)).toEqual([10, 1000, 1]);
+      expect(numbers[4]).toBe(2);
       expect(sent[0]?.[6]).toBe("WP");
       sent.length = 0;
       await decisions.settle(made[0] as (typeof made)[number], { costUsd: 0.002 });
@@ -291,6 +295,124 @@ policies:
         }),
         { numRuns: Number(process.env.DIFF_RUNS ?? 60) },
       );
+    });
+
+    it("decides decisions asked together exactly as MemoryStateStore deciding them one after another", async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          opsArbitrary(true),
+          fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 30 }),
+          async (ops, sizes) => {
+            const keyPrefix = prefix();
+            const ours = new RedisStateStore({ client: admin, keyPrefix });
+            try {
+              await replayTogether(ops, sizes, ours, new MemoryStateStore({ sweepPerCall: 0 }));
+            } finally {
+              await dropKeys(keyPrefix);
+            }
+          },
+        ),
+        { numRuns: Number(process.env.DIFF_RUNS ?? 60) },
+      );
+    });
+
+    it("decides the decisions asked in one turn with one script, at most 128 a script", async () => {
+      const { client, sent } = counting();
+      const keyPrefix = prefix();
+      const store = new RedisStateStore({ client, keyPrefix });
+      const budget = (amount: number) => periodCounter("shared-budget", 1000, amount, T0 + 60_000);
+      const results = await Promise.all(
+        Array.from({ length: 300 }, (_, i) =>
+          store.consume([windowCounter(`user-${i % 7}`, 40), budget(5)], T0 + i),
+        ),
+      );
+      // 128 + 128 + 44 decisions: three scripts, each decision waiting for one of them.
+      expect(sent.map((a) => a[0])).toEqual(["EVALSHA", "EVALSHA", "EVALSHA"]);
+      expect(sent.map((a) => Number(a[2]))).toEqual([256, 256, 88]);
+      // In order: the budget of 1000 admits the first 200 at 5 each, then refuses.
+      expect(results.filter((r) => r.admitted)).toHaveLength(200);
+      expect(results.slice(0, 200).every((r) => r.admitted)).toBe(true);
+      expect(results[199]?.totals[1]).toBe(1000);
+      // Decision 200 is user-4's 29th: 28 admitted before it.
+      expect(results[200]).toEqual({ admitted: false, totals: [28, 1000], refusedIndex: 1 });
+      // Each user's window counted only its admitted decisions.
+      expect((await windowOf(store.redisKey("user-0"))).total).toBe(29);
+      expect((await budgetOf(store.redisKey("shared-budget"))).total).toBe(1000);
+    });
+
+    it("fails only the decision whose key holds something else, not the others asked with it", async () => {
+      const keyPrefix = prefix();
+      const store = new RedisStateStore({ client: admin, keyPrefix });
+      await admin.sendCommand(["HSET", store.redisKey("not-a-counter"), "f", "1"]);
+      await admin.sendCommand(["SET", store.redisKey("short-budget"), "xyz"]);
+      const [before, wrongType, wrongLayout, both, after] = await Promise.allSettled([
+        store.consume([windowCounter("w", 5), periodCounter("b", 100, 10)], T0),
+        store.consume([windowCounter("w", 5), windowCounter("not-a-counter", 5)], T0),
+        store.consume([periodCounter("short-budget", 100, 1), windowCounter("w", 5)], T0),
+        store.consume([windowCounter("w", 5), periodCounter("w", 100, 1)], T0),
+        store.consume([windowCounter("w", 5), periodCounter("b", 100, 10)], T0),
+      ]);
+      expect(before).toEqual({
+        status: "fulfilled",
+        value: { admitted: true, totals: [1, 10], refusedIndex: -1 },
+      });
+      expect(after).toEqual({
+        status: "fulfilled",
+        value: { admitted: true, totals: [2, 20], refusedIndex: -1 },
+      });
+      for (const [failed, reason] of [
+        [wrongType, /not-a-counter: WRONGTYPE/],
+        [wrongLayout, /short-budget does not hold a budget/],
+        [both, /:w is both a window and a budget/],
+      ] as const) {
+        expect(failed.status).toBe("rejected");
+        const err = (failed as PromiseRejectedResult).reason as Error;
+        expect(err).toBeInstanceOf(DecisionBackendError);
+        expect(err.message).toMatch(reason);
+      }
+      // Nothing was counted for the failed ones: the window saw two decisions.
+      expect((await windowOf(store.redisKey("w"))).total).toBe(2);
+    });
+
+    it("sends decisions of different hash tags in different scripts", async () => {
+      const { client, sent } = counting();
+      const keyPrefix = prefix();
+      const store = new RedisStateStore({ client, keyPrefix, hashTag: perPolicyHashTag });
+      const results = await Promise.all([
+        store.consume([windowCounter("p1/rate:w1000:0|u", 5)], T0),
+        store.consume([windowCounter("p2/rate:w1000:0|u", 5)], T0),
+        store.consume([windowCounter("p1/rate:w1000:0|u", 5)], T0),
+      ]);
+      expect(results.map((r) => r.totals[0])).toEqual([1, 1, 2]);
+      // Every script's keys share one tag; p2's decision went in a script of its own.
+      const tagsPerScript = sent.map(
+        (a) => new Set(a.slice(3, 3 + Number(a[2])).map((k) => /\{(\w+)\}/.exec(k)?.[1])),
+      );
+      expect(tagsPerScript.every((tags) => tags.size === 1)).toBe(true);
+      expect(tagsPerScript.filter((tags) => tags.has("p2"))).toHaveLength(1);
+      expect(sent.reduce((n, a) => n + Number(a[2]), 0)).toBe(3);
+    });
+
+    it("keeps two scripts out: a batch asked while none is out goes as two, the second a turn later", async () => {
+      const { client, sent } = counting();
+      const keyPrefix = prefix();
+      const store = new RedisStateStore({ client, keyPrefix });
+      const ask = (count: number, from: number) =>
+        Array.from({ length: count }, (_, i) =>
+          store.consume([windowCounter(`u${from + i}`, 5)], T0),
+        );
+      const first = ask(10, 0);
+      await new Promise((r) => process.nextTick(r));
+      // The first half left at once; the second waits for the next turn of the event loop.
+      expect(sent.map((a) => Number(a[2]))).toEqual([5]);
+      await new Promise((r) => setImmediate(r));
+      expect(sent.map((a) => Number(a[2]))).toEqual([5, 5]);
+      // Asked while scripts are out, a batch goes whole.
+      const second = ask(6, 10);
+      await new Promise((r) => process.nextTick(r));
+      expect(sent.map((a) => Number(a[2]))).toEqual([5, 5, 6]);
+      const results = await Promise.all([...first, ...second]);
+      expect(results.every((r) => r.admitted && r.totals[0] === 1)).toBe(true);
     });
 
     it("matches MemoryStateStore at the smallest and the largest precision", async () => {
@@ -501,6 +623,47 @@ async function replay(ops: readonly Op[], ours: StateStore, reference: MemorySta
     const want = reference.consume(counters, now);
     expect(got, `step ${step} at T0+${now - T0}: ${JSON.stringify(counters)}`).toEqual(want);
   }
+}
+
+/**
+ * As {@link replay}, but the consume steps go to `ours` in groups of `sizes[g]` (cycled)
+ * asked in one turn without waiting, while the reference decides them one by one.
+ */
+async function replayTogether(
+  ops: readonly Op[],
+  sizes: readonly number[],
+  ours: StateStore,
+  reference: MemoryStateStore,
+) {
+  let now = T0;
+  let group: { counters: Counter[]; now: number; step: number }[] = [];
+  let g = 0;
+  const decideGroup = async () => {
+    const asked = group;
+    group = [];
+    g++;
+    const got = await Promise.all(asked.map((q) => ours.consume(q.counters, q.now)));
+    for (const [i, q] of asked.entries()) {
+      const want = reference.consume(q.counters, q.now);
+      expect(got[i], `step ${q.step} at T0+${q.now - T0}: ${JSON.stringify(q.counters)}`).toEqual(
+        want,
+      );
+    }
+  };
+  for (const [step, op] of ops.entries()) {
+    if (op.kind === "adjust") {
+      if (group.length) await decideGroup();
+      const counter = counterFor({ counter: 3, amount: 0, hard: true }, now);
+      const adjustment = { key: counter.key, delta: op.delta, expiresAtMs: counter.expiresAtMs };
+      await ours.adjust([adjustment]);
+      reference.adjust([adjustment]);
+      continue;
+    }
+    now += op.dt;
+    group.push({ counters: op.picks.map((p) => counterFor(p, now)), now, step });
+    if (group.length >= (sizes[g % sizes.length] as number)) await decideGroup();
+  }
+  if (group.length) await decideGroup();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -729,7 +892,7 @@ describe("RedisStateStore without Redis", () => {
   });
 
   it("refuses an answer that is not a consume result", async () => {
-    for (const answer of [null, "OK", [0], [-1, null], [5, "1"], [-1, "1", "2"], ["-1", 1]]) {
+    for (const answer of [null, "OK", [0], [-1, null], [5, "1"], [-1, "1", "2"], [-1.5, 1]]) {
       const store = new RedisStateStore({
         client: { sendCommand: () => Promise.resolve(answer) },
       });
@@ -738,6 +901,15 @@ describe("RedisStateStore without Redis", () => {
         JSON.stringify(answer),
       ).rejects.toThrow(/unexpected reply/);
     }
+    // A text where the index stands is the script's reason this decision was not decided.
+    const store = new RedisStateStore({
+      client: { sendCommand: () => Promise.resolve(["k is both a window and a budget", 0]) },
+    });
+    await expect(store.consume([windowCounter("k", 1)], T0)).rejects.toThrow(
+      new DecisionBackendError(
+        "Redis could not decide the counters: k is both a window and a budget",
+      ),
+    );
   });
 
   it("asks nothing of Redis for a decision without counters or an empty adjustment", async () => {

@@ -79,6 +79,59 @@ function checkTag(tag: unknown): string {
   return tag;
 }
 
+/** Decisions one script decides at most; more asked in one turn go in several scripts. */
+const MAX_BATCH = 128;
+
+/** A decision waiting for its batch's script. */
+interface Waiting {
+  /** Its number of counters. */
+  readonly n: number;
+  readonly keys: readonly string[];
+  /** Its part of the script's JSON numbers, from a leading comma. */
+  readonly numbers: string;
+  readonly kinds: string;
+  readonly resolve: (result: ConsumeResult) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** Reads a batch's reply (see CONSUME_SCRIPT) and settles each decision with its part. */
+function settleBatch(batch: readonly Waiting[], reply: RedisValue): void {
+  let expected = 0;
+  for (const w of batch) expected += w.n + 1;
+  if (!Array.isArray(reply) || reply.length !== expected) {
+    const err = unexpected(reply);
+    for (const w of batch) w.reject(err);
+    return;
+  }
+  let at = 0;
+  for (const w of batch) {
+    const n = w.n;
+    const head = reply[at];
+    const start = at + 1;
+    at += n + 1;
+    if (typeof head === "string") {
+      // The script's reason this decision could not be decided (it moved nothing).
+      w.reject(new DecisionBackendError(`Redis could not decide the counters: ${head}`));
+      continue;
+    }
+    const totals = new Array<number>(n);
+    let bad = typeof head !== "number" || !Number.isInteger(head) || head < -1 || head >= n;
+    for (let i = 0; i < n && !bad; i++) {
+      // Integers come as integers, other totals as strings (see the script).
+      const total = reply[start + i];
+      if (typeof total === "number") totals[i] = total;
+      else if (typeof total === "string") totals[i] = Number(total);
+      else bad = true;
+    }
+    if (bad) {
+      w.reject(unexpected(reply));
+    } else {
+      const refusedIndex = head as number;
+      w.resolve({ admitted: refusedIndex < 0, totals, refusedIndex });
+    }
+  }
+}
+
 function unexpected(reply: RedisValue): DecisionBackendError {
   return new DecisionBackendError(
     `Redis answered the state script with an unexpected reply: ${JSON.stringify(reply)?.slice(0, 200)}`,
@@ -90,8 +143,10 @@ function unexpected(reply: RedisValue): DecisionBackendError {
  * same Redis, `keyPrefix`, `hashTag` and `precision`. Same semantics as
  * `MemoryStateStore` (a sliding window of `precision` buckets; calendar-period budgets),
  * checked and consumed by one Lua script per decision: one round trip, every counter of
- * the decision consumed or none, however many processes decide at once. `adjust`
- * (settling or refunding a budget) is one script too.
+ * the decision consumed or none, however many processes decide at once. Decisions asked
+ * in the same turn of the event loop share one script, which decides them in order (see
+ * {@link RedisStateStore.consume}). `adjust` (settling or refunding a budget) is one
+ * script too.
  *
  * Time is the caller's `nowMs` (the Guardian's clock), not Redis's: hosts sharing a store
  * need synchronized clocks (NTP), as any sliding window does. Redis's own clock only
@@ -125,6 +180,11 @@ export class RedisStateStore implements StateStore {
   /** {@link #grace} as a script argument. */
   readonly #graceArg: string;
   #lastNowMs = 0;
+  /** Decisions asked in this turn of the event loop, by hash tag ("" for a fixed tag). */
+  readonly #batches = new Map<string, Waiting[]>();
+  #flushScheduled = false;
+  /** Consume scripts sent and not yet answered. */
+  #scripts = 0;
 
   /**
    * @throws GuardrailError for missing or conflicting `client`/`url`, a URL that is not
@@ -169,20 +229,31 @@ export class RedisStateStore implements StateStore {
   /**
    * {@inheritDoc StateStore.consume}
    *
-   * One `EVALSHA` for the whole decision.
+   * One `EVALSHA` for the whole decision — and for every other decision asked of this
+   * store in the same turn of the event loop (up to {@link MAX_BATCH}): they are decided
+   * one after another, in the order asked, by one script, so each still waits for exactly
+   * one round trip and each is still all or nothing, while Redis parses, dispatches and
+   * answers one command instead of many, and reads and writes a key they share (a
+   * budget every call counts against) once.
    *
    * @throws DecisionBackendError when Redis does not answer within `commandTimeoutMs`,
-   *   fails, or answers nonsense. A decision that timed out may still be counted once a
-   *   slow Redis runs it: that errs on the side of refusing.
+   *   fails, or answers nonsense (every decision of that script fails alike), or when this
+   *   decision's keys hold something else than counters. A decision that timed out may
+   *   still be counted once a slow Redis runs it: that errs on the side of refusing.
    * @throws GuardrailError when a `hashTag` function gives the counters different tags.
    */
-  async consume(counters: readonly Counter[], nowMs: number): Promise<ConsumeResult> {
+  consume(counters: readonly Counter[], nowMs: number): Promise<ConsumeResult> {
     const n = counters.length;
-    if (n === 0) return { admitted: true, totals: [], refusedIndex: -1 };
+    if (n === 0) return Promise.resolve({ admitted: true, totals: [], refusedIndex: -1 });
+    let keys: string[];
+    try {
+      keys = this.#keys(counters);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.#lastNowMs = nowMs;
-    const keys = this.#keys(counters);
-    // The numbers go as one JSON array (see CONSUME_SCRIPT), the kinds as letters.
-    let numbers = `[${num(nowMs)},${this.#precision},${this.#grace}`;
+    // This decision's numbers, as the script reads them (see CONSUME_SCRIPT).
+    let numbers = `,${num(nowMs)},${n}`;
     let kinds = "";
     for (let i = 0; i < n; i++) {
       const c = counters[i] as Counter;
@@ -190,22 +261,85 @@ export class RedisStateStore implements StateStore {
       kinds += window ? (c.hard ? "W" : "w") : c.hard ? "P" : "p";
       numbers += `,${num(c.limit)},${num(c.amount)},${num(window ? c.windowMs : c.expiresAtMs)}`;
     }
+    // Decisions whose keys carry different hash tags cannot share a script.
+    const tag = this.#tagOf ? checkTag(this.#tagOf((counters[0] as Counter).key)) : "";
+    return new Promise<ConsumeResult>((resolve, reject) => {
+      let batch = this.#batches.get(tag);
+      if (batch === undefined) {
+        batch = [];
+        this.#batches.set(tag, batch);
+      }
+      batch.push({ n, keys, numbers, kinds, resolve, reject });
+      if (batch.length >= MAX_BATCH) {
+        this.#batches.delete(tag);
+        this.#send(batch);
+      } else if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        process.nextTick(this.#flush);
+      }
+    });
+  }
+
+  /**
+   * Sends every batch waiting (decisions asked in this turn of the event loop). When no
+   * script is out, a batch of several goes as two scripts, the second a turn later, so
+   * that two are out from then on: this process settles one script's decisions (and asks
+   * the next ones) while Redis runs the other. With one script at a time the two would
+   * take turns, each idle while the other works (measured: a third fewer decisions per
+   * second at 64 in flight).
+   */
+  readonly #flush = () => {
+    this.#flushScheduled = false;
+    const batches = this.#batches;
+    if (batches.size === 0) return;
+    for (const batch of batches.values()) {
+      if (this.#scripts === 0 && batch.length >= 2) {
+        const half = batch.length >> 1;
+        const rest = batch.slice(half);
+        this.#send(batch.slice(0, half));
+        this.#scripts++; // the second half counts as out already
+        setImmediate(() => {
+          this.#scripts--;
+          this.#send(rest);
+        });
+      } else {
+        this.#send(batch);
+      }
+    }
+    batches.clear();
+  };
+
+  /** Decides a batch with one script, and settles each of its decisions. */
+  #send(batch: readonly Waiting[]): void {
+    let keys: readonly string[];
+    let numbers = `[${this.#precision},${this.#grace},${batch.length}`;
+    let kinds = "";
+    if (batch.length === 1) {
+      const only = batch[0] as Waiting;
+      keys = only.keys;
+      numbers += only.numbers;
+      kinds = only.kinds;
+    } else {
+      const all: string[] = [];
+      keys = all;
+      for (const w of batch) {
+        for (const k of w.keys) all.push(k);
+        numbers += w.numbers;
+        kinds += w.kinds;
+      }
+    }
     numbers += "]";
-    const reply = await this.#redis.evalScript(CONSUME_SCRIPT, keys, [numbers, kinds]);
-    if (!Array.isArray(reply) || reply.length !== n + 1) throw unexpected(reply);
-    const refusedIndex = reply[0];
-    if (typeof refusedIndex !== "number" || refusedIndex < -1 || refusedIndex >= n) {
-      throw unexpected(reply);
-    }
-    const totals = new Array<number>(n);
-    for (let i = 0; i < n; i++) {
-      // Integers come as integers, other totals as strings (see the script).
-      const total = reply[i + 1];
-      if (typeof total === "number") totals[i] = total;
-      else if (typeof total === "string") totals[i] = Number(total);
-      else throw unexpected(reply);
-    }
-    return { admitted: refusedIndex < 0, totals, refusedIndex };
+    this.#scripts++;
+    this.#redis.evalScript(CONSUME_SCRIPT, keys, [numbers, kinds]).then(
+      (reply) => {
+        this.#scripts--;
+        settleBatch(batch, reply);
+      },
+      (err: unknown) => {
+        this.#scripts--;
+        for (const w of batch) w.reject(err);
+      },
+    );
   }
 
   /**

@@ -1,5 +1,5 @@
 /**
- * The Lua scripts of `RedisStateStore`: one decision (every counter it touches) checked and
+ * The Lua scripts of `RedisStateStore`: decisions (every counter each touches) checked and
  * consumed in one script, and one batch of budget corrections in another. They are the
  * Redis translation of `MemoryStateStore` and must keep its semantics exactly; the
  * comments name the memory store's code each part mirrors.
@@ -35,30 +35,36 @@
 import { RedisScript } from "./client.ts";
 
 /**
- * Checks and consumes one decision's counters, all or nothing.
+ * Checks and consumes the counters of one or more decisions, each all or nothing, in the
+ * order given: exactly what running the decisions one after another would do, in one
+ * script. A key several decisions touch (a budget every call shares) is read once and
+ * written once.
  *
- * KEYS: one per counter, in request order. ARGV[1]: a JSON array of numbers — `now` (the
- * caller's clock, ms), `precision` (buckets per window), `graceMs` (added to every TTL),
- * then per counter its limit, amount, and `windowMs` (window) or `expiresAtMs` (period).
- * ARGV[2]: one letter per counter: `W` window, `P` period; lower case when the counter is
- * soft (reports, never refuses). One JSON argument, decoded in C by `cjson`, costs the
- * script half of what a dozen decimal arguments and `tonumber` calls do (and Redis and the
- * client parse fewer arguments); packed binary doubles would be cheaper still in Lua, but
- * node-redis writes a Buffer argument as separate socket chunks, which costs the client
- * more than it saves Redis.
+ * KEYS: every decision's counters, one key each, decision after decision. ARGV[1]: a JSON
+ * array of numbers — `precision` (buckets per window), `graceMs` (added to every TTL), the
+ * number of decisions, then per decision its `now` (the caller's clock, ms) and its
+ * number of counters n, then per counter its limit, amount, and `windowMs` (window) or
+ * `expiresAtMs` (period). ARGV[2]: one letter per counter: `W` window, `P` period; lower
+ * case when the counter is soft (reports, never refuses). One JSON argument, decoded in C
+ * by `cjson`, costs the script half of what a dozen decimal arguments and `tonumber`
+ * calls do (and Redis and the client parse fewer arguments); packed binary doubles would
+ * be cheaper still in Lua, but node-redis writes a Buffer argument as separate socket
+ * chunks, which costs the client more than it saves Redis.
  *
- * Answers `{ refusedIndex, total1, total2, … }`: `refusedIndex` is -1 when every counter
- * was consumed (the totals then include this call), else the 0-based index of the first
- * hard counter that refused (the totals are then as they stand, and nothing moved).
+ * Answers, per decision, `refusedIndex, total1, …, totalN`: `refusedIndex` is -1 when
+ * every counter was consumed (the totals then include this call), else the 0-based index
+ * of the first hard counter that refused (the totals are then as they stand, and nothing
+ * moved). A decision that cannot be decided (a key of another type or layout; one key as
+ * a window and a budget) answers an error message instead of its index, and n zeros: it
+ * moved nothing, and the other decisions are unaffected.
  */
 export const CONSUME_SCRIPT = new RedisScript(
   "state consume",
-  `local floor, ceil, call, byte, sub, format = math.floor, math.ceil, redis.call, string.byte, string.sub, string.format
+  `local floor, ceil, call, pcall, byte, sub, format, type = math.floor, math.ceil, redis.call, redis.pcall, string.byte, string.sub, string.format, type
 local pack, unpackstr, unpack = struct.pack, struct.unpack, unpack
 local KEYS, kinds = KEYS, ARGV[2]
-local n = #KEYS
 local a = cjson.decode(ARGV[1])
-local now, len, grace = a[1], a[2] + 1, a[3]
+local len, grace, decisions = a[1] + 1, a[2], a[3]
 -- A window's length in bytes: the layout byte, 4 doubles, len pairs of doubles.
 local wbytes = 33 + 16 * len
 
@@ -84,151 +90,163 @@ local function advance(v, bucket)
   return '\\2' .. pack(fmt, unpack(x, 1, size)), x[4]
 end
 
--- State per key, kept at the index where the key first appears (a key listed twice shares
--- it). A window: wv[f] its value as it will be written, wh[f] the newest bucket, wt[f] the
--- ring's sum, ws[f] the window length. A period: pt[f], pe[f] its total and end. mark[f]:
--- 1 when changed, 2 when its TTL must be set too.
-local first, wv, wh, wt, ws, pt, pe, mark = {}, {}, {}, {}, {}, {}, {}, {}
--- out[1] is the refused index; out[i + 1] the total of counter i.
-local out = { -1 }
-local refused = -1
+-- State per key, shared by the decisions: st[key] = { w = true for a window, then for a
+-- window v (its value as it will be written; nil while it has none), h (newest bucket),
+-- b (bucket width), t (ring sum), s (window length); for a budget t (total) and e (end);
+-- m = 1 when changed, 2 when its TTL must be set too, x = the TTL (ms, before grace) }.
+-- order lists the keys as first seen, so writes happen in a fixed order.
+local st, order = {}, {}
+local out = {}
+local ai, ki = 4, 0
+-- Scratch per decision: each counter's state and current total.
+local sts, cur = {}, {}
 
--- First loop (MemoryStateStore#consume): read and check every counter.
-for i = 1, n do
-  local k = byte(kinds, i) -- 87 W, 119 w, 80 P, 112 p
-  local key = KEYS[i]
-  local f = i
-  for j = 1, i - 1 do
-    if KEYS[j] == key then
-      f = first[j]
-      local kf = byte(kinds, f)
-      if (kf == 87 or kf == 119) ~= (k == 87 or k == 119) then
-        return redis.error_reply(key .. ' is both a window and a budget in one decision')
+for d = 1, decisions do
+  local now, n = a[ai], a[ai + 1]
+  ai = ai + 2
+  local refused, err = -1, nil
+  -- First loop (MemoryStateStore#consume): read and check every counter.
+  for i = 1, n do
+    local key = KEYS[ki + i]
+    local k = byte(kinds, ki + i) -- 87 W, 119 w, 80 P, 112 p
+    local isw = k == 87 or k == 119
+    local s = st[key]
+    if s == nil then
+      local v = pcall('GET', key)
+      if type(v) == 'table' then
+        err = key .. ': ' .. tostring(v.err)
+        break
       end
+      s = { w = isw }
+      if isw then
+        -- Another length was written with another precision: start afresh.
+        if v and #v == wbytes and byte(v) == 2 then
+          s.h, s.b, s.s, s.t = unpackstr('<dddd', v, 2)
+          s.v = v
+        end
+      elseif v then
+        if #v ~= 17 or byte(v) ~= 2 then
+          err = key .. ' does not hold a budget (layout 2)'
+          break
+        end
+        s.t, s.e = unpackstr('<dd', v, 2)
+      end
+      st[key] = s
+      order[#order + 1] = key
+    elseif s.w ~= isw then
+      err = key .. ' is both a window and a budget'
       break
     end
-  end
-  first[i] = f
-  local current = 0
-  if k == 87 or k == 119 then
-    if f == i then
-      local v = call('GET', key)
-      -- Another length was written with another precision: start afresh.
-      if v and #v == wbytes and byte(v) == 2 then
-        local head, width, span, total = unpackstr('<dddd', v, 2)
-        local bucket = floor(now / width)
-        if bucket > head then
-          v, total = advance(v, bucket)
-          head = bucket
-          mark[i] = 2
+    sts[i] = s
+    local current = 0
+    if isw then
+      if s.v then
+        local bucket = floor(now / s.b)
+        if bucket > s.h then
+          s.v, s.t = advance(s.v, bucket)
+          s.h = bucket
+          s.m = 2
+          -- The newest bucket leaves the window at (h + len) * b.
+          s.x = (bucket + len) * s.b - now
         end
-        wv[i], wh[i], wt[i], ws[i] = v, head, total, span
+        -- A clock that went back keeps counting in the newest bucket.
+        local count, last = unpackstr('<dd', s.v, 34 + 16 * ((s.h + 1) % len))
+        if last <= now - s.s then current = s.t - count else current = s.t end
       end
-    end
-    local v = wv[f]
-    if v then
-      -- A clock that went back keeps counting in the newest bucket.
-      local count, last = unpackstr('<dd', v, 34 + 16 * ((wh[f] + 1) % len))
-      if last <= now - ws[f] then current = wt[f] - count else current = wt[f] end
-    end
-  else
-    if f == i then
-      local v = call('GET', key)
-      if v then
-        if #v ~= 17 or byte(v) ~= 2 then
-          return redis.error_reply(key .. ' does not hold a budget (layout 2)')
-        end
-        pt[i], pe[i] = unpackstr('<dd', v, 2)
-      end
-    end
-    local e = pe[f]
-    if e then
-      if e > now then
-        current = pt[f]
-      elseif pt[f] ~= 0 then
+    elseif s.e then
+      if s.e > now then
+        current = s.t
+      elseif s.t ~= 0 then
         -- An ended period reads (and from now on stays) zero, as in the memory store.
-        pt[f] = 0
-        mark[f] = mark[f] or 1
+        s.t = 0
+        s.m = s.m or 1
       end
     end
-  end
-  out[i + 1] = current
-  local limit = a[i * 3 + 1]
-  if refused < 0 and (k == 87 or k == 80) and (current >= limit or current + a[i * 3 + 2] > limit) then
-    refused = i - 1
-  end
-end
-
--- Second loop: consume every counter, or none.
-if refused < 0 then
-  for i = 1, n do
-    local f = first[i]
-    local amount = a[i * 3 + 2]
-    local total = out[i + 1] + amount
-    out[i + 1] = total
-    local k = byte(kinds, i)
-    if k == 87 or k == 119 then
-      local v = wv[f]
-      if v == nil then
-        -- MemoryStateStore#newWindow
-        local span = a[i * 3 + 3]
-        local b = ceil(span / (len - 1))
-        local head = floor(now / b)
-        v = pack('<Bdddd', 2, head, b, span, 0) .. string.rep('\\0', 16 * len)
-        wh[f], wt[f], ws[f] = head, 0, span
-        mark[f] = 2
-      end
-      -- The newest bucket's pair, and the ring's sum, rewritten.
-      local at = 34 + 16 * (wh[f] % len)
-      local count, last = unpackstr('<dd', v, at)
-      if now > last then last = now end
-      local sum = wt[f] + amount
-      wt[f] = sum
-      wv[f] = sub(v, 1, 25) .. pack('<d', sum) .. sub(v, 34, at - 1) .. pack('<dd', count + amount, last) .. sub(v, at + 16)
-      mark[f] = mark[f] or 1
-    else
-      local span = a[i * 3 + 3]
-      if pe[f] ~= span then mark[f] = 2 else mark[f] = mark[f] or 1 end
-      pt[f] = total
-      pe[f] = span
+    cur[i] = current
+    local limit = a[ai + 3 * i - 3]
+    if refused < 0 and (k == 87 or k == 80) and (current >= limit or current + a[ai + 3 * i - 2] > limit) then
+      refused = i - 1
     end
   end
+
+  if err then
+    out[#out + 1] = err
+    for i = 1, n do out[#out + 1] = 0 end
+  else
+    -- Second loop: consume every counter, or none.
+    if refused < 0 then
+      for i = 1, n do
+        local s = sts[i]
+        local amount = a[ai + 3 * i - 2]
+        local span = a[ai + 3 * i - 1]
+        local total = cur[i] + amount
+        cur[i] = total
+        if s.w then
+          local v = s.v
+          if v == nil then
+            -- MemoryStateStore#newWindow
+            local b = ceil(span / (len - 1))
+            local head = floor(now / b)
+            v = pack('<Bdddd', 2, head, b, span, 0) .. string.rep('\\0', 16 * len)
+            s.h, s.b, s.s, s.t = head, b, span, 0
+            s.m = 2
+            s.x = (head + len) * b - now
+          end
+          -- The newest bucket's pair, and the ring's sum, rewritten.
+          local at = 34 + 16 * (s.h % len)
+          local count, last = unpackstr('<dd', v, at)
+          if now > last then last = now end
+          local sum = s.t + amount
+          s.t = sum
+          s.v = sub(v, 1, 25) .. pack('<d', sum) .. sub(v, 34, at - 1) .. pack('<dd', count + amount, last) .. sub(v, at + 16)
+          s.m = s.m or 1
+        else
+          if s.e ~= span then
+            s.m = 2
+            s.x = span - now
+          else
+            s.m = s.m or 1
+          end
+          s.t = total
+          s.e = span
+        end
+      end
+    end
+    -- Totals that are not integers go as strings: Redis would truncate a Lua number.
+    out[#out + 1] = refused
+    for i = 1, n do
+      local t = cur[i]
+      if t ~= floor(t) or t <= -9007199254740992 or t >= 9007199254740992 then t = format('%.17g', t) end
+      out[#out + 1] = t
+    end
+  end
+  ai = ai + 3 * n
+  ki = ki + n
 end
 
--- Write back what changed: admitted counters, and also when the decision was refused,
--- windows whose ring moved forward and ended periods read as zero (the memory store keeps
--- both changes too; they matter only to a caller whose clock then goes back). Redis
--- forgets a key by its own clock once it no longer matters by the caller's clock, plus
--- grace for clocks that disagree between hosts.
-for i = 1, n do
-  local m = mark[i]
-  if m and first[i] == i then
-    local key = KEYS[i]
-    local v = wv[i]
-    if v then
-      if m == 2 then
-        -- The window's newest bucket leaves it at (h + len) * b: only a move changes that.
-        local ms = ceil((wh[i] + len) * unpackstr('<d', v, 10) - now)
-        if ms < 1 then ms = 1 end
-        call('SET', key, v, 'PX', ms + grace)
-      else
-        call('SET', key, v, 'KEEPTTL')
-      end
-    elseif m == 2 then
-      local ms = ceil(pe[i] - now)
+-- Write back what changed, once per key: admitted counters, and also when a decision was
+-- refused, windows whose ring moved forward and ended periods read as zero (the memory
+-- store keeps both changes too; they matter only to a caller whose clock then goes back).
+-- Redis forgets a key by its own clock once it no longer matters by the caller's clock,
+-- plus grace for clocks that disagree between hosts.
+for j = 1, #order do
+  local key = order[j]
+  local s = st[key]
+  local m = s.m
+  if m then
+    local ms = 0
+    if m == 2 then
+      ms = ceil(s.x)
       if ms < 1 then ms = 1 end
-      call('SET', key, pack('<Bdd', 2, pt[i], pe[i]), 'PX', ms + grace)
+    end
+    if s.w then
+      if m == 2 then call('SET', key, s.v, 'PX', ms + grace) else call('SET', key, s.v, 'KEEPTTL') end
+    elseif m == 2 then
+      call('SET', key, pack('<Bdd', 2, s.t, s.e), 'PX', ms + grace)
     else
-      call('SETRANGE', key, 1, pack('<d', pt[i]))
+      call('SETRANGE', key, 1, pack('<d', s.t))
     end
   end
-end
-
--- Totals that are not integers go as strings: Redis would truncate a Lua number.
-out[1] = refused
-for i = 2, n + 1 do
-  local t = out[i]
-  if t ~= floor(t) or t <= -9007199254740992 or t >= 9007199254740992 then out[i] = format('%.17g', t) end
 end
 return out
 `,
