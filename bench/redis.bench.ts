@@ -82,7 +82,7 @@ function makeCalls(count: number, seed = 7): Call[] {
 }
 
 /**
- * node-redis 5 and later time every command with an `AbortSignal.timeout` of its own (5 s
+ * node-redis 6 and later time every command with an `AbortSignal.timeout` of its own (5 s
  * unless `commandOptions.timeout` says otherwise). `RedisStateStore` turns that off for its
  * commands (it times them itself, with one shared timer); rate-limiter-flexible has no
  * timeout of its own, so it runs twice: on a default client (timed by node-redis), and on

@@ -374,6 +374,54 @@ policies:
       expect((await windowOf(store.redisKey("w"))).total).toBe(2);
     });
 
+    it("decides in the order asked across scripts, corrections and close", async () => {
+      const keyPrefix = prefix();
+      const store = new RedisStateStore({ client: admin, keyPrefix });
+      const w = windowCounter("order-w", 2);
+      // p1 and p2 go as two scripts (the second a turn later); p3, asked in between,
+      // goes behind p2: the limit of 2 admits p1 and p2, and refuses p3.
+      const p1 = store.consume([w], T0);
+      const p2 = store.consume([w], T0);
+      await new Promise((r) => process.nextTick(r));
+      const p3 = store.consume([w], T0);
+      expect((await Promise.all([p1, p2, p3])).map((r) => r.admitted)).toEqual([true, true, false]);
+      // A correction asked after a decision reaches Redis after it.
+      const end = T0 + 60_000;
+      const consumed = store.consume([periodCounter("order-b", 100, 10, end)], T0);
+      const corrected = store.adjust([{ key: "order-b", delta: -4, expiresAtMs: end }]);
+      await Promise.all([consumed, corrected]);
+      expect((await budgetOf(store.redisKey("order-b"))).total).toBe(6);
+      // Decisions asked before close are answered, from a store that owns its connection.
+      const owned = new RedisStateStore({ url: REDIS_URL, keyPrefix });
+      await owned.consume([windowCounter("order-c", 5)], T0); // connected
+      const asked = [1, 2, 3].map(() => owned.consume([windowCounter("order-c", 5)], T0));
+      await owned.close();
+      expect((await Promise.all(asked)).map((r) => r.totals[0])).toEqual([2, 3, 4]);
+    });
+
+    it("refuses a window that does not last a positive time, alone", async () => {
+      const store = new RedisStateStore({ client: admin, keyPrefix: prefix() });
+      const [good, zero, nan] = await Promise.allSettled([
+        store.consume([windowCounter("ok", 5)], T0),
+        store.consume([windowCounter("zero", 5, 0)], T0),
+        store.consume([windowCounter("nan", 5, Number.NaN)], T0),
+      ]);
+      expect(good.status).toBe("fulfilled");
+      for (const bad of [zero, nan]) {
+        expect(bad.status).toBe("rejected");
+        expect((bad as PromiseRejectedResult).reason).toBeInstanceOf(GuardrailError);
+        expect(((bad as PromiseRejectedResult).reason as Error).message).toMatch(
+          /must last a positive number of ms/,
+        );
+      }
+    });
+
+    it("answers an infinite total as infinite", async () => {
+      const store = new RedisStateStore({ client: admin, keyPrefix: prefix() });
+      const soft = { ...periodCounter("inf", 10, Number.POSITIVE_INFINITY), hard: false };
+      expect(await store.consume([soft], T0)).toEqual(new MemoryStateStore().consume([soft], T0));
+    });
+
     it("sends decisions of different hash tags in different scripts", async () => {
       const { client, sent } = counting();
       const keyPrefix = prefix();

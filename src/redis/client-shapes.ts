@@ -64,7 +64,7 @@ export function sender(client: RedisLike): Send {
   }
   // node-redis drops a command still waiting in its offline queue when the signal aborts
   // (v4 reads `signal`, v5+ `abortSignal`), so a timed-out command never runs later.
-  // `timeout: 0` turns off node-redis's own per-command timeout (v5+, 5 s by default):
+  // `timeout: 0` turns off node-redis's own per-command timeout (v6+, 5 s by default):
   // `RedisConnection` times every command itself, and node-redis's `AbortSignal.timeout`
   // per command cost more client CPU than the rest of a decision.
   const options = (signal: AbortSignal) => ({ abortSignal: signal, signal, timeout: 0 });

@@ -104,7 +104,7 @@ export interface RedisConnectionOptions {
 }
 
 /**
- * Commands sent within {@link SLICE_MS} of each other share one `AbortController` (one per
+ * Commands sent within {@link SLICE_MS} of a slice's first command share one `AbortController` (one per
  * command cost more than the rest of the client layer): it is aborted once the last of
  * them still waiting has timed out, so node-redis drops those still in its offline queue.
  */

@@ -120,7 +120,7 @@ function settleBatch(batch: readonly Waiting[], reply: RedisValue): void {
       // Integers come as integers, other totals as strings (see the script).
       const total = reply[start + i];
       if (typeof total === "number") totals[i] = total;
-      else if (typeof total === "string") totals[i] = Number(total);
+      else if (typeof total === "string") totals[i] = numberOf(total);
       else bad = true;
     }
     if (bad) {
@@ -130,6 +130,15 @@ function settleBatch(batch: readonly Waiting[], reply: RedisValue): void {
       w.resolve({ admitted: refusedIndex < 0, totals, refusedIndex });
     }
   }
+}
+
+/** A total the script sent as text (`%.17g`, which spells infinities `inf`). */
+function numberOf(text: string): number {
+  const n = Number(text);
+  if (!Number.isNaN(n)) return n;
+  if (text === "inf") return Number.POSITIVE_INFINITY;
+  if (text === "-inf") return Number.NEGATIVE_INFINITY;
+  return Number.NaN;
 }
 
 function unexpected(reply: RedisValue): DecisionBackendError {
@@ -150,7 +159,7 @@ function unexpected(reply: RedisValue): DecisionBackendError {
  *
  * Time is the caller's `nowMs` (the Guardian's clock), not Redis's: hosts sharing a store
  * need synchronized clocks (NTP), as any sliding window does. Redis's own clock only
- * decides when an idle key is forgotten (`PEXPIRE`: a window and one bucket after its
+ * decides when an idle key is forgotten (`SET … PX`: a window and one bucket after its
  * last request, a budget at the end of its period, plus `clockToleranceMs`).
  *
  * Given `{ url }`, the store connects with the `redis` package on first use and
@@ -180,9 +189,10 @@ export class RedisStateStore implements StateStore {
   /** {@link #grace} as a script argument. */
   readonly #graceArg: string;
   #lastNowMs = 0;
-  /** Decisions asked in this turn of the event loop, by hash tag ("" for a fixed tag). */
-  readonly #batches = new Map<string, Waiting[]>();
-  #flushScheduled = false;
+  /** Decisions asked and not yet sent, in order, by hash tag ("" for a fixed tag). */
+  readonly #waiting = new Map<string, Waiting[]>();
+  /** When {@link #flush} is due: this turn's end, the next turn, or not scheduled. */
+  #flushAt: "tick" | "immediate" | undefined;
   /** Consume scripts sent and not yet answered. */
   #scripts = 0;
 
@@ -240,7 +250,8 @@ export class RedisStateStore implements StateStore {
    *   fails, or answers nonsense (every decision of that script fails alike), or when this
    *   decision's keys hold something else than counters. A decision that timed out may
    *   still be counted once a slow Redis runs it: that errs on the side of refusing.
-   * @throws GuardrailError when a `hashTag` function gives the counters different tags.
+   * @throws GuardrailError when a `hashTag` function gives the counters different tags,
+   *   or a window counter's `windowMs` is not a positive number.
    */
   consume(counters: readonly Counter[], nowMs: number): Promise<ConsumeResult> {
     const n = counters.length;
@@ -258,56 +269,67 @@ export class RedisStateStore implements StateStore {
     for (let i = 0; i < n; i++) {
       const c = counters[i] as Counter;
       const window = c.kind === "window";
+      if (window && !(c.windowMs > 0 && Number.isFinite(c.windowMs))) {
+        // The script would fail on it, and with it every decision sharing the script.
+        return Promise.reject(
+          new GuardrailError(
+            `RedisStateStore: window '${c.key}' must last a positive number of ms, got ${String(c.windowMs)}`,
+          ),
+        );
+      }
       kinds += window ? (c.hard ? "W" : "w") : c.hard ? "P" : "p";
       numbers += `,${num(c.limit)},${num(c.amount)},${num(window ? c.windowMs : c.expiresAtMs)}`;
     }
     // Decisions whose keys carry different hash tags cannot share a script.
     const tag = this.#tagOf ? checkTag(this.#tagOf((counters[0] as Counter).key)) : "";
     return new Promise<ConsumeResult>((resolve, reject) => {
-      let batch = this.#batches.get(tag);
-      if (batch === undefined) {
-        batch = [];
-        this.#batches.set(tag, batch);
+      let waiting = this.#waiting.get(tag);
+      if (waiting === undefined) {
+        waiting = [];
+        this.#waiting.set(tag, waiting);
       }
-      batch.push({ n, keys, numbers, kinds, resolve, reject });
-      if (batch.length >= MAX_BATCH) {
-        this.#batches.delete(tag);
-        this.#send(batch);
-      } else if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
+      waiting.push({ n, keys, numbers, kinds, resolve, reject });
+      if (waiting.length >= MAX_BATCH) {
+        this.#waiting.delete(tag);
+        this.#send(waiting);
+      } else if (this.#flushAt === undefined) {
+        this.#flushAt = "tick";
         process.nextTick(this.#flush);
       }
     });
   }
 
   /**
-   * Sends every batch waiting (decisions asked in this turn of the event loop). When no
-   * script is out, a batch of several goes as two scripts, the second a turn later, so
-   * that two are out from then on: this process settles one script's decisions (and asks
-   * the next ones) while Redis runs the other. With one script at a time the two would
-   * take turns, each idle while the other works (measured: a third fewer decisions per
-   * second at 64 in flight).
+   * Sends the decisions waiting (those asked in this turn of the event loop), in the order
+   * asked. When no script is out, several go as two scripts: the first half now, the rest
+   * (and whatever is asked meanwhile, behind it) a turn later, so that two are out from
+   * then on: this process settles one script's decisions (and asks the next ones) while
+   * Redis runs the other. With one script at a time the two would take turns, each idle
+   * while the other works (measured: a third fewer decisions per second at 64 in flight).
    */
   readonly #flush = () => {
-    this.#flushScheduled = false;
-    const batches = this.#batches;
-    if (batches.size === 0) return;
-    for (const batch of batches.values()) {
-      if (this.#scripts === 0 && batch.length >= 2) {
-        const half = batch.length >> 1;
-        const rest = batch.slice(half);
-        this.#send(batch.slice(0, half));
-        this.#scripts++; // the second half counts as out already
-        setImmediate(() => {
-          this.#scripts--;
-          this.#send(rest);
-        });
+    this.#flushAt = undefined;
+    for (const [tag, waiting] of this.#waiting) {
+      if (this.#scripts === 0 && waiting.length >= 2) {
+        const half = waiting.length >> 1;
+        this.#send(waiting.slice(0, half));
+        this.#waiting.set(tag, waiting.slice(half));
+        if (this.#flushAt !== "immediate") {
+          this.#flushAt = "immediate";
+          setImmediate(this.#flush);
+        }
       } else {
-        this.#send(batch);
+        this.#waiting.delete(tag);
+        this.#send(waiting);
       }
     }
-    batches.clear();
   };
+
+  /** Sends every decision waiting now, in order (before a correction, or on close). */
+  #sendWaiting(): void {
+    for (const waiting of this.#waiting.values()) this.#send(waiting);
+    this.#waiting.clear();
+  }
 
   /** Decides a batch with one script, and settles each of its decisions. */
   #send(batch: readonly Waiting[]): void {
@@ -367,6 +389,8 @@ export class RedisStateStore implements StateStore {
     }
     // Every key must share the tag of the decision it settles, so one script serves.
     if (this.#tagOf) this.#sameTag(adjustments);
+    // Decisions asked before this correction reach Redis before it.
+    this.#sendWaiting();
     const reply = await this.#redis.evalScript(ADJUST_SCRIPT, keys, args);
     if (reply !== n) throw unexpected(reply);
   }
@@ -376,6 +400,8 @@ export class RedisStateStore implements StateStore {
    * The store cannot be used afterwards. Safe to call more than once.
    */
   async close(): Promise<void> {
+    // Decisions asked before close are sent first, and answered.
+    this.#sendWaiting();
     await this.#redis.close();
   }
 

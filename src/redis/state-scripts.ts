@@ -25,8 +25,9 @@
  * others as strings (Redis would truncate a Lua number to an integer).
  *
  * A key of another type where a counter should be (something else writing under the
- * prefix) makes the script fail with WRONGTYPE before it writes anything: the decision
- * fails (closed, by default).
+ * prefix), or a budget key of another layout, fails the decision that reads it (closed,
+ * by default) before it moves anything; the other decisions of the script are decided
+ * and written.
  *
  * @module
  * @internal

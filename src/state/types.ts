@@ -70,7 +70,8 @@ export interface StateStore {
    *
    * Each key appears at most once in `counters`: keys are unique per policy, rule, window
    * or period and `per` value, and a check lists each policy once. Stores need not (and
-   * the built-in ones do not) add up two counters with the same key in one call.
+   * the built-in ones do not) add up two counters with the same key in one call. A key
+   * keeps its kind: it is always a window or always a period (the engine's keys name it).
    */
   consume(counters: readonly Counter[], nowMs: number): ConsumeResult | Promise<ConsumeResult>;
   /** Applies corrections to period counters (never refuses: spent money is spent). */
