@@ -21,13 +21,15 @@ const CONNECTIONS = Number(process.env.BENCH_SERVER_CONNECTIONS ?? 64);
 const SERVER = fileURLToPath(new URL("./server/ablation-server.ts", import.meta.url));
 const TOKEN = randomBytes(24).toString("hex");
 
-const VARIANTS: readonly (readonly [string, string])[] = [
-  ["all parts (as serve api)", "audit,log,limit,metrics"],
-  ["without the audit log", "log,limit,metrics"],
-  ["without audit and logging", "limit,metrics"],
-  ["routes only", ""],
-  ["constant answer (Fastify)", "static"],
-];
+const VARIANTS: readonly (readonly [string, string])[] = process.env.ABLATION_VARIANTS
+  ? process.env.ABLATION_VARIANTS.split(";").map((v) => [v, v] as const)
+  : [
+      ["all parts (as serve api)", "audit,log,limit,metrics"],
+      ["without the audit log", "log,limit,metrics"],
+      ["without audit and logging", "limit,metrics"],
+      ["routes only", ""],
+      ["constant answer (Fastify)", "static"],
+    ];
 
 const bodies = makeCalls(20_000).map(hexarchBody);
 const classify = (_i: number, status: number, body: string) =>

@@ -44,11 +44,29 @@ export function installMetrics(app: FastifyInstance, isPublic: boolean): ServerM
     labelNames: ["policy", "decision"] as const,
     registers: [register],
   });
-  app.addHook("onResponse", async (request, reply) => {
+  // Each label set's child, found once: prom-client otherwise hashes the labels on every
+  // call. The sets are few (route templates, methods, statuses, policies and outcomes).
+  const requestsBy = new Map<string, Counter.Internal>();
+  const latencyBy = new Map<string, Histogram.Internal<"route">>();
+  const decisionsBy = new Map<string, Counter.Internal>();
+  app.addHook("onResponse", (request, reply, done) => {
     // The route's template, never the raw URL: paths carry ids and tokens.
     const route = request.is404 ? "(unmatched)" : (request.routeOptions.url ?? "(unmatched)");
-    requests.inc({ method: request.method, route, status: String(reply.statusCode) });
-    latency.observe({ route }, reply.elapsedTime / 1000);
+    const status = reply.statusCode;
+    const key = `${request.method} ${status} ${route}`;
+    let counted = requestsBy.get(key);
+    if (counted === undefined) {
+      counted = requests.labels({ method: request.method, route, status: String(status) });
+      requestsBy.set(key, counted);
+    }
+    counted.inc();
+    let timed = latencyBy.get(route);
+    if (timed === undefined) {
+      timed = latency.labels({ route });
+      latencyBy.set(route, timed);
+    }
+    timed.observe(reply.elapsedTime / 1000);
+    done();
   });
   app.get(
     "/metrics",
@@ -62,6 +80,14 @@ export function installMetrics(app: FastifyInstance, isPublic: boolean): ServerM
     },
   );
   return {
-    decided: (d) => decisions.inc({ policy: d.policyId, decision: d.decision }),
+    decided: (d) => {
+      const key = `${d.decision} ${d.policyId}`;
+      let counted = decisionsBy.get(key);
+      if (counted === undefined) {
+        counted = decisions.labels({ policy: d.policyId, decision: d.decision });
+        decisionsBy.set(key, counted);
+      }
+      counted.inc();
+    },
   };
 }
