@@ -6,8 +6,8 @@
  * - **hexarch-guardrails**: `hexarch-ctl serve api` (the real binary) with the README's
  *   three policies (the rate limit per user), counters in memory, the SQLite audit log on,
  *   a bearer token, the HTTP rate limiter on but above the load, log level
- *   `BENCH_SERVER_LOG_LEVEL` (default `info`, the server's: a line per request received
- *   and answered, to a file);
+ *   `BENCH_SERVER_LOG_LEVEL` (default `info`, the server's: a line per answered request,
+ *   to a file);
  * - **Cerbos** (`@cerbos/cerbos-linux-x64`), a disk policy store with a `document` policy
  *   equivalent to `safe_delete` (read and write allowed, delete only when confirmed), the
  *   same log level (its default is `info` too: a line per request), audit off.

@@ -1,5 +1,5 @@
 /**
- * Log lines batched per turn of the event loop: `serve api` logs two lines per request at
+ * Log lines batched per turn of the event loop: `serve api` logs a line per request at
  * `info`, and standard output on Linux is written synchronously (files and pipes alike),
  * one system call per line. Under load that was about a tenth of the server's time; lines
  * written in one turn now leave in one write, at most one turn later.

@@ -232,7 +232,7 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
     .map((o) => o.trim())
     .filter((o) => o !== "");
   let server: Awaited<ReturnType<typeof startServer>>;
-  // Two lines per request at info: written once per turn of the event loop, not each alone.
+  // A line per request at info: written once per turn of the event loop, not each alone.
   const logLines = batchedLines(io.stdout);
   try {
     server = await startServer({
