@@ -401,7 +401,7 @@ function printTable(summaries: readonly Summary[]): void {
     "  rate-limiter-flexible needs 2 requests in turn for an allowed openai call and gives a refused call's points back with reward (1-2 more); its windows are fixed, hexarch's slide",
   );
   console.log(
-    "  node-redis times each command itself (AbortSignal.timeout, 5 s by default); RedisStateStore turns that off and times its commands with one shared timer (commandTimeoutMs); the last peer row has no command timeout at all",
+    "  node-redis 6+ times each command itself (AbortSignal.timeout, 5 s by default); RedisStateStore turns that off and times its commands with one shared timer (commandTimeoutMs); the last peer row has no command timeout at all",
   );
   console.log(
     "  RedisStateStore sends the decisions asked in one turn of the event loop as one script, decided in order (two scripts when none is out, so that Redis and this process work at once; at most 128 decisions a script): each decision waits for exactly one round trip, and Redis runs far fewer requests than decisions",

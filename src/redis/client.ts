@@ -21,6 +21,7 @@ import {
   type Send,
   sender,
 } from "./client-shapes.ts";
+import { CommandDeadlines } from "./command-deadlines.ts";
 
 export type {
   IoRedisLike,
@@ -104,33 +105,6 @@ export interface RedisConnectionOptions {
 }
 
 /**
- * Commands sent within {@link SLICE_MS} of a slice's first command share one `AbortController` (one per
- * command cost more than the rest of the client layer): it is aborted once the last of
- * them still waiting has timed out, so node-redis drops those still in its offline queue.
- */
-interface Slice {
-  readonly controller: AbortController;
-  /** `performance.now()` after which new commands open a new slice. */
-  readonly closesAt: number;
-  /** Commands of the slice neither answered nor failed nor timed out. */
-  open: number;
-}
-
-/** How long commands keep joining one {@link Slice}, in ms. */
-const SLICE_MS = 10;
-
-/** A command waiting for its answer (see `RedisConnection#run`). */
-interface Pending {
-  /** `performance.now()` by which it must be answered. */
-  readonly deadline: number;
-  readonly what: string;
-  readonly slice: Slice;
-  readonly reject: (err: unknown) => void;
-  /** Answered, failed or timed out. */
-  settled: boolean;
-}
-
-/**
  * One Redis client as the stores use it: every command has a timeout and fails with a
  * {@link DecisionBackendError}; scripts go by EVALSHA, falling back to EVAL (which also
  * caches the script) when Redis answers NOSCRIPT. Built from a ready client, or from a URL,
@@ -151,14 +125,7 @@ export class RedisConnection {
   #connecting: Promise<Send> | undefined;
   #lastError: unknown;
   #closed = false;
-  /** Commands sent and not yet known to be answered, oldest first, from {@link #head}. */
-  readonly #pending: Pending[] = [];
-  #head = 0;
-  /** Commands still waiting for an answer. */
-  #outstanding = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  /** The slice new commands join. */
-  #slice: Slice | undefined;
+  readonly #deadlines: CommandDeadlines;
 
   /** @throws GuardrailError for a target that is neither a client nor a redis:// URL, or a bad timeout. */
   constructor(target: RedisTarget, options: RedisConnectionOptions) {
@@ -171,6 +138,13 @@ export class RedisConnection {
       );
     }
     this.#timeoutMs = timeout;
+    this.#deadlines = new CommandDeadlines(timeout, (what) => {
+      const last = this.#lastError;
+      return new DecisionBackendError(
+        `Redis did not answer ${what} within ${timeout} ms${last ? ` (last connection error: ${messageOf(last)})` : ""}`,
+        last ? { cause: last } : undefined,
+      );
+    });
     const { client, url } = (target ?? {}) as { client?: unknown; url?: unknown };
     if (client !== undefined && url !== undefined) {
       throw new GuardrailError(`${this.#owner} takes { client } or { url }, not both`);
@@ -272,33 +246,14 @@ export class RedisConnection {
     }
   }
 
-  /**
-   * Sends one command. Every command is watched by one shared timer rather than a timer
-   * each (a timer and a `Promise.race` per command cost microseconds on the hot path):
-   * commands wait in {@link #pending} in the order sent, so their deadlines only grow,
-   * and the timer is armed for the oldest one that is still waiting.
-   */
+  /** Sends one command, watched by the shared deadlines (see {@link CommandDeadlines}). */
   #run(args: string[], what: string): Promise<RedisValue> {
     if (this.#closed) return Promise.reject(new DecisionBackendError(`${this.#owner} is closed`));
     return new Promise<RedisValue>((resolve, reject) => {
-      const now = performance.now();
-      let slice = this.#slice;
-      if (slice === undefined || now > slice.closesAt) {
-        slice = { controller: new AbortController(), closesAt: now + SLICE_MS, open: 0 };
-        this.#slice = slice;
-      }
-      slice.open++;
-      const entry: Pending = {
-        deadline: now + this.#timeoutMs,
-        what,
-        slice,
-        reject,
-        settled: false,
-      };
-      this.#watch(entry);
+      const entry = this.#deadlines.watch(what, reject);
       const onReply = (reply: unknown) => {
         if (entry.settled) return;
-        this.#settle(entry);
+        this.#deadlines.settle(entry);
         try {
           resolve(normalise(reply));
         } catch (err) {
@@ -308,7 +263,7 @@ export class RedisConnection {
       // After a timeout the command may still fail later (aborted, disconnected): ignored.
       const onError = (err: unknown) => {
         if (entry.settled) return;
-        this.#settle(entry);
+        this.#deadlines.settle(entry);
         reject(
           err instanceof GuardrailError
             ? err
@@ -320,7 +275,7 @@ export class RedisConnection {
       const sendWith = (send: Send) => {
         if (entry.settled) return; // timed out while connecting: never sent
         try {
-          send(args, entry.slice.controller.signal).then(onReply, onError);
+          send(args, entry.signal).then(onReply, onError);
         } catch (err) {
           onError(err);
         }
@@ -330,70 +285,6 @@ export class RedisConnection {
       else this.#connect().then(sendWith, onError);
     });
   }
-
-  #watch(entry: Pending): void {
-    this.#pending.push(entry);
-    if (++this.#outstanding === 1) this.#timer?.ref();
-    this.#timer ??= setTimeout(this.#expire, Math.max(0, entry.deadline - performance.now()));
-  }
-
-  #settle(entry: Pending): void {
-    entry.settled = true;
-    entry.slice.open--;
-    // Nothing waits: the timer must not keep the process alive (it stays armed, cheaply).
-    if (--this.#outstanding === 0) this.#timer?.unref();
-    const q = this.#pending;
-    let head = this.#head;
-    while (head < q.length && (q[head] as Pending).settled) head++;
-    if (head === q.length) {
-      q.length = 0;
-      head = 0;
-    } else if (head > 1024 && head * 2 > q.length) {
-      q.splice(0, head);
-      head = 0;
-    }
-    this.#head = head;
-  }
-
-  /** The shared timer fired: fails every command past its deadline, re-arms for the next. */
-  readonly #expire = () => {
-    this.#timer = undefined;
-    const now = performance.now();
-    const q = this.#pending;
-    let head = this.#head;
-    for (; head < q.length; head++) {
-      const entry = q[head] as Pending;
-      if (entry.settled) continue;
-      if (entry.deadline > now) break;
-      entry.settled = true;
-      this.#outstanding--;
-      const last = this.#lastError;
-      entry.reject(
-        new DecisionBackendError(
-          `Redis did not answer ${entry.what} within ${this.#timeoutMs} ms${last ? ` (last connection error: ${messageOf(last)})` : ""}`,
-          last ? { cause: last } : undefined,
-        ),
-      );
-      // node-redis drops a command still waiting to be sent, so it never runs later; the
-      // slice's younger commands may still be answered in time, so it waits for them.
-      const slice = entry.slice;
-      if (--slice.open === 0) {
-        if (this.#slice === slice) this.#slice = undefined;
-        slice.controller.abort();
-      }
-    }
-    if (head === q.length) {
-      q.length = 0;
-      this.#head = 0;
-      return;
-    }
-    this.#head = head;
-    this.#timer = setTimeout(
-      this.#expire,
-      Math.max(0, (q[head] as Pending).deadline - performance.now()),
-    );
-    if (this.#outstanding === 0) this.#timer.unref();
-  };
 
   /** Opens the URL's connection once; a failed attempt is forgotten so the next command retries. */
   #connect(): Promise<Send> {
