@@ -306,7 +306,7 @@ policies:
             const keyPrefix = prefix();
             const ours = new RedisStateStore({ client: admin, keyPrefix });
             try {
-              await replayTogether(ops, sizes, ours, new MemoryStateStore({ sweepPerCall: 0 }));
+              await replay(ops, ours, new MemoryStateStore({ sweepPerCall: 0 }), sizes);
             } finally {
               await dropKeys(keyPrefix);
             }
@@ -655,33 +655,16 @@ function opsArbitrary(clockMovesBack: boolean): fc.Arbitrary<Op[]> {
   });
 }
 
-async function replay(ops: readonly Op[], ours: StateStore, reference: MemoryStateStore) {
-  let now = T0;
-  for (const [step, op] of ops.entries()) {
-    if (op.kind === "adjust") {
-      const counter = counterFor({ counter: 3, amount: 0, hard: true }, now);
-      const adjustment = { key: counter.key, delta: op.delta, expiresAtMs: counter.expiresAtMs };
-      await ours.adjust([adjustment]);
-      reference.adjust([adjustment]);
-      continue;
-    }
-    now += op.dt;
-    const counters = op.picks.map((p) => counterFor(p, now));
-    const got = await ours.consume(counters, now);
-    const want = reference.consume(counters, now);
-    expect(got, `step ${step} at T0+${now - T0}: ${JSON.stringify(counters)}`).toEqual(want);
-  }
-}
-
 /**
- * As {@link replay}, but the consume steps go to `ours` in groups of `sizes[g]` (cycled)
- * asked in one turn without waiting, while the reference decides them one by one.
+ * Runs `ops` on both stores and expects the same answers. The consume steps go to `ours`
+ * in groups of `sizes[g]` (cycled) asked in one turn without waiting (one by one, each
+ * awaited, by default), while the reference decides them one by one.
  */
-async function replayTogether(
+async function replay(
   ops: readonly Op[],
-  sizes: readonly number[],
   ours: StateStore,
   reference: MemoryStateStore,
+  sizes: readonly number[] = [1],
 ) {
   let now = T0;
   let group: { counters: Counter[]; now: number; step: number }[] = [];
