@@ -10,7 +10,7 @@ import cors from "@fastify/cors";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import Fastify, * as fastifyModule from "fastify";
+import Fastify from "fastify";
 import { apiKeyIdOf } from "../audit/api-keys/keys.ts";
 import {
   AUDIT_HMAC_MIN_BYTES,
@@ -22,6 +22,7 @@ import { VERSION } from "../version.ts";
 import { type ApiKeyAuth, apiKeyAuth } from "./api-key-auth.ts";
 import { type Authenticator, bearerOf, type Identity, SANE_ID, staticTokenAuth } from "./auth.ts";
 import { errorBody, errorHandler, HttpError, ServerConfigError } from "./errors.ts";
+import { loggerOptions, redactUrl, versionedOptions } from "./fastify-config.ts";
 import { installMetrics, NO_METRICS } from "./metrics.ts";
 import { DEFAULT_BODY_LIMIT_BYTES, type ServerOptions } from "./options.ts";
 import { httpRateLimitPrefix, redisRateLimitStore } from "./rate-limit-store.ts";
@@ -79,49 +80,6 @@ function coerceQuery(query: Record<string, unknown>, schema: unknown): void {
     else if (type === "boolean" && (value === "true" || value === "false"))
       query[key] = value === "true";
   }
-}
-
-/** A request URL for the log, with confirmation tokens in approval paths cut to their id. */
-export function redactUrl(url: string): string {
-  return url.replace(/^(\/approvals\/)([^/?#]+)/, (_m, prefix: string, token: string) => {
-    const dot = token.indexOf(".");
-    return `${prefix}${dot > 0 && dot <= 64 ? token.slice(0, dot) : ""}.***`;
-  });
-}
-
-/** Signed confirmation tokens (JWTs) in paths are longer than Fastify's default of 100. */
-const MAX_PARAM_LENGTH = 4096;
-
-/**
- * Options whose spelling changed within Fastify 5: newer releases take `logController` and
- * `routerOptions` (and warn about the old top-level options), older ones only the latter.
- * With a `LogController`, a request is logged in one line at `info` when answered (its
- * method, URL, client address, status and time), and its arrival only at `debug`: the
- * second line per request cost the server about a tenth of its throughput at `info`.
- */
-function versionedOptions() {
-  const LogController = (fastifyModule as { LogController?: typeof fastifyModule.LogController })
-    .LogController;
-  if (!LogController) return { requestIdLogLabel: "requestId", maxParamLength: MAX_PARAM_LENGTH };
-  type Request = Parameters<fastifyModule.LogController["incomingRequest"]>[0];
-  type Reply = Parameters<fastifyModule.LogController["incomingRequest"]>[1];
-  class OneLinePerRequest extends LogController {
-    override incomingRequest(request: Request): void {
-      request.log.debug({ req: request }, "incoming request");
-    }
-    override requestCompleted(error: Error | null | undefined, request: Request, reply: Reply) {
-      if (error) super.requestCompleted(error, request, reply);
-      else
-        reply.log.info(
-          { req: request, res: reply, responseTime: reply.elapsedTime },
-          "request completed",
-        );
-    }
-  }
-  return {
-    logController: new OneLinePerRequest({ requestIdLogLabel: "requestId" }),
-    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
-  };
 }
 
 /** Who may read the docs: the OpenAPI document and the UI over it share one rule. */
@@ -240,20 +198,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   const version = options.version ?? VERSION;
   const logger = options.logger;
   const app = Fastify({
-    logger:
-      logger === false
-        ? false
-        : {
-            level: logger?.level ?? "info",
-            ...(logger?.stream !== undefined && { stream: logger.stream }),
-            serializers: {
-              req: (req: FastifyRequest) => ({
-                method: req.method,
-                url: redactUrl(req.url),
-                remoteAddress: req.ip,
-              }),
-            },
-          },
+    logger: loggerOptions(logger),
     ...versionedOptions(),
     genReqId: (req) => {
       const given = req.headers["x-request-id"];

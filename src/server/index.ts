@@ -6,9 +6,10 @@
  * @module
  */
 
-export { createServer, redactUrl } from "./app.ts";
+export { createServer } from "./app.ts";
 export { type Authenticator, type Identity, staticTokenAuth, tokenMatches } from "./auth.ts";
 export { HttpError, ServerConfigError } from "./errors.ts";
+export { redactUrl } from "./fastify-config.ts";
 export {
   DEFAULT_BODY_LIMIT_BYTES,
   type RateLimitOptions,
