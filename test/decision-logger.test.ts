@@ -1,3 +1,9 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it, vi } from "vitest";
 import {
   DecisionLogger,
@@ -212,5 +218,34 @@ describe("NullAuditStore", () => {
     expect(await logger.getDecisionHistory()).toEqual([]);
     expect(await logger.verify()).toEqual({ ok: true, checked: 0 });
     await logger.close();
+  });
+});
+
+describe("DecisionLogger exit hooks", () => {
+  it("writes the records still queued when the process gets SIGTERM, then ends by the signal", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hexarch-exit-"));
+    const db = join(dir, "decisions.db");
+    const fixture = fileURLToPath(new URL("./fixtures/audit-exit.ts", import.meta.url));
+    const child = spawn(process.execPath, [fixture, db, "25"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once("exit", (code) => reject(new Error(`the fixture exited early (${code})`)));
+      child.stdout.on("data", (chunk: Buffer) => {
+        if (String(chunk).includes("ready")) resolve();
+      });
+    });
+    const ended = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.once("exit", (_code, signal) => resolve(signal)),
+    );
+    child.kill("SIGTERM");
+    expect(await ended).toBe("SIGTERM");
+    const read = new DatabaseSync(db, { readOnly: true });
+    try {
+      expect(read.prepare("SELECT count(*) AS n FROM hexarch_decisions").get()).toEqual({ n: 25 });
+    } finally {
+      read.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

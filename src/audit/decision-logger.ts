@@ -6,6 +6,7 @@
  */
 
 import type { ConfirmationEvent } from "../confirm/events.ts";
+import { flushOnExit } from "./exit-flush.ts";
 import { type VerifyResult, verifyStretch } from "./hash-chain.ts";
 import { NullAuditStore } from "./null-audit-store.ts";
 import type { DecisionEntry, DecisionRecorder } from "./recorder.ts";
@@ -101,7 +102,8 @@ export class DecisionLogger implements DecisionRecorder {
   #failing = false;
   #closed = false;
   readonly #discard: boolean;
-  readonly #exitHandlers: [string, (...args: unknown[]) => void][] = [];
+  /** Removes the exit hooks ({@link flushOnExit}); a no-op without them. */
+  readonly #removeExitHooks: () => void;
 
   constructor(store: AuditStore = new NullAuditStore(), options: DecisionLoggerOptions = {}) {
     this.store = store;
@@ -112,7 +114,8 @@ export class DecisionLogger implements DecisionRecorder {
     this.#maxQueue = Math.max(this.#batchSize, options.maxQueue ?? 100_000);
     this.#onError =
       options.onError ?? ((err) => process.stderr.write(`[hexarch] audit log: ${err.message}\n`));
-    if (options.exitHooks ?? true) this.#installExitHooks();
+    this.#removeExitHooks =
+      (options.exitHooks ?? true) ? flushOnExit(() => this.flush()) : () => {};
   }
 
   /** What happened to records so far. */
@@ -216,7 +219,7 @@ export class DecisionLogger implements DecisionRecorder {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    for (const [event, handler] of this.#exitHandlers) process.removeListener(event, handler);
+    this.#removeExitHooks();
     await this.flush();
     await this.store.close();
   }
@@ -387,21 +390,6 @@ export class DecisionLogger implements DecisionRecorder {
       this.#onError(new Error(`writing the audit log failed: ${error.message}`, { cause: error }));
     } catch {
       // a failing error hook must not take the host down
-    }
-  }
-
-  #installExitHooks(): void {
-    const onBeforeExit = () => void this.flush();
-    process.once("beforeExit", onBeforeExit);
-    this.#exitHandlers.push(["beforeExit", onBeforeExit]);
-    for (const signal of ["SIGINT", "SIGTERM"] as const) {
-      const handler = () => {
-        for (const [event, h] of this.#exitHandlers) process.removeListener(event, h);
-        // Flush, then let the signal do what it would have done without us.
-        void this.flush().finally(() => process.kill(process.pid, signal));
-      };
-      process.once(signal, handler);
-      this.#exitHandlers.push([signal, handler]);
     }
   }
 }
