@@ -12,17 +12,16 @@ import {
   type ConfirmationEvent,
   confirmationSink,
 } from "../confirm/events.ts";
-import type { ConfirmationBinding, ConfirmationStore } from "../confirm/types.ts";
+import type { ConfirmationStore } from "../confirm/types.ts";
 import { LocalDecisionClient } from "../decision/local-decision-client.ts";
 import type { DecisionClient } from "../decision/types.ts";
-import type { Context, DecideInput } from "../engine/compile-rule.ts";
+import type { Context } from "../engine/compile-rule.ts";
 import type { Decision } from "../engine/decision.ts";
 import { GuardrailError } from "../errors.ts";
 import type { Policy, PolicySet } from "../policy/types.ts";
 import { checkTimeout } from "../util/timeout.ts";
-import { isThenable } from "../util/values.ts";
-import { bindingOf, confirmWithToken, tokenOf, withoutConfirmation } from "./confirm-call.ts";
-import { contextBuilder } from "./context.ts";
+import { type CallerHost, confirmable, makeCaller } from "./caller.ts";
+import { bindingOf, withoutConfirmation } from "./confirm-call.ts";
 import { DecisionLogFile, fanOut } from "./decision-log-file.ts";
 import type { PolicyServiceClient } from "./decision-source.ts";
 import { CallEffects } from "./effects.ts";
@@ -36,8 +35,6 @@ import type {
 } from "./options.ts";
 import { defaultWarn, explicitMode, offDecision, violation } from "./outcomes.ts";
 import { opaUrlOf, type Prepared, policySetOf, prepareCheck, remoteOf } from "./sources.ts";
-
-const NO_INPUT: DecideInput = Object.freeze({});
 
 /**
  * Guards functions with the policies of a `hexarch.yaml`.
@@ -72,6 +69,7 @@ export class Guardian {
   /** Whether withContext was ever used: until then no call needs to look up a scope. */
   #scoped = false;
   readonly #prepared = new Map<string, Prepared>();
+  #callerHost: CallerHost | undefined;
 
   /**
    * @throws PolicyFileError when the policy file cannot be found or is invalid (unless the
@@ -148,7 +146,7 @@ export class Guardian {
     const label = typeof policyId === "string" ? policyId : policyId.join(",");
     return makeGuard((fn, methodName) => {
       const name = options.name ?? methodName ?? (fn.name || undefined);
-      const call = prepared ? this.#caller(prepared, options, name, fn) : undefined;
+      const call = prepared ? makeCaller(this.#host(), prepared, options, name, fn) : undefined;
       const wrapped = call
         ? function (this: unknown, ...args: unknown[]): Promise<unknown> {
             return call(this, args);
@@ -298,6 +296,20 @@ export class Guardian {
     return this.#audit ? auditedConfirmations(store, this.#audit, this.#clock) : store;
   }
 
+  /** What the guarded functions' callers need of this Guardian (made once). */
+  #host(): CallerHost {
+    this.#callerHost ??= {
+      effects: this.#effects,
+      errorStacks: this.#errorStacks,
+      mode: this.mode as "enforce" | "monitor",
+      timeoutMs: this.#timeoutMs,
+      confirmations: this.#confirmations,
+      audited: (store) => this.#audited(store),
+      scope: () => (this.#scoped ? this.#scope.getStore() : undefined),
+    };
+    return this.#callerHost;
+  }
+
   #prepare(ids: string | readonly string[]): Prepared {
     const key = typeof ids === "string" ? ids : JSON.stringify(ids);
     let prepared = this.#prepared.get(key);
@@ -323,7 +335,9 @@ export class Guardian {
     const prepared = this.#prepare(policyId);
     const ctx = this.#withScope(context);
     const binding = () => bindingOf(prepared.policyId, [withoutConfirmation(ctx)]);
-    const decision = await this.#confirmable(
+    const decision = await confirmable(
+      this.#effects,
+      this.#timeoutMs,
       this.#confirmations,
       prepared,
       await prepared.decide(ctx, {}),
@@ -337,118 +351,5 @@ export class Guardian {
   #withScope(context: Context): Context {
     const scoped = this.#scoped ? this.#scope.getStore() : undefined;
     return scoped ? { ...context, ...scoped } : context;
-  }
-
-  /** Builds the per-call function for one guarded function. */
-  #caller(
-    prepared: Prepared,
-    options: CheckOptions,
-    functionName: string | undefined,
-    fn: (this: unknown, ...args: unknown[]) => unknown,
-  ): (self: unknown, args: unknown[]) => Promise<unknown> {
-    const contextOf = contextBuilder(options, functionName);
-    const confirmations = options.confirmations
-      ? this.#audited(options.confirmations)
-      : this.#confirmations;
-    const scope = this.#scope;
-    const mode = this.mode as "enforce" | "monitor";
-    const settleWith = options.settle as ((result: unknown) => unknown) | undefined;
-    const proceed = (
-      decision: Decision,
-      ctx: Context,
-      self: unknown,
-      args: unknown[],
-    ): Promise<unknown> => {
-      const written = this.#effects.record(decision, ctx, functionName, options.metadata);
-      if (written) return written.then(() => run(decision, self, args));
-      return run(decision, self, args);
-    };
-    const run = (decision: Decision, self: unknown, args: unknown[]): Promise<unknown> => {
-      if (!decision.allowed) {
-        if (mode === "enforce") {
-          const binding =
-            decision.action === "require_confirmation"
-              ? () => bindingOf(prepared.policyId, args)
-              : undefined;
-          return Promise.reject(violation(decision, this.#errorStacks, binding));
-        }
-        this.#effects.warn(decision, prepared.policyId, functionName, "monitor");
-      } else if (decision.action === "warn") {
-        this.#effects.warn(decision, prepared.policyId, functionName, "enforce");
-      }
-      let result: unknown;
-      try {
-        result = fn.apply(self, args);
-      } catch (err) {
-        this.#effects.refund(decision);
-        return Promise.reject(err);
-      }
-      const reserved = decision.reservation !== undefined;
-      if (isThenable(result)) {
-        // Chain only what is needed: most calls reserve nothing and settle nothing.
-        if (!reserved) return result instanceof Promise ? result : Promise.resolve(result);
-        return Promise.resolve(result).then(
-          settleWith
-            ? (value: unknown) => {
-                this.#effects.settle(decision, settleWith, value);
-                return value;
-              }
-            : undefined,
-          (err: unknown) => {
-            this.#effects.refund(decision);
-            throw err;
-          },
-        );
-      }
-      if (settleWith && reserved) this.#effects.settle(decision, settleWith, result);
-      return Promise.resolve(result);
-    };
-    return (self, args) => {
-      let ctx: Context;
-      let decision: Decision | Promise<Decision>;
-      try {
-        ctx = contextOf(args, this.#scoped ? scope.getStore() : undefined);
-        // The arguments are only read by `parameter:` rules.
-        decision = prepared.decide(ctx, prepared.usesArgs ? { args } : NO_INPUT);
-      } catch (err) {
-        // A context function that throws is the caller's bug: surface it, run nothing.
-        return Promise.reject(err);
-      }
-      // The common case — a synchronous decision that needs no token — allocates no closure.
-      if (!isThenable(decision) && (decision.action !== "require_confirmation" || !confirmations)) {
-        return proceed(decision, ctx, self, args);
-      }
-      const confirmable = (d: Decision): Decision | Promise<Decision> =>
-        this.#confirmable(confirmations, prepared, d, ctx, { args }, () =>
-          bindingOf(prepared.policyId, args),
-        );
-      if (isThenable(decision)) {
-        return decision.then(confirmable).then((d) => proceed(d, ctx, self, args));
-      }
-      const final = confirmable(decision);
-      if (isThenable(final)) return final.then((d) => proceed(d, ctx, self, args));
-      return proceed(final, ctx, self, args);
-    };
-  }
-
-  /** With a token in the context and a store, a decision asking for confirmation may be met. */
-  #confirmable(
-    store: ConfirmationStore | undefined,
-    prepared: Prepared,
-    decision: Decision,
-    ctx: Context,
-    input: DecideInput,
-    binding: () => ConfirmationBinding | undefined,
-  ): Decision | Promise<Decision> {
-    const token = decision.action === "require_confirmation" && store ? tokenOf(ctx) : undefined;
-    if (!store || token === undefined) return decision;
-    return confirmWithToken(decision, ctx, input, {
-      store,
-      token,
-      binding: binding(),
-      decide: prepared.decide,
-      refund: (d) => this.#effects.refund(d),
-      timeoutMs: this.#timeoutMs,
-    });
   }
 }
