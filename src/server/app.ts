@@ -26,6 +26,7 @@ import { loggerOptions, redactUrl, versionedOptions } from "./fastify-config.ts"
 import { installMetrics, NO_METRICS } from "./metrics.ts";
 import { DEFAULT_BODY_LIMIT_BYTES, type ServerOptions } from "./options.ts";
 import { httpRateLimitPrefix, redisRateLimitStore } from "./rate-limit-store.ts";
+import { coerceQuery, MAX_BODY_DEPTH, nestsDeeper } from "./request-input.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
 import { apiPolicyRoutes } from "./routes/api-policies.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
@@ -46,39 +47,6 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** Reachable without credentials (`GET /`, `GET /health`, `POST /echo`). */
     public?: boolean;
-  }
-}
-
-/** How deep a JSON body may nest (deeper bodies are refused before anything walks them). */
-const MAX_BODY_DEPTH = 32;
-
-/** Whether a parsed JSON value nests deeper than `max` (iterative: no stack to overflow). */
-function nestsDeeper(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop() as [unknown, number];
-    if (v === null || typeof v !== "object") continue;
-    if (depth >= max) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
-  }
-  return false;
-}
-
-/**
- * Query strings arrive as text; numbers and booleans the route's schema declares are
- * converted here, so the schemas say `integer` (for the OpenAPI document) while bodies are
- * validated without any type coercion.
- */
-function coerceQuery(query: Record<string, unknown>, schema: unknown): void {
-  const properties = (schema as { properties?: Record<string, { type?: unknown }> }).properties;
-  if (!properties) return;
-  for (const [key, value] of Object.entries(query)) {
-    if (typeof value !== "string") continue;
-    const type = properties[key]?.type;
-    if ((type === "integer" || type === "number") && /^-?\d+(\.\d+)?$/.test(value))
-      query[key] = Number(value);
-    else if (type === "boolean" && (value === "true" || value === "false"))
-      query[key] = value === "true";
   }
 }
 
