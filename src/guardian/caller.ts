@@ -20,7 +20,9 @@ const NO_INPUT: DecideInput = Object.freeze({});
 
 /** What a guarded function's caller needs of its Guardian. */
 export interface CallerHost {
+  /** Records, warns, settles and refunds for the Guardian's calls. */
   readonly effects: CallEffects;
+  /** Whether refusals capture a stack (the `errorStacks` option). */
   readonly errorStacks: boolean;
   /** Never `off`: in that mode guarded functions run without a caller. */
   readonly mode: "enforce" | "monitor";

@@ -6,21 +6,10 @@
  * @internal
  */
 
-import type { DecisionLike } from "../decision/types.ts";
 import type { DecisionAction } from "../engine/decision.ts";
 import { DecisionBackendError } from "../errors.ts";
 import { describeValue } from "../util/describe.ts";
-
-/** What {@link OpaDecisionClient.decide} answers: `{ allowed, action, reason }`. */
-export interface OpaDecision extends DecisionLike {
-  readonly allowed: boolean;
-  readonly action: DecisionAction;
-  readonly reason: string;
-  /** Set when OPA could not be asked and the answer was made by the fail-open setting. */
-  readonly error?: Error | undefined;
-  /** True when OPA could not be asked and `failOpen` let the call run. */
-  readonly failedOpen?: boolean | undefined;
-}
+import type { OpaDecision } from "./opa-decision-client.ts";
 
 const ACTIONS: Readonly<Record<string, DecisionAction>> = {
   allow: "allow",
@@ -31,6 +20,7 @@ const ACTIONS: Readonly<Record<string, DecisionAction>> = {
   require_approval: "require_confirmation",
 };
 
+/** Whether `v` is a plain JSON object (not `null`, not an array). */
 export const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> =>
   v !== null && typeof v === "object" && !Array.isArray(v);
 

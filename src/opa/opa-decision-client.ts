@@ -13,23 +13,14 @@
  * @module
  */
 
-import type { DecisionClient } from "../decision/types.ts";
+import type { DecisionClient, DecisionLike } from "../decision/types.ts";
 import type { Context } from "../engine/compile-rule.ts";
-import { type Decision, makeDecision } from "../engine/decision.ts";
+import { type Decision, type DecisionAction, makeDecision } from "../engine/decision.ts";
 import { DecisionBackendError, GuardrailError } from "../errors.ts";
 import { withoutToken } from "../guardian/decision-source.ts";
 import { describeValue } from "../util/describe.ts";
 import { checkTimeout } from "../util/timeout.ts";
-import {
-  answerOf,
-  causeOf,
-  isRecord,
-  type OpaDecision,
-  OpaUnavailable,
-  opaErrorText,
-} from "./opa-answers.ts";
-
-export type { OpaDecision } from "./opa-answers.ts";
+import { answerOf, causeOf, isRecord, OpaUnavailable, opaErrorText } from "./opa-answers.ts";
 
 /** The `fetch` the client calls: the global one, or your own (a custom dispatcher, mTLS). */
 export type OpaFetch = (url: string, init: RequestInit) => Promise<Response>;
@@ -81,6 +72,17 @@ export interface OpaDecisionClientOptions {
    * @default Date.now
    */
   readonly clock?: () => number;
+}
+
+/** What {@link OpaDecisionClient.decide} answers: `{ allowed, action, reason }`. */
+export interface OpaDecision extends DecisionLike {
+  readonly allowed: boolean;
+  readonly action: DecisionAction;
+  readonly reason: string;
+  /** Set when OPA could not be asked and the answer was made by the fail-open setting. */
+  readonly error?: Error | undefined;
+  /** True when OPA could not be asked and `failOpen` let the call run. */
+  readonly failedOpen?: boolean | undefined;
 }
 
 /** Splits a package path given with slashes or dots into URL-encoded segments. */
