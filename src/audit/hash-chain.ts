@@ -71,10 +71,28 @@ export function encodedFields(r: AuditRecord): {
   };
 }
 
-/** The hash of a record chained after `prevHash`. */
-export function recordHash(prevHash: string, r: AuditRecord, encoded = encodedFields(r)): string {
-  const fields = [
-    prevHash,
+/** A record's stored and hashed values, in column order (the hash covers them after `prevHash`). */
+export type RecordFields = [
+  decisionId: string,
+  timestamp: string,
+  policyId: string,
+  functionName: string | null,
+  decision: string,
+  action: string,
+  reason: string,
+  context: string,
+  userId: string | null,
+  durationMs: number,
+  metadata: string | null,
+  mode: string,
+];
+
+/**
+ * The values of a record that are stored and hashed, in column order, with its context and
+ * metadata as their canonical JSON.
+ */
+export function recordFields(r: AuditRecord, encoded = encodedFields(r)): RecordFields {
+  return [
     r.decisionId,
     r.timestamp,
     r.policyId,
@@ -88,7 +106,16 @@ export function recordHash(prevHash: string, r: AuditRecord, encoded = encodedFi
     encoded.metadata,
     r.mode,
   ];
-  return hash("sha256", JSON.stringify(fields), "hex");
+}
+
+/** The hash of a record's {@link recordFields} chained after `prevHash`. */
+export function fieldsHash(prevHash: string, fields: RecordFields): string {
+  return hash("sha256", JSON.stringify([prevHash, ...fields]), "hex");
+}
+
+/** The hash of a record chained after `prevHash`. */
+export function recordHash(prevHash: string, r: AuditRecord, encoded = encodedFields(r)): string {
+  return fieldsHash(prevHash, recordFields(r, encoded));
 }
 
 /** What `verify()` answers. */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { encodedFields, recordHash } from "./hash-chain.ts";
+import { fieldsHash, recordFields } from "./hash-chain.ts";
 import type { AuditOutcome, AuditQuery, AuditRecord, ChainedRecord, Tombstone } from "./types.ts";
 
 /** A row as a driver returns it. */
@@ -111,25 +111,10 @@ export function chainBatch(
   let prev = headHash;
   for (const r of records) {
     seq++;
-    const enc = encodedFields(r);
-    const hash = recordHash(prev, r, enc);
-    rows.push([
-      seq,
-      r.decisionId,
-      r.timestamp,
-      r.policyId,
-      r.functionName,
-      r.decision,
-      r.action,
-      r.reason,
-      enc.context,
-      r.userId,
-      r.durationMs,
-      enc.metadata,
-      r.mode,
-      prev,
-      hash,
-    ]);
+    // The same values are hashed and stored.
+    const fields = recordFields(r);
+    const hash = fieldsHash(prev, fields);
+    rows.push([seq, ...fields, prev, hash]);
     prev = hash;
     // Confirmation events and provider calls are in the log, not in the decision counts.
     if (!countsInStats(r.action)) continue;

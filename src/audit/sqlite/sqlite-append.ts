@@ -7,7 +7,7 @@
  */
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { encodedFields } from "../hash-chain.ts";
+import { recordFields } from "../hash-chain.ts";
 import { chainBatch, DECISION_COLUMNS, type Row } from "../rows.ts";
 import type { AuditRecord } from "../types.ts";
 
@@ -118,23 +118,7 @@ export function encodeBatch(records: readonly AuditRecord[]): WireBatch {
   // Filled by push: an array made with `new Array(n)` stays "holey", and V8 clones a holey
   // array key by key, about twice as slowly.
   const out: WireBatch = [];
-  for (const r of records) {
-    const enc = encodedFields(r);
-    out.push(
-      r.decisionId,
-      r.timestamp,
-      r.policyId,
-      r.functionName,
-      r.decision,
-      r.action,
-      r.reason,
-      enc.context,
-      r.userId,
-      r.durationMs,
-      enc.metadata,
-      r.mode,
-    );
-  }
+  for (const r of records) out.push(...recordFields(r));
   return out;
 }
 
