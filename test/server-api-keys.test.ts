@@ -1,10 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { FastifyInstance } from "fastify";
 import pg from "pg";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   type ApiKeyStore,
   DecisionLogger,
@@ -18,6 +15,7 @@ import { Guardian } from "../src/index.ts";
 import { createServer, type Identity, type ServerOptions } from "../src/server/index.ts";
 import { approverOf } from "../src/server/routes/approvals.ts";
 import { PG_URL, pgReachable } from "./pg.ts";
+import { closeAfterEach, tempDbs } from "./support/cleanup.ts";
 
 const TOKEN = "test-token-0123456789abcdef";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -30,20 +28,8 @@ policies:
     rules: [{ resource: "*", action: allow }]
 `;
 
-const dirs: string[] = [];
-const tempDb = () => {
-  const dir = mkdtempSync(join(tmpdir(), "hexarch-api-keys-"));
-  dirs.push(dir);
-  return join(dir, "decisions.db");
-};
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-const closers: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of closers.splice(0).reverse()) await c();
-});
+const tempDb = tempDbs("hexarch-api-keys");
+const closers = closeAfterEach();
 
 type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 

@@ -1,12 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, createHmac, randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import pg from "pg";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import {
   type AuditCheckpointStore,
   type AuditStore,
@@ -25,6 +24,7 @@ import { Guardian, GuardrailError } from "../src/index.ts";
 import { createServer, ServerConfigError, type ServerOptions } from "../src/server/index.ts";
 import { BIN, ctl } from "./cli-fixtures.ts";
 import { PG_URL, pgReachable } from "./pg.ts";
+import { closeAfterEach, tempDbs } from "./support/cleanup.ts";
 
 const TOKEN = "test-token-0123456789abcdef";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -40,20 +40,8 @@ policies:
     rules: [{ resource: "*", action: allow }]
 `;
 
-const dirs: string[] = [];
-const tempDb = () => {
-  const dir = mkdtempSync(join(tmpdir(), "hexarch-checkpoints-"));
-  dirs.push(dir);
-  return join(dir, "decisions.db");
-};
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-const closers: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of closers.splice(0).reverse()) await c();
-});
+const tempDb = tempDbs("hexarch-checkpoints");
+const closers = closeAfterEach();
 
 type Row = Record<string, unknown>;
 type Method = "GET" | "POST";
