@@ -190,8 +190,11 @@ export class RedisStateStore implements StateStore {
     const n = counters.length;
     if (n === 0) return Promise.resolve({ admitted: true, totals: [], refusedIndex: -1 });
     let keys: string[];
+    // Decisions whose keys carry different hash tags cannot share a script.
+    let tag = "";
     try {
-      keys = this.#keys(counters);
+      if (this.#tagOf) tag = this.#sameTag(counters);
+      keys = this.#keys(counters, tag);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -213,8 +216,6 @@ export class RedisStateStore implements StateStore {
       kinds += window ? (c.hard ? "W" : "w") : c.hard ? "P" : "p";
       numbers += `,${num(c.limit)},${num(c.amount)},${num(window ? c.windowMs : c.expiresAtMs)}`;
     }
-    // Decisions whose keys carry different hash tags cannot share a script.
-    const tag = this.#tagOf ? checkTag(this.#tagOf((counters[0] as Counter).key)) : "";
     return new Promise<ConsumeResult>((resolve, reject) => {
       let waiting = this.#waiting.get(tag);
       if (waiting === undefined) {
@@ -308,7 +309,8 @@ export class RedisStateStore implements StateStore {
   async adjust(adjustments: readonly CounterAdjustment[]): Promise<void> {
     const n = adjustments.length;
     if (n === 0) return;
-    const keys = new Array<string>(n);
+    // Every key must share the tag of the decision it settles, so one script serves.
+    const keys = this.#keys(adjustments, this.#tagOf ? this.#sameTag(adjustments) : "");
     const args = new Array<string>(3 + 2 * n);
     // As MemoryStateStore: "now" is the time of this store's latest decision (0 before any).
     args[0] = num(this.#lastNowMs);
@@ -316,12 +318,9 @@ export class RedisStateStore implements StateStore {
     args[2] = num(this.#lastNowMs || Date.now());
     for (let i = 0; i < n; i++) {
       const a = adjustments[i] as CounterAdjustment;
-      keys[i] = this.#key(a.key);
       args[3 + 2 * i] = num(a.delta);
       args[4 + 2 * i] = num(a.expiresAtMs);
     }
-    // Every key must share the tag of the decision it settles, so one script serves.
-    if (this.#tagOf) this.#sameTag(adjustments);
     // Decisions asked before this correction reach Redis before it.
     this.#sendWaiting();
     const reply = await this.#redis.evalScript(ADJUST_SCRIPT, keys, args);
@@ -349,25 +348,27 @@ export class RedisStateStore implements StateStore {
     return `${this.#prefix}{${checkTag(tagOf(counterKey))}}:${counterKey}`;
   }
 
-  #keys(counters: readonly Counter[]): string[] {
-    const keys = new Array<string>(counters.length);
-    for (let i = 0; i < counters.length; i++) keys[i] = this.#key((counters[i] as Counter).key);
-    if (this.#tagOf) this.#sameTag(counters);
+  /** The Redis keys of items that share `tag` (checked by {@link #sameTag}; "" for the fixed tag). */
+  #keys(items: readonly { readonly key: string }[], tag: string): string[] {
+    const head = this.#head ?? `${this.#prefix}{${tag}}:`;
+    const keys = new Array<string>(items.length);
+    for (let i = 0; i < items.length; i++) keys[i] = head + (items[i] as { key: string }).key;
     return keys;
   }
 
-  /** Refuses counters of one script whose keys would lie in different cluster slots. */
-  #sameTag(items: readonly { readonly key: string }[]): void {
+  /** The hash tag the items share; refuses items whose keys would lie in different cluster slots. */
+  #sameTag(items: readonly { readonly key: string }[]): string {
     const tagOf = this.#tagOf as (counterKey: string) => string;
-    const first = tagOf((items[0] as { key: string }).key);
+    const first = checkTag(tagOf((items[0] as { key: string }).key));
     for (let i = 1; i < items.length; i++) {
       const key = (items[i] as { key: string }).key;
-      const tag = tagOf(key);
+      const tag = checkTag(tagOf(key));
       if (tag !== first) {
         throw new GuardrailError(
           `RedisStateStore: the counters of one decision must share a hash tag, but '${(items[0] as { key: string }).key}' has {${first}} and '${key}' has {${tag}}`,
         );
       }
     }
+    return first;
   }
 }
