@@ -7,6 +7,7 @@
 
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyRequest } from "fastify";
+import type { ApiKeyScope } from "../audit/api-keys/types.ts";
 import { HttpError } from "./errors.ts";
 
 /** The authenticated caller of a request. */
@@ -29,7 +30,7 @@ export interface Identity {
   readonly apiKey?: {
     readonly id: string;
     readonly name: string;
-    readonly scopes: readonly ("read" | "write" | "admin" | "*")[];
+    readonly scopes: readonly ApiKeyScope[];
   };
 }
 

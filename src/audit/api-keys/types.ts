@@ -6,13 +6,36 @@
  */
 
 /**
- * What a key may do: `read` (GET routes), `write` (decisions, approvals, rule and policy
- * changes), `admin` (everything, reloading the policy file included), `*` (everything).
+ * What a key may do:
+ * - `read`: GET routes (audit log, rules, policies, approvals, metrics);
+ * - `decide`: ask for decisions (`POST /authorize`) and report provider calls;
+ * - `approve`: answer confirmation requests (`POST /approvals/{token}/approve|deny`);
+ * - `policy`: create, change and delete API rules and policies;
+ * - `self-confirm`: a `confirm: true` in the context this key sends is honoured;
+ * - `admin`: everything, reloading the policy file included; `*`: everything;
+ * - `write` (legacy, kept so existing keys keep working): `decide` + `approve` + `policy`.
  */
-export type ApiKeyScope = "read" | "write" | "admin" | "*";
+export type ApiKeyScope =
+  | "read"
+  | "decide"
+  | "approve"
+  | "policy"
+  | "self-confirm"
+  | "write"
+  | "admin"
+  | "*";
 
 /** Every scope, in the order the documentation lists them. */
-export const API_KEY_SCOPES: readonly ApiKeyScope[] = ["read", "write", "admin", "*"];
+export const API_KEY_SCOPES: readonly ApiKeyScope[] = [
+  "read",
+  "decide",
+  "approve",
+  "policy",
+  "self-confirm",
+  "write",
+  "admin",
+  "*",
+];
 
 /** A stored key, as listed: never its secret nor its hash. */
 export interface ApiKey {

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { API_KEY_SCOPES, type ApiKeyScope } from "../../audit/api-keys/types.ts";
 import { errors } from "./common.ts";
 
 // ---- API keys (only the static token manages them) ----
@@ -11,7 +12,7 @@ import { errors } from "./common.ts";
 /** The body of `POST /api-keys`. */
 export interface ApiKeyBody {
   readonly name: string;
-  readonly scopes: readonly ("read" | "write" | "admin" | "*")[];
+  readonly scopes: readonly ApiKeyScope[];
 }
 
 const apiKeyOut = {
@@ -44,9 +45,9 @@ export const apiKeyCreateSchema = {
       name: { type: "string", pattern: "^[A-Za-z0-9._:@+=/-]{1,64}$" },
       scopes: {
         type: "array",
-        maxItems: 4,
+        maxItems: API_KEY_SCOPES.length,
         uniqueItems: true,
-        items: { type: "string", enum: ["read", "write", "admin", "*"] },
+        items: { type: "string", enum: [...API_KEY_SCOPES] },
       },
     },
   },
