@@ -869,12 +869,16 @@ describe.runIf(hasRedisServer)("RedisStateStore when Redis stops answering", () 
 
 describe("RedisStateStore without Redis", () => {
   it("fails with DecisionBackendError, not a hang, when Redis does not answer", async () => {
-    const store = new RedisStateStore({ url: "redis://127.0.0.1:1", commandTimeoutMs: 200 });
+    const store = new RedisStateStore({
+      url: "redis://127.0.0.1:1",
+      commandTimeoutMs: 200,
+      connectTimeoutMs: 250,
+    });
     try {
       const err = await store.consume([windowCounter("k", 1)], T0).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DecisionBackendError);
       expect((err as Error).message).toMatch(
-        /^Redis did not answer script state consume within 200 ms/,
+        /^RedisStateStore could not connect to Redis within 250 ms \(last connection error: .*ECONNREFUSED/,
       );
       await expect(
         store.adjust([{ key: "b", delta: 1, expiresAtMs: T0 + 1000 }]),

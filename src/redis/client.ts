@@ -100,6 +100,8 @@ export interface RedisConnectionOptions {
   readonly owner: string;
   /** @default 2000 */
   readonly commandTimeoutMs?: number | undefined;
+  /** @default 3000 */
+  readonly connectTimeoutMs?: number | undefined;
   /** Replaces `import("redis")`, for tests. */
   readonly importRedis?: () => Promise<unknown>;
 }
@@ -113,6 +115,11 @@ export interface RedisConnectionOptions {
  * Reconnecting is the client's job (node-redis and ioredis both reconnect by default);
  * a command issued while the client is disconnected waits for it at most the timeout.
  *
+ * Opening the URL's connection (importing the driver, connecting) is not counted against
+ * the command timeout: the commands asked meanwhile wait for it at most
+ * `connectTimeoutMs`, and their own deadline starts when they are sent. A new process's
+ * first burst is therefore not refused because the driver took 300 ms to load.
+ *
  * @internal
  */
 export class RedisConnection {
@@ -123,6 +130,9 @@ export class RedisConnection {
   #send: Send | undefined;
   #owned: OwnedNodeRedis | undefined;
   #connecting: Promise<Send> | undefined;
+  /** The current wait for {@link #connecting}, bounded by `connectTimeoutMs`. */
+  #waiting: Promise<Send> | undefined;
+  readonly #connectTimeoutMs: number;
   #lastError: unknown;
   #closed = false;
   readonly #deadlines: CommandDeadlines;
@@ -138,6 +148,17 @@ export class RedisConnection {
       );
     }
     this.#timeoutMs = timeout;
+    const connectTimeout = options.connectTimeoutMs ?? 3000;
+    if (
+      typeof connectTimeout !== "number" ||
+      !Number.isFinite(connectTimeout) ||
+      connectTimeout <= 0
+    ) {
+      throw new GuardrailError(
+        `connectTimeoutMs must be a positive number of milliseconds, got ${String(connectTimeout)}`,
+      );
+    }
+    this.#connectTimeoutMs = connectTimeout;
     this.#deadlines = new CommandDeadlines(timeout, (what) => {
       const last = this.#lastError;
       return new DecisionBackendError(
@@ -249,6 +270,26 @@ export class RedisConnection {
   /** Sends one command, watched by the shared deadlines (see {@link CommandDeadlines}). */
   #run(args: string[], what: string): Promise<RedisValue> {
     if (this.#closed) return Promise.reject(new DecisionBackendError(`${this.#owner} is closed`));
+    const send = this.#send;
+    // Not connected yet: the command's deadline starts once the connection is open.
+    if (send === undefined) {
+      return this.#whenConnected().then(
+        (s) => this.#sendNow(s, args, what),
+        (err: unknown) => {
+          throw err instanceof GuardrailError
+            ? err
+            : new DecisionBackendError(`Redis failed on ${what}: ${messageOf(err)}`, {
+                cause: err,
+              });
+        },
+      );
+    }
+    return this.#sendNow(send, args, what);
+  }
+
+  /** Sends one command on an open connection, watched by the shared deadlines. */
+  #sendNow(send: Send, args: string[], what: string): Promise<RedisValue> {
+    if (this.#closed) return Promise.reject(new DecisionBackendError(`${this.#owner} is closed`));
     return new Promise<RedisValue>((resolve, reject) => {
       const entry = this.#deadlines.watch(what, reject);
       const onReply = (reply: unknown) => {
@@ -272,18 +313,39 @@ export class RedisConnection {
               }),
         );
       };
-      const sendWith = (send: Send) => {
-        if (entry.settled) return; // timed out while connecting: never sent
-        try {
-          send(args, entry.signal).then(onReply, onError);
-        } catch (err) {
-          onError(err);
-        }
-      };
-      const send = this.#send;
-      if (send !== undefined) sendWith(send);
-      else this.#connect().then(sendWith, onError);
+      try {
+        send(args, entry.signal).then(onReply, onError);
+      } catch (err) {
+        onError(err);
+      }
     });
+  }
+
+  /**
+   * The open connection, waited for at most `connectTimeoutMs` (one timer for every command
+   * waiting). A wait that timed out is forgotten, so later commands wait afresh while the
+   * client keeps trying to connect.
+   */
+  #whenConnected(): Promise<Send> {
+    if (this.#waiting) return this.#waiting;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const last = this.#lastError;
+        reject(
+          new DecisionBackendError(
+            `${this.#owner} could not connect to Redis within ${this.#connectTimeoutMs} ms${last ? ` (last connection error: ${messageOf(last)})` : ""}`,
+            last ? { cause: last } : undefined,
+          ),
+        );
+      }, this.#connectTimeoutMs);
+    });
+    const waiting = Promise.race([this.#connect(), timedOut]).finally(() => {
+      clearTimeout(timer);
+      if (this.#waiting === waiting) this.#waiting = undefined;
+    });
+    this.#waiting = waiting;
+    return waiting;
   }
 
   /** Opens the URL's connection once; a failed attempt is forgotten so the next command retries. */

@@ -45,11 +45,19 @@ export type RedisConfirmationStoreOptions = RedisTarget & {
    */
   readonly clock?: () => number;
   /**
-   * How long one command may take, connecting included, before it fails with
-   * `DecisionBackendError`.
+   * How long one command may take, once sent, before it fails with `DecisionBackendError`.
+   * A low value refuses sooner when Redis stalls; too low refuses decisions under
+   * ordinary load (a burst queues behind earlier commands). See docs/redis.md.
    * @default 2000
    */
   readonly commandTimeoutMs?: number;
+  /**
+   * How long commands wait for the connection a `url` store opens on first use (loading
+   * the driver and connecting) before they fail with `DecisionBackendError`. Not counted
+   * against `commandTimeoutMs`, so a new process's first burst is not refused.
+   * @default 3000
+   */
+  readonly connectTimeoutMs?: number;
 };
 
 /**
@@ -96,6 +104,7 @@ export class RedisConfirmationStore implements ConfirmationStore {
     this.#redis = new RedisConnection(options, {
       owner: "RedisConfirmationStore",
       commandTimeoutMs: options.commandTimeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs,
     });
   }
 

@@ -15,6 +15,8 @@ export type RedisReplayGuardOptions = RedisTarget & {
   readonly keyPrefix?: string;
   /** @default 2000 */
   readonly commandTimeoutMs?: number;
+  /** How long commands wait for a `url` guard's first connection. @default 3000 */
+  readonly connectTimeoutMs?: number;
   /** @default Date.now */
   readonly clock?: () => number;
 };
@@ -45,6 +47,7 @@ export class RedisReplayGuard implements ReplayGuard {
     this.#redis = new RedisConnection(options, {
       owner: "RedisReplayGuard",
       commandTimeoutMs: options.commandTimeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs,
     });
   }
 

@@ -42,11 +42,19 @@ export type RedisStateStoreOptions = RedisTarget & {
    */
   readonly clockToleranceMs?: number;
   /**
-   * How long one command may take, connecting included, before it fails with
-   * `DecisionBackendError`.
+   * How long one command may take, once sent, before it fails with `DecisionBackendError`.
+   * A low value refuses sooner when Redis stalls; too low refuses decisions under
+   * ordinary load (a burst queues behind earlier commands). See docs/redis.md.
    * @default 2000
    */
   readonly commandTimeoutMs?: number;
+  /**
+   * How long commands wait for the connection a `url` store opens on first use (loading
+   * the driver and connecting) before they fail with `DecisionBackendError`. Not counted
+   * against `commandTimeoutMs`, so a new process's first burst is not refused.
+   * @default 3000
+   */
+  readonly connectTimeoutMs?: number;
 };
 
 /**
@@ -166,6 +174,7 @@ export class RedisStateStore implements StateStore {
     this.#redis = new RedisConnection(options, {
       owner: "RedisStateStore",
       commandTimeoutMs: options.commandTimeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs,
     });
   }
 
