@@ -89,7 +89,13 @@ export interface SignedConfirmationStoreOptions {
   readonly issuer?: string;
   /** @default 900000 (15 minutes) */
   readonly ttlMs?: number;
-  /** Accepted difference between the signer's clock and ours. @default 30000 */
+  /**
+   * Accepted difference between the signer's clock and ours, for tokens another store
+   * (another process, an approval service) signed. Tokens this store signed itself are
+   * judged with no tolerance: one clock cannot disagree with itself, and a tolerance would
+   * only lengthen every token's life.
+   * @default 30000
+   */
   readonly clockToleranceMs?: number;
   /** @default Date.now */
   readonly clock?: () => number;
@@ -111,6 +117,8 @@ interface Claims extends JWTPayload {
   rsn?: string;
   op?: string;
   md?: Record<string, unknown>;
+  /** The signing store instance (random per store): same store, no clock tolerance. */
+  sid?: string;
   by?: string;
   byr?: string;
   dms?: number;
@@ -160,6 +168,8 @@ export class SignedConfirmationStore implements ConfirmationStore {
   readonly #ttlMs: number;
   readonly #toleranceMs: number;
   readonly #clock: () => number;
+  /** This store's instance id, signed into its tokens (`sid`). */
+  readonly #sid = randomUUID();
 
   /** @throws GuardrailError for no keys, a short HMAC secret, or a bad `ttlMs`. */
   constructor(options: SignedConfirmationStoreOptions) {
@@ -258,7 +268,7 @@ export class SignedConfirmationStore implements ConfirmationStore {
     if (refused) return refused;
     if (
       this.#replay &&
-      !(await this.#replay.claim(record.id, record.expiresAtMs + this.#toleranceMs))
+      !(await this.#replay.claim(record.id, record.expiresAtMs + this.#toleranceOf(claims)))
     )
       return refusal("used", record);
     return { ok: true, record: { ...record, status: "consumed" } };
@@ -275,6 +285,17 @@ export class SignedConfirmationStore implements ConfirmationStore {
     const current = this.#record(claims);
     if (current.status !== "pending")
       throw new GuardrailError(`the confirmation is ${current.status}, not pending`);
+    // The pending token stays valid after a decision (it is signed, not stored): remember
+    // that this request was decided, so a denial cannot be turned into an approval by a
+    // second approver, nor an approval into a second approved token.
+    if (
+      this.#replay &&
+      !(await this.#replay.claim(
+        `decided:${claims.jti as string}`,
+        current.expiresAtMs + this.#toleranceOf(claims),
+      ))
+    )
+      throw new GuardrailError("the confirmation was already decided, not pending");
     const decided: Claims = {
       ...claims,
       st: status,
@@ -291,7 +312,8 @@ export class SignedConfirmationStore implements ConfirmationStore {
     if (!key?.sign) {
       throw new GuardrailError("this SignedConfirmationStore only verifies: no key can sign");
     }
-    const { iss: _i, exp: _e, iat: _t, ...body } = claims;
+    const { iss: _i, exp: _e, iat: _t, ...rest } = claims;
+    const body: Claims = { ...rest, sid: this.#sid };
     return new SignJWT(body)
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: TYP })
       .setIssuer(this.#issuer)
@@ -328,15 +350,20 @@ export class SignedConfirmationStore implements ConfirmationStore {
       )
         return undefined;
       // Issued in the future beyond the tolerance: a skewed or forged clock.
-      if (c.cms > now + this.#toleranceMs) return undefined;
+      if (c.cms > now + this.#toleranceOf(c)) return undefined;
       return c;
     } catch {
       return undefined;
     }
   }
 
+  /** The clock tolerance for a token: none for this store's own tokens. */
+  #toleranceOf(c: Claims): number {
+    return c.sid === this.#sid ? 0 : this.#toleranceMs;
+  }
+
   #record(c: Claims): ConfirmationRecord {
-    const expired = c.st !== "denied" && this.#clock() >= c.ems + this.#toleranceMs;
+    const expired = c.st !== "denied" && this.#clock() >= c.ems + this.#toleranceOf(c);
     const status: ConfirmationStatus = expired ? "expired" : c.st;
     return {
       id: c.jti as string,
