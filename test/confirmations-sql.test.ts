@@ -98,6 +98,8 @@ describe("SqliteConfirmationStore", () => {
           [5, true],
           [6, true],
           [7, true],
+          [8, true],
+          [9, true],
         ],
       );
     } finally {
@@ -109,7 +111,7 @@ describe("SqliteConfirmationStore", () => {
     expect(status.stdout).toMatch(/^\s+4 {2}create confirmations \(token digests only\) +\d{4}-/m);
   });
 
-  it("works on a file the audit store migrated first, and the CLI rolls migrations 7, 6, 5 and 4 back", async () => {
+  it("works on a file the audit store migrated first, and the CLI rolls migrations 9 to 4 back", async () => {
     const path = tempDb();
     const audit = new SqliteAuditStore(path);
     await audit.migrate();
@@ -117,9 +119,10 @@ describe("SqliteConfirmationStore", () => {
     const store = new SqliteConfirmationStore(path);
     expect(await store.consume(await approved(store), binding())).toMatchObject({ ok: true });
     await store.close();
-    await ctl(["db", "rollback", "--db", path]);
-    await ctl(["db", "rollback", "--db", path]);
-    await ctl(["db", "rollback", "--db", path]);
+    for (let version = 9; version > 4; version--) {
+      const rolled = await ctl(["db", "rollback", "--db", path]);
+      expect(rolled.stdout).toMatch(new RegExp(`^ {2}${version} {2}.*: rolled back\n$`));
+    }
     const back = await ctl(["db", "rollback", "--db", path]);
     expect(back.stdout).toMatch(/^ {2}4 {2}create confirmations .*: rolled back\n$/);
     const db = new DatabaseSync(path);

@@ -36,7 +36,7 @@ describe("the import graph", () => {
     const { packages, files } = importGraph("index.ts");
     expect(files.size).toBeGreaterThan(10);
     const external = [...packages].filter((p) => !p.startsWith("node:"));
-    expect(external.sort()).toEqual(["jose", "yaml", "zod"]);
+    expect(external.sort()).toEqual(["jose", "re2js", "yaml", "zod"]);
     // node:sqlite is for hexarch-guardrails/audit only (it warns on older Node versions).
     expect(packages.has("node:sqlite")).toBe(false);
     expect([...files].filter((f) => f.includes("/src/redis/"))).toEqual([]);
@@ -45,7 +45,7 @@ describe("the import graph", () => {
   it("keeps the audit entry free of database drivers but node:sqlite", () => {
     const { packages } = importGraph("audit/index.ts");
     const external = [...packages].filter((p) => !p.startsWith("node:"));
-    expect(external.every((p) => ["yaml", "zod"].includes(p))).toBe(true);
+    expect(external.every((p) => ["re2js", "yaml", "zod"].includes(p))).toBe(true);
     expect(packages.has("node:sqlite")).toBe(true);
   });
 
@@ -53,14 +53,14 @@ describe("the import graph", () => {
     const external = [...importGraph("testing/index.ts").packages].filter(
       (p) => !p.startsWith("node:"),
     );
-    expect(external.every((p) => ["yaml", "zod"].includes(p))).toBe(true);
+    expect(external.every((p) => ["re2js", "yaml", "zod"].includes(p))).toBe(true);
   });
 
   it("keeps the opa entry to plain fetch, and the Rego writer out of the core", () => {
     const { packages } = importGraph("opa/index.ts");
     const external = [...packages].filter((p) => !p.startsWith("node:"));
     // No OPA SDK: the client speaks the Data API with the global fetch.
-    expect(external.every((p) => ["yaml", "zod"].includes(p))).toBe(true);
+    expect(external.every((p) => ["re2js", "yaml", "zod"].includes(p))).toBe(true);
     const core = importGraph("index.ts").files;
     // The Guardian's opaUrl shorthand builds the (small) client, which reads OPA's answers
     // with a module of its own; toRego stays behind /opa.
@@ -113,14 +113,14 @@ describe("the import graph", () => {
     expect(files.has(resolve(SRC, "redis/client.ts"))).toBe(true);
     const external = [...packages].filter((p) => !p.startsWith("node:"));
     // `redis` (an optional peer) is loaded with import() only when a store is given a URL.
-    expect(external.every((p) => ["yaml", "zod"].includes(p))).toBe(true);
+    expect(external.every((p) => ["re2js", "yaml", "zod"].includes(p))).toBe(true);
     expect(readFileSync(resolve(SRC, "redis/client.ts"), "utf8")).toContain('import("redis")');
   });
 
   it("keeps the MCP and Agents SDK integrations to type imports of their SDKs", () => {
     for (const entry of ["integrations/mcp/index.ts", "integrations/openai-agents/index.ts"]) {
       const external = [...importGraph(entry).packages].filter((p) => !p.startsWith("node:"));
-      expect(external.every((p) => ["jose", "yaml", "zod"].includes(p))).toBe(true);
+      expect(external.every((p) => ["jose", "re2js", "yaml", "zod"].includes(p))).toBe(true);
     }
   });
 });

@@ -227,36 +227,45 @@ describe("/api-keys", () => {
 });
 
 describe("API key scopes", () => {
-  const routes: readonly [Method, string, unknown, "read" | "write" | "admin"][] = [
+  type Need = "read" | "decide" | "approve" | "policy" | "admin";
+  const routes: readonly [Method, string, unknown, Need][] = [
     ["GET", "/audit-logs", undefined, "read"],
     ["GET", "/audit/stats", undefined, "read"],
     ["GET", "/rules", undefined, "read"],
     ["GET", "/policies", undefined, "read"],
-    ["POST", "/authorize", { policyId: "open", context: {} }, "write"],
+    ["POST", "/authorize", { policyId: "open", context: {} }, "decide"],
     [
       "POST",
       "/rules",
       { name: "r", rule_type: "CONDITION", condition: { field: "a", op: "eq", value: 1 } },
-      "write",
+      "policy",
     ],
-    ["POST", "/policies", { name: "p" }, "write"],
-    ["POST", "/approvals/nope.secret/approve", {}, "write"],
+    ["POST", "/policies", { name: "p" }, "policy"],
+    ["POST", "/approvals/nope.secret/approve", {}, "approve"],
     ["POST", "/policies/reload", {}, "admin"],
   ];
 
-  it("checks each route's scope; admin and * grant all; no scope grants nothing", async () => {
+  it("checks each route's scope; admin and * grant all; write grants decide, approve and policy; no scope grants nothing", async () => {
     const h = await harness();
     const keys = {
       read: await h.create("reader", ["read"]),
+      decide: await h.create("decider", ["decide"]),
+      approve: await h.create("approver", ["approve"]),
+      policy: await h.create("policy", ["policy"]),
       write: await h.create("writer", ["write"]),
       admin: await h.create("admin", ["admin"]),
       star: await h.create("star", ["*"]),
       none: await h.create("none", []),
     };
+    const legacyWrite: readonly Need[] = ["decide", "approve", "policy"];
     for (const [method, url, payload, need] of routes) {
       for (const [kind, key] of Object.entries(keys)) {
         const res = await h.req(method, url, bearer(key.key), payload);
-        const allowed = kind === "admin" || kind === "star" || kind === need;
+        const allowed =
+          kind === "admin" ||
+          kind === "star" ||
+          kind === need ||
+          (kind === "write" && legacyWrite.includes(need));
         if (allowed) expect([200, 404], `${kind} ${method} ${url}`).toContain(res.statusCode);
         else {
           expect(res.statusCode, `${kind} ${method} ${url}`).toBe(403);

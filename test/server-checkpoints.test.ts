@@ -383,7 +383,7 @@ describe("signed checkpoints", () => {
     expect((await h.req("GET", "/audit-checkpoints")).json().checkpoints).toEqual([]);
   });
 
-  it("skips checkpoints under another key id (a rotated key) and those retention removed", async () => {
+  it("skips checkpoints under another key id (a rotated key), checks those retention removed", async () => {
     const db = sqliteDb();
     const a = await serve(db);
     await a.decide(2);
@@ -398,18 +398,20 @@ describe("signed checkpoints", () => {
     expect(made.keyId).toBe("k-2027");
     expect(made.signature).toBe(expectedSignature(made));
 
-    // Retention folds the first records into the chain's start: a checkpoint there is
-    // compared with the start's hash, one before it cannot be checked.
+    // Retention removes records 1..3 with a chained prune record, its runs cut at the
+    // stored checkpoint (seq 2): the checkpoint is still compared, with the run's last hash.
     await b.decide(2);
     await b.db.sql(`UPDATE ${b.db.table("hexarch_decisions")} SET timestamp = ? WHERE seq <= 3`, [
       "2001-01-01T00:00:00.000Z",
     ]);
-    // The edit broke the hashes of 1..3; pruning them leaves their tombstones' hashes.
+    // The edit broke the hashes of 1..3; pruning them keeps only their stored hashes.
     expect(await b.logger.cleanupOldRecords({ days: 1 })).toBe(3);
     expect(await b.verify()).toMatchObject({
       ok: true,
-      checked: 1,
-      checkpoints: { ok: true, checked: 0, skipped: 2 },
+      checked: 2,
+      prunes: 1,
+      pruned: 3,
+      checkpoints: { ok: true, checked: 1, skipped: 1 },
     });
   });
 });
@@ -446,10 +448,10 @@ describe("who takes a checkpoint", () => {
     expect(now.json().actor).toBe(`api-key:${reader.id}`);
     expect(now.json().signature).toBe(expectedSignature(now.json()));
 
-    // Storing one needs the write scope, like every non-GET route.
+    // Storing one needs the policy scope (which the legacy write scope grants).
     const readOnly = await h.req("POST", "/audit-checkpoints", bearer(reader.key));
     expect(readOnly.statusCode).toBe(403);
-    expect(readOnly.json()).toMatchObject({ code: "insufficient_scope", requiredScope: "write" });
+    expect(readOnly.json()).toMatchObject({ code: "insufficient_scope", requiredScope: "policy" });
     expect((await h.req("GET", "/audit-checkpoints/latest", bearer(reader.key))).statusCode).toBe(
       200,
     );

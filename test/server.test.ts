@@ -502,9 +502,9 @@ describe("errors", () => {
           .statusCode,
       );
     expect(guesses).toEqual([403, 403, 429]);
+    // Public routes count in a bucket of their own: failed logins do not silence /health.
     const health = await h.inject({ method: "GET", url: "/health" });
-    expect(health.statusCode).toBe(429);
-    expect(health.headers["retry-after"]).toBeDefined();
+    expect(health.statusCode).toBe(200);
     // Unknown routes count too.
     expect((await h.inject({ method: "GET", url: "/nowhere" })).statusCode).toBe(429);
   });

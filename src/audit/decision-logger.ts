@@ -6,8 +6,9 @@
  */
 
 import type { ConfirmationEvent } from "../confirm/events.ts";
+import { type ChainWalkOptions, verifyChain } from "./chain-verify.ts";
 import { flushOnExit } from "./exit-flush.ts";
-import { type VerifyResult, verifyStretch } from "./hash-chain.ts";
+import type { VerifyResult } from "./hash-chain.ts";
 import { NullAuditStore } from "./null-audit-store.ts";
 import type { DecisionEntry, DecisionRecorder } from "./recorder.ts";
 import {
@@ -41,10 +42,20 @@ export interface DecisionLoggerOptions {
   readonly maxQueue?: number;
   /**
    * Write each record before the guarded function runs (and refuse the call when it cannot
-   * be written), for those who must never lose one.
+   * be written), for those who must never lose one. Concurrent records share a
+   * transaction (group commit): those taken while one append is in flight go together in
+   * the next (up to `batchSize`), and each `record()` promise settles when its batch
+   * commits or fails.
    * @default false
    */
   readonly durable?: boolean;
+  /**
+   * How long `close()` (and the exit hooks) may spend writing what is queued and closing
+   * the store, in ms. Records still unwritten then are reported through `onError` and in
+   * the result of `close()`, never dropped silently.
+   * @default 5000
+   */
+  readonly closeTimeoutMs?: number;
   /** Told about store failures (once per kind until a write succeeds again). Default: one line on stderr. */
   readonly onError?: (error: Error) => void;
   /**
@@ -60,6 +71,40 @@ export interface DecisionLoggerStats {
   readonly written: number;
   readonly dropped: number;
   readonly failures: number;
+  /** Durable records whose write failed: their callers were told (the promise rejected). */
+  readonly refused: number;
+}
+
+/** What `close()` resolves to. */
+export interface DecisionLoggerCloseResult {
+  /**
+   * Records taken but not known to be written when `close()` gave up: the store failed,
+   * or the bound (`closeTimeoutMs`) ran out. Also reported through `onError` when above 0.
+   */
+  readonly unwritten: number;
+  /** True when flushing or closing the store did not finish within `closeTimeoutMs`. */
+  readonly timedOut: boolean;
+}
+
+/** A durable record waiting for its group commit, with its caller's promise. */
+interface PendingRecord {
+  readonly record: AuditRecord;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** Settles with `"timeout"` after `ms` unless `work` settles first (never rejects). */
+async function within(work: Promise<unknown>, ms: number): Promise<"done" | "timeout"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((done) => {
+    timer = setTimeout(() => done("timeout"), Math.max(0, ms));
+    timer.unref?.();
+  });
+  try {
+    return await Promise.race([work.then(() => "done" as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** What `getPolicyStats` answers. */
@@ -92,7 +137,20 @@ export class DecisionLogger implements DecisionRecorder {
   readonly #flushIntervalMs: number;
   readonly #maxQueue: number;
   readonly #onError: (error: Error) => void;
+  readonly #closeTimeoutMs: number;
   #queue: AuditRecord[] = [];
+  /** Durable records waiting for the next group commit. */
+  #pending: PendingRecord[] = [];
+  /** The group-commit loop, while it runs. */
+  #committing: Promise<void> | undefined;
+  /** Durable records in the append in flight. */
+  #inFlight = 0;
+  /** Durable records taken, and settled (written or refused), since the start. */
+  #durableTaken = 0;
+  #durableSettled = 0;
+  /** `flush()` calls waiting until `#durableSettled` reaches their mark. */
+  #settleWaiters: { readonly mark: number; readonly done: () => void }[] = [];
+  #refused = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #flushing: Promise<void> | undefined;
   #recorded = 0;
@@ -114,8 +172,17 @@ export class DecisionLogger implements DecisionRecorder {
     this.#maxQueue = Math.max(this.#batchSize, options.maxQueue ?? 100_000);
     this.#onError =
       options.onError ?? ((err) => process.stderr.write(`[hexarch] audit log: ${err.message}\n`));
+    this.#closeTimeoutMs = options.closeTimeoutMs ?? 5000;
+    if (!Number.isFinite(this.#closeTimeoutMs) || this.#closeTimeoutMs < 0)
+      throw new RangeError(
+        `closeTimeoutMs must be a non-negative number of ms, got ${options.closeTimeoutMs}`,
+      );
     this.#removeExitHooks =
-      (options.exitHooks ?? true) ? flushOnExit(() => this.flush()) : () => {};
+      (options.exitHooks ?? true)
+        ? flushOnExit(async () => {
+            await this.#flushWithin(this.#closeTimeoutMs, "the process exits");
+          })
+        : () => {};
   }
 
   /** What happened to records so far. */
@@ -125,7 +192,13 @@ export class DecisionLogger implements DecisionRecorder {
       written: this.#written,
       dropped: this.#dropped,
       failures: this.#failures,
+      refused: this.#refused,
     };
+  }
+
+  /** Records taken and not written yet: queued, or waiting for (or in) a durable commit. */
+  get pending(): number {
+    return this.#queue.length + this.#pending.length + this.#inFlight;
   }
 
   /** Takes a decision. Durable loggers write it now (the promise settles when written). */
@@ -156,16 +229,11 @@ export class DecisionLogger implements DecisionRecorder {
   #take(record: AuditRecord): void | Promise<void> {
     this.#recorded++;
     if (this.durable) {
-      return this.store.append([record]).then(
-        () => {
-          this.#written++;
-          this.#failing = false;
-        },
-        (err: unknown) => {
-          this.#failed(err);
-          throw err;
-        },
-      );
+      return new Promise<void>((resolve, reject) => {
+        this.#pending.push({ record, resolve, reject });
+        this.#durableTaken++;
+        this.#committing ??= this.#groupCommit();
+      });
     }
     this.#queue.push(record);
     if (this.#queue.length > this.#maxQueue) {
@@ -185,9 +253,70 @@ export class DecisionLogger implements DecisionRecorder {
     }
   }
 
-  /** Writes every queued record. Never rejects: failures go to `onError` and the records stay queued. */
+  /**
+   * Group commit: appends the durable records waiting, up to `batchSize` at a time, until
+   * none wait. Those taken during an append go together in the next one; every caller's
+   * promise settles with its batch.
+   */
+  async #groupCommit(): Promise<void> {
+    try {
+      while (this.#pending.length > 0) {
+        const batch = this.#pending.splice(0, this.#batchSize);
+        this.#inFlight = batch.length;
+        try {
+          await this.store.append(batch.map((p) => p.record));
+          this.#written += batch.length;
+          this.#failing = false;
+          for (const p of batch) p.resolve();
+        } catch (err) {
+          this.#refused += batch.length;
+          this.#failed(err);
+          for (const p of batch) p.reject(err);
+        } finally {
+          this.#inFlight = 0;
+          this.#durableSettled += batch.length;
+          this.#wakeFlushes();
+        }
+      }
+    } finally {
+      this.#committing = undefined;
+    }
+  }
+
+  #wakeFlushes(): void {
+    const settled = this.#durableSettled;
+    this.#settleWaiters = this.#settleWaiters.filter((w) => {
+      if (w.mark > settled) return true;
+      w.done();
+      return false;
+    });
+  }
+
+  /**
+   * Writes every queued record, and waits for the durable records taken before it to
+   * settle. Never rejects: failures go to `onError` and the records stay queued.
+   */
   async flush(): Promise<void> {
+    const mark = this.#durableTaken;
     await this.#write(false);
+    if (this.#durableSettled < mark)
+      await new Promise<void>((done) => this.#settleWaiters.push({ mark, done }));
+  }
+
+  /**
+   * Flushes for at most `ms`; reports (through `onError`) the records still unwritten then.
+   * @returns How many are unwritten, and whether the time ran out.
+   */
+  async #flushWithin(ms: number, when: string): Promise<DecisionLoggerCloseResult> {
+    const timedOut = (await within(this.flush(), ms)) === "timeout";
+    const unwritten = this.pending;
+    if (unwritten > 0)
+      this.#report(
+        new Error(
+          `${unwritten} audit record${unwritten === 1 ? "" : "s"} could not be written before ${when}${timedOut ? ` (the store did not finish within ${ms} ms)` : " (the store failed)"}; they are lost`,
+        ),
+      );
+    return { unwritten, timedOut };
   }
 
   /** Writes queued records: only full batches, or everything. One write loop at a time. */
@@ -214,14 +343,29 @@ export class DecisionLogger implements DecisionRecorder {
     await this.#flushing;
   }
 
-  /** Flushes and closes the store. */
-  async close(): Promise<void> {
+  /**
+   * Flushes and closes the store, within `closeTimeoutMs` even when the store hangs.
+   * Records it could not write are reported through `onError` and counted in the result
+   * (awaiting it as a `Promise<void>` works too).
+   * @throws what the store's own `close()` throws.
+   */
+  async close(): Promise<DecisionLoggerCloseResult> {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#removeExitHooks();
-    await this.flush();
-    await this.store.close();
+    const started = Date.now();
+    const flushed = await this.#flushWithin(this.#closeTimeoutMs, "the audit log closed");
+    // The store gets what is left of the bound, and at least a second to let go.
+    const left = Math.max(1000, this.#closeTimeoutMs - (Date.now() - started));
+    const closing = this.store.close();
+    if ((await within(closing, left)) === "timeout") {
+      closing.catch(() => {}); // settles after we stopped waiting: nobody to tell
+      this.#report(new Error(`the audit store did not close within ${left} ms; left behind`));
+      return { unwritten: flushed.unwritten, timedOut: true };
+    }
+    await closing;
+    return flushed;
   }
 
   /** Decisions matching a filter, newest first (queued ones are written first). */
@@ -328,49 +472,10 @@ export class DecisionLogger implements DecisionRecorder {
    * hears how many entries were checked, of about how many; `onEntry` hears the chain's
    * start (`seq` and hash) and then each entry that checked out, in order.
    */
-  async verify(
-    options: {
-      onProgress?: (checked: number, total: number) => void;
-      onEntry?: (seq: number, hash: string) => void;
-    } = {},
-  ): Promise<VerifyResult> {
+  async verify(options: ChainWalkOptions = {}): Promise<VerifyResult> {
     await this.flush();
-    const ends = await this.store.ends();
-    const total = ends.headSeq - ends.startSeq;
-    let prev = ends.startHash;
-    let after = ends.startSeq;
-    let checked = 0;
-    options.onEntry?.(ends.startSeq, ends.startHash);
-    while (after < ends.headSeq) {
-      const read = await this.store.chain(after, 1000);
-      const page = read.filter((e) => e.seq <= ends.headSeq);
-      if (page.length === 0) break;
-      const r = verifyStretch(page, prev);
-      const good =
-        r.bad === undefined
-          ? page
-          : page.slice(
-              0,
-              page.findIndex((e) => e.decisionId === r.bad),
-            );
-      if (options.onEntry) for (const e of good) options.onEntry(e.seq, e.hash);
-      if (r.bad !== undefined)
-        return { ok: false, checked: checked + good.length, firstBadDecisionId: r.bad };
-      checked += page.length;
-      options.onProgress?.(checked, total);
-      prev = r.last;
-      after = (page[page.length - 1] as { seq: number }).seq;
-    }
-    if (after !== ends.headSeq || prev !== ends.headHash) {
-      return { ok: false, checked, firstBadDecisionId: `(records after seq ${after} are missing)` };
-    }
-    // An entry past the head is in the chain only if the head has moved past it since (an
-    // append commits its records and the new head together); otherwise it was written
-    // around the chain.
-    const past = (await this.store.chain(ends.headSeq, 1))[0];
-    if (past !== undefined && past.seq > (await this.store.ends()).headSeq)
-      return { ok: false, checked, firstBadDecisionId: past.decisionId };
-    return { ok: true, checked };
+    // The walk, its rules (prune records, genesis start, head) and its messages: chain-verify.ts.
+    return verifyChain(this.store, options);
   }
 
   async #prune(days: number, outcomes: readonly AuditOutcome[], dryRun = false): Promise<number> {
@@ -381,15 +486,20 @@ export class DecisionLogger implements DecisionRecorder {
     return this.store.prune(before, outcomes, { dryRun });
   }
 
+  /** Tells `onError`, whose own failure must not take the host down. */
+  #report(error: Error): void {
+    try {
+      this.#onError(error);
+    } catch {
+      // a failing error hook must not take the host down
+    }
+  }
+
   #failed(err: unknown): void {
     this.#failures++;
     if (this.#failing) return; // reported once until a write succeeds again
     this.#failing = true;
     const error = err instanceof Error ? err : new Error(String(err));
-    try {
-      this.#onError(new Error(`writing the audit log failed: ${error.message}`, { cause: error }));
-    } catch {
-      // a failing error hook must not take the host down
-    }
+    this.#report(new Error(`writing the audit log failed: ${error.message}`, { cause: error }));
   }
 }

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { hash } from "node:crypto";
-import type { AuditRecord, ChainedRecord, Tombstone } from "./types.ts";
+import { createHash, hash } from "node:crypto";
+import type { AuditRecord, ChainedRecord, PrunedRun, PruneRecord, Tombstone } from "./types.ts";
 
 /** The `prevHash` of the first record of a log. */
 export const GENESIS = "0".repeat(64);
@@ -118,18 +118,93 @@ export function recordHash(prevHash: string, r: AuditRecord, encoded = encodedFi
   return fieldsHash(prevHash, recordFields(r, encoded));
 }
 
+/** Why `verify()` fails. */
+export type ChainProblem =
+  /** A record's or prune record's stored fields no longer give its stored hash. */
+  | "hash_mismatch"
+  /** An entry does not follow the hash before it (an entry deleted, inserted or moved). */
+  | "broken_link"
+  /** Positions are missing and no chained prune record lists them. */
+  | "unexplained_gap"
+  /** A prune record's runs were edited, added or removed. */
+  | "prune_mismatch"
+  /** A legacy tombstone (rows removed outside retention since migration 9). */
+  | "unexplained_tombstone"
+  /** The chain's start moved off the genesis hash. */
+  | "start_moved"
+  /** The chain ends elsewhere than its recorded head, or an entry lies past the head. */
+  | "head_mismatch"
+  /** The chain's tables cannot be read as a chain (a missing row, a dropped column…). */
+  | "damaged";
+
 /** What `verify()` answers. */
 export interface VerifyResult {
   /** True when every link and hash checks out. */
   readonly ok: boolean;
-  /** Records (and tombstones) checked. */
+  /** Entries whose hash was recomputed and linked: records and prune records. */
   readonly checked: number;
-  /** The first record that does not check out. */
+  /** The first entry that does not check out (a decision id, `prune@<seq>`, or a description). */
   readonly firstBadDecisionId?: string;
+  /** Why it fails. */
+  readonly problem?: ChainProblem;
+  /** What is wrong, in a sentence naming the positions. */
+  readonly message?: string;
+  /** Chained prune records walked (only when there are any). */
+  readonly prunes?: number;
+  /** Entries those prune records removed (only when there are any). */
+  readonly pruned?: number;
 }
 
-/** True for a stored record, false for a tombstone (a pruned record). */
-export function isRecord(entry: ChainedRecord | Tombstone): entry is ChainedRecord {
+/** What every prune record's hash starts with, so it can never pass for a record's. */
+const PRUNE_DOMAIN = "hexarch-prune/v1";
+
+/** The hash of a prune record: SHA-256 over its `prevHash` and every other field. */
+export function pruneHash(p: Omit<PruneRecord, "kind" | "hash" | "decisionId">): string {
+  return hash(
+    "sha256",
+    JSON.stringify([
+      p.prevHash,
+      PRUNE_DOMAIN,
+      p.seq,
+      p.timestamp,
+      p.actor,
+      p.reason,
+      p.fromSeq,
+      p.toSeq,
+      p.removed,
+      p.runs,
+      p.runsDigest,
+    ]),
+    "hex",
+  );
+}
+
+/**
+ * Digests the runs of one prune record, in `seq` order, incrementally: SHA-256 over one
+ * JSON line `[from, to, prevHash, lastHash]` per run.
+ */
+export class RunsDigest {
+  readonly #h = createHash("sha256");
+  /** Runs added. */
+  count = 0;
+  /** Entries the runs cover. */
+  removed = 0;
+  /** Adds the next run. */
+  add(run: Pick<PrunedRun, "seq" | "toSeq" | "prevHash" | "hash">): void {
+    this.#h.update(`${JSON.stringify([run.seq, run.toSeq, run.prevHash, run.hash])}\n`);
+    this.count++;
+    this.removed += run.toSeq - run.seq + 1;
+  }
+  /** The hex digest (once). */
+  digest(): string {
+    return this.#h.digest("hex");
+  }
+}
+
+/** True for a stored record, false for a tombstone, a prune record or a pruned run. */
+export function isRecord(
+  entry: ChainedRecord | Tombstone | PruneRecord | PrunedRun,
+): entry is ChainedRecord {
   return "policyId" in entry;
 }
 

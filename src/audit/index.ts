@@ -23,6 +23,7 @@ export {
   type ApiKeyCheck,
   type ApiKeyScope,
   type ApiKeyStore,
+  type ApiKeySubject,
   type CreatedApiKey,
 } from "./api-keys/types.ts";
 export {
@@ -44,6 +45,12 @@ export {
   type ApiRule,
   type ApiRuleInput,
 } from "./api-policies/types.ts";
+export { type ChainWalkOptions, verifyChain } from "./chain-verify.ts";
+export {
+  appendCheckpointFile,
+  type CheckpointFile,
+  readCheckpointFile,
+} from "./checkpoints/checkpoint-file.ts";
 export {
   type AuditVerification,
   allCheckpoints,
@@ -80,13 +87,20 @@ export {
 } from "./confirmations/sqlite-confirmation-store.ts";
 export {
   DecisionLogger,
+  type DecisionLoggerCloseResult,
   type DecisionLoggerOptions,
   type DecisionLoggerStats,
   type PolicyStats,
   parseDuration,
   toAuditRecord,
 } from "./decision-logger.ts";
-export { canonicalJson, GENESIS, recordHash, type VerifyResult } from "./hash-chain.ts";
+export {
+  type ChainProblem,
+  canonicalJson,
+  GENESIS,
+  recordHash,
+  type VerifyResult,
+} from "./hash-chain.ts";
 export { NullAuditStore } from "./null-audit-store.ts";
 export type {
   PgClientLike,
@@ -105,8 +119,13 @@ export type {
   AuditQuery,
   AuditRecord,
   AuditStore,
+  ChainEntry,
   ChainedRecord,
   MigrationResult,
   PolicyCounts,
+  PrunedRun,
+  PruneOptions,
+  PruneRecord,
   Tombstone,
 } from "./types.ts";
+export { AuditChainDamageError } from "./types.ts";

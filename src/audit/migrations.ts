@@ -6,6 +6,13 @@
 
 import { COUNTED_IN_STATS } from "./rows.ts";
 
+/**
+ * The migration that makes retention a chained record: after its tables are created, the
+ * stores adopt earlier tombstones and a folded chain start into one prune record, in the
+ * same transaction.
+ */
+export const PRUNE_MIGRATION = 9;
+
 /** One schema step. */
 export interface SqlMigration {
   readonly version: number;
@@ -143,5 +150,49 @@ export const SHARED_MIGRATIONS: readonly SqlMigration[] = [
       "CREATE INDEX hexarch_audit_checkpoints_created ON hexarch_audit_checkpoints (created_at)",
     ],
     down: ["DROP TABLE hexarch_audit_checkpoints"],
+  },
+  {
+    version: 8,
+    name: "bind API keys to a subject (user, tenant)",
+    up: [
+      // The user and tenant a key acts for (`POST /api-keys { subject }`), JSON text; NULL
+      // for a key bound to no one. A bound key's context claims are overridden by these.
+      "ALTER TABLE hexarch_api_keys ADD COLUMN subject TEXT",
+    ],
+    down: ["ALTER TABLE hexarch_api_keys DROP COLUMN subject"],
+  },
+  {
+    version: PRUNE_MIGRATION,
+    name: "chain retention: prune records and their runs replace tombstones",
+    up: [
+      // A retention deletion as an entry of the hash chain: its `seq` follows the head it
+      // was chained after; its hash covers every column (see `pruneHash`).
+      `CREATE TABLE hexarch_prunes (
+        seq BIGINT PRIMARY KEY,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        timestamp TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        from_seq BIGINT NOT NULL,
+        to_seq BIGINT NOT NULL,
+        removed BIGINT NOT NULL,
+        runs BIGINT NOT NULL,
+        runs_digest TEXT NOT NULL
+      )`,
+      // Each stretch of consecutive removed entries: the hash before it and its last hash,
+      // so the chain links across the gap; the prune record's digest covers them all.
+      `CREATE TABLE hexarch_pruned_runs (
+        from_seq BIGINT PRIMARY KEY,
+        to_seq BIGINT NOT NULL,
+        prune_seq BIGINT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        last_hash TEXT NOT NULL
+      )`,
+      // The stores then adopt the tombstones and folded start left by earlier retention
+      // into one prune record, in the same transaction (prune.ts adoptionStatements).
+    ],
+    // Rolling back drops the prune records: a chain with prunes no longer verifies after.
+    down: ["DROP TABLE hexarch_pruned_runs", "DROP TABLE hexarch_prunes"],
   },
 ];

@@ -7,11 +7,11 @@
 import { GENESIS } from "./hash-chain.ts";
 import type {
   AuditStore,
+  ChainEntry,
   ChainedRecord,
   MigrationResult,
   MigrationStatus,
   PolicyCounts,
-  Tombstone,
 } from "./types.ts";
 
 /**
@@ -41,7 +41,7 @@ export class NullAuditStore implements AuditStore {
   async prune(): Promise<number> {
     return 0;
   }
-  async chain(): Promise<readonly (ChainedRecord | Tombstone)[]> {
+  async chain(): Promise<readonly ChainEntry[]> {
     return [];
   }
   async ends(): Promise<{

@@ -37,6 +37,10 @@ export interface DecisionRecorder {
    * refused). Optional: recorders without it do not hear of confirmations.
    */
   recordConfirmation?(event: ConfirmationEvent): void | Promise<void>;
-  /** Flushes buffered records and releases the store. */
-  close?(): void | Promise<void>;
+  /**
+   * Flushes buffered records and releases the store. It may resolve to a report (the
+   * `DecisionLogger` resolves to `{ unwritten, timedOut }`); callers need not read it.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a synchronous close returns nothing
+  close?(): void | Promise<unknown>;
 }

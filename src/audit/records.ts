@@ -46,6 +46,15 @@ const storableOrNull = (text: string | null | undefined): string | null =>
   text === null || text === undefined ? null : storableText(text);
 
 /**
+ * What an audit record stores instead of a context too large to evaluate (the Guardian's
+ * `maxContextBytes`): `{ "$truncated": true, "bytes": N }`, its measured size, never the
+ * value, so one oversized call cannot bloat the log.
+ */
+export function truncatedContext(bytes: number): Readonly<Record<string, unknown>> {
+  return { $truncated: true, bytes };
+}
+
+/**
  * Turns a Guardian's decision into an audit record. The context and metadata are encoded
  * now, so later changes to those objects do not change what is stored.
  */

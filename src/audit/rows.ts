@@ -5,7 +5,16 @@
  */
 
 import { fieldsHash, recordFields } from "./hash-chain.ts";
-import type { AuditOutcome, AuditQuery, AuditRecord, ChainedRecord, Tombstone } from "./types.ts";
+import type {
+  AuditOutcome,
+  AuditQuery,
+  AuditRecord,
+  ChainEntry,
+  ChainedRecord,
+  PrunedRun,
+  PruneRecord,
+  Tombstone,
+} from "./types.ts";
 
 /** A row as a driver returns it. */
 export type Row = Record<string, unknown>;
@@ -61,13 +70,45 @@ export function rowToTombstone(r: Row): Tombstone {
   };
 }
 
-/** Records and tombstones merged in chain order, at most `limit`. */
+/** A `hexarch_prunes` row (positions as stored: verification checks them). */
+export function rowToPrune(r: Row): PruneRecord {
+  return {
+    kind: "prune",
+    seq: Number(r.seq),
+    prevHash: String(r.prev_hash),
+    hash: String(r.hash),
+    decisionId: `prune@${String(r.seq)}`,
+    timestamp: String(r.timestamp),
+    actor: String(r.actor),
+    reason: String(r.reason),
+    fromSeq: Number(r.from_seq),
+    toSeq: Number(r.to_seq),
+    removed: Number(r.removed),
+    runs: Number(r.runs),
+    runsDigest: String(r.runs_digest),
+  };
+}
+
+/** A `hexarch_pruned_runs` row. */
+export function rowToRun(r: Row): PrunedRun {
+  return {
+    kind: "pruned",
+    seq: Number(r.from_seq),
+    toSeq: Number(r.to_seq),
+    pruneSeq: Number(r.prune_seq),
+    prevHash: String(r.prev_hash),
+    hash: String(r.last_hash),
+    decisionId: `pruned@${String(r.from_seq)}-${String(r.to_seq)}`,
+  };
+}
+
+/** Chain entries of several tables merged in chain order, at most `limit`. */
 export function mergeChain(
-  records: readonly ChainedRecord[],
+  entries: readonly ChainEntry[],
   tombstones: readonly Tombstone[],
   limit: number,
-): (ChainedRecord | Tombstone)[] {
-  return [...records, ...tombstones].sort((a, b) => a.seq - b.seq).slice(0, limit);
+): ChainEntry[] {
+  return [...entries, ...tombstones].sort((a, b) => a.seq - b.seq).slice(0, limit);
 }
 
 /**

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { GuardrailError } from "../errors.ts";
+
 /** The three outcomes an audit record can have. */
 export type AuditOutcome = "allowed" | "warned" | "blocked";
 
@@ -42,12 +44,84 @@ export interface ChainedRecord extends AuditRecord {
   readonly hash: string;
 }
 
-/** A record removed by retention, remembered by its hash so the chain still verifies. */
+/**
+ * A record removed by retention before audit migration 9, remembered by its hashes. Since
+ * migration 9 retention writes chained prune records instead, and any tombstone found is
+ * reported by verification (anyone can write one).
+ */
 export interface Tombstone {
   readonly seq: number;
   readonly decisionId: string;
   readonly prevHash: string;
   readonly hash: string;
+}
+
+/**
+ * A retention deletion, itself an entry of the hash chain (audit migration 9): what was
+ * removed (its runs, summed up and digested), when, by whom and why. Verification accepts
+ * a gap in the chain only where a prune record chained after it lists the gap exactly, so
+ * removing rows without breaking the chain means appending a visible prune record.
+ */
+export interface PruneRecord {
+  readonly kind: "prune";
+  /** Its position in the log (after every record it removed). */
+  readonly seq: number;
+  readonly prevHash: string;
+  /** SHA-256 over `prevHash` and every other field (see `pruneHash`). */
+  readonly hash: string;
+  /** A label for messages (`prune@<seq>`). */
+  readonly decisionId: string;
+  /** When it was made, ISO 8601 UTC. */
+  readonly timestamp: string;
+  /** Who pruned (an operator, a job, `audit migration 9`). */
+  readonly actor: string;
+  /** Why (the retention rule applied). */
+  readonly reason: string;
+  /** The lowest and highest `seq` removed. */
+  readonly fromSeq: number;
+  readonly toSeq: number;
+  /** Entries removed. */
+  readonly removed: number;
+  /** Runs (stretches of consecutive removed entries) listed. */
+  readonly runs: number;
+  /** SHA-256 over the runs in order (see `runsDigest`). */
+  readonly runsDigest: string;
+}
+
+/**
+ * A stretch of consecutive entries a prune removed, at its place in the chain: the hash
+ * the first one followed and the hash of the last, so the chain links across it.
+ */
+export interface PrunedRun {
+  readonly kind: "pruned";
+  /** The first removed `seq`. */
+  readonly seq: number;
+  /** The last removed `seq`. */
+  readonly toSeq: number;
+  /** The prune record that removed it. */
+  readonly pruneSeq: number;
+  /** The hash the first removed entry followed. */
+  readonly prevHash: string;
+  /** The hash of the last removed entry. */
+  readonly hash: string;
+  /** A label for messages (`pruned@<from>-<to>`). */
+  readonly decisionId: string;
+}
+
+/**
+ * One entry of the chain as `AuditStore.chain` gives it: a record, a prune record, a
+ * pruned run, or a legacy tombstone (written before migration 9; none remain after it).
+ */
+export type ChainEntry = ChainedRecord | PruneRecord | PrunedRun | Tombstone;
+
+/** Who prunes and why, recorded in the chained prune record. */
+export interface PruneOptions {
+  /** Count only, change nothing. */
+  readonly dryRun?: boolean;
+  /** Who prunes. @default the OS user and host (`user@host`) */
+  readonly actor?: string;
+  /** Why. @default a description of the rule (`retention: allowed, warned before <time>`) */
+  readonly reason?: string;
 }
 
 /** Filters of `getDecisionHistory`. */
@@ -119,17 +193,16 @@ export interface AuditStore {
   /** Ids of the policies with at least one stored decision, sorted. */
   policyIds(): Promise<readonly string[]>;
   /**
-   * Deletes records older than `before` whose outcome is in `outcomes`, leaving a tombstone
-   * for each so the chain still verifies. Returns how many went, or with `dryRun` how many
-   * would go (and changes nothing).
+   * Deletes records older than `before` whose outcome is in `outcomes` and appends one
+   * chained {@link PruneRecord} listing what went (nothing when nothing matched). Returns
+   * how many went, or with `dryRun` how many would go (and changes nothing).
    */
-  prune(
-    before: string,
-    outcomes: readonly AuditOutcome[],
-    options?: { readonly dryRun?: boolean },
-  ): Promise<number>;
-  /** The chain in order: records and tombstones with `seq` greater than `afterSeq`. */
-  chain(afterSeq: number, limit: number): Promise<readonly (ChainedRecord | Tombstone)[]>;
+  prune(before: string, outcomes: readonly AuditOutcome[], options?: PruneOptions): Promise<number>;
+  /**
+   * The chain in order: entries with `seq` greater than `afterSeq` (a pruned run by its
+   * first `seq`).
+   */
+  chain(afterSeq: number, limit: number): Promise<readonly ChainEntry[]>;
   /**
    * Where the chain starts (the last hash of a pruned prefix, else the genesis hash at
    * seq 0) and where it ends (the last appended record), kept in the same transactions as
@@ -142,4 +215,12 @@ export interface AuditStore {
     readonly headHash: string;
   }>;
   close(): Promise<void>;
+}
+
+/**
+ * The chain's tables do not hold what a chain needs (a state row deleted, a value that is
+ * not a position): damage that `verify` reports, where an unreachable database is thrown.
+ */
+export class AuditChainDamageError extends GuardrailError {
+  override readonly name = "AuditChainDamageError";
 }

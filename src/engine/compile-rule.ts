@@ -173,8 +173,10 @@ export function formatUsd(micros: number): string {
 
 /**
  * A matcher on a top-level context field. A missing field matches: attaching the policy to
- * a call is the declaration. `undefined` when the patterns match everything (`*`), so the
- * rule skips the test altogether.
+ * a call is the declaration. A value that is not a string (`["delete"]`, `{op: "delete"}`,
+ * `7`) matches too: a malformed context must not step around a rule (fail closed). Strings
+ * match exactly (case and spaces count). `undefined` when the patterns match everything
+ * (`*`), so the rule skips the test altogether.
  */
 function fieldMatcher(field: string, patterns: readonly string[]): Predicate | undefined {
   if (patterns.includes("*")) return undefined;
@@ -184,13 +186,13 @@ function fieldMatcher(field: string, patterns: readonly string[]): Predicate | u
     // The common case, `operation: delete`: one comparison, no nested calls.
     return (ctx) => {
       const v = ctx[field];
-      return v === only || v == null;
+      return v === only || typeof v !== "string";
     };
   }
   const match: StringMatcher = compileGlobs(patterns);
   return (ctx) => {
     const v = ctx[field];
-    return v == null || (typeof v === "string" && match(v));
+    return typeof v !== "string" || match(v);
   };
 }
 
@@ -224,12 +226,12 @@ export function compileRule(rule: PolicyRule, policyId: string): CompiledRule {
     const m = compileGlobs(rule.resourceTypes);
     matchers.push((ctx) => {
       const v = ctx.resourceType ?? ctx.resource_type;
-      return v == null || (typeof v === "string" && m(v));
+      return typeof v !== "string" || m(v);
     });
   }
   if (rule.feature) {
     const name = rule.feature.name;
-    matchers.push((ctx) => ctx.feature == null || ctx.feature === name);
+    matchers.push((ctx) => typeof ctx.feature !== "string" || ctx.feature === name);
   }
   if (rule.model) add(fieldMatcher("model", rule.model.patterns));
   if (rule.when) matchers.push(compileCondition(rule.when));

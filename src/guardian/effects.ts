@@ -7,12 +7,14 @@
  */
 
 import type { DecisionEntry, DecisionRecorder } from "../audit/recorder.ts";
+import { truncatedContext } from "../audit/records.ts";
 import type { LocalDecisionClient } from "../decision/local-decision-client.ts";
 import type { Context } from "../engine/compile-rule.ts";
 import type { Decision } from "../engine/decision.ts";
 import { GuardrailError } from "../errors.ts";
 import { describeValue } from "../util/describe.ts";
 import { isThenable } from "../util/values.ts";
+import { oversizedContextBytes } from "./context-size.ts";
 import { withoutToken } from "./decision-source.ts";
 import type { CallInfo, CheckOptions, GuardianMode } from "./options.ts";
 
@@ -55,16 +57,21 @@ export class CallEffects {
   ): undefined | Promise<void> {
     const audit = this.#audit;
     if (!audit) return undefined;
+    // A context refused for its size is stored as a marker of that size, never itself;
+    // its user id too if that is what makes it large.
+    const oversized = oversizedContextBytes(decision);
+    const user =
+      typeof context.userId === "string"
+        ? context.userId
+        : typeof context.user_id === "string"
+          ? context.user_id
+          : undefined;
     const entry: DecisionEntry = {
       decision,
       functionName,
       userId:
-        typeof context.userId === "string"
-          ? context.userId
-          : typeof context.user_id === "string"
-            ? context.user_id
-            : undefined,
-      context: withoutToken(context),
+        oversized !== undefined && user !== undefined && user.length > 1024 ? undefined : user,
+      context: oversized === undefined ? withoutToken(context) : truncatedContext(oversized),
       metadata,
       mode: !decision.allowed && this.#mode === "monitor" ? "monitor" : "enforce",
     };

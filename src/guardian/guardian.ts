@@ -22,6 +22,7 @@ import type { Policy, PolicySet } from "../policy/types.ts";
 import { checkTimeout } from "../util/timeout.ts";
 import { type CallerHost, confirmable, makeCaller } from "./caller.ts";
 import { bindingOf, withoutConfirmation } from "./confirm-call.ts";
+import { checkMaxContextBytes, DEFAULT_MAX_CONTEXT_BYTES } from "./context-size.ts";
 import { DecisionLogFile, fanOut } from "./decision-log-file.ts";
 import type { PolicyServiceClient } from "./decision-source.ts";
 import { CallEffects } from "./effects.ts";
@@ -61,6 +62,8 @@ export class Guardian {
   /** How long a remote decision client may take before the call fails. */
   readonly #remoteTimeoutMs: number;
   readonly #errorStacks: boolean;
+  /** Contexts larger than this are refused unevaluated (`maxContextBytes`). */
+  readonly #maxContextBytes: number;
   readonly #confirmations: ConfirmationStore | undefined;
   readonly #audit: ((event: ConfirmationEvent) => void) | undefined;
   /** The `confirmations` store as given (closed by `close()`). */
@@ -82,6 +85,9 @@ export class Guardian {
     const opaUrl = opaUrlOf(options, env);
     this.#timeoutMs = checkTimeout(options.timeoutMs ?? 5000);
     this.#errorStacks = options.errorStacks ?? true;
+    this.#maxContextBytes = checkMaxContextBytes(
+      options.maxContextBytes ?? DEFAULT_MAX_CONTEXT_BYTES,
+    );
     this.#audit = confirmationSink(options.auditLogger, (err) =>
       this.#effects.fail("audit log", err),
     );
@@ -321,6 +327,7 @@ export class Guardian {
         failOpen: this.#failOpen,
         remoteTimeoutMs: this.#remoteTimeoutMs,
         clock: this.#clock,
+        maxContextBytes: this.#maxContextBytes,
       });
       this.#prepared.set(key, prepared);
     }

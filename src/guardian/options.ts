@@ -105,6 +105,17 @@ export interface GuardianOptions {
    */
   readonly errorStacks?: boolean;
   /**
+   * The largest context a decision evaluates, in bytes of its JSON encoding (UTF-8,
+   * escapes aside). A larger context is refused unevaluated — blocked, whatever the
+   * policy's `fail_open`, with a reason naming its size and this option — and its audit
+   * record carries `{ "$truncated": true, "bytes": N }` instead of the context, so one
+   * call cannot make the engine or the audit log chew through megabytes (a cyclic
+   * context is refused the same way). The size is measured by a walk that stops at the
+   * cap. `Infinity` turns the cap off.
+   * @default 1048576 (1 MiB)
+   */
+  readonly maxContextBytes?: number;
+  /**
    * How long to wait for an asynchronous decision client before failing.
    * @default 5000
    */

@@ -11,6 +11,7 @@ import { GuardrailError, UnknownPolicyError } from "../errors.ts";
 import { OpaDecisionClient } from "../opa/opa-decision-client.ts";
 import { loadPolicyFile, parsePolicies } from "../policy/load.ts";
 import type { PolicySet } from "../policy/types.ts";
+import { capContext } from "./context-size.ts";
 import { type PolicyServiceClient, type PreparedDecide, remoteDecide } from "./decision-source.ts";
 import type { GuardianMode, GuardianOptions } from "./options.ts";
 import { isPolicySet } from "./outcomes.ts";
@@ -101,6 +102,8 @@ export interface CheckSources {
   readonly failOpen: boolean;
   readonly remoteTimeoutMs: number;
   readonly clock: () => number;
+  /** Contexts larger than this (JSON bytes) are refused unevaluated; `Infinity` for no cap. */
+  readonly maxContextBytes: number;
 }
 
 /**
@@ -111,6 +114,14 @@ export interface CheckSources {
  *   without the embedded engine.
  */
 export function prepareCheck(ids: string | readonly string[], s: CheckSources): Prepared {
+  const prepared = prepareUncapped(ids, s);
+  return {
+    ...prepared,
+    decide: capContext(prepared.decide, prepared.policyId, s.maxContextBytes, s.clock),
+  };
+}
+
+function prepareUncapped(ids: string | readonly string[], s: CheckSources): Prepared {
   const policyId = typeof ids === "string" ? ids : ids.join(",");
   const known = () => s.policies?.policies.map((p) => p.id) ?? [];
   if (s.local) {

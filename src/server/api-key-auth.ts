@@ -14,33 +14,58 @@ import { makeDecision } from "../engine/decision.ts";
 import type { Identity } from "./auth.ts";
 import { backend, HttpError } from "./errors.ts";
 
-/** What a route asks of its caller: a scope, or the static token itself (`token`). */
-export type RouteScope = "read" | "write" | "admin" | "token";
+/**
+ * What a route (or a feature) asks of its caller: a scope a key can hold, or the static
+ * token itself (`token`). The legacy `write` and the wildcard `*` are never asked for:
+ * they only grant (see {@link scopesGrant}).
+ */
+export type RouteScope = Exclude<ApiKeyScope, "write" | "*"> | "token";
 
 /**
- * The scope a route needs (by method and route pattern):
+ * The scope a route needs (by method and route pattern), so a key holds only what its
+ * client does: a key that decides cannot change the policies that judge it.
  *
  * | route                                          | needs   |
  * | ---------------------------------------------- | ------- |
  * | `/api-keys…` (any method)                      | `token` (the static token; no API key) |
  * | `POST /policies/reload`                        | `admin` |
  * | any other `GET`/`HEAD` (audit, rules, policies, approvals, metrics) | `read` |
- * | any other method (`POST /authorize`, approve/deny, rule and policy changes) | `write` |
+ * | `POST /authorize`, `POST /events/provider-calls` | `decide` |
+ * | `POST /approvals/:token/approve\|deny`        | `approve` |
+ * | `POST/PUT/PATCH/DELETE` on `/rules…`, `/policies…`; `POST /audit-checkpoints` | `policy` |
+ * | any other method on any other route            | `admin` (fail closed: a new route is not open to narrower keys by accident) |
  */
 export function requiredScope(method: string, url: string): RouteScope {
   if (url === "/api-keys" || url.startsWith("/api-keys/")) return "token";
   if (url === "/policies/reload") return "admin";
-  return method === "GET" || method === "HEAD" ? "read" : "write";
+  if (method === "GET" || method === "HEAD") return "read";
+  if (url === "/authorize" || url === "/events/provider-calls") return "decide";
+  if (url.startsWith("/approvals/")) return "approve";
+  if (
+    url === "/rules" ||
+    url.startsWith("/rules/") ||
+    url === "/policies" ||
+    url.startsWith("/policies/") ||
+    url === "/audit-checkpoints"
+  )
+    return "policy";
+  return "admin";
 }
 
+/** What the legacy `write` scope grants: everything it used to (`write` = these three). */
+const WRITE_GRANTS: ReadonlySet<RouteScope> = new Set(["decide", "approve", "policy"]);
+
 /**
- * Whether scopes grant what a route needs: `*` and `admin` grant every scope, `read` and
- * `write` only themselves (a key that makes decisions need not read the audit log). No
- * scope grants `token`.
+ * Whether scopes grant what a route needs: `*` and `admin` grant every scope; the legacy
+ * `write` grants `decide`, `approve` and `policy` (keys made before the split keep
+ * working); any other scope grants only itself (a key that decides need not read the
+ * audit log, nor change policies, nor confirm its own calls). No scope grants `token`.
  */
 export function scopesGrant(scopes: readonly ApiKeyScope[], need: RouteScope): boolean {
   if (need === "token") return false;
-  return scopes.some((s) => s === "*" || s === "admin" || s === need);
+  return scopes.some(
+    (s) => s === "*" || s === "admin" || s === need || (s === "write" && WRITE_GRANTS.has(need)),
+  );
 }
 
 /** The policy id refusals of API keys carry in the audit log. */
@@ -134,6 +159,7 @@ export function apiKeyAuth(
         mayNameActor: false,
         actorNamed: false,
         apiKey: { id: apiKey.id, name: apiKey.name, scopes: apiKey.scopes },
+        ...(apiKey.subject && { subject: apiKey.subject }),
       };
     },
     async authorize(request) {

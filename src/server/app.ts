@@ -22,7 +22,13 @@ import { VERSION } from "../version.ts";
 import { type ApiKeyAuth, apiKeyAuth } from "./api-key-auth.ts";
 import { type Authenticator, bearerOf, type Identity, SANE_ID, staticTokenAuth } from "./auth.ts";
 import { errorBody, errorHandler, HttpError, ServerConfigError } from "./errors.ts";
-import { loggerOptions, redactUrl, versionedOptions } from "./fastify-config.ts";
+import {
+  clientErrorHandler,
+  loggerOptions,
+  redactUrl,
+  trustProxyOption,
+  versionedOptions,
+} from "./fastify-config.ts";
 import { installMetrics, NO_METRICS } from "./metrics.ts";
 import { DEFAULT_BODY_LIMIT_BYTES, type ServerOptions } from "./options.ts";
 import { httpRateLimitPrefix, redisRateLimitStore } from "./rate-limit-store.ts";
@@ -130,9 +136,14 @@ function checkOptions(options: ServerOptions): void {
   }
 }
 
-/** The rate limiter's bucket: the token (or an API key seen before) when valid, else the client's IP. */
+/**
+ * The rate limiter's bucket: public routes (`/`, `/health`, `/echo`, docs) their own per
+ * IP, so failed logins cannot silence a health check; else the token (or an API key seen
+ * before) when valid, else the client's IP.
+ */
 function rateLimitKey(auth: Authenticator, keys: ApiKeyAuth | undefined) {
   return (request: FastifyRequest): string => {
+    if (request.routeOptions.config.public === true) return `public:${request.ip}`;
     if (auth.hasValidToken(request)) return "token";
     const bearer = bearerOf(request);
     const bucket = keys && bearer !== undefined ? keys.bucketOf(bearer) : undefined;
@@ -173,7 +184,9 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       return typeof given === "string" && SANE_ID.test(given) ? given : randomUUID();
     },
     bodyLimit,
-    trustProxy: options.trustProxy ?? false,
+    trustProxy: trustProxyOption(options.trustProxy),
+    // Requests Node's parser refuses (a bad Content-Length…) get the JSON error shape too.
+    clientErrorHandler,
     requestTimeout: 30_000,
     return503OnClosing: true,
     // Errors the router raises before any hook (a URL that cannot be decoded, a parameter
@@ -240,9 +253,11 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
         "X-Org-Id",
         "X-Organization-Id",
         "X-Team-Id",
+        "X-Confirmation-Token",
       ],
       exposedHeaders: [
         "X-Request-Id",
+        "X-Confirmation-Token",
         "Retry-After",
         "X-RateLimit-Limit",
         "X-RateLimit-Remaining",
@@ -275,7 +290,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     await app.register(rateLimit, {
       global: true,
       timeWindow: windowMs,
-      max: (_request, key) => (key.startsWith("ip:") ? maxPerIp : max),
+      max: (_request, key) => (key.startsWith("ip:") || key.startsWith("public:") ? maxPerIp : max),
       keyGenerator: rateLimitKey(auth, keys),
       ...(shared && { store: shared.Store }),
       errorResponseBuilder: (_request, context) =>
@@ -365,8 +380,13 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     checkpoints: options.auditCheckpoints && {
       signer: new CheckpointSigner(options.auditCheckpoints),
       store: options.auditCheckpoints.store,
+      file: options.auditCheckpoints.file,
     },
   };
+  if (options.confirmations && !options.guardian.confirmations)
+    app.log.warn(
+      "the approval routes have a confirmation store but the Guardian has none: /authorize issues no confirmation tokens and checks none; give the Guardian the same store (new Guardian({ confirmations: borrowedConfirmations(store) }))",
+    );
   metaRoutes(app, ctx);
   authorizeRoutes(app, ctx);
   auditRoutes(app, ctx);

@@ -7,7 +7,7 @@
 
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyRequest } from "fastify";
-import type { ApiKeyScope } from "../audit/api-keys/types.ts";
+import type { ApiKeyScope, ApiKeySubject } from "../audit/api-keys/types.ts";
 import { HttpError } from "./errors.ts";
 
 /** The authenticated caller of a request. */
@@ -32,6 +32,12 @@ export interface Identity {
     readonly name: string;
     readonly scopes: readonly ApiKeyScope[];
   };
+  /**
+   * Who the caller acts for, when its credential is bound to someone (an API key made
+   * with a `subject`): these replace the user and tenant its contexts claim
+   * (`bindSubject`). Absent: the context's user and tenant are the caller's claims.
+   */
+  readonly subject?: ApiKeySubject;
 }
 
 /** What the `WWW-Authenticate` header says on a 401. */

@@ -8,6 +8,7 @@
 
 export { createServer } from "./app.ts";
 export { type Authenticator, type Identity, staticTokenAuth, tokenMatches } from "./auth.ts";
+export { bindSubject, type SubjectClaims } from "./bound-subject.ts";
 export { HttpError, ServerConfigError } from "./errors.ts";
 export { redactUrl } from "./fastify-config.ts";
 export {
@@ -16,6 +17,7 @@ export {
   type ServerLoggerOptions,
   type ServerOptions,
   type StateBackend,
+  type TrustProxy,
 } from "./options.ts";
 export {
   type RunningServer,

@@ -12,6 +12,12 @@ import type { ConfirmationStore } from "../confirm/types.ts";
 import type { Guardian } from "../guardian/guardian.ts";
 import type { RedisTarget } from "../redis/client.ts";
 
+/**
+ * Which `X-Forwarded-For` entries the server believes: none (`false`), a number of proxy
+ * hops, or the proxies' addresses and CIDR ranges (see `ServerOptions.trustProxy`).
+ */
+export type TrustProxy = false | number | string | readonly string[];
+
 /** 1 MiB: the default and largest request body. */
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -84,6 +90,13 @@ export interface AuditCheckpointOptions {
    * database). Without it only `GET /audit-logs/checkpoint` works (nothing is stored).
    */
   readonly store?: AuditCheckpointStore;
+  /**
+   * An append-only JSONL file each checkpoint `POST /audit-checkpoints` makes is also
+   * appended to (one signed checkpoint a line, fsynced), and `GET /audit-logs/verify`
+   * checks too (`serve api --checkpoint-file`). Keep it where the database's writers
+   * cannot reach; `hexarch-ctl audit verify --checkpoints FILE` checks the log against it.
+   */
+  readonly file?: string;
 }
 
 /** Options of `createServer`. */
@@ -96,8 +109,11 @@ export interface ServerOptions {
    */
   readonly auditLogger?: DecisionLogger;
   /**
-   * Where the approval routes find confirmation requests. Default: the Guardian's
-   * `confirmations`. Approvals and denials made here are recorded in `auditLogger`.
+   * Where the approval routes find confirmation requests, and where `/authorize` creates
+   * one for each `require_confirmation` answer. Default: the Guardian's `confirmations`.
+   * The Guardian must consume tokens from this same store (give it
+   * `borrowedConfirmations(store)`), or `/authorize` issues and checks no tokens. Requests,
+   * approvals and denials made here are recorded in `auditLogger`.
    */
   readonly confirmations?: ConfirmationStore;
   /**
@@ -128,10 +144,15 @@ export interface ServerOptions {
   /** Logging, or `false` for none. @default { level: "info" } */
   readonly logger?: false | ServerLoggerOptions;
   /**
-   * Trust `X-Forwarded-For` from a proxy in front (for client IPs in logs and rate limits).
+   * Which proxies in front to believe about the client's address (`X-Forwarded-For`, for
+   * logs and rate limits): a hop count (`1` for one load balancer; only when nothing
+   * reaches the server but through them), or the proxies' addresses and CIDR ranges (a
+   * list, or a string with commas; `loopback`, `linklocal`, `uniquelocal` name ranges).
+   * The client is the right-most address not trusted. `true` (believe every entry) is
+   * refused: any client could pick its own address.
    * @default false
    */
-  readonly trustProxy?: boolean;
+  readonly trustProxy?: TrustProxy;
   /**
    * Serve the OpenAPI document of every route at `GET /openapi.json` (public).
    * @default false

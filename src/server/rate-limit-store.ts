@@ -84,6 +84,12 @@ export interface RedisRateLimitStoreOptions {
   readonly onFallback?: (error: unknown) => void;
   /** @default 500 */
   readonly commandTimeoutMs?: number;
+  /**
+   * How long requests wait for the first connection before the instance counts alone: a
+   * request limiter must not hold requests for long.
+   * @default 500
+   */
+  readonly connectTimeoutMs?: number;
 }
 
 /** A Redis-backed store class for `@fastify/rate-limit`, and how to close its connection. */
@@ -125,6 +131,7 @@ export function redisRateLimitStore(
   const redis = new RedisConnection(target, {
     owner: "the HTTP rate limiter",
     commandTimeoutMs: options.commandTimeoutMs ?? 500,
+    connectTimeoutMs: options.connectTimeoutMs ?? 500,
   });
   const local = new LocalWindows();
   let aloneUntil = 0;

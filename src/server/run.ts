@@ -32,6 +32,14 @@ export interface StartServerOptions extends ServerOptions {
    * @default 10000
    */
   readonly shutdownTimeoutMs?: number;
+  /**
+   * How long closing the audit log and the stores may take on shutdown, in ms, after the
+   * requests in flight: one that does not close by then is left behind and reported as an
+   * error. The audit log has its own bound (`closeTimeoutMs` of the DecisionLogger, 5000 by
+   * default) within this one.
+   * @default 10000
+   */
+  readonly closeTimeoutMs?: number;
 }
 
 /** How a shutdown went. */
@@ -72,13 +80,18 @@ const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(Strin
  * ```
  */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  // What the audit log's close() reported: records it could not write.
+  let auditUnwritten: number | undefined;
   const closeBackends = async (): Promise<Error[]> => {
+    const boundMs = options.closeTimeoutMs ?? 10_000;
     const results = await Promise.allSettled([
-      (async () => options.auditLogger?.close())(),
-      options.guardian.close(),
-      (async () => options.confirmations?.close?.())(),
-      (async () => options.apiPolicies?.close())(),
-      (async () => options.apiKeys?.close())(),
+      bounded("audit log", boundMs, async () => {
+        auditUnwritten = (await options.auditLogger?.close())?.unwritten;
+      }),
+      bounded("guardian", boundMs, () => options.guardian.close()),
+      bounded("confirmation store", boundMs, async () => options.confirmations?.close?.()),
+      bounded("API policy store", boundMs, async () => options.apiPolicies?.close()),
+      bounded("API key store", boundMs, async () => options.apiKeys?.close()),
     ]);
     return results.flatMap((r) => (r.status === "rejected" ? [asError(r.reason)] : []));
   };
@@ -139,11 +152,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         clearTimeout(timer);
       }
       errors.push(...(await closeBackends()));
-      // What the log took but never wrote: it stayed queued because the store failed.
-      const stats = options.auditLogger?.stats;
-      const unwrittenRecords = stats
-        ? Math.max(0, stats.recorded - stats.written - stats.dropped)
-        : 0;
+      // What the log took but never wrote: the store failed, or did not answer in time.
+      // (Durable records whose write failed were refused to their callers: not counted.)
+      const unwrittenRecords = auditUnwritten ?? options.auditLogger?.pending ?? 0;
       if (unwrittenRecords > 0)
         errors.push(new Error(`${unwrittenRecords} audit records could not be written`));
       for (const err of errors) app.log.error({ err }, "shutdown: %s", err.message);
@@ -168,6 +179,25 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   };
   if (options.handleSignals ?? true) for (const s of signals) process.on(s, onSignal);
   return { app, url: address, port, close: () => close(), closed };
+}
+
+/** Runs `close`, giving up after `ms` with an error that names what did not close. */
+async function bounded(what: string, ms: number, close: () => Promise<unknown>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const work = close();
+  const timeout = new Promise<never>((_, fail) => {
+    timer = setTimeout(
+      () => fail(new Error(`the ${what} did not close within ${ms} ms; left behind`)),
+      ms,
+    );
+    timer.unref();
+  });
+  try {
+    await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+    work.catch(() => {}); // a late failure has nobody left to tell
+  }
 }
 
 function isLoopback(host: string): boolean {

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { DecisionLogger } from "../../src/audit/decision-logger.ts";
+import { SQLITE_MIGRATIONS } from "../../src/audit/sqlite/migrations.ts";
 import type { AuditRecord, AuditStore } from "../../src/audit/types.ts";
 import { uuidv7 } from "../../src/util/uuid.ts";
 
@@ -13,6 +14,9 @@ export interface AuditFixture {
   readonly sql: (statement: string) => Promise<void>;
   readonly cleanup?: () => Promise<void>;
 }
+
+/** The latest migration (both dialects have the same list). */
+const LATEST = SQLITE_MIGRATIONS.length;
 
 let clock = Date.UTC(2026, 10, 25, 12);
 export function record(over: Partial<AuditRecord> = {}): AuditRecord {
@@ -58,44 +62,29 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
         ]);
         expect((await logger.getPolicyStats("m")).totalDecisions).toBe(1);
         const again = await f.store.migrate();
-        expect(again.map((m) => m.status)).toEqual([
-          "already applied",
-          "already applied",
-          "already applied",
-          "already applied",
-          "already applied",
-          "already applied",
-          "already applied",
-        ]);
+        expect(again.map((m) => m.status)).toEqual(
+          Array.from({ length: LATEST }, () => "already applied"),
+        );
         const back = await f.store.rollback();
-        expect(back[0]).toMatchObject({ version: 7, direction: "down", status: "rolled back" });
-        await f.store.rollback();
-        await f.store.rollback();
-        await f.store.rollback();
-        await f.store.rollback();
-        await f.store.rollback();
+        expect(back[0]).toMatchObject({
+          version: LATEST,
+          direction: "down",
+          status: "rolled back",
+        });
+        for (let i = 2; i < LATEST; i++) await f.store.rollback();
         const up = await f.store.migrate();
-        expect(up.map((m) => [m.version, m.status])).toEqual([
-          [1, "already applied"],
-          [2, "applied"],
-          [3, "applied"],
-          [4, "applied"],
-          [5, "applied"],
-          [6, "applied"],
-          [7, "applied"],
-        ]);
+        expect(up.map((m) => [m.version, m.status])).toEqual(
+          Array.from({ length: LATEST }, (_, i) => [
+            i + 1,
+            i === 0 ? "already applied" : "applied",
+          ]),
+        );
         // Re-applied, the stats table is rebuilt from the stored records.
         expect((await logger.getPolicyStats("m")).totalDecisions).toBe(1);
-        for (let i = 0; i < 7; i++) await f.store.rollback();
-        expect((await f.store.migrate()).map((m) => m.status)).toEqual([
-          "applied",
-          "applied",
-          "applied",
-          "applied",
-          "applied",
-          "applied",
-          "applied",
-        ]);
+        for (let i = 0; i < LATEST; i++) await f.store.rollback();
+        expect((await f.store.migrate()).map((m) => m.status)).toEqual(
+          Array.from({ length: LATEST }, () => "applied"),
+        );
         expect(await f.store.query({})).toHaveLength(0);
       }),
     );
@@ -249,16 +238,32 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
         expect(await logger.cleanupOldRecords({ days: 30, dryRun: true })).toBe(3);
         expect(await f.store.query({})).toHaveLength(4); // a dry run deletes nothing
         expect(await logger.cleanupBySeverity({ allowed: 30 })).toBe(2);
-        expect(await logger.verify()).toEqual({ ok: true, checked: 3 });
+        // Records 2 and 4 remain, and the chained prune record (5) that removed 1 and 3.
+        expect(await logger.verify()).toEqual({ ok: true, checked: 3, prunes: 1, pruned: 2 });
         expect(await logger.getPolicyStats("safe_delete")).toMatchObject({
           totalDecisions: 2,
           allowed: 1,
           blocked: 1,
         });
         expect(await logger.cleanupOldRecords({ days: 30 })).toBe(1);
-        expect(await logger.verify()).toEqual({ ok: true, checked: 1 });
+        expect(await logger.verify()).toEqual({ ok: true, checked: 3, prunes: 2, pruned: 3 });
         await f.store.append([record({ timestamp: new Date().toISOString() })]);
-        expect(await logger.verify()).toEqual({ ok: true, checked: 2 });
+        expect(await logger.verify()).toEqual({ ok: true, checked: 4, prunes: 2, pruned: 3 });
+        // Each prune says what it removed, when, by whom and why.
+        const prunes = (await f.store.chain(0, 100)).filter(
+          (e) => "kind" in e && e.kind === "prune",
+        );
+        expect(prunes).toMatchObject([
+          {
+            seq: 5,
+            fromSeq: 1,
+            toSeq: 3,
+            removed: 2,
+            runs: 2,
+            reason: expect.stringContaining("allowed"),
+          },
+          { seq: 6, fromSeq: 2, toSeq: 2, removed: 1, runs: 1 },
+        ]);
       }),
     );
 
@@ -294,30 +299,18 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
       "reports each migration as applied or pending without applying any",
       withLogger(async (_logger, f) => {
         const before = await f.store.migrationStatus();
-        expect(before.map((m) => [m.version, m.appliedAt])).toEqual([
-          [1, null],
-          [2, null],
-          [3, null],
-          [4, null],
-          [5, null],
-          [6, null],
-          [7, null],
-        ]);
+        expect(before.map((m) => [m.version, m.appliedAt])).toEqual(
+          Array.from({ length: LATEST }, (_, i) => [i + 1, null]),
+        );
         await f.store.migrate();
         const after = await f.store.migrationStatus();
         expect(
           after.every((m) => m.appliedAt !== null && !Number.isNaN(Date.parse(m.appliedAt))),
         ).toBe(true);
         await f.store.rollback();
-        expect((await f.store.migrationStatus()).map((m) => m.appliedAt === null)).toEqual([
-          false,
-          false,
-          false,
-          false,
-          false,
-          false,
-          true,
-        ]);
+        expect((await f.store.migrationStatus()).map((m) => m.appliedAt === null)).toEqual(
+          Array.from({ length: LATEST }, (_, i) => i === LATEST - 1),
+        );
       }),
     );
   });

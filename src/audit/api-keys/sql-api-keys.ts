@@ -9,7 +9,14 @@ import { randomBytes } from "node:crypto";
 import { GuardrailError } from "../../errors.ts";
 import type { SqlRunner } from "../confirmations/sql-confirmations.ts";
 import { apiKeyIdOf, apiKeyMatches, generateApiKey, hashApiKey } from "./keys.ts";
-import type { ApiKey, ApiKeyCheck, ApiKeyScope, ApiKeyStore, CreatedApiKey } from "./types.ts";
+import type {
+  ApiKey,
+  ApiKeyCheck,
+  ApiKeyScope,
+  ApiKeyStore,
+  ApiKeySubject,
+  CreatedApiKey,
+} from "./types.ts";
 
 /** Options the SQL key stores share. */
 export interface ApiKeyStoreOptions {
@@ -28,11 +35,29 @@ type Row = Record<string, unknown>;
 const textOrNull = (v: unknown): string | null =>
   v === null || v === undefined ? null : String(v);
 
+/** The subject with only its non-empty string fields; `undefined` when none is left. */
+export function normalSubject(subject: ApiKeySubject | undefined): ApiKeySubject | undefined {
+  if (subject === undefined || subject === null) return undefined;
+  const out: { userId?: string; tenantId?: string } = {};
+  if (typeof subject.userId === "string" && subject.userId !== "") out.userId = subject.userId;
+  if (typeof subject.tenantId === "string" && subject.tenantId !== "")
+    out.tenantId = subject.tenantId;
+  return out.userId === undefined && out.tenantId === undefined ? undefined : out;
+}
+
+/** A stored subject (JSON text or NULL). Unreadable text throws: the key fails closed (503). */
+function subjectOf(v: unknown): ApiKeySubject | undefined {
+  if (v === null || v === undefined) return undefined;
+  return normalSubject(JSON.parse(String(v)) as ApiKeySubject);
+}
+
 function toKey(row: Row): ApiKey {
+  const subject = subjectOf(row.subject);
   return {
     id: String(row.id),
     name: String(row.name),
     scopes: JSON.parse(String(row.scopes)) as ApiKeyScope[],
+    ...(subject && { subject }),
     created_at: String(row.created_at),
     revoked_at: textOrNull(row.revoked_at),
     last_used_at: textOrNull(row.last_used_at),
@@ -104,27 +129,37 @@ export class SqlApiKeys implements ApiKeyStore {
   async create(input: {
     readonly name: string;
     readonly scopes: readonly ApiKeyScope[];
+    readonly subject?: ApiKeySubject;
   }): Promise<CreatedApiKey> {
     const pepper = await this.#secret();
     const { id, key } = generateApiKey();
+    const subject = normalSubject(input.subject);
     const apiKey: ApiKey = {
       id,
       name: input.name,
       scopes: [...new Set(input.scopes)],
+      ...(subject && { subject }),
       created_at: this.#now(),
       revoked_at: null,
       last_used_at: null,
     };
     await this.#db.run(
-      `INSERT INTO ${this.#keys} (id, name, scopes, key_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-      [id, apiKey.name, JSON.stringify(apiKey.scopes), hashApiKey(pepper, key), apiKey.created_at],
+      `INSERT INTO ${this.#keys} (id, name, scopes, subject, key_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+      [
+        id,
+        apiKey.name,
+        JSON.stringify(apiKey.scopes),
+        subject ? JSON.stringify(subject) : null,
+        hashApiKey(pepper, key),
+        apiKey.created_at,
+      ],
     );
     return { apiKey, key };
   }
 
   async list(): Promise<ApiKey[]> {
     const rows = await this.#db.all(
-      `SELECT id, name, scopes, created_at, revoked_at, last_used_at FROM ${this.#keys} ORDER BY created_at, id`,
+      `SELECT id, name, scopes, subject, created_at, revoked_at, last_used_at FROM ${this.#keys} ORDER BY created_at, id`,
       [],
     );
     return rows.map(toKey);
@@ -133,7 +168,7 @@ export class SqlApiKeys implements ApiKeyStore {
   async get(id: string): Promise<ApiKey | undefined> {
     const row = (
       await this.#db.all(
-        `SELECT id, name, scopes, created_at, revoked_at, last_used_at FROM ${this.#keys} WHERE id = ?`,
+        `SELECT id, name, scopes, subject, created_at, revoked_at, last_used_at FROM ${this.#keys} WHERE id = ?`,
         [id],
       )
     )[0];

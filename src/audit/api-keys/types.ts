@@ -1,6 +1,6 @@
 /**
  * API keys of the decision server: named credentials with scopes, stored beside the audit
- * log (audit migration 6) as keyed hashes only. The secret is shown once, at creation.
+ * log (audit migrations 6 and 8) as keyed hashes only. The secret is shown once, at creation.
  *
  * @module
  */
@@ -37,12 +37,26 @@ export const API_KEY_SCOPES: readonly ApiKeyScope[] = [
   "*",
 ];
 
+/**
+ * Who a key acts for, fixed when it is made: the server puts these values in place of
+ * the `userId`/`user_id` and `tenantId`/`tenant_id` a bound key sends in a context, so a
+ * key for one user cannot pass as another (`allowed_users`, per-user limits).
+ */
+export interface ApiKeySubject {
+  /** The user every decision of this key is for. */
+  readonly userId?: string;
+  /** The tenant every decision of this key is for. */
+  readonly tenantId?: string;
+}
+
 /** A stored key, as listed: never its secret nor its hash. */
 export interface ApiKey {
   /** The key id: not secret, part of the key itself (`hxk_<id>…`). */
   readonly id: string;
   readonly name: string;
   readonly scopes: readonly ApiKeyScope[];
+  /** Who the key acts for; absent for a key bound to no one (its context claims stand). */
+  readonly subject?: ApiKeySubject;
   /** ISO 8601 UTC. */
   readonly created_at: string;
   /** ISO 8601 UTC; `null` while the key is in force. */
@@ -73,6 +87,8 @@ export interface ApiKeyStore {
   create(input: {
     readonly name: string;
     readonly scopes: readonly ApiKeyScope[];
+    /** Who the key acts for (an empty subject binds nothing). */
+    readonly subject?: ApiKeySubject;
   }): Promise<CreatedApiKey>;
   /** Every key, by creation time. */
   list(): Promise<ApiKey[]>;

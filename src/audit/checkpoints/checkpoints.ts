@@ -8,6 +8,7 @@
 import { uuidv7 } from "../../util/uuid.ts";
 import type { DecisionLogger } from "../decision-logger.ts";
 import type { VerifyResult } from "../hash-chain.ts";
+import type { PrunedRun } from "../types.ts";
 import type { CheckpointSigner } from "./signing.ts";
 import type {
   AuditCheckpoint,
@@ -26,6 +27,20 @@ export interface AuditVerification {
   readonly head?: { readonly seq: number; readonly hash: string };
 }
 
+/** Whether `seq` lies inside (not at the end of) one of the runs, sorted by `seq`. */
+function insideRun(runs: readonly PrunedRun[], seq: number): boolean {
+  let lo = 0;
+  let hi = runs.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const r = runs[mid] as PrunedRun;
+    if (seq < r.seq) hi = mid - 1;
+    else if (seq >= r.toSeq) lo = mid + 1;
+    else return true;
+  }
+  return false;
+}
+
 /** Reads page by page: every stored checkpoint, newest first. */
 export async function allCheckpoints(store: AuditCheckpointStore): Promise<AuditCheckpoint[]> {
   const out: AuditCheckpoint[] = [];
@@ -41,9 +56,10 @@ export async function allCheckpoints(store: AuditCheckpointStore): Promise<Audit
  * Walks the chain once (recomputing every record's hash from its stored columns) and checks
  * each checkpoint on the way: its signature must be the signer's, and the entry at its
  * `seq` must still have its `headHash`. A chain rewritten with every hash recomputed passes
- * the walk but not a checkpoint taken before the rewrite. Checkpoints under another key id,
- * at positions retention folded into the chain's start, or past a broken record are
- * counted as `skipped`.
+ * the walk but not a checkpoint taken before the rewrite. A checkpoint whose position a
+ * chained prune record removed is accounted for (`pruned`): exactly at a run's end (prunes
+ * cut their runs at stored checkpoints), by the run's listing inside one. Checkpoints under
+ * another key id or past a broken record are counted as `skipped`.
  *
  * List the checkpoints before calling (as {@link allCheckpoints} does): the walk then ends
  * at a head no older than any of them.
@@ -70,11 +86,12 @@ export async function verifyWithCheckpoints(
       else bySeq.set(c.seq, [c]);
     }
   }
-  let start: number | undefined;
   let last: { seq: number; hash: string } | undefined;
+  const runs: PrunedRun[] = [];
+  let pruned = 0;
   const chain = await logger.verify({
+    onPruned: (run) => runs.push(run),
     onEntry: (seq, hash) => {
-      start ??= seq; // the first call is the chain's start
       last = { seq, hash };
       const here = bySeq.get(seq);
       if (!here) return;
@@ -87,8 +104,13 @@ export async function verifyWithCheckpoints(
   });
   for (const [seq, left] of bySeq) {
     for (const c of left) {
-      if ((start !== undefined && seq < start) || !chain.ok) {
+      if (!chain.ok) {
         skipped++;
+      } else if (insideRun(runs, seq)) {
+        // Removed by a chained prune record that lists its run: accounted for, though only
+        // a run's last hash (where prunes cut at stored checkpoints) can be compared.
+        checked++;
+        pruned++;
       } else {
         checked++;
         const beyond = last === undefined || seq > last.seq;
@@ -108,6 +130,7 @@ export async function verifyWithCheckpoints(
       ok: first === undefined,
       checked,
       skipped,
+      ...(pruned > 0 && { pruned }),
       ...(first && { firstBadCheckpointId: first.checkpoint.id, problem: first.problem }),
     },
     ...(chain.ok && last && { head: last }),

@@ -14,7 +14,7 @@ export interface AuditCheckpoint {
   readonly seq: number;
   /** The hash of the entry at `seq` (the genesis hash of an empty log). */
   readonly headHash: string;
-  /** Entries (records and tombstones) checked from the chain's start to `seq`. */
+  /** Entries (records and prune records) checked from the genesis to `seq`. */
   readonly records: number;
   /** When it was taken, ISO 8601 UTC. */
   readonly createdAt: string;
@@ -57,10 +57,15 @@ export interface CheckpointVerifyResult {
   /** Checkpoints checked (signature and place in the chain). */
   readonly checked: number;
   /**
-   * Checkpoints that could not be checked: signed with another key id, or at a position
-   * retention has since folded into the chain's start, or past the first broken record.
+   * Checkpoints that could not be checked: signed with another key id, or past the first
+   * broken record.
    */
   readonly skipped: number;
+  /**
+   * Of those checked, checkpoints whose position a chained prune record removed (only when
+   * there are any): explained by the prune's listing, not by the entry itself.
+   */
+  readonly pruned?: number;
   /** The first failing checkpoint, by position in the chain. */
   readonly firstBadCheckpointId?: string;
   /** Why it fails. */

@@ -16,7 +16,11 @@ export interface PgResult {
 /** The slice of a `pg` client this store uses (we do not take the type from `pg`, to not depend on it). */
 export interface PgClientLike {
   query(text: string, values?: unknown[]): Promise<PgResult>;
-  release(): void;
+  /** Back to the pool; with an error (or `true`) the connection is closed instead. */
+  release(err?: Error | boolean): void;
+  /** `pg` reports a connection lost while checked out as an `error` event. */
+  on?(event: "error", listener: (err: Error) => void): unknown;
+  removeListener?(event: "error", listener: (err: Error) => void): unknown;
 }
 
 /** The slice of a `pg.Pool` this store uses; pass your own pool to share it. */
@@ -35,17 +39,61 @@ export interface PgConnectionConfig {
   /** Default: `PGPASSWORD`. */
   readonly password?: string;
   readonly ssl?: boolean | Record<string, unknown>;
+  /** A `postgres://` URL; its parts win over the fields above. */
+  readonly connectionString?: string;
   /** @default 10 */
   readonly max?: number;
+  /**
+   * How long opening a connection (TCP, TLS, authentication) or waiting for a free one
+   * may take, in ms. Default: `HEXARCH_PG_CONNECT_TIMEOUT_MS`, else 5000.
+   */
+  readonly connectTimeoutMs?: number;
+  /**
+   * How long the client waits for the answer to one statement, in ms, before it gives up
+   * and drops the connection (PostgreSQL then rolls the transaction back). Enforced by
+   * this process, so it holds against a server that stopped answering. Default:
+   * `HEXARCH_PG_STATEMENT_TIMEOUT_MS`, else 30000.
+   */
+  readonly statementTimeoutMs?: number;
+  /**
+   * How long an unused pooled connection stays open, in ms. Default:
+   * `HEXARCH_PG_IDLE_TIMEOUT_MS`, else 10000.
+   */
+  readonly idleTimeoutMs?: number;
 }
 
+/** The timeouts every pool the library opens gets, unless configured otherwise. */
+export const PG_TIMEOUT_DEFAULTS = {
+  connectTimeoutMs: 5000,
+  statementTimeoutMs: 30_000,
+  idleTimeoutMs: 10_000,
+} as const;
+
+/** A timeout from the settings, else the environment, else the default; checked. */
+function timeoutOf(
+  name: keyof typeof PG_TIMEOUT_DEFAULTS,
+  given: number | undefined,
+  envName: string,
+): number {
+  const raw = given ?? process.env[envName]?.trim();
+  const value = raw === undefined || raw === "" ? PG_TIMEOUT_DEFAULTS[name] : Number(raw);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new GuardrailError(
+      `${given === undefined ? envName : name} must be a whole number of milliseconds above 0, got '${String(raw)}'`,
+    );
+  return value;
+}
+
+/** Whether a connection argument is a pool already open (anything with `connect()`). */
 export function isPool(v: unknown): v is PgPoolLike {
   return v !== null && typeof v === "object" && typeof (v as PgPoolLike).connect === "function";
 }
 
 /**
  * Opens a `pg.Pool` from a connection string or settings. `pg` is an optional peer
- * dependency, loaded only here.
+ * dependency, loaded only here. Every pool gets connect, statement and idle timeouts
+ * ({@link PG_TIMEOUT_DEFAULTS}) and TCP keep-alive, so a server that accepts connections
+ * and never answers fails calls instead of hanging them (and `close()` with them).
  */
 export async function openPool(config: string | PgConnectionConfig): Promise<PgPoolLike> {
   let pg: {
@@ -61,9 +109,34 @@ export async function openPool(config: string | PgConnectionConfig): Promise<PgP
   }
   const Pool = pg.Pool ?? pg.default?.Pool;
   if (!Pool) throw new GuardrailError("the 'pg' package has no Pool export");
-  const settings =
-    typeof config === "string"
-      ? { connectionString: config }
-      : { ...config, password: config.password ?? process.env.PGPASSWORD, max: config.max ?? 10 };
-  return new Pool(settings);
+  const given: PgConnectionConfig =
+    typeof config === "string" ? { connectionString: config } : config;
+  const { connectTimeoutMs, statementTimeoutMs, idleTimeoutMs, ...rest } = given;
+  const settings = {
+    ...rest,
+    ...(typeof config !== "string" && { password: config.password ?? process.env.PGPASSWORD }),
+    max: given.max ?? 10,
+    connectionTimeoutMillis: timeoutOf(
+      "connectTimeoutMs",
+      connectTimeoutMs,
+      "HEXARCH_PG_CONNECT_TIMEOUT_MS",
+    ),
+    // Client-side: `statement_timeout` would need the server to answer, and PgBouncer
+    // refuses it as a startup parameter.
+    query_timeout: timeoutOf(
+      "statementTimeoutMs",
+      statementTimeoutMs,
+      "HEXARCH_PG_STATEMENT_TIMEOUT_MS",
+    ),
+    idleTimeoutMillis: timeoutOf("idleTimeoutMs", idleTimeoutMs, "HEXARCH_PG_IDLE_TIMEOUT_MS"),
+    keepAlive: true,
+  };
+  const pool = new Pool(settings) as PgPoolLike & {
+    on?(event: "error", listener: (err: Error) => void): unknown;
+  };
+  // An idle connection that breaks (the server restarted, a proxy cut it) is reported as
+  // an "error" event on the pool, which would crash the process without a listener. The
+  // pool drops that connection; the next statement opens another or fails with the cause.
+  pool.on?.("error", () => {});
+  return pool;
 }

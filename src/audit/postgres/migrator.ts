@@ -5,6 +5,8 @@
  * @module
  */
 
+import { PRUNE_MIGRATION } from "../migrations.ts";
+import { adoptionStatements, numbered } from "../prune.ts";
 import type { MigrationResult, MigrationStatus } from "../types.ts";
 import type { PgClientLike, PgPoolLike } from "./connection.ts";
 import { POSTGRES_MIGRATIONS } from "./migrations.ts";
@@ -16,6 +18,23 @@ export interface Migrator {
   readonly table: string;
   tx<T>(fn: (c: PgClientLike) => Promise<T>): Promise<T>;
   pool(): Promise<PgPoolLike>;
+}
+
+/**
+ * The second half of {@link PRUNE_MIGRATION}: earlier retention's tombstones and folded
+ * start become one chained prune record (head row locked; `search_path` is the schema).
+ */
+async function adoptLegacyRetention(c: PgClientLike): Promise<void> {
+  const chain = (
+    await c.query(
+      "SELECT start_seq, start_hash, head_seq, head_hash FROM hexarch_chain WHERE id = 1 FOR UPDATE",
+    )
+  ).rows[0];
+  const tombstones = (
+    await c.query("SELECT seq, prev_hash, hash FROM hexarch_tombstones ORDER BY seq")
+  ).rows;
+  for (const [sql, params] of adoptionStatements(chain, tombstones, Date.now()))
+    await c.query(numbered(sql), [...params]);
 }
 
 const lock = (c: PgClientLike, schema: string) =>
@@ -36,6 +55,7 @@ export async function migrateUp(m: Migrator): Promise<readonly MigrationResult[]
         if (done.rows.length > 0) return "already applied" as const;
         await c.query(`SET LOCAL search_path TO "${m.schema}"`);
         for (const sql of step.up) await c.query(sql);
+        if (step.version === PRUNE_MIGRATION) await adoptLegacyRetention(c);
         await c.query(`INSERT INTO ${m.table} VALUES ($1, $2, $3)`, [
           step.version,
           step.name,

@@ -8,24 +8,38 @@
 import { GuardrailError } from "../../errors.ts";
 import { GENESIS } from "../hash-chain.ts";
 import {
+  cutRuns,
+  cutsSql,
+  defaultActor,
+  defaultReason,
+  numbered,
+  pruneStatements,
+  runsSql,
+  toRuns,
+} from "../prune.ts";
+import {
   COUNTED_IN_STATS,
   chainBatch,
   DECISION_COLUMNS,
   historySql,
   mergeChain,
+  rowToPrune,
   rowToRecord,
+  rowToRun,
   rowToTombstone,
 } from "../rows.ts";
-import type {
-  AuditOutcome,
-  AuditQuery,
-  AuditRecord,
-  AuditStore,
-  ChainedRecord,
-  MigrationResult,
-  MigrationStatus,
-  PolicyCounts,
-  Tombstone,
+import {
+  AuditChainDamageError,
+  type AuditOutcome,
+  type AuditQuery,
+  type AuditRecord,
+  type AuditStore,
+  type ChainEntry,
+  type ChainedRecord,
+  type MigrationResult,
+  type MigrationStatus,
+  type PolicyCounts,
+  type PruneOptions,
 } from "../types.ts";
 import {
   isPool,
@@ -129,16 +143,23 @@ export class PostgresAuditStore implements AuditStore {
 
   async #tx<T>(fn: (c: PgClientLike) => Promise<T>): Promise<T> {
     const client = await (await this.#getPool()).connect();
+    // A connection lost while checked out is an "error" event, which would crash the
+    // process without a listener; the statement in flight fails with it anyway.
+    const onLost = (): void => {};
+    client.on?.("error", onLost);
     try {
       await client.query("BEGIN");
       const result = await fn(client);
       await client.query("COMMIT");
+      client.removeListener?.("error", onLost);
+      client.release();
       return result;
     } catch (err) {
-      await client.query("ROLLBACK").catch(() => {});
+      // Drop the connection rather than ROLLBACK on it: after a statement timeout it may be
+      // stuck, and a ROLLBACK would wait out another one. PostgreSQL rolls back on close.
+      client.removeListener?.("error", onLost);
+      client.release(err instanceof Error ? err : true);
       throw err;
-    } finally {
-      client.release();
     }
   }
 
@@ -273,7 +294,7 @@ export class PostgresAuditStore implements AuditStore {
   async prune(
     before: string,
     outcomes: readonly AuditOutcome[],
-    options: { readonly dryRun?: boolean } = {},
+    options: PruneOptions = {},
   ): Promise<number> {
     if (outcomes.length === 0) return 0;
     await this.#ready();
@@ -285,16 +306,31 @@ export class PostgresAuditStore implements AuditStore {
       ]);
       return Number(r.rows[0]?.n ?? 0);
     }
+    const who = {
+      actor: options.actor ?? defaultActor(),
+      reason: options.reason ?? defaultReason(before, outcomes),
+      now: Date.now(),
+    };
     return this.#tx(async (c) => {
-      // Lock the chain so no writer appends while the prefix is folded.
-      await c.query(`SELECT 1 FROM ${this.#t("hexarch_chain")} WHERE id = 1 FOR UPDATE`);
-      await c.query(
-        `INSERT INTO ${this.#t("hexarch_tombstones")} SELECT seq, decision_id, prev_hash, hash ${match}`,
-        [before, outcomes],
+      // Lock the chain's head: the prune record is chained after it, and no writer appends
+      // meanwhile.
+      const head = (
+        await c.query(
+          `SELECT head_seq, head_hash FROM ${this.#t("hexarch_chain")} WHERE id = 1 FOR UPDATE`,
+        )
+      ).rows[0];
+      if (!head) throw new GuardrailError("the audit chain's state row (hexarch_chain) is missing");
+      const params = [before, outcomes];
+      const runs = cutRuns(
+        toRuns((await c.query(runsSql(match, this.#t("hexarch_decisions")), params)).rows),
+        (await c.query(cutsSql(match, this.#t("hexarch_audit_checkpoints")), params)).rows.map(
+          (r) => ({ seq: Number(r.seq), hash: String(r.hash) }),
+        ),
       );
+      if (runs.length === 0) return 0;
       const gone = await c.query(
         `SELECT policy_id, decision, CASE WHEN decision = 'blocked' THEN reason ELSE '' END AS reason, count(*) AS n ${match} AND ${COUNTED_IN_STATS} GROUP BY 1, 2, 3`,
-        [before, outcomes],
+        params,
       );
       for (const g of gone.rows) {
         await c.query(
@@ -302,32 +338,35 @@ export class PostgresAuditStore implements AuditStore {
           [Number(g.n), String(g.policy_id), String(g.decision), String(g.reason)],
         );
       }
-      const removed = (await c.query(`DELETE ${match}`, [before, outcomes])).rowCount ?? 0;
-      const oldest = await c.query(`SELECT min(seq) AS s FROM ${this.#t("hexarch_decisions")}`);
-      const limit =
-        oldest.rows[0]?.s === null ? Number.MAX_SAFE_INTEGER : Number(oldest.rows[0]?.s);
-      const last = await c.query(
-        `SELECT seq, hash FROM ${this.#t("hexarch_tombstones")} WHERE seq < $1 ORDER BY seq DESC LIMIT 1`,
-        [limit],
+      const removed = (await c.query(`DELETE ${match}`, params)).rowCount ?? 0;
+      // The removal itself goes into the chain: one prune record listing every run.
+      const { statements } = pruneStatements(
+        runs,
+        { seq: Number(head.head_seq), hash: String(head.head_hash) },
+        who,
+        `"${this.schema}".`,
       );
-      const row = last.rows[0];
-      if (row) {
-        await c.query(
-          `UPDATE ${this.#t("hexarch_chain")} SET start_seq = $1, start_hash = $2 WHERE id = 1`,
-          [Number(row.seq), String(row.hash)],
-        );
-        await c.query(`DELETE FROM ${this.#t("hexarch_tombstones")} WHERE seq <= $1`, [
-          Number(row.seq),
-        ]);
-      }
+      for (const [sql, values] of statements) await c.query(numbered(sql), [...values]);
       return removed;
     });
   }
 
   /** {@inheritDoc AuditStore.chain} */
-  async chain(afterSeq: number, limit: number): Promise<readonly (ChainedRecord | Tombstone)[]> {
+  async chain(afterSeq: number, limit: number): Promise<readonly ChainEntry[]> {
     await this.#ready();
     const pool = await this.#getPool();
+    const prunes = (
+      await pool.query(
+        `SELECT * FROM ${this.#t("hexarch_prunes")} WHERE seq > $1 ORDER BY seq LIMIT $2`,
+        [afterSeq, limit],
+      )
+    ).rows.map(rowToPrune);
+    const runs = (
+      await pool.query(
+        `SELECT * FROM ${this.#t("hexarch_pruned_runs")} WHERE from_seq > $1 ORDER BY from_seq LIMIT $2`,
+        [afterSeq, limit],
+      )
+    ).rows.map(rowToRun);
     const records = (
       await pool.query(
         `SELECT * FROM ${this.#t("hexarch_decisions")} WHERE seq > $1 ORDER BY seq LIMIT $2`,
@@ -340,7 +379,7 @@ export class PostgresAuditStore implements AuditStore {
         [afterSeq, limit],
       )
     ).rows.map(rowToTombstone);
-    return mergeChain(records, tombs, limit);
+    return mergeChain([...records, ...prunes, ...runs], tombs, limit);
   }
 
   /** {@inheritDoc AuditStore.ends} */
@@ -351,17 +390,18 @@ export class PostgresAuditStore implements AuditStore {
     headHash: string;
   }> {
     await this.#ready();
-    const r =
-      (
-        await (
-          await this.#getPool()
-        ).query(`SELECT * FROM ${this.#t("hexarch_chain")} WHERE id = 1`)
-      ).rows[0] ?? {};
+    const r = (
+      await (await this.#getPool()).query(`SELECT * FROM ${this.#t("hexarch_chain")} WHERE id = 1`)
+    ).rows[0];
+    if (!r)
+      throw new AuditChainDamageError(
+        "the audit chain's state row (hexarch_chain id 1) is missing",
+      );
     return {
-      startSeq: Number(r.start_seq ?? 0),
+      startSeq: Number(r.start_seq),
       startHash: String(r.start_hash ?? GENESIS),
-      headSeq: Number(r.head_seq ?? 0),
-      headHash: String(r.head_hash ?? GENESIS),
+      headSeq: Number(r.head_seq),
+      headHash: String(r.head_hash),
     };
   }
 

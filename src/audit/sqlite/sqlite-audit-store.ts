@@ -8,24 +8,39 @@
 import { DatabaseSync } from "node:sqlite";
 import { GuardrailError } from "../../errors.ts";
 import { GENESIS } from "../hash-chain.ts";
+import { PRUNE_MIGRATION } from "../migrations.ts";
+import {
+  adoptionStatements,
+  cutRuns,
+  cutsSql,
+  defaultActor,
+  defaultReason,
+  pruneStatements,
+  runsSql,
+  toRuns,
+} from "../prune.ts";
 import {
   COUNTED_IN_STATS,
   historySql,
   mergeChain,
   type Row,
+  rowToPrune,
   rowToRecord,
+  rowToRun,
   rowToTombstone,
 } from "../rows.ts";
-import type {
-  AuditOutcome,
-  AuditQuery,
-  AuditRecord,
-  AuditStore,
-  ChainedRecord,
-  MigrationResult,
-  MigrationStatus,
-  PolicyCounts,
-  Tombstone,
+import {
+  AuditChainDamageError,
+  type AuditOutcome,
+  type AuditQuery,
+  type AuditRecord,
+  type AuditStore,
+  type ChainEntry,
+  type ChainedRecord,
+  type MigrationResult,
+  type MigrationStatus,
+  type PolicyCounts,
+  type PruneOptions,
 } from "../types.ts";
 import { SQLITE_MIGRATIONS } from "./migrations.ts";
 import { encodeBatch, SQLITE_PRAGMAS, SqliteAppender, transaction } from "./sqlite-append.ts";
@@ -105,6 +120,7 @@ export class SqliteAuditStore implements AuditStore {
           if (db.prepare("SELECT 1 FROM hexarch_migrations WHERE version = ?").get(m.version))
             return true;
           for (const sql of m.up) db.exec(sql);
+          if (m.version === PRUNE_MIGRATION) this.#adoptLegacyRetention();
           db.prepare("INSERT INTO hexarch_migrations VALUES (?, ?, ?)").run(
             m.version,
             m.name,
@@ -266,11 +282,24 @@ export class SqliteAuditStore implements AuditStore {
     };
   }
 
+  /** Earlier retention's tombstones and folded start become one chained prune record. */
+  #adoptLegacyRetention(): void {
+    const db = this.#db;
+    const chain = db
+      .prepare("SELECT start_seq, start_hash, head_seq, head_hash FROM hexarch_chain WHERE id = 1")
+      .get() as Row | undefined;
+    const tombstones = db
+      .prepare("SELECT seq, prev_hash, hash FROM hexarch_tombstones ORDER BY seq")
+      .all() as Row[];
+    for (const [sql, params] of adoptionStatements(chain, tombstones, Date.now()))
+      db.prepare(sql).run(...params);
+  }
+
   /** {@inheritDoc AuditStore.prune} */
   async prune(
     before: string,
     outcomes: readonly AuditOutcome[],
-    options: { readonly dryRun?: boolean } = {},
+    options: PruneOptions = {},
   ): Promise<number> {
     if (outcomes.length === 0) return 0;
     await this.#ready();
@@ -281,45 +310,62 @@ export class SqliteAuditStore implements AuditStore {
       const r = db.prepare(`SELECT count(*) AS n ${match}`).get(before, ...outcomes) as Row;
       return Number(r.n);
     }
+    const who = {
+      actor: options.actor ?? defaultActor(),
+      reason: options.reason ?? defaultReason(before, outcomes),
+      now: Date.now(),
+    };
     let removed = 0;
     this.#transaction(() => {
-      db.prepare(
-        `INSERT INTO hexarch_tombstones SELECT seq, decision_id, prev_hash, hash ${match}`,
-      ).run(before, ...outcomes);
+      const params = [before, ...outcomes];
+      const head = db.prepare("SELECT head_seq, head_hash FROM hexarch_chain WHERE id = 1").get() as
+        | Row
+        | undefined;
+      if (!head) throw new GuardrailError("the audit chain's state row (hexarch_chain) is missing");
+      const runs = cutRuns(
+        toRuns(db.prepare(runsSql(match, "hexarch_decisions")).all(...params) as Row[]),
+        (db.prepare(cutsSql(match, "hexarch_audit_checkpoints")).all(...params) as Row[]).map(
+          (r) => ({ seq: Number(r.seq), hash: String(r.hash) }),
+        ),
+      );
+      if (runs.length === 0) return;
       const gone = db
         .prepare(
           `SELECT policy_id, decision, CASE WHEN decision = 'blocked' THEN reason ELSE '' END AS reason, count(*) AS n ${match} AND ${COUNTED_IN_STATS} GROUP BY 1, 2, 3`,
         )
-        .all(before, ...outcomes) as Row[];
+        .all(...params) as Row[];
       const lower = db.prepare(
         "UPDATE hexarch_policy_counts SET n = n - ? WHERE policy_id = ? AND decision = ? AND reason = ?",
       );
       for (const g of gone) {
         lower.run(Number(g.n), String(g.policy_id), String(g.decision), String(g.reason));
       }
-      removed = Number(db.prepare(`DELETE ${match}`).run(before, ...outcomes).changes);
-      // Tombstones before the oldest remaining record form a prefix: fold them into the
-      // chain's starting point, so retention does not keep one row per record forever.
-      const oldest = db.prepare("SELECT min(seq) AS s FROM hexarch_decisions").get() as Row;
-      const limit = oldest.s === null ? Number.MAX_SAFE_INTEGER : Number(oldest.s);
-      const last = db
-        .prepare("SELECT seq, hash FROM hexarch_tombstones WHERE seq < ? ORDER BY seq DESC LIMIT 1")
-        .get(limit) as Row | undefined;
-      if (last) {
-        db.prepare("UPDATE hexarch_chain SET start_seq = ?, start_hash = ? WHERE id = 1").run(
-          Number(last.seq),
-          String(last.hash),
-        );
-        db.prepare("DELETE FROM hexarch_tombstones WHERE seq <= ?").run(Number(last.seq));
-      }
+      removed = Number(db.prepare(`DELETE ${match}`).run(...params).changes);
+      // The removal itself goes into the chain: one prune record listing every run.
+      const { statements } = pruneStatements(
+        runs,
+        { seq: Number(head.head_seq), hash: String(head.head_hash) },
+        who,
+      );
+      for (const [sql, values] of statements) db.prepare(sql).run(...values);
     }, "IMMEDIATE");
     return removed;
   }
 
   /** {@inheritDoc AuditStore.chain} */
-  async chain(afterSeq: number, limit: number): Promise<readonly (ChainedRecord | Tombstone)[]> {
+  async chain(afterSeq: number, limit: number): Promise<readonly ChainEntry[]> {
     await this.#ready();
     const db = this.#db;
+    const prunes = (
+      db
+        .prepare("SELECT * FROM hexarch_prunes WHERE seq > ? ORDER BY seq LIMIT ?")
+        .all(afterSeq, limit) as Row[]
+    ).map(rowToPrune);
+    const runs = (
+      db
+        .prepare("SELECT * FROM hexarch_pruned_runs WHERE from_seq > ? ORDER BY from_seq LIMIT ?")
+        .all(afterSeq, limit) as Row[]
+    ).map(rowToRun);
     const records = (
       db
         .prepare("SELECT * FROM hexarch_decisions WHERE seq > ? ORDER BY seq LIMIT ?")
@@ -330,7 +376,7 @@ export class SqliteAuditStore implements AuditStore {
         .prepare("SELECT * FROM hexarch_tombstones WHERE seq > ? ORDER BY seq LIMIT ?")
         .all(afterSeq, limit) as Row[]
     ).map(rowToTombstone);
-    return mergeChain(records, tombs, limit);
+    return mergeChain([...records, ...prunes, ...runs], tombs, limit);
   }
 
   /** {@inheritDoc AuditStore.ends} */
@@ -341,7 +387,11 @@ export class SqliteAuditStore implements AuditStore {
     headHash: string;
   }> {
     await this.#ready();
-    const r = this.#db.prepare("SELECT * FROM hexarch_chain WHERE id = 1").get() as Row;
+    const r = this.#db.prepare("SELECT * FROM hexarch_chain WHERE id = 1").get() as Row | undefined;
+    if (!r)
+      throw new AuditChainDamageError(
+        "the audit chain's state row (hexarch_chain id 1) is missing",
+      );
     return {
       startSeq: Number(r.start_seq),
       startHash: String(r.start_hash ?? GENESIS),

@@ -46,8 +46,10 @@ interface ServeFlags extends StoreFlags {
   readonly corsOrigins?: string;
   readonly rateLimit: number;
   readonly rateLimitIp: number;
-  readonly trustProxy?: boolean;
+  readonly trustProxy?: number | string;
   readonly logLevel: string;
+  readonly durable?: boolean;
+  readonly checkpointFile?: string;
 }
 
 /** `1`, `true`, `yes`, `on` (any case): an environment switch that is on. */
@@ -61,6 +63,21 @@ function wholeNumber(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
       throw usageError(`${name} must be a whole number from ${min} to ${max}, not '${value}'`);
     return n;
   };
+}
+
+/**
+ * `--trust-proxy`: a hop count, or addresses and ranges (checked when the server starts).
+ * `true` is refused: believing every X-Forwarded-For entry lets any client pick its address.
+ */
+function trustProxyFlag(value: string): number | string {
+  const v = value.trim();
+  if (/^(true|yes|on|all|\*)$/i.test(v))
+    throw usageError(
+      `--trust-proxy ${v} would believe every X-Forwarded-For entry, so any client could pick its own address and rate-limit bucket: give the number of proxies in front (--trust-proxy 1) or their addresses (--trust-proxy 10.0.0.0/8,127.0.0.1)`,
+    );
+  if (/^\d+$/.test(v)) return wholeNumber("--trust-proxy", 1, 16)(v);
+  if (v === "") throw usageError("--trust-proxy needs a hop count or proxy addresses");
+  return v;
 }
 
 const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -81,6 +98,14 @@ export function serveCommand(program: Command, io: CliIo): void {
       )
       .option("--policy-file <file>", "policy file (default: the one the library would load)")
       .option("--init-db", "apply the audit schema's migrations before listening")
+      .option(
+        "--checkpoint-file <file>",
+        "append every signed audit checkpoint to this JSONL file too (needs HEXARCH_AUDIT_HMAC_KEY); keep it out of the database writers' reach",
+      )
+      .option(
+        "--durable",
+        "answer /authorize only after its audit record is committed (also HEXARCH_AUDIT_DURABLE=true)",
+      )
       .addOption(
         new Option("--api-token <token>", "bearer token every private route requires").env(
           "HEXARCH_API_TOKEN",
@@ -112,7 +137,11 @@ export function serveCommand(program: Command, io: CliIo): void {
         wholeNumber("--rate-limit-ip", 1),
         600,
       )
-      .option("--trust-proxy", "take client IPs from X-Forwarded-For (behind a load balancer)")
+      .option(
+        "--trust-proxy <hops|list>",
+        "believe X-Forwarded-For from the proxies in front: their number (1 for one load balancer) or their addresses/CIDRs, comma-separated; the client is the right-most untrusted address",
+        trustProxyFlag,
+      )
       .addOption(
         new Option("--log-level <level>", "log level")
           .choices(LEVELS)
@@ -174,14 +203,28 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
   // Signed audit checkpoints: only with a key (never logged; its length is checked by the server).
   const hmacKey = io.env.HEXARCH_AUDIT_HMAC_KEY?.trim() || undefined;
   const hmacKeyId = io.env.HEXARCH_AUDIT_HMAC_KEY_ID?.trim() || undefined;
+  if (flags.checkpointFile !== undefined && hmacKey === undefined)
+    throw usageError(
+      "--checkpoint-file needs the checkpoint signing key: set HEXARCH_AUDIT_HMAC_KEY (at least 32 bytes, e.g. openssl rand -hex 32)",
+    );
   let guardian: Guardian | undefined;
-  // The state store is shared by every Guardian a reload makes, so counters survive it.
+  const { borrowedConfirmations } = await import("../../confirm/borrowed.ts");
+  const { confirmationSink } = await import("../../confirm/events.ts");
+  // The state store is shared by every Guardian a reload makes, so counters survive it. So
+  // is the confirmation store: /authorize consumes the tokens the approval routes approved
+  // (the server closes the store; the Guardians borrow it, reporting uses to the audit log).
   const makeGuardian = (set: PolicySet): Guardian =>
     new Guardian({
       policies: set,
       cwd: io.cwd,
       env: io.env,
       ...(state && { state }),
+      ...(confirmations && {
+        confirmations: borrowedConfirmations(
+          confirmations,
+          confirmationSink(auditLogger, (e) => logError(e as Error)),
+        ),
+      }),
       // Warnings travel in the answers; failures go to the server log.
       onWarn: () => {},
       onError: (e) => logError(e),
@@ -198,7 +241,12 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
         );
     }
     // The server flushes the log on shutdown itself: no exit hooks of the logger's own.
-    auditLogger = new DecisionLogger(store, { exitHooks: false, onError: (e) => logError(e) });
+    // Durable: each answer waits for its record's commit (concurrent ones share a transaction).
+    auditLogger = new DecisionLogger(store, {
+      exitHooks: false,
+      onError: (e) => logError(e),
+      durable: flags.durable === true || truthy(io.env.HEXARCH_AUDIT_DURABLE),
+    });
     if (flags.redisUrl) {
       const redis = await import("../../redis/index.ts");
       try {
@@ -247,6 +295,7 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
           key: hmacKey,
           ...(hmacKeyId !== undefined && { keyId: hmacKeyId }),
           ...(checkpointStore && { store: checkpointStore }),
+          ...(flags.checkpointFile !== undefined && { file: flags.checkpointFile }),
         },
       }),
       // POST /policies/reload: the file again, validated; the old Guardian keeps serving on error.
@@ -264,7 +313,7 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
               maxPerIp: flags.rateLimitIp,
               ...(redisUrl && { redis: { url: redisUrl } }),
             },
-      trustProxy: flags.trustProxy === true,
+      ...(flags.trustProxy !== undefined && { trustProxy: flags.trustProxy }),
       docs: flags.docs === true || truthy(io.env.HEXARCH_API_DOCS),
       metrics: { public: flags.metricsPublic === true },
       logger: { level: flags.logLevel, stream: logLines },
@@ -308,6 +357,9 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
   const report = await server.closed;
   logLines.close();
   await closeAll([checkpointStore]);
+  // After a signal, a store that never answered may leave a socket open that would keep
+  // the process alive: exit anyway soon after (this timer alone does not hold the process).
+  if (report.signal !== undefined) setTimeout(() => process.exit(), 2000).unref();
   if (report.errors.length > 0)
     throw new CliError("the server stopped, but not cleanly (see the log above)");
 }

@@ -25,9 +25,16 @@ export function apiKeyRoutes(app: FastifyInstance, store: ApiKeyStore, auth: Api
     { schema: apiKeyCreateSchema },
     async (request, reply) => {
       const { apiKey, key } = await backend(STORE, () =>
-        store.create({ name: request.body.name, scopes: request.body.scopes }),
+        store.create({
+          name: request.body.name,
+          scopes: request.body.scopes,
+          ...(request.body.subject && { subject: request.body.subject }),
+        }),
       );
-      request.log.info({ keyId: apiKey.id, scopes: apiKey.scopes }, "API key created");
+      request.log.info(
+        { keyId: apiKey.id, scopes: apiKey.scopes, bound: apiKey.subject !== undefined },
+        "API key created",
+      );
       return reply.code(201).send({ ...apiKey, key });
     },
   );

@@ -88,6 +88,14 @@ export function approvalRoutes(app: FastifyInstance, ctx: ServerContext): void {
         const current = await backend(STORE, () => store.get(token));
         if (!current) throw unknown();
         if (current.status !== "pending") throw notPending(current);
+        // Four eyes: whoever asked (the actor of the /authorize that made the request) may
+        // withdraw it, never approve it.
+        if (verb === "approve" && current.requestedBy !== undefined && current.requestedBy === by)
+          throw new HttpError(
+            403,
+            "self_approval",
+            `'${by}' asked for this confirmation and cannot approve it: another principal must`,
+          );
         try {
           return await (verb === "approve"
             ? store.approve(token, { approvedBy: by, ...(reason !== undefined && { reason }) })

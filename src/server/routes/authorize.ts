@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { DecisionEntry } from "../../audit/recorder.ts";
 import type { Context } from "../../engine/compile-rule.ts";
 import { type Decision, makeDecision } from "../../engine/decision.ts";
@@ -14,6 +14,12 @@ import { UnknownPolicyError } from "../../errors.ts";
 import { withoutToken } from "../../guardian/decision-source.ts";
 import { type CallerIdentity, judgePolicy, policyApplies } from "../api-policy-eval.ts";
 import { SANE_ID } from "../auth.ts";
+import {
+  askForApproval,
+  CONFIRMATION_TOKEN_HEADER,
+  confirmationInput,
+} from "../authorize-confirmation.ts";
+import { bindSubject } from "../bound-subject.ts";
 import { backend, HttpError, unavailable } from "../errors.ts";
 import { type AuthorizeBody, type AuthorizeReply, authorizeSchema } from "../schemas.ts";
 import type { ServerContext } from "./context.ts";
@@ -86,10 +92,11 @@ export function callerIdentity(request: FastifyRequest): CallerIdentity {
     return {
       actor_id: identity.actorId,
       actor_type: identity.kind === "api-key" ? "api_key" : "user",
-      tenant_id: null,
+      // A bound key acts for its subject; an unbound one for nobody in particular.
+      tenant_id: identity.subject?.tenantId ?? null,
       org_id: null,
       team_id: null,
-      user_id: null,
+      user_id: identity.subject?.userId ?? null,
     };
   const user = headerId(request, "x-user-id");
   return {
@@ -201,7 +208,7 @@ export function authorizeRoutes(app: FastifyInstance, ctx: ServerContext): void 
   app.post<{ Body: AuthorizeBody }>(
     "/authorize",
     { schema: authorizeSchema },
-    async (request): Promise<AuthorizeReply> => {
+    async (request, reply: FastifyReply): Promise<AuthorizeReply> => {
       const { policyId } = request.body;
       if (policyId === undefined) return authorizeByApiPolicies(request, ctx);
       for (const field of ["action", "resource"] as const) {
@@ -213,10 +220,18 @@ export function authorizeRoutes(app: FastifyInstance, ctx: ServerContext): void 
             { extras: { field: `body.${field}` } },
           );
       }
-      const context = request.body.context ?? {};
+      // A key bound to a subject decides for it: its user and tenant claims are replaced.
+      const bound = bindSubject(request.identity, request.body.context ?? {});
+      const { claimed } = bound;
+      // The token is handed to the Guardian apart; `confirm` counts only from a self-confirmer.
+      const input = confirmationInput(request, bound.context);
+      const { context, token } = input;
       let decision: Decision;
       try {
-        decision = await ctx.guardian.evaluate(policyId, context);
+        decision = await ctx.guardian.evaluate(
+          policyId,
+          token === undefined ? context : { ...context, confirmationToken: token },
+        );
       } catch (err) {
         if (err instanceof UnknownPolicyError) {
           throw new HttpError(404, "unknown_policy", err.message, {
@@ -226,7 +241,20 @@ export function authorizeRoutes(app: FastifyInstance, ctx: ServerContext): void 
         throw err;
       }
       ctx.metrics.decided(decision);
-      await recordEntry(ctx, entryOf(decision, context, request, ctx.guardian.mode === "monitor"));
+      const asked = await askForApproval(ctx, request, policyId, decision, input);
+      const entry = entryOf(decision, context, request, ctx.guardian.mode === "monitor");
+      await recordEntry(ctx, {
+        ...entry,
+        metadata: {
+          ...entry.metadata,
+          ...claimed,
+          ...(input.ignored.length > 0 && { ignored: input.ignored }),
+          ...(asked.confirmationId !== undefined && { confirmationId: asked.confirmationId }),
+        },
+      });
+      const notes = [...input.notes, ...asked.notes];
+      if (asked.confirmationToken !== undefined)
+        void reply.header(CONFIRMATION_TOKEN_HEADER, asked.confirmationToken);
       return {
         allowed: decision.allowed,
         decision: decision.allowed ? "ALLOW" : "DENY",
@@ -236,6 +264,12 @@ export function authorizeRoutes(app: FastifyInstance, ctx: ServerContext): void 
         decisionId: decision.decisionId,
         matchedRules: decision.matchedRules,
         timestamp: decision.timestamp,
+        ...(asked.confirmationToken !== undefined && {
+          confirmationToken: asked.confirmationToken,
+        }),
+        ...(asked.expiresAt !== undefined && { expiresAt: asked.expiresAt }),
+        ...(input.ignored.length > 0 && { ignored: input.ignored }),
+        ...(notes.length > 0 && { notes }),
       };
     },
   );

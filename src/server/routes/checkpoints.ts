@@ -6,7 +6,12 @@
  * @module
  */
 
+import { existsSync } from "node:fs";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import {
+  appendCheckpointFile,
+  readCheckpointFile,
+} from "../../audit/checkpoints/checkpoint-file.ts";
 import {
   allCheckpoints,
   type TakeCheckpointResult,
@@ -33,11 +38,13 @@ import { auditLogOf, type ServerContext } from "./context.ts";
 
 const LOG = "audit log";
 const STORE = "audit checkpoint store";
+const FILE = "audit checkpoint file";
 
 /** The signer, or a 404 saying checkpoints need a key. */
 function signerOf(ctx: ServerContext): {
   readonly signer: CheckpointSigner;
   readonly store: AuditCheckpointStore | undefined;
+  readonly file?: string | undefined;
 } {
   if (!ctx.checkpoints)
     throw new HttpError(
@@ -46,6 +53,19 @@ function signerOf(ctx: ServerContext): {
       "audit checkpoints need a signing key: start the server with HEXARCH_AUDIT_HMAC_KEY (at least 32 bytes)",
     );
   return ctx.checkpoints;
+}
+
+/** Every checkpoint this server keeps: its store's and its file's (by id, once each). */
+async function keptCheckpoints(ctx: ServerContext): Promise<AuditCheckpoint[]> {
+  const { store, file } = signerOf(ctx);
+  const stored = store ? await backend(STORE, () => allCheckpoints(store)) : [];
+  if (file === undefined) return stored;
+  const ids = new Set(stored.map((c) => c.id));
+  // A file not yet written holds none; other read errors are the file's failure (503).
+  const shipped = await backend(FILE, async () =>
+    existsSync(file) ? (await readCheckpointFile(file)).checkpoints : [],
+  );
+  return [...stored, ...shipped.filter((c) => !ids.has(c.id) && ids.add(c.id))];
 }
 
 /** The checkpoint store, or a 404 saying this server keeps none. */
@@ -77,9 +97,9 @@ export interface AuditVerifyReply extends VerifyResult {
 export async function verifyAuditLog(ctx: ServerContext): Promise<AuditVerifyReply> {
   const logger = auditLogOf(ctx);
   if (!ctx.checkpoints) return backend(LOG, () => logger.verify());
-  const { signer, store } = ctx.checkpoints;
+  const { signer } = ctx.checkpoints;
   // Listed before the walk, so the walk ends at a head no older than any of them.
-  const stored = store ? await backend(STORE, () => allCheckpoints(store)) : [];
+  const stored = await keptCheckpoints(ctx);
   const v = await backend(LOG, () => verifyWithCheckpoints(logger, signer, stored));
   return { ...v.chain, ok: v.chain.ok && v.checkpoints.ok, checkpoints: v.checkpoints };
 }
@@ -89,12 +109,11 @@ async function take(
   ctx: ServerContext,
   request: FastifyRequest,
   signer: CheckpointSigner,
-  store: AuditCheckpointStore | undefined,
 ): Promise<AuditCheckpoint> {
   const logger = auditLogOf(ctx);
   // The authenticated caller: an API key is `api-key:<id>` whatever headers it sends.
   const actor = request.identity?.actorId ?? "anonymous";
-  const stored = store ? await backend(STORE, () => allCheckpoints(store)) : [];
+  const stored = await keptCheckpoints(ctx);
   const taken: TakeCheckpointResult = await backend(LOG, () =>
     takeCheckpoint(logger, signer, { actor, checkpoints: stored }),
   );
@@ -116,8 +135,8 @@ async function take(
 /** Registers the checkpoint routes. */
 export function checkpointRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get("/audit-logs/checkpoint", { schema: auditCheckpointNowSchema }, async (request) => {
-    const { signer, store } = signerOf(ctx);
-    return take(ctx, request, signer, store);
+    const { signer } = signerOf(ctx);
+    return take(ctx, request, signer);
   });
 
   app.post<{ Body: CheckpointCreateBody }>(
@@ -130,9 +149,13 @@ export function checkpointRoutes(app: FastifyInstance, ctx: ServerContext): void
       },
     },
     async (request, reply) => {
-      const { signer, store } = storeOf(ctx);
-      const checkpoint = await take(ctx, request, signer, store);
-      await backend(STORE, () => store.add(checkpoint));
+      const { signer, store, file } = signerOf(ctx);
+      if (!store && file === undefined) storeOf(ctx); // 404: kept nowhere
+      const checkpoint = await take(ctx, request, signer);
+      // Out of the database writers' reach first: a checkpoint only in the database can be
+      // deleted with the records it covers.
+      if (file !== undefined) await backend(FILE, () => appendCheckpointFile(file, checkpoint));
+      if (store) await backend(STORE, () => store.add(checkpoint));
       request.log.info(
         { checkpointId: checkpoint.id, seq: checkpoint.seq, keyId: checkpoint.keyId },
         "audit checkpoint stored",

@@ -27,9 +27,16 @@ export interface ServerContext {
   readonly metrics: ServerMetrics;
   readonly apiPolicies: ApiPolicyStore | undefined;
   readonly reloadPolicies: (() => Guardian | Promise<Guardian>) | undefined;
-  /** Signs checkpoints (and keeps them, with a store); `undefined` without a key. */
+  /**
+   * Signs checkpoints (and keeps them, with a store and/or an append-only file);
+   * `undefined` without a key.
+   */
   readonly checkpoints:
-    | { readonly signer: CheckpointSigner; readonly store: AuditCheckpointStore | undefined }
+    | {
+        readonly signer: CheckpointSigner;
+        readonly store: AuditCheckpointStore | undefined;
+        readonly file?: string | undefined;
+      }
     | undefined;
 }
 

@@ -13,6 +13,7 @@ import { PROVIDER_CALL_ACTION } from "../../audit/records.ts";
 import { compileGlobs } from "../../engine/glob.ts";
 import type { Guardian } from "../../guardian/guardian.ts";
 import { uuidv7 } from "../../util/uuid.ts";
+import { bindSubject } from "../bound-subject.ts";
 import { backend } from "../errors.ts";
 import {
   type ProviderCallBody,
@@ -56,12 +57,15 @@ async function settle(
   body: ProviderCallBody,
   costUsd: number,
   tokens: number,
+  subject: Readonly<Record<string, unknown>>,
 ): Promise<Settlement> {
   try {
     const { counters } = await guardian.recordSpend(policyId, {
       resource: body.resource,
       ...(body.action !== undefined && { operation: body.action }),
-      ...(body.model !== undefined && { context: { model: body.model } }),
+      ...((body.model !== undefined || Object.keys(subject).length > 0) && {
+        context: { ...subject, ...(body.model !== undefined && { model: body.model }) },
+      }),
       costUsd,
       tokens,
     });
@@ -82,6 +86,10 @@ export function providerCallRoutes(app: FastifyInstance, ctx: ServerContext): vo
       const logger = auditLogOf(ctx);
       const body = request.body;
       const { resource, action, ok, metadata, ...rest } = body;
+      // A key bound to a subject reports for it: the user and tenant in its metadata are
+      // replaced (what it claimed is kept beside), and its spend counts against them.
+      const bound = bindSubject(request.identity, metadata ?? {});
+      const subject = bindSubject(request.identity, {}).context;
       const atMs = Date.now();
       const decisionId = uuidv7(atMs);
       await backend(LOG, async () =>
@@ -91,7 +99,12 @@ export function providerCallRoutes(app: FastifyInstance, ctx: ServerContext): vo
           ...(ok !== undefined && { ok }),
           ...(request.identity && { actor: request.identity.actorId }),
           details: { ...(ok !== undefined && { ok }), ...rest },
-          metadata: { ...metadata, via: "POST /events/provider-calls", requestId: request.id },
+          metadata: {
+            ...bound.context,
+            ...bound.claimed,
+            via: "POST /events/provider-calls",
+            requestId: request.id,
+          },
           atMs,
           decisionId,
         }),
@@ -102,7 +115,7 @@ export function providerCallRoutes(app: FastifyInstance, ctx: ServerContext): vo
       const tokens = (body.tokens_in ?? 0) + (body.tokens_out ?? 0);
       if (cost > 0 || tokens > 0) {
         for (const policyId of budgetPoliciesFor(ctx.guardian, resource)) {
-          const s = await settle(ctx.guardian, policyId, body, cost, tokens);
+          const s = await settle(ctx.guardian, policyId, body, cost, tokens, subject);
           if ("spentUsd" in s) settled.push(s);
           else unsettled.push(s);
         }

@@ -4,7 +4,11 @@
  * @module
  */
 
-import { API_KEY_SCOPES, type ApiKeyScope } from "../../audit/api-keys/types.ts";
+import {
+  API_KEY_SCOPES,
+  type ApiKeyScope,
+  type ApiKeySubject,
+} from "../../audit/api-keys/types.ts";
 import { errors } from "./common.ts";
 
 // ---- API keys (only the static token manages them) ----
@@ -13,7 +17,20 @@ import { errors } from "./common.ts";
 export interface ApiKeyBody {
   readonly name: string;
   readonly scopes: readonly ApiKeyScope[];
+  /** Who the key acts for: overrides the user and tenant its contexts claim. */
+  readonly subject?: ApiKeySubject;
 }
+
+/** A user or tenant id a key is bound to: as sane as an actor id. */
+const subjectId = { type: "string", pattern: "^[A-Za-z0-9._:@+=/-]{1,128}$" } as const;
+
+const subjectSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: { userId: subjectId, tenantId: subjectId },
+  description:
+    "who the key acts for: the server replaces the userId/user_id and tenantId/tenant_id of every context the key sends with these",
+} as const;
 
 const apiKeyOut = {
   type: "object",
@@ -22,6 +39,7 @@ const apiKeyOut = {
     id: { type: "string", description: "the key id: not secret, the start of the key" },
     name: { type: "string" },
     scopes: { type: "array", items: { type: "string" } },
+    subject: subjectSchema,
     created_at: { type: "string", format: "date-time" },
     revoked_at: { type: ["string", "null"], format: "date-time" },
     last_used_at: { type: ["string", "null"], format: "date-time" },
@@ -49,6 +67,7 @@ export const apiKeyCreateSchema = {
         uniqueItems: true,
         items: { type: "string", enum: [...API_KEY_SCOPES] },
       },
+      subject: subjectSchema,
     },
   },
   response: {

@@ -31,11 +31,36 @@ export interface AuthorizeReply {
   readonly decisionId: string;
   readonly matchedRules: readonly string[];
   readonly timestamp: string;
+  /**
+   * On a `require_confirmation` answer to a call without a token: the token of the pending
+   * request made for it (also in the `X-Confirmation-Token` answer header). Have another
+   * principal approve it (`POST /approvals/{token}/approve`), then send the same call with
+   * it in `context.confirmationToken` or the `X-Confirmation-Token` header: it is allowed
+   * once. It is a secret: the server never logs it.
+   */
+  readonly confirmationToken?: string;
+  /** When {@link confirmationToken} stops working (ISO 8601 UTC). */
+  readonly expiresAt?: string;
+  /** Context fields removed before deciding (`context.confirm` from a caller that may not self-confirm). */
+  readonly ignored?: readonly string[];
+  /** What the server did with the confirmation fields, and why, for a person reading. */
+  readonly notes?: readonly string[];
 }
 
 /** `POST /authorize`: a decision exactly as `guardian.evaluate` gives it, recorded. */
 export const authorizeSchema = {
   summary: "Decide whether a call may run (consumes quota like a guarded call)",
+  headers: {
+    type: "object",
+    properties: {
+      "x-confirmation-token": {
+        type: "string",
+        maxLength: 4096,
+        description:
+          "an approved confirmation token for this call (instead of context.confirmationToken); a secret, never logged",
+      },
+    },
+  },
   body: {
     type: "object",
     additionalProperties: false,
@@ -49,7 +74,11 @@ export const authorizeSchema = {
         description: "Python shape: the action asked for (default `request`)",
       },
       resource: { ...anyObject, description: "Python shape: what the action is on" },
-      context: { ...anyObject, description: "the call's context, as for guardian.evaluate" },
+      context: {
+        ...anyObject,
+        description:
+          "the call's context, as for guardian.evaluate; `confirmationToken` carries an approved token; `confirm: true` counts only for callers that may self-confirm",
+      },
     },
   },
   response: {
@@ -74,6 +103,19 @@ export const authorizeSchema = {
         decisionId: { type: "string" },
         matchedRules: { type: "array", items: { type: "string" } },
         timestamp: { type: "string", format: "date-time" },
+        confirmationToken: {
+          type: "string",
+          description:
+            "require_confirmation without a token: the pending request's token (also in X-Confirmation-Token); get it approved by another principal, then send the same call with it",
+        },
+        expiresAt: { type: "string", format: "date-time" },
+        ignored: {
+          type: "array",
+          items: { type: "string" },
+          description:
+            "context fields removed before deciding (context.confirm from a caller without self-confirm)",
+        },
+        notes: { type: "array", items: { type: "string" } },
       },
     },
     ...errors,

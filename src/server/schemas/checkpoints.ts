@@ -124,8 +124,11 @@ export const checkpointVerifySchema = {
     checked: { type: "integer", description: "checkpoints whose signature and place were checked" },
     skipped: {
       type: "integer",
-      description:
-        "checkpoints under another key id, at positions retention removed, or past a broken record",
+      description: "checkpoints under another key id, or past a broken record",
+    },
+    pruned: {
+      type: "integer",
+      description: "of those checked, checkpoints at positions a chained prune record removed",
     },
     firstBadCheckpointId: { type: "string" },
     problem: { type: "string", enum: ["bad_signature", "hash_mismatch", "truncated"] },

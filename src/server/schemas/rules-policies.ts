@@ -51,7 +51,8 @@ const ruleProperties = {
   enabled: { type: "boolean" },
   condition: {
     ...anyObject,
-    description: "a `when:` condition: {field, operator (or op), value}, all/any/not",
+    description:
+      "a `when:` condition: {field, operator (or op), value}, all/any/not; `matches` patterns use RE2 syntax (linear time; no backreferences or lookaround) and one RE2 cannot run is refused with 422 invalid_condition",
   },
 } as const;
 
