@@ -105,7 +105,7 @@ export {
 } from "./errors.ts";
 export type { PolicyServiceClient } from "./guardian/decision-source.ts";
 export type { Guard } from "./guardian/guard.ts";
-export { Guardian } from "./guardian/guardian.ts";
+export { Guardian, type GuardianCloseResult } from "./guardian/guardian.ts";
 export type {
   CallInfo,
   CheckOptions,

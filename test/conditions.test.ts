@@ -167,15 +167,16 @@ describe("operators", () => {
     }
   });
 
-  it("fails wrong-typed fields in a policy too, so a malformed context never fires a not_* rule", async () => {
+  it("treats wrong-typed fields in a policy as unknown: a blocking rule applies (fail closed)", async () => {
     const rule = { field: "tags", operator: "not_contains", value: "internal" };
     expect(await whenBlocks(rule, { tags: ["public"] })).toBe(true);
     expect(await whenBlocks(rule, { tags: ["internal"] })).toBe(false);
-    expect(await whenBlocks(rule, { tags: 7 })).toBe(false);
-    expect(await whenBlocks(rule, { tags: { internal: true } })).toBe(false);
+    expect(await whenBlocks(rule, { tags: 7 })).toBe(true);
+    expect(await whenBlocks(rule, { tags: { internal: true } })).toBe(true);
     const gt = { field: "amount", op: "gt", value: 1000 };
     expect(await whenBlocks(gt, { amount: 5000 })).toBe(true);
-    expect(await whenBlocks(gt, { amount: "5000" })).toBe(false);
+    expect(await whenBlocks(gt, { amount: 500 })).toBe(false);
+    expect(await whenBlocks(gt, { amount: "5000" })).toBe(true);
   });
 });
 
@@ -405,7 +406,8 @@ describe("the {field: value} shorthand in when:", () => {
     expect(await whenBlocks(when, { environment: "staging" })).toBe(false);
     expect(await whenBlocks(when, {})).toBe(false);
     expect(await whenBlocks({ beta: true }, { beta: true })).toBe(true);
-    expect(await whenBlocks({ beta: true }, { beta: "true" })).toBe(false);
+    // A string where a boolean belongs is unknown: a blocking rule applies (fail closed).
+    expect(await whenBlocks({ beta: true }, { beta: "true" })).toBe(true);
     expect(await whenBlocks({ retries: 3 }, { retries: 3 })).toBe(true);
   });
 

@@ -11,8 +11,9 @@ import {
   parseDuration,
   SqliteAuditStore,
 } from "../src/audit/index.ts";
-import type { AuditRecord, AuditStore } from "../src/audit/types.ts";
+import type { AuditRecord } from "../src/audit/types.ts";
 import { Guardian, PolicyViolation } from "../src/index.ts";
+import { wrapStore } from "./support/audit-db.ts";
 
 const POLICIES = `
 policies:
@@ -23,24 +24,6 @@ policies:
   - id: rate
     rules: [{ requests_per_minute: 1 }]
 `;
-
-/** A store that delegates to `inner` except for the methods given. */
-function wrapStore(inner: AuditStore, overrides: Partial<AuditStore>): AuditStore {
-  return {
-    migrate: () => inner.migrate(),
-    rollback: () => inner.rollback(),
-    migrationStatus: () => inner.migrationStatus(),
-    append: (r) => inner.append(r),
-    query: (f) => inner.query(f),
-    counts: (p, n) => inner.counts(p, n),
-    policyIds: () => inner.policyIds(),
-    prune: (b, o, x) => inner.prune(b, o, x),
-    chain: (a, l) => inner.chain(a, l),
-    ends: () => inner.ends(),
-    close: () => inner.close(),
-    ...overrides,
-  };
-}
 
 const memoryLogger = (options: ConstructorParameters<typeof DecisionLogger>[1] = {}) =>
   new DecisionLogger(new SqliteAuditStore(":memory:"), { exitHooks: false, ...options });

@@ -5,7 +5,7 @@
  * and `GET /audit-logs/verify`, and must fail naming the problem.
  */
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
@@ -27,14 +27,13 @@ import { createServer } from "../src/server/index.ts";
 import { ctl } from "./cli-fixtures.ts";
 import { record } from "./contract/audit-store.contract.ts";
 import { PG_URL, pgReachable } from "./pg.ts";
+import { postgresSql, type Row, sqliteSql } from "./support/audit-db.ts";
 import { closeAfterEach, tempDbs } from "./support/cleanup.ts";
 
 const KEY = "3f1c9a0b7d2e4f6a8b0c1d2e3f405162738495a6b7c8d9e0f1a2b3c4d5e6f708";
 const TOKEN = "test-token-0123456789abcdef";
 const tempDb = tempDbs("hexarch-tamper");
 const closers = closeAfterEach();
-
-type Row = Record<string, unknown>;
 
 /** A store, a logger over it, raw SQL on its database, and the CLI flags that name it. */
 interface Target {
@@ -60,14 +59,7 @@ function sqliteTarget(): Target {
   };
   return {
     ...open(),
-    sql: async (statement, params = []) => {
-      const db = new DatabaseSync(path);
-      try {
-        return db.prepare(statement).all(...params) as Row[];
-      } finally {
-        db.close();
-      }
-    },
+    sql: sqliteSql(path),
     t: (name) => name,
     args: ["--db", path],
     reopen: open,
@@ -90,11 +82,7 @@ function postgresTarget(): Target {
   });
   return {
     ...first,
-    sql: async (statement, params = []) => {
-      let n = 0;
-      const numbered = statement.replace(/\?/g, () => `$${++n}`);
-      return (await pool.query(numbered, [...params])).rows as Row[];
-    },
+    sql: postgresSql(pool),
     t: (name) => `"${schema}".${name}`,
     args: ["--pg-url", PG_URL, "--pg-schema", schema],
     reopen: open,
@@ -369,5 +357,34 @@ describe("GET /audit-logs/verify and serve api --checkpoint-file", () => {
     v = (await get("/audit-logs/verify")).json();
     expect(v).toMatchObject({ ok: false, problem: "unexplained_tombstone" });
     expect(v.message).toContain("tombstone stands at seq 2");
+  });
+
+  it("fails verify when a line of the checkpoint file is garbled, rather than skipping it", async () => {
+    const path = tempDb();
+    const file = `${path}.checkpoints.jsonl`;
+    const store = new SqliteAuditStore(path);
+    const logger = new DecisionLogger(store, { exitHooks: false, onError: () => {} });
+    const app = await createServer({
+      guardian: new Guardian({ env: {}, policies: "policies: []", onWarn: () => {} }),
+      auditLogger: logger,
+      apiToken: TOKEN,
+      logger: false,
+      rateLimit: false,
+      auditCheckpoints: { key: KEY, file },
+    });
+    closers.push(async () => {
+      await app.close();
+      await logger.close();
+    });
+    const call = (url: string, method: "GET" | "POST" = "GET") =>
+      app.inject({ method, url, headers: { authorization: `Bearer ${TOKEN}` } });
+    await store.append(Array.from({ length: 4 }, () => record()));
+    expect((await call("/audit-checkpoints", "POST")).statusCode).toBe(201);
+    expect((await call("/audit-logs/verify")).json()).toMatchObject({ ok: true });
+    // The attacker garbles the one line that covers the records, then cuts the log.
+    writeFileSync(file, readFileSync(file, "utf8").replace(/"seq":\d+/, '"seq":"x"'));
+    const v = (await call("/audit-logs/verify")).json();
+    expect(v).toMatchObject({ ok: false, checkpoints: { ok: false, problem: "bad_line" } });
+    expect(v.checkpoints.message).toMatch(/line 1 of the checkpoint file is not a checkpoint/);
   });
 });

@@ -12,12 +12,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DecisionLogger, PostgresAuditStore, SqliteAuditStore } from "../src/audit/index.ts";
 import type { AuditRecord, AuditStore } from "../src/audit/types.ts";
 import { Guardian } from "../src/index.ts";
-import { BIN } from "./cli-fixtures.ts";
 import { PG_URL, pgReachable } from "./pg.ts";
+import { wrapStore } from "./support/audit-db.ts";
+import { killAfterEach, serveApi } from "./support/serve-process.ts";
 
 const TOKEN = "durability-test-token-0123456789abcdef";
 const POLICIES = `
@@ -31,10 +32,7 @@ const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 function slowStore(inner: AuditStore, delayMs: number) {
   const appends: number[] = [];
   let failNext = false;
-  const store: AuditStore = {
-    migrate: () => inner.migrate(),
-    rollback: () => inner.rollback(),
-    migrationStatus: () => inner.migrationStatus(),
+  const store = wrapStore(inner, {
     append: async (records: readonly AuditRecord[]) => {
       appends.push(records.length);
       await sleep(delayMs);
@@ -44,14 +42,7 @@ function slowStore(inner: AuditStore, delayMs: number) {
       }
       await inner.append(records);
     },
-    query: (f) => inner.query(f),
-    counts: (p, n) => inner.counts(p, n),
-    policyIds: () => inner.policyIds(),
-    prune: (b, o, x) => inner.prune(b, o, x),
-    chain: (a, l) => inner.chain(a, l),
-    ends: () => inner.ends(),
-    close: () => inner.close(),
-  };
+  });
   return { store, appends, failOnce: () => (failNext = true) };
 }
 
@@ -241,7 +232,7 @@ describe("a PostgreSQL that never answers", () => {
       });
       const g2 = new Guardian({ env: {}, policies: POLICIES, auditLogger: logger2 });
       await g2.check("safe_delete", { operation: "read" })(async () => {})();
-      await g2.close();
+      expect(await g2.close()).toEqual({ unwrittenAuditRecords: 1, auditTimedOut: true });
       const g2took = performance.now() - g2started;
       console.log(`[durability] Guardian.close() on a ${mode} PostgreSQL: ${g2took.toFixed(0)} ms`);
       expect(g2took).toBeLessThan(4000);
@@ -253,70 +244,21 @@ describe("a PostgreSQL that never answers", () => {
 /** The real binary, as in test/server-run.test.ts. */
 describe("hexarch-ctl serve api under attack", () => {
   let dir: string;
-  const children: ChildProcess[] = [];
+  const children = killAfterEach();
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "hexarch-durability-"));
     writeFileSync(join(dir, "hexarch.yaml"), POLICIES);
   });
-  afterEach(() => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const env = (extra: Record<string, string> = {}) => {
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env))
-      if (v !== undefined && !k.startsWith("HEXARCH_")) out[k] = v;
-    return { ...out, HEXARCH_API_TOKEN: TOKEN, ...extra };
-  };
-
-  /** A port free a moment ago (the server logs no address at `warn`). */
-  async function freePort(): Promise<number> {
-    const probe = createNetServer();
-    await new Promise<void>((done) => probe.listen(0, "127.0.0.1", done));
-    const port = (probe.address() as { port: number }).port;
-    await new Promise((done) => probe.close(done));
-    return port;
-  }
-
-  async function serve(args: string[], extraEnv: Record<string, string> = {}) {
-    const port = await freePort();
-    const proc = spawn(
-      process.execPath,
-      [
-        BIN,
-        "serve",
-        "api",
-        "--port",
-        String(port),
-        "--rate-limit",
-        "0",
-        "--log-level",
-        "warn",
-        ...args,
-      ],
-      { cwd: dir, env: env(extraEnv), stdio: ["ignore", "pipe", "pipe"] },
-    );
-    children.push(proc);
-    const out = { stdout: "", stderr: "" };
-    proc.stderr?.setEncoding("utf8").on("data", (s: string) => (out.stderr += s));
-    proc.stdout?.setEncoding("utf8").on("data", (s: string) => (out.stdout += s));
-    const exited = new Promise<number | null>((done) => proc.on("exit", (code) => done(code)));
-    const url = `http://127.0.0.1:${port}`;
-    const started = performance.now();
-    for (;;) {
-      if (proc.exitCode !== null) throw new Error(`exited:\n${out.stdout}\n${out.stderr}`);
-      if (performance.now() - started > 15_000)
-        throw new Error(`not listening:\n${out.stdout}\n${out.stderr}`);
-      const up = await fetch(`${url}/health`).then(
-        () => true,
-        () => false,
-      );
-      if (up) break;
-      await sleep(50);
-    }
-    return { proc, url, out, exited };
-  }
+  /** At `warn` the server logs no address: the helper polls /health on a port it picked. */
+  const serve = (args: string[], env: Record<string, string> = {}) =>
+    serveApi(["--rate-limit", "0", "--log-level", "warn", ...args], {
+      cwd: dir,
+      env: { HEXARCH_API_TOKEN: TOKEN, ...env },
+      children,
+      waitFor: "health",
+    });
 
   const authorize = (url: string) =>
     fetch(`${url}/authorize`, {

@@ -5,13 +5,12 @@
  * and the token leaking into the audit log or the server's log. Each runs against the
  * memory store and the real SQLite and Redis stores, as `serve api` wires them.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type ApiKeyScope,
   DecisionLogger,
@@ -25,9 +24,9 @@ import { Guardian, MemoryConfirmationStore } from "../src/index.ts";
 import { RedisConfirmationStore } from "../src/redis/index.ts";
 import { createServer, type Identity } from "../src/server/index.ts";
 import { maySelfConfirm } from "../src/server/self-confirm.ts";
-import { BIN } from "./cli-fixtures.ts";
 import { REDIS_URL, redisReachable } from "./redis.ts";
 import { closeAfterEach, tempDbs } from "./support/cleanup.ts";
+import { killAfterEach, serveApi } from "./support/serve-process.ts";
 
 const TOKEN = "http-confirm-token-0123456789abcdef";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -446,42 +445,18 @@ describe("a server that cannot confirm", () => {
 
 describe("hexarch-ctl serve api (the real binary)", () => {
   let dir: string;
-  let child: ChildProcess | undefined;
+  const children = killAfterEach();
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "hexarch-serve-confirm-"));
     writeFileSync(join(dir, "hexarch.yaml"), YAML);
   });
-  afterEach(() => {
-    if (child && child.exitCode === null) child.kill("SIGKILL");
-  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   async function serve(args: string[]) {
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env))
-      if (v !== undefined && !k.startsWith("HEXARCH_")) env[k] = v;
-    const proc = spawn(process.execPath, [BIN, "serve", "api", "--port", "0", ...args], {
+    const { proc, out, exited, url } = await serveApi(args, {
       cwd: dir,
-      env: { ...env, HEXARCH_API_TOKEN: TOKEN, HEXARCH_API_KEY_ADMIN_ENABLED: "true" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child = proc;
-    const out = { stdout: "", stderr: "" };
-    proc.stderr?.setEncoding("utf8").on("data", (s: string) => (out.stderr += s));
-    const exited = new Promise<number | null>((done) => proc.on("exit", (code) => done(code)));
-    const url = await new Promise<string>((done, fail) => {
-      const timer = setTimeout(
-        () => fail(new Error(`no listening line:\n${out.stdout}\n${out.stderr}`)),
-        15_000,
-      );
-      proc.stdout?.setEncoding("utf8").on("data", (s: string) => {
-        out.stdout += s;
-        const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out.stdout);
-        if (m) {
-          clearTimeout(timer);
-          done(m[1] as string);
-        }
-      });
+      env: { HEXARCH_API_TOKEN: TOKEN, HEXARCH_API_KEY_ADMIN_ENABLED: "true" },
+      children,
     });
     const call = async (method: string, path: string, headers: object, body?: unknown) => {
       const res = await fetch(`${url}${path}`, {

@@ -5,21 +5,14 @@
  * /health; and raw requests lie about their Content-Length.
  */
 import { connect } from "node:net";
-import type { FastifyInstance } from "fastify";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import {
-  type ApiKeyStore,
-  DecisionLogger,
-  PostgresApiKeyStore,
-  SqliteApiKeyStore,
-  SqliteApiPolicyStore,
-  SqliteAuditStore,
-} from "../src/audit/index.ts";
+import { PostgresApiKeyStore, SqliteApiKeyStore } from "../src/audit/index.ts";
 import { Guardian } from "../src/index.ts";
 import { createServer, type ServerOptions } from "../src/server/index.ts";
 import { BIN, ctl } from "./cli-fixtures.ts";
 import { PG_URL, pgReachable } from "./pg.ts";
+import { keyedServer, type Method } from "./support/api-server.ts";
 import { closeAfterEach, tempDbs } from "./support/cleanup.ts";
 
 const TOKEN = "least-privilege-token-0123456789";
@@ -49,37 +42,15 @@ policies:
 const tempDb = tempDbs("hexarch-least-privilege");
 const closers = closeAfterEach();
 
-type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
-
 async function harness(options: Partial<ServerOptions> = {}) {
   const path = tempDb();
-  const keys: ApiKeyStore = new SqliteApiKeyStore(path);
-  const policies = new SqliteApiPolicyStore(path);
-  const logger = new DecisionLogger(new SqliteAuditStore(path), { exitHooks: false });
-  const app: FastifyInstance = await createServer({
-    guardian: new Guardian({ env: {}, policies: YAML, onWarn: () => {} }),
-    auditLogger: logger,
-    apiToken: TOKEN,
-    logger: false,
-    apiPolicies: policies,
-    apiKeys: keys,
-    apiKeyAdmin: true,
-    reloadPolicies: () => new Guardian({ env: {}, policies: YAML, onWarn: () => {} }),
-    ...options,
+  const { app, logger, keys, req } = await keyedServer({
+    path,
+    policies: YAML,
+    token: TOKEN,
+    closers,
+    options,
   });
-  closers.push(async () => {
-    await app.close();
-    await logger.close();
-    await policies.close();
-    await keys.close();
-  });
-  const req = (method: Method, url: string, headers: object = AUTH, payload?: unknown) =>
-    app.inject({
-      method,
-      url,
-      headers: { ...headers },
-      ...(payload !== undefined && { payload: payload as object }),
-    });
   const create = async (name: string, scopes: string[], subject?: object) => {
     const res = await req("POST", "/api-keys", AUTH, {
       name,

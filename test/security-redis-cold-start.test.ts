@@ -98,7 +98,9 @@ describe.runIf(available)("a cold Redis connection and the first burst", () => {
       connectTimeoutMs: 300,
     });
     const guardian = new Guardian({ state, policies });
-    closers.push(() => guardian.close());
+    closers.push(async () => {
+      await guardian.close();
+    });
     const started = performance.now();
     const decisions = await Promise.all(
       Array.from({ length: 5 }, () => guardian.evaluate("limited", { userId: "u" })),

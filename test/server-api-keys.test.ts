@@ -1,20 +1,17 @@
 import { DatabaseSync } from "node:sqlite";
-import type { FastifyInstance } from "fastify";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import {
   type ApiKeyStore,
-  DecisionLogger,
   hashApiKey,
   PostgresApiKeyStore,
   SqliteApiKeyStore,
-  SqliteApiPolicyStore,
-  SqliteAuditStore,
 } from "../src/audit/index.ts";
 import { Guardian } from "../src/index.ts";
 import { createServer, type Identity, type ServerOptions } from "../src/server/index.ts";
 import { approverOf } from "../src/server/routes/approvals.ts";
 import { PG_URL, pgReachable } from "./pg.ts";
+import { keyedServer, type Method } from "./support/api-server.ts";
 import { closeAfterEach, tempDbs } from "./support/cleanup.ts";
 
 const TOKEN = "test-token-0123456789abcdef";
@@ -31,41 +28,19 @@ policies:
 const tempDb = tempDbs("hexarch-api-keys");
 const closers = closeAfterEach();
 
-type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
-
 async function harness(
   options: Partial<ServerOptions> & { keys?: (path: string) => ApiKeyStore } = {},
 ) {
   const path = tempDb();
   const { keys: makeKeys, ...rest } = options;
-  const keys = makeKeys ? makeKeys(path) : new SqliteApiKeyStore(path);
-  const policies = new SqliteApiPolicyStore(path);
-  const logger = new DecisionLogger(new SqliteAuditStore(path), { exitHooks: false });
-  const guardian = new Guardian({ env: {}, policies: YAML, onWarn: () => {} });
-  const app: FastifyInstance = await createServer({
-    guardian,
-    auditLogger: logger,
-    apiToken: TOKEN,
-    logger: false,
-    apiPolicies: policies,
-    apiKeys: keys,
-    apiKeyAdmin: true,
-    reloadPolicies: () => new Guardian({ env: {}, policies: YAML, onWarn: () => {} }),
-    ...rest,
+  const { app, logger, keys, req } = await keyedServer({
+    path,
+    policies: YAML,
+    token: TOKEN,
+    closers,
+    ...(makeKeys && { keys: makeKeys(path) }),
+    options: rest,
   });
-  closers.push(async () => {
-    await app.close();
-    await logger.close();
-    await policies.close();
-    await keys.close();
-  });
-  const req = (method: Method, url: string, headers: object = AUTH, payload?: unknown) =>
-    app.inject({
-      method,
-      url,
-      headers: { ...headers },
-      ...(payload !== undefined && { payload: payload as object }),
-    });
   const create = async (name: string, scopes: string[]) => {
     const res = await req("POST", "/api-keys", AUTH, { name, scopes });
     expect(res.statusCode).toBe(201);

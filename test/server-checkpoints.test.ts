@@ -1,11 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, createHmac, randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import pg from "pg";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   type AuditCheckpointStore,
   type AuditStore,
@@ -22,9 +21,11 @@ import {
 } from "../src/audit/index.ts";
 import { Guardian, GuardrailError } from "../src/index.ts";
 import { createServer, ServerConfigError, type ServerOptions } from "../src/server/index.ts";
-import { BIN, ctl } from "./cli-fixtures.ts";
+import { ctl } from "./cli-fixtures.ts";
 import { PG_URL, pgReachable } from "./pg.ts";
+import { postgresSql, type Row, sqliteSql, wrapStore } from "./support/audit-db.ts";
 import { closeAfterEach, tempDbs } from "./support/cleanup.ts";
+import { killAfterEach, serveApi } from "./support/serve-process.ts";
 
 const TOKEN = "test-token-0123456789abcdef";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -43,7 +44,6 @@ policies:
 const tempDb = tempDbs("hexarch-checkpoints");
 const closers = closeAfterEach();
 
-type Row = Record<string, unknown>;
 type Method = "GET" | "POST";
 
 /** A database the server keeps its audit log and checkpoints in, and raw SQL on it. */
@@ -64,14 +64,7 @@ function sqliteDb(path = tempDb()): Db & { readonly path: string } {
     path,
     audit,
     checkpoints,
-    sql: async (statement, params = []) => {
-      const db = new DatabaseSync(path);
-      try {
-        return db.prepare(statement).all(...params) as Row[];
-      } finally {
-        db.close();
-      }
-    },
+    sql: sqliteSql(path),
     table: (name) => name,
     close: async () => {
       await checkpoints.close();
@@ -87,11 +80,7 @@ function postgresDb(): Db {
   return {
     audit,
     checkpoints,
-    sql: async (statement, params = []) => {
-      let n = 0;
-      const numbered = statement.replace(/\?/g, () => `$${++n}`);
-      return (await pool.query(numbered, [...params])).rows as Row[];
-    },
+    sql: postgresSql(pool),
     table: (name) => `"${schema}".${name}`,
     close: async () => {
       await checkpoints.close();
@@ -573,6 +562,7 @@ describe("configuration", () => {
       "bad_signature",
       "hash_mismatch",
       "truncated",
+      "bad_line",
     ]);
   });
 });
@@ -582,17 +572,7 @@ describe("verify walks the chain the head had when it began", () => {
     const db = sqliteDb();
     const inner = db.audit;
     let appendDuringWalk = true;
-    const racing: AuditStore = {
-      migrate: () => inner.migrate(),
-      rollback: () => inner.rollback(),
-      migrationStatus: () => inner.migrationStatus(),
-      append: (r) => inner.append(r),
-      query: (f) => inner.query(f),
-      counts: (p, n) => inner.counts(p, n),
-      policyIds: () => inner.policyIds(),
-      prune: (b, o, x) => inner.prune(b, o, x),
-      ends: () => inner.ends(),
-      close: () => inner.close(),
+    const racing = wrapStore(inner, {
       chain: async (after, limit) => {
         const page = await inner.chain(after, limit);
         if (appendDuringWalk) {
@@ -602,7 +582,7 @@ describe("verify walks the chain the head had when it began", () => {
         }
         return page;
       },
-    };
+    });
     const h = await serve({ ...db, audit: racing });
     await h.decide(3);
     expect(await h.verify()).toEqual({
@@ -615,16 +595,7 @@ describe("verify walks the chain the head had when it began", () => {
 });
 
 describe("hexarch-ctl serve api", () => {
-  const cliEnv = (extra: Record<string, string>) => {
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env))
-      if (v !== undefined && !k.startsWith("HEXARCH_")) out[k] = v;
-    return { ...out, HEXARCH_API_TOKEN: TOKEN, ...extra };
-  };
-  let child: ChildProcess | undefined;
-  afterEach(() => {
-    if (child && child.exitCode === null) child.kill("SIGKILL");
-  });
+  const children = killAfterEach();
 
   it("refuses a short HEXARCH_AUDIT_HMAC_KEY with exit code 2, without printing it", async () => {
     const path = tempDb();
@@ -643,24 +614,14 @@ describe("hexarch-ctl serve api", () => {
     const path = tempDb();
     const dir = dirname(path);
     writeFileSync(join(dir, "hexarch.yaml"), YAML);
-    const proc = spawn(process.execPath, [BIN, "serve", "api", "--port", "0", "--db", path], {
+    const { proc, out, exited, url } = await serveApi(["--db", path], {
       cwd: dir,
-      env: cliEnv({ HEXARCH_AUDIT_HMAC_KEY: KEY, HEXARCH_AUDIT_HMAC_KEY_ID: "ops-2026" }),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child = proc;
-    let stdout = "";
-    const exited = new Promise<number | null>((done) => proc.on("exit", (code) => done(code)));
-    const url = await new Promise<string>((done, fail) => {
-      const timer = setTimeout(() => fail(new Error(`no listening line:\n${stdout}`)), 15_000);
-      proc.stdout?.setEncoding("utf8").on("data", (s: string) => {
-        stdout += s;
-        const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
-        if (m) {
-          clearTimeout(timer);
-          done(m[1] as string);
-        }
-      });
+      env: {
+        HEXARCH_API_TOKEN: TOKEN,
+        HEXARCH_AUDIT_HMAC_KEY: KEY,
+        HEXARCH_AUDIT_HMAC_KEY_ID: "ops-2026",
+      },
+      children,
     });
     const call = (method: string, route: string) =>
       fetch(`${url}${route}`, { method, headers: AUTH });
@@ -676,7 +637,7 @@ describe("hexarch-ctl serve api", () => {
     });
     proc.kill("SIGTERM");
     expect(await exited).toBe(0);
-    expect(stdout).not.toContain(KEY);
+    expect(out.stdout).not.toContain(KEY);
     // Stored in the audit database itself.
     const db = new DatabaseSync(path);
     try {

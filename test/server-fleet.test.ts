@@ -4,7 +4,7 @@
  * balancer. Limits must hold exactly across the fleet, the one hash chain must verify from
  * every instance, and no instance may lose a record when stopped.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,9 +14,9 @@ import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DecisionLogger, PostgresAuditStore } from "../src/audit/index.ts";
 import { httpRateLimitPrefix } from "../src/server/rate-limit-store.ts";
-import { BIN } from "./cli-fixtures.ts";
 import { PG_URL, pgReachable } from "./pg.ts";
 import { REDIS_URL, redisReachable } from "./redis.ts";
+import { serveApi } from "./support/serve-process.ts";
 
 const RUN = randomBytes(5).toString("hex");
 const SCHEMA = `fleet_${RUN}`;
@@ -43,34 +43,14 @@ const POLICIES = `policies:
         action: block
 `;
 
-interface Instance {
-  readonly proc: ChildProcess;
-  readonly url: string;
-  readonly out: { stdout: string; stderr: string };
-  readonly exited: Promise<number | null>;
-}
-
 const children: ChildProcess[] = [];
 let dir: string;
 let ready = false;
 
-function env(): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env))
-    if (v !== undefined && !k.startsWith("HEXARCH_")) out[k] = v;
-  return { ...out, HEXARCH_API_TOKEN: TOKEN };
-}
-
 /** Starts one instance and waits for the line that says where it listens. */
-async function start(): Promise<Instance> {
-  const proc = spawn(
-    process.execPath,
+const start = () =>
+  serveApi(
     [
-      BIN,
-      "serve",
-      "api",
-      "--port",
-      "0",
       "--policy-file",
       join(dir, "hexarch.yaml"),
       "--pg-url",
@@ -81,29 +61,8 @@ async function start(): Promise<Instance> {
       REDIS_URL,
       "--init-db",
     ],
-    { cwd: dir, env: env(), stdio: ["ignore", "pipe", "pipe"] },
+    { cwd: dir, env: { HEXARCH_API_TOKEN: TOKEN }, children },
   );
-  children.push(proc);
-  const out = { stdout: "", stderr: "" };
-  proc.stderr?.setEncoding("utf8").on("data", (s: string) => (out.stderr += s));
-  const exited = new Promise<number | null>((done) => proc.on("exit", (code) => done(code)));
-  const url = await new Promise<string>((done, fail) => {
-    const timer = setTimeout(
-      () => fail(new Error(`no listening line:\n${out.stdout}\n${out.stderr}`)),
-      12_000,
-    );
-    proc.on("exit", (code) => fail(new Error(`exited with ${code}:\n${out.stderr}`)));
-    proc.stdout?.setEncoding("utf8").on("data", (s: string) => {
-      out.stdout += s;
-      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out.stdout);
-      if (m) {
-        clearTimeout(timer);
-        done(m[1] as string);
-      }
-    });
-  });
-  return { proc, url, out, exited };
-}
 
 async function call(
   url: string,

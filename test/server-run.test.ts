@@ -1,11 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DecisionLogger, SqliteAuditStore } from "../src/audit/index.ts";
 import {
   DecisionBackendError,
@@ -15,8 +14,8 @@ import {
 } from "../src/index.ts";
 import { RedisConfirmationStore } from "../src/redis/index.ts";
 import { type RunningServer, startServer } from "../src/server/index.ts";
-import { BIN } from "./cli-fixtures.ts";
 import { REDIS_URL, redisReachable } from "./redis.ts";
+import { killAfterEach, serveApi, spawnServe } from "./support/serve-process.ts";
 
 const TOKEN = "run-test-token-abcdef0123456789";
 
@@ -244,50 +243,16 @@ describe("RemoteDecisionClient failures", () => {
 
 describe("hexarch-ctl serve api (the real binary)", () => {
   let dir: string;
-  let child: ChildProcess | undefined;
+  const children = killAfterEach();
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "hexarch-serve-"));
     writeFileSync(join(dir, "hexarch.yaml"), POLICIES);
   });
-  afterEach(() => {
-    if (child && child.exitCode === null) child.kill("SIGKILL");
-  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const env = (extra: Record<string, string>) => {
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env))
-      if (v !== undefined && !k.startsWith("HEXARCH_")) out[k] = v;
-    return { ...out, ...extra };
-  };
-
   /** Starts the binary and waits for the line that says where it listens. */
-  async function serve(args: string[], extraEnv: Record<string, string>, cwd = dir) {
-    const proc = spawn(process.execPath, [BIN, "serve", "api", "--port", "0", ...args], {
-      cwd,
-      env: env(extraEnv),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child = proc;
-    const out = { stdout: "", stderr: "" };
-    proc.stderr?.setEncoding("utf8").on("data", (s: string) => (out.stderr += s));
-    const exited = new Promise<number | null>((done) => proc.on("exit", (code) => done(code)));
-    const url = await new Promise<string>((done, fail) => {
-      const timer = setTimeout(
-        () => fail(new Error(`no listening line:\n${out.stdout}\n${out.stderr}`)),
-        15_000,
-      );
-      proc.stdout?.setEncoding("utf8").on("data", (s: string) => {
-        out.stdout += s;
-        const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out.stdout);
-        if (m) {
-          clearTimeout(timer);
-          done(m[1] as string);
-        }
-      });
-    });
-    return { proc, url, out, exited };
-  }
+  const serve = (args: string[], env: Record<string, string>, cwd = dir) =>
+    serveApi(args, { cwd, env, children });
 
   it("serves, records every decision, and exits 0 on SIGTERM with the log flushed", async () => {
     const { proc, url, out, exited } = await serve(["--init-db"], { HEXARCH_API_TOKEN: TOKEN });
@@ -463,17 +428,9 @@ describe("hexarch-ctl serve api (the real binary)", () => {
   });
 
   it("refuses to start without a token, with exit code 2 and a hint", async () => {
-    const proc = spawn(process.execPath, [BIN, "serve", "api", "--port", "0"], {
-      cwd: dir,
-      env: env({}),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child = proc;
-    let stderr = "";
-    proc.stderr?.setEncoding("utf8").on("data", (s: string) => (stderr += s));
-    const code = await new Promise<number | null>((done) => proc.on("exit", (c) => done(c)));
-    expect(code).toBe(2);
-    expect(stderr).toContain("refusing to start without an API token");
-    expect(stderr).toContain("--allow-anon");
+    const { out, exited } = spawnServe([], { cwd: dir, children });
+    expect(await exited).toBe(2);
+    expect(out.stderr).toContain("refusing to start without an API token");
+    expect(out.stderr).toContain("--allow-anon");
   });
 });

@@ -112,6 +112,23 @@ export function mergeChain(
 }
 
 /**
+ * One page of the chain (`AuditStore.chain`), at most `limit` entries: the four tables that
+ * hold chain positions, read in turn by `read` (a table and the column of its position, both
+ * constants; `read` selects the rows past the page start in that column's order, at most
+ * `limit`), merged in chain order. Both SQL stores page this way; only the driver differs.
+ */
+export async function readChainPage(
+  limit: number,
+  read: (table: string, seqColumn: "seq" | "from_seq") => Promise<readonly Row[]> | readonly Row[],
+): Promise<ChainEntry[]> {
+  const prunes = (await read("hexarch_prunes", "seq")).map(rowToPrune);
+  const runs = (await read("hexarch_pruned_runs", "from_seq")).map(rowToRun);
+  const records = (await read("hexarch_decisions", "seq")).map(rowToRecord);
+  const tombs = (await read("hexarch_tombstones", "seq")).map(rowToTombstone);
+  return mergeChain([...records, ...prunes, ...runs], tombs, limit);
+}
+
+/**
  * Whether a record of this action is a decision the stats count. Confirmation events
  * (`confirmation_*`) and reported provider calls (`provider_call`) are in the log, not in
  * the counts. {@link COUNTED_IN_STATS} says the same in SQL.

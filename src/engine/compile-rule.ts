@@ -8,7 +8,15 @@
 
 import type { Budget, PolicyRule, RuleAction } from "../policy/types.ts";
 import { describeValue } from "../util/describe.ts";
-import { compileCondition, type Predicate } from "./conditions.ts";
+import {
+  compileTruth,
+  FALSE,
+  type Predicate,
+  TRUE,
+  type Truth,
+  type TruthTest,
+  UNKNOWN,
+} from "./conditions.ts";
 import type { DecisionAction } from "./decision.ts";
 import { SEVERITY } from "./decision.ts";
 import { compileFieldPath, type FieldGetter } from "./field-path.ts";
@@ -128,8 +136,17 @@ export interface CompiledRule {
   readonly policyId: string;
   readonly priority: number;
   readonly action: RuleAction;
-  /** Does the rule apply to this context? `undefined` = always. */
-  readonly applies: Predicate | undefined;
+  /**
+   * Does the rule apply to this context? `TRUE`, `FALSE`, or `UNKNOWN`: it applies because a
+   * `when:` condition met a value of the wrong type (fail closed; never for `allow` rules,
+   * whose `UNKNOWN` is `FALSE`). `undefined` = always.
+   */
+  readonly applies: TruthTest | undefined;
+  /**
+   * The outcome of a matcher-only rule (see `always`) that applies on `UNKNOWN`: its
+   * reason names the field and the type it should have had.
+   */
+  readonly unknown: (ctx: Context) => Outcome;
   /** Whether a trigger reads the call's arguments (`parameter:`). */
   readonly readsArgs: boolean;
   /** Stateless triggers; a rule with neither triggers nor counters fires whenever it applies. */
@@ -234,8 +251,8 @@ export function compileRule(rule: PolicyRule, policyId: string): CompiledRule {
     matchers.push((ctx) => typeof ctx.feature !== "string" || ctx.feature === name);
   }
   if (rule.model) add(fieldMatcher("model", rule.model.patterns));
-  if (rule.when) matchers.push(compileCondition(rule.when));
-  const applies: Predicate | undefined =
+  const when = rule.when ? compileTruth(rule.when) : undefined;
+  const fields: Predicate | undefined =
     matchers.length === 0
       ? undefined
       : matchers.length === 1
@@ -243,6 +260,22 @@ export function compileRule(rule: PolicyRule, policyId: string): CompiledRule {
         : (ctx) => {
             for (const m of matchers) if (!m(ctx)) return false;
             return true;
+          };
+  // An `allow` rule is never granted on an unknown condition; any other rule applies.
+  const onUnknown: Truth = rule.action === "allow" ? FALSE : UNKNOWN;
+  const whenTest = when?.test;
+  const applies: TruthTest | undefined =
+    whenTest === undefined
+      ? fields && ((ctx) => (fields(ctx) ? TRUE : FALSE))
+      : fields === undefined
+        ? (ctx) => {
+            const t = whenTest(ctx);
+            return t === UNKNOWN ? onUnknown : t;
+          }
+        : (ctx) => {
+            if (!fields(ctx)) return FALSE;
+            const t = whenTest(ctx);
+            return t === UNKNOWN ? onUnknown : t;
           };
 
   // --- stateless triggers
@@ -323,6 +356,10 @@ export function compileRule(rule: PolicyRule, policyId: string): CompiledRule {
     priority: rule.priority,
     action: rule.action,
     applies,
+    unknown: (ctx) =>
+      fired(
+        `${when ? when.explain(ctx) : "a condition could not be evaluated"}: the rule applies (fail closed)`,
+      ),
     readsArgs: rule.parameter !== undefined,
     triggers,
     always: undefined,

@@ -75,8 +75,37 @@ export type Condition =
   | { readonly any: readonly Condition[] }
   | { readonly not: Condition };
 
-/** A compiled condition. */
+/** A compiled condition, in two-valued logic: `true` only when it holds for certain. */
 export type Predicate = (context: Readonly<Record<string, unknown>>) => boolean;
+
+/**
+ * A three-valued (Kleene) truth: {@link FALSE}, {@link TRUE} or {@link UNKNOWN}. A small
+ * number rather than an object, so evaluating a condition allocates nothing.
+ */
+export type Truth = 0 | 1 | 2;
+/** The condition does not hold. */
+export const FALSE = 0 as const;
+/** The condition holds. */
+export const TRUE = 1 as const;
+/**
+ * The condition cannot be decided: a field is present but holds a type its operator cannot
+ * compare (`"1000"` or `[1000]` for `greater_than: 100`). Rules treat it as applying (fail
+ * closed), except `allow` rules, which must never be granted on it.
+ */
+export const UNKNOWN = 2 as const;
+
+/** A compiled condition in three-valued logic. */
+export type TruthTest = (context: Readonly<Record<string, unknown>>) => Truth;
+
+/** A compiled condition: its test, and an explanation for the contexts it finds unknown. */
+export interface CompiledCondition {
+  readonly test: TruthTest;
+  /**
+   * For a context `test` finds {@link UNKNOWN}: which field holds which wrong type, e.g.
+   * `context.amount is a string, greater_than needs a number`. Slow path: call it only then.
+   */
+  readonly explain: (context: Readonly<Record<string, unknown>>) => string;
+}
 
 /**
  * Checks that a comparison's value fits its operator. Returns a message describing what
@@ -186,20 +215,61 @@ function isScalar(v: unknown): boolean {
   return v === null || (typeof v !== "object" && typeof v !== "function");
 }
 
-/** `a < b` style ordering of two numbers or two strings; `undefined` when not comparable. */
-function compare(a: unknown, b: unknown): number | undefined {
-  if (typeof a === "number" && typeof b === "number") return a - b;
-  if (typeof a === "string" && typeof b === "string") return a < b ? -1 : a > b ? 1 : 0;
-  return undefined;
+/** The JSON kind of a value, as messages name it: `a string`, `a list`, `NaN`… */
+function kindOf(v: unknown): string {
+  if (Array.isArray(v)) return "a list";
+  if (v === null) return "null";
+  if (typeof v === "number" && Number.isNaN(v)) return "NaN";
+  const t = typeof v;
+  return t === "object" ? "a map" : t === "undefined" ? "missing" : `a ${t}`;
 }
 
-/** Builds the test applied to a present field value. */
-function valueTest(operator: Operator, expected: unknown): (actual: unknown) => boolean {
+/** What a present value must be for `operator` against `expected`, for messages. */
+function needs(operator: Operator, expected: unknown): string {
+  switch (operator) {
+    case "contains":
+    case "not_contains":
+      return "a string or a list";
+    case "starts_with":
+    case "ends_with":
+    case "matches":
+      return "a string";
+    case "between":
+      return kindOf((expected as readonly unknown[])[0]);
+    default:
+      return kindOf(expected);
+  }
+}
+
+/** `t` negated, unknown staying unknown. */
+const negate = (t: Truth): Truth => (t === TRUE ? FALSE : t === FALSE ? TRUE : UNKNOWN);
+
+/**
+ * Builds the test applied to a present (non-null) field value. A value of a type the
+ * operator cannot compare gives {@link UNKNOWN}: a number is never ordered against a
+ * string, nor `NaN` at all; a string operator meets only strings; `equals` a scalar meets
+ * only that scalar's type, `equals` a list only lists, a map only maps. `in`/`not_in`
+ * compare by equality with each listed value and answer for any type.
+ */
+function valueTest(operator: Operator, expected: unknown): (actual: unknown) => Truth {
   switch (operator) {
     case "equals":
-      return isScalar(expected) ? (a) => a === expected : (a) => deepEqual(a, expected);
-    case "not_equals":
-      return isScalar(expected) ? (a) => a !== expected : (a) => !deepEqual(a, expected);
+    case "not_equals": {
+      const yes = operator === "equals" ? TRUE : FALSE;
+      const no = operator === "equals" ? FALSE : TRUE;
+      if (expected === null) return () => no;
+      if (isScalar(expected)) {
+        const type = typeof expected;
+        return (a) => (a === expected ? yes : typeof a === type ? no : UNKNOWN);
+      }
+      const list = Array.isArray(expected);
+      return (a) =>
+        typeof a !== "object" || a === null || Array.isArray(a) !== list
+          ? UNKNOWN
+          : deepEqual(a, expected)
+            ? yes
+            : no;
+    }
     case "in":
     case "not_in": {
       const list = expected as readonly unknown[];
@@ -208,72 +278,155 @@ function valueTest(operator: Operator, expected: unknown): (actual: unknown) => 
       const has = scalars
         ? (a: unknown) => set.has(a)
         : (a: unknown) => list.some((x) => deepEqual(x, a));
-      return operator === "in" ? has : (a) => !has(a);
+      return operator === "in" ? (a) => (has(a) ? TRUE : FALSE) : (a) => (has(a) ? FALSE : TRUE);
     }
     case "contains":
     case "not_contains": {
-      const has = (a: unknown): boolean | undefined =>
+      const has = (a: unknown): Truth =>
         typeof a === "string"
           ? typeof expected === "string" && a.includes(expected)
+            ? TRUE
+            : FALSE
           : Array.isArray(a)
             ? a.some((x) => deepEqual(x, expected))
-            : undefined;
-      return operator === "contains" ? (a) => has(a) === true : (a) => has(a) === false;
+              ? TRUE
+              : FALSE
+            : UNKNOWN;
+      return operator === "contains" ? has : (a) => negate(has(a));
     }
-    case "starts_with":
-      return (a) => typeof a === "string" && a.startsWith(expected as string);
-    case "ends_with":
-      return (a) => typeof a === "string" && a.endsWith(expected as string);
+    case "starts_with": {
+      const e = expected as string;
+      return (a) => (typeof a !== "string" ? UNKNOWN : a.startsWith(e) ? TRUE : FALSE);
+    }
+    case "ends_with": {
+      const e = expected as string;
+      return (a) => (typeof a !== "string" ? UNKNOWN : a.endsWith(e) ? TRUE : FALSE);
+    }
     case "matches": {
       const re = compilePattern(expected as string);
-      return (a) => typeof a === "string" && re.test(a);
+      return (a) => (typeof a !== "string" ? UNKNOWN : re.test(a) ? TRUE : FALSE);
     }
+    // Numbers with numbers, strings with strings (ISO dates order as strings); NaN orders
+    // against nothing. The casts only quiet the compiler: the type test before each
+    // comparison makes both sides the same primitive type.
     case "between": {
-      const [low, high] = expected as readonly [unknown, unknown];
-      return (a) => {
-        const lo = compare(a, low);
-        const hi = compare(a, high);
-        return lo !== undefined && hi !== undefined && lo >= 0 && hi <= 0;
-      };
+      const [low, high] = expected as readonly [number, number];
+      const type = typeof low;
+      return (a) =>
+        typeof a !== type || Number.isNaN(a)
+          ? UNKNOWN
+          : (a as number) >= low && (a as number) <= high
+            ? TRUE
+            : FALSE;
     }
-    case "greater_than":
-      return (a) => (compare(a, expected) ?? Number.NaN) > 0;
-    case "greater_or_equal":
-      return (a) => (compare(a, expected) ?? Number.NaN) >= 0;
-    case "less_than":
-      return (a) => (compare(a, expected) ?? Number.NaN) < 0;
-    case "less_or_equal":
-      return (a) => (compare(a, expected) ?? Number.NaN) <= 0;
+    case "greater_than": {
+      const e = expected as number;
+      const type = typeof e;
+      return (a) =>
+        typeof a !== type || Number.isNaN(a) ? UNKNOWN : (a as number) > e ? TRUE : FALSE;
+    }
+    case "greater_or_equal": {
+      const e = expected as number;
+      const type = typeof e;
+      return (a) =>
+        typeof a !== type || Number.isNaN(a) ? UNKNOWN : (a as number) >= e ? TRUE : FALSE;
+    }
+    case "less_than": {
+      const e = expected as number;
+      const type = typeof e;
+      return (a) =>
+        typeof a !== type || Number.isNaN(a) ? UNKNOWN : (a as number) < e ? TRUE : FALSE;
+    }
+    case "less_or_equal": {
+      const e = expected as number;
+      const type = typeof e;
+      return (a) =>
+        typeof a !== type || Number.isNaN(a) ? UNKNOWN : (a as number) <= e ? TRUE : FALSE;
+    }
     case "exists":
-      return () => true;
+      return () => TRUE;
     case "not_exists":
-      return () => false;
+      return () => FALSE;
   }
 }
 
-/**
- * Compiles a condition tree. A field that is missing (or `null`) fails every operator except
- * `not_exists`; a value of the wrong type fails the comparison (including the `not_*` ones),
- * so a malformed context never satisfies a condition by accident.
- */
-export function compileCondition(condition: Condition): Predicate {
-  if ("all" in condition) {
-    const parts = condition.all.map(compileCondition);
-    return (ctx) => parts.every((p) => p(ctx));
-  }
-  if ("any" in condition) {
-    const parts = condition.any.map(compileCondition);
-    return (ctx) => parts.some((p) => p(ctx));
+/** A compiled node: its test, and (slow path) the comparison that made it unknown. */
+interface Node {
+  readonly test: TruthTest;
+  readonly why: (ctx: Readonly<Record<string, unknown>>) => string | undefined;
+}
+
+function compileNode(condition: Condition, prefix: string): Node {
+  if ("all" in condition || "any" in condition) {
+    const isAll = "all" in condition;
+    const nodes = (isAll ? condition.all : condition.any).map((c) => compileNode(c, prefix));
+    const parts = nodes.map((n) => n.test);
+    const n = parts.length;
+    // all: false wins, then unknown; any: true wins, then unknown.
+    const decisive = isAll ? FALSE : TRUE;
+    const otherwise = isAll ? TRUE : FALSE;
+    return {
+      test: (ctx) => {
+        let r: Truth = otherwise;
+        for (let i = 0; i < n; i++) {
+          const t = (parts[i] as TruthTest)(ctx);
+          if (t === decisive) return decisive;
+          if (t === UNKNOWN) r = UNKNOWN;
+        }
+        return r;
+      },
+      why: (ctx) => {
+        for (const node of nodes) if (node.test(ctx) === UNKNOWN) return node.why(ctx);
+        return undefined;
+      },
+    };
   }
   if ("not" in condition) {
-    const inner = compileCondition(condition.not);
-    return (ctx) => !inner(ctx);
+    const inner = compileNode(condition.not, prefix);
+    const test = inner.test;
+    return { test: (ctx) => negate(test(ctx)), why: inner.why };
   }
   const get = compileFieldPath(condition.field);
-  if (condition.operator === "not_exists") return (ctx) => get(ctx) == null;
-  const test = valueTest(condition.operator, condition.value);
-  return (ctx) => {
-    const actual = get(ctx);
-    return actual != null && test(actual);
+  const { field, operator, value } = condition;
+  if (operator === "not_exists")
+    return { test: (ctx) => (get(ctx) == null ? TRUE : FALSE), why: () => undefined };
+  const test = valueTest(operator, value);
+  return {
+    test: (ctx) => {
+      const actual = get(ctx);
+      return actual == null ? FALSE : test(actual);
+    },
+    why: (ctx) => {
+      const actual = get(ctx);
+      if (actual == null || test(actual) !== UNKNOWN) return undefined;
+      return `${prefix}${field} is ${kindOf(actual)}, ${operator} needs ${needs(operator, value)}`;
+    },
   };
+}
+
+/**
+ * Compiles a condition tree into three-valued logic. A field that is missing (or `null`)
+ * fails every operator except `not_exists`. A present value of a type the operator cannot
+ * compare is {@link UNKNOWN}, never false: otherwise `amount: "1000"` would step around a
+ * rule that blocks `when: amount > 100`, and `not:` would turn the miss into a match.
+ * `all` is false if any part is, else unknown if any is; `any` is true if any part is,
+ * else unknown if any is; `not` keeps unknown.
+ *
+ * @param prefix - Prepended to field paths in explanations (`context.` for a decision context).
+ */
+export function compileTruth(condition: Condition, prefix = "context."): CompiledCondition {
+  const node = compileNode(condition, prefix);
+  return {
+    test: node.test,
+    explain: (ctx) => node.why(ctx) ?? "a condition could not be evaluated",
+  };
+}
+
+/**
+ * Compiles a condition tree into a predicate that is `true` only when the condition holds
+ * for certain ({@link compileTruth} gives {@link TRUE}); unknown counts as not holding.
+ */
+export function compileCondition(condition: Condition): Predicate {
+  const test = compileNode(condition, "").test;
+  return (ctx) => test(ctx) === TRUE;
 }

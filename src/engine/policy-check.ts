@@ -106,14 +106,16 @@ export class PolicyCheck {
     let tokens = -1;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i] as CompiledRule;
-      if (rule.applies !== undefined && !rule.applies(ctx)) continue;
+      // 0 = does not apply; 2 = applies because a `when:` condition is unknown (fail closed).
+      const applies = rule.applies === undefined ? 1 : rule.applies(ctx);
+      if (applies === 0) continue;
       if (i < 30) {
         mask |= 1 << i;
       } else {
         wide ??= [];
         wide.push(rule.id);
       }
-      let o = rule.always;
+      let o = applies === 2 && rule.always !== undefined ? rule.unknown(ctx) : rule.always;
       const triggers = rule.triggers;
       for (let t = 0; t < triggers.length; t++) {
         const r = (triggers[t] as (typeof triggers)[number])(ctx, now, input);

@@ -44,9 +44,9 @@ export class CallEffects {
     this.#mode = options.mode;
   }
 
-  /** Closes the audit sink. */
-  async close(): Promise<void> {
-    await this.#audit?.close?.();
+  /** Closes the audit sink; resolves to what its `close()` said (a `DecisionLogger`: how many records it could not write). */
+  async close(): Promise<unknown> {
+    return this.#audit?.close?.();
   }
 
   record(

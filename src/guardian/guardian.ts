@@ -37,6 +37,14 @@ import type {
 import { defaultWarn, explicitMode, offDecision, violation } from "./outcomes.ts";
 import { opaUrlOf, type Prepared, policySetOf, prepareCheck, remoteOf } from "./sources.ts";
 
+/** What {@link Guardian.close} resolves to. */
+export interface GuardianCloseResult {
+  /** Audit records taken but not written when closing gave up (0 without an audit log). */
+  readonly unwrittenAuditRecords: number;
+  /** True when the audit log did not finish within its `closeTimeoutMs`. */
+  readonly auditTimedOut: boolean;
+}
+
 /**
  * Guards functions with the policies of a `hexarch.yaml`.
  *
@@ -268,8 +276,16 @@ export class Guardian {
     return this.#policies?.policies.find((p) => p.id === policyId);
   }
 
-  /** Flushes the audit log and closes the state store, decision client and confirmation store. */
-  async close(): Promise<void> {
+  /**
+   * Flushes the audit log and closes the state store, decision client and confirmation
+   * store. Bounded by the audit logger's `closeTimeoutMs`: records it could not write are
+   * reported through its `onError` and counted in the result, never dropped silently.
+   *
+   * @returns How many audit records could not be written, and whether closing the audit
+   *   log ran out of time.
+   * @throws the first failure of a part that could not be closed (every part is closed).
+   */
+  async close(): Promise<GuardianCloseResult> {
     // Close everything even when one part fails, then report the first failure.
     const results = await Promise.allSettled([
       this.#effects.close(),
@@ -279,6 +295,12 @@ export class Guardian {
     ]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
+    const audit = results[0].status === "fulfilled" ? results[0].value : undefined;
+    const { unwritten, timedOut } = (audit ?? {}) as { unwritten?: unknown; timedOut?: unknown };
+    return {
+      unwrittenAuditRecords: typeof unwritten === "number" ? unwritten : 0,
+      auditTimedOut: timedOut === true,
+    };
   }
 
   /**

@@ -6,6 +6,7 @@
  * @module
  */
 
+export { borrowedConfirmations } from "../confirm/borrowed.ts";
 export { createServer } from "./app.ts";
 export { type Authenticator, type Identity, staticTokenAuth, tokenMatches } from "./auth.ts";
 export { bindSubject, type SubjectClaims } from "./bound-subject.ts";

@@ -48,7 +48,9 @@ export type CheckpointProblem =
   /** The chain's entry at its `seq` has another hash: the chain was rewritten after it. */
   | "hash_mismatch"
   /** The chain now ends before its `seq`: entries it covered were removed. */
-  | "truncated";
+  | "truncated"
+  /** A line of a checkpoint file is not a checkpoint: the file was edited or torn. */
+  | "bad_line";
 
 /** What checking the stored checkpoints against the chain found. */
 export interface CheckpointVerifyResult {
@@ -70,4 +72,6 @@ export interface CheckpointVerifyResult {
   readonly firstBadCheckpointId?: string;
   /** Why it fails. */
   readonly problem?: CheckpointProblem;
+  /** The failure in one sentence, when there is one the codes do not say. */
+  readonly message?: string;
 }

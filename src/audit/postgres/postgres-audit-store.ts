@@ -22,11 +22,8 @@ import {
   chainBatch,
   DECISION_COLUMNS,
   historySql,
-  mergeChain,
-  rowToPrune,
+  readChainPage,
   rowToRecord,
-  rowToRun,
-  rowToTombstone,
 } from "../rows.ts";
 import {
   AuditChainDamageError,
@@ -355,31 +352,16 @@ export class PostgresAuditStore implements AuditStore {
   async chain(afterSeq: number, limit: number): Promise<readonly ChainEntry[]> {
     await this.#ready();
     const pool = await this.#getPool();
-    const prunes = (
-      await pool.query(
-        `SELECT * FROM ${this.#t("hexarch_prunes")} WHERE seq > $1 ORDER BY seq LIMIT $2`,
-        [afterSeq, limit],
-      )
-    ).rows.map(rowToPrune);
-    const runs = (
-      await pool.query(
-        `SELECT * FROM ${this.#t("hexarch_pruned_runs")} WHERE from_seq > $1 ORDER BY from_seq LIMIT $2`,
-        [afterSeq, limit],
-      )
-    ).rows.map(rowToRun);
-    const records = (
-      await pool.query(
-        `SELECT * FROM ${this.#t("hexarch_decisions")} WHERE seq > $1 ORDER BY seq LIMIT $2`,
-        [afterSeq, limit],
-      )
-    ).rows.map(rowToRecord);
-    const tombs = (
-      await pool.query(
-        `SELECT * FROM ${this.#t("hexarch_tombstones")} WHERE seq > $1 ORDER BY seq LIMIT $2`,
-        [afterSeq, limit],
-      )
-    ).rows.map(rowToTombstone);
-    return mergeChain([...records, ...prunes, ...runs], tombs, limit);
+    return readChainPage(
+      limit,
+      async (table, at) =>
+        (
+          await pool.query(
+            `SELECT * FROM ${this.#t(table)} WHERE ${at} > $1 ORDER BY ${at} LIMIT $2`,
+            [afterSeq, limit],
+          )
+        ).rows,
+    );
   }
 
   /** {@inheritDoc AuditStore.ends} */

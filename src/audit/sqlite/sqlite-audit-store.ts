@@ -19,16 +19,7 @@ import {
   runsSql,
   toRuns,
 } from "../prune.ts";
-import {
-  COUNTED_IN_STATS,
-  historySql,
-  mergeChain,
-  type Row,
-  rowToPrune,
-  rowToRecord,
-  rowToRun,
-  rowToTombstone,
-} from "../rows.ts";
+import { COUNTED_IN_STATS, historySql, type Row, readChainPage, rowToRecord } from "../rows.ts";
 import {
   AuditChainDamageError,
   type AuditOutcome,
@@ -356,27 +347,13 @@ export class SqliteAuditStore implements AuditStore {
   async chain(afterSeq: number, limit: number): Promise<readonly ChainEntry[]> {
     await this.#ready();
     const db = this.#db;
-    const prunes = (
-      db
-        .prepare("SELECT * FROM hexarch_prunes WHERE seq > ? ORDER BY seq LIMIT ?")
-        .all(afterSeq, limit) as Row[]
-    ).map(rowToPrune);
-    const runs = (
-      db
-        .prepare("SELECT * FROM hexarch_pruned_runs WHERE from_seq > ? ORDER BY from_seq LIMIT ?")
-        .all(afterSeq, limit) as Row[]
-    ).map(rowToRun);
-    const records = (
-      db
-        .prepare("SELECT * FROM hexarch_decisions WHERE seq > ? ORDER BY seq LIMIT ?")
-        .all(afterSeq, limit) as Row[]
-    ).map(rowToRecord);
-    const tombs = (
-      db
-        .prepare("SELECT * FROM hexarch_tombstones WHERE seq > ? ORDER BY seq LIMIT ?")
-        .all(afterSeq, limit) as Row[]
-    ).map(rowToTombstone);
-    return mergeChain([...records, ...prunes, ...runs], tombs, limit);
+    return readChainPage(
+      limit,
+      (table, at) =>
+        db
+          .prepare(`SELECT * FROM ${table} WHERE ${at} > ? ORDER BY ${at} LIMIT ?`)
+          .all(afterSeq, limit) as Row[],
+    );
   }
 
   /** {@inheritDoc AuditStore.ends} */

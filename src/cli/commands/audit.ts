@@ -369,7 +369,7 @@ Examples:
       else {
         if (result.ok)
           io.stdout.write(
-            `${paint(ok ? "green" : "red", ok ? "ok" : "BROKEN")}: ${result.checked.toLocaleString("en-US")} records checked, the chain is intact${result.prunes ? ` (${result.prunes} prune records account for ${result.pruned} removed)` : ""}\n`,
+            `${ok ? paint("green", "ok") : "chain"}: ${result.checked.toLocaleString("en-US")} records checked, the chain is intact${result.prunes ? ` (${result.prunes} prune records account for ${result.pruned} removed)` : ""}\n`,
           );
         else
           io.stdout.write(
@@ -394,7 +394,7 @@ Examples:
         "--checkpoint-file <file>",
         "the append-only JSONL file to add the signed checkpoint to (its checkpoints are checked first)",
       )
-      .option("--actor <name>", "who takes it (default: user@host)"),
+      .option("--actor <name>", "who takes it (default: hexarch-ctl:user@host)"),
   )
     .addHelpText(
       "after",

@@ -7,13 +7,19 @@
  * @module
  */
 
+import { type RequestedApproval, requestApproval } from "../../confirm/request-approval.ts";
 import type { ConfirmationStore } from "../../confirm/types.ts";
 import type { Context } from "../../engine/compile-rule.ts";
 import type { Decision } from "../../engine/decision.ts";
-import { ConfirmationRequired, GuardrailError, PolicyViolation } from "../../errors.ts";
+import {
+  ConfirmationRequired,
+  DecisionBackendError,
+  GuardrailError,
+  PolicyViolation,
+} from "../../errors.ts";
 import type { Guardian } from "../../guardian/guardian.ts";
 import { describeValue } from "../../util/describe.ts";
-import { checkTimeout, settleWithin } from "../../util/timeout.ts";
+import { checkTimeout } from "../../util/timeout.ts";
 import { isPlainObject, isThenable } from "../../util/values.ts";
 import { bodyDigest, queryDigest } from "./body-digest.ts";
 import { ownQueryDigest, withoutConfirmationKeys } from "./context-keys.ts";
@@ -260,38 +266,32 @@ export function httpGuard<Req>(
       );
     }
     const method = request.method.toUpperCase();
-    const created = await settleWithin<string, { readonly token: string } | Error>(
-      Promise.resolve().then(() =>
-        store.create({
+    let asked: RequestedApproval;
+    try {
+      asked = await requestApproval(
+        store,
+        {
           ...binding,
           reason: decision.reason,
           operation: `${method} ${request.path}`,
           metadata: { method, path: request.path },
           ...(typeof ctx.userId === "string" && { requestedBy: ctx.userId }),
           ...(options.confirmationTtlMs !== undefined && { ttlMs: options.confirmationTtlMs }),
-        }),
-      ),
-      storeTimeoutMs,
-      (token) => ({ token }),
-      () => new Error(`no answer within ${storeTimeoutMs} ms`),
-      (e: unknown) => (e instanceof Error ? e : new Error(describeValue(e))),
-    );
-    if (created instanceof Error) {
-      report("the confirmation store failed to create a request", created);
+        },
+        storeTimeoutMs,
+      );
+    } catch (err) {
+      // The store's own failure (the cause), as onError has always been told it.
+      report(
+        "the confirmation store failed to create a request",
+        err instanceof DecisionBackendError && err.cause !== undefined ? err.cause : err,
+      );
       return unavailable(
         "the confirmation store could not create a confirmation request",
         decision,
       );
     }
-    // When the token expires, if the store says so quickly; the answer does not wait for it.
-    const expiresAtMs = await settleWithin(
-      Promise.resolve().then(() => store.get(created.token)),
-      storeTimeoutMs,
-      (record) => record?.expiresAtMs,
-      () => undefined,
-      () => undefined,
-    );
-    return refuse(pendingApproval(decision, created.token, expiresAtMs), decision);
+    return refuse(pendingApproval(decision, asked.token, asked.expiresAtMs), decision);
   };
 
   const refused = (decision: Decision, hadToken: boolean): HttpGuardRefusal => {

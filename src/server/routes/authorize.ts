@@ -153,7 +153,7 @@ async function authorizeByApiPolicies(
   let reason: string;
   if (policies.length === 0) reason = "no_applicable_policies";
   else if (denying)
-    reason = `policy_denied:${denying.policyId}${denying.errors.length > 0 && denying.failedRules.length === 0 ? ` (evaluation failed: ${denying.errors.map((e) => e.message).join("; ")})` : ""}`;
+    reason = `policy_denied:${denying.policyId}${denying.errors.length > 0 && denying.failedRules.length === 0 ? ` (evaluation failed: ${denying.errors.map((e) => e.message).join("; ")})` : denying.unknown.length > 0 ? ` (${denying.unknown.map((e) => e.message).join("; ")})` : ""}`;
   else if (failedOpen.length > 0)
     reason = `allowed: evaluation failed and FAIL_OPEN let it through (${failedOpen.map((v) => `${v.policyId}: ${v.errors.map((e) => e.message).join("; ")}`).join(", ")})`;
   else

@@ -55,17 +55,26 @@ function signerOf(ctx: ServerContext): {
   return ctx.checkpoints;
 }
 
-/** Every checkpoint this server keeps: its store's and its file's (by id, once each). */
-async function keptCheckpoints(ctx: ServerContext): Promise<AuditCheckpoint[]> {
+/**
+ * Every checkpoint this server keeps: its store's and its file's (by id, once each), and
+ * the file's lines that are not checkpoints (an edited or torn file).
+ */
+async function keptCheckpoints(ctx: ServerContext): Promise<{
+  readonly checkpoints: AuditCheckpoint[];
+  readonly badLines: readonly { readonly line: number; readonly message: string }[];
+}> {
   const { store, file } = signerOf(ctx);
   const stored = store ? await backend(STORE, () => allCheckpoints(store)) : [];
-  if (file === undefined) return stored;
+  if (file === undefined) return { checkpoints: stored, badLines: [] };
   const ids = new Set(stored.map((c) => c.id));
   // A file not yet written holds none; other read errors are the file's failure (503).
   const shipped = await backend(FILE, async () =>
-    existsSync(file) ? (await readCheckpointFile(file)).checkpoints : [],
+    existsSync(file) ? await readCheckpointFile(file) : { checkpoints: [], badLines: [] },
   );
-  return [...stored, ...shipped.filter((c) => !ids.has(c.id) && ids.add(c.id))];
+  return {
+    checkpoints: [...stored, ...shipped.checkpoints.filter((c) => !ids.has(c.id) && ids.add(c.id))],
+    badLines: shipped.badLines,
+  };
 }
 
 /** The checkpoint store, or a 404 saying this server keeps none. */
@@ -99,9 +108,20 @@ export async function verifyAuditLog(ctx: ServerContext): Promise<AuditVerifyRep
   if (!ctx.checkpoints) return backend(LOG, () => logger.verify());
   const { signer } = ctx.checkpoints;
   // Listed before the walk, so the walk ends at a head no older than any of them.
-  const stored = await keptCheckpoints(ctx);
+  const { checkpoints: stored, badLines } = await keptCheckpoints(ctx);
   const v = await backend(LOG, () => verifyWithCheckpoints(logger, signer, stored));
-  return { ...v.chain, ok: v.chain.ok && v.checkpoints.ok, checkpoints: v.checkpoints };
+  const [bad] = badLines;
+  // A garbled line may have been a checkpoint: it fails the check, never drops out of it.
+  const checkpoints: CheckpointVerifyResult =
+    bad === undefined || !v.checkpoints.ok
+      ? v.checkpoints
+      : {
+          ...v.checkpoints,
+          ok: false,
+          problem: "bad_line",
+          message: `line ${bad.line} of the checkpoint file is not a checkpoint (${bad.message})${badLines.length > 1 ? `, and ${badLines.length - 1} more` : ""}: the file was edited or torn`,
+        };
+  return { ...v.chain, ok: v.chain.ok && checkpoints.ok, checkpoints };
 }
 
 /** A checkpoint of the head, or a 409 when the log does not verify. */
@@ -113,7 +133,7 @@ async function take(
   const logger = auditLogOf(ctx);
   // The authenticated caller: an API key is `api-key:<id>` whatever headers it sends.
   const actor = request.identity?.actorId ?? "anonymous";
-  const stored = await keptCheckpoints(ctx);
+  const { checkpoints: stored } = await keptCheckpoints(ctx);
   const taken: TakeCheckpointResult = await backend(LOG, () =>
     takeCheckpoint(logger, signer, { actor, checkpoints: stored }),
   );

@@ -131,6 +131,10 @@ export const checkpointVerifySchema = {
       description: "of those checked, checkpoints at positions a chained prune record removed",
     },
     firstBadCheckpointId: { type: "string" },
-    problem: { type: "string", enum: ["bad_signature", "hash_mismatch", "truncated"] },
+    problem: {
+      type: "string",
+      enum: ["bad_signature", "hash_mismatch", "truncated", "bad_line"],
+    },
+    message: { type: "string" },
   },
 } as const;
