@@ -328,7 +328,7 @@ describe("loading 20,000 policies", () => {
   }
   writeFileSync(path, `${lines.join("\n")}\n`);
 
-  it("takes seconds at most, builds no time-zone formatter per policy, and keeps memory proportional", async () => {
+  it("takes well under a second, builds no time-zone formatter per policy, and keeps memory proportional", async () => {
     const formatters = vi.spyOn(Intl, "DateTimeFormat");
     gc();
     const heapBefore = process.memoryUsage().heapUsed;
@@ -341,7 +341,9 @@ describe("loading 20,000 policies", () => {
     // one per policy made loading 20,000 policies with zones take 11 s more.
     expect(formatters.mock.calls.length).toBeLessThanOrEqual(2);
     formatters.mockRestore();
-    expect(ms).toBeLessThan(10_000);
+    // The full yaml parser took 2-4 s here; the fast reader of plain files ~0.6 s (the
+    // bound leaves room for a loaded 2-core CI machine).
+    expect(ms).toBeLessThan(1_500);
     const bytes = statSync(path).size;
     gc();
     const retained = process.memoryUsage().heapUsed - heapBefore;
@@ -352,7 +354,7 @@ describe("loading 20,000 policies", () => {
     const [guardian, gms] = await timed(`new Guardian, ${POLICIES} policies`, () =>
       guardianWith(readFileSync(path, "utf8")),
     );
-    expect(gms).toBeLessThan(10_000);
+    expect(gms).toBeLessThan(1_500);
     const last = `p${POLICIES - 1}`;
     expect((await guardian.evaluate(last, { operation: "delete" })).allowed).toBe(false);
     expect((await guardian.evaluate(last, { operation: "read" })).allowed).toBe(true);

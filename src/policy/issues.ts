@@ -7,6 +7,7 @@
 
 import { type Document, isMap, isScalar, isSeq, type LineCounter, type Node } from "yaml";
 import { PolicyFileError, type PolicyFileIssue } from "../errors.ts";
+import { type FastYaml, unpackPosition } from "./fast-yaml.ts";
 
 /** A path into the document: keys and list indexes. */
 export type DocPath = readonly (string | number)[];
@@ -24,14 +25,27 @@ export function formatPath(path: DocPath): string {
 /** Gathers issues for one source; throws them all at once with {@link IssueCollector.throwIfAny}. */
 export class IssueCollector {
   readonly file: string;
-  readonly #doc: Document | undefined;
-  readonly #lines: LineCounter | undefined;
+  #doc: Document | undefined;
+  #lines: LineCounter | undefined;
+  /** For text read by the fast reader: its collections' starts, and how to build `#doc`. */
+  #fast: { readonly read: FastYaml; readonly full: () => [Document, LineCounter] } | undefined;
   readonly issues: PolicyFileIssue[] = [];
 
   constructor(file: string, doc?: Document, lines?: LineCounter) {
     this.file = file;
     this.#doc = doc;
     this.#lines = lines;
+  }
+
+  /**
+   * A collector for text the fast reader read: collections are placed from its table and
+   * anything else (keys, scalars, missing entries) from the full `yaml` document, built on
+   * first need, so a valid file is never parsed twice.
+   */
+  static lazy(file: string, read: FastYaml, full: () => [Document, LineCounter]): IssueCollector {
+    const out = new IssueCollector(file);
+    out.#fast = { read, full };
+    return out;
   }
 
   /**
@@ -50,6 +64,12 @@ export class IssueCollector {
 
   /** Line and column (1-based) of a path; 0/0 when there is no document to look in. */
   position(path: DocPath, at: "key" | "value" = "value"): { line: number; column: number } {
+    const fast = this.#fast;
+    if (fast && !this.#doc) {
+      const packed = at === "value" ? fastStart(fast.read, path) : undefined;
+      if (packed !== undefined) return unpackPosition(packed);
+      [this.#doc, this.#lines] = fast.full();
+    }
     const doc = this.#doc;
     const lines = this.#lines;
     if (!doc || !lines) return { line: 0, column: 0 };
@@ -86,4 +106,15 @@ export class IssueCollector {
     const sorted = [...this.issues].sort((a, b) => a.line - b.line || a.column - b.column);
     throw PolicyFileError.fromIssues(sorted);
   }
+}
+
+/** Where the collection at `path` starts, when the fast reader recorded it. */
+function fastStart(read: FastYaml, path: DocPath): number | undefined {
+  let node: unknown = read.data;
+  for (const seg of path) {
+    if (node === null || typeof node !== "object") return undefined;
+    if (Array.isArray(node) ? typeof seg !== "number" : !Object.hasOwn(node, seg)) return undefined;
+    node = (node as Record<string | number, unknown>)[seg];
+  }
+  return node !== null && typeof node === "object" ? read.starts.get(node) : undefined;
 }

@@ -321,7 +321,7 @@ export function normalizePolicyFile(
   const policies: Policy[] = [];
   raw.policies.forEach((p, pi) => {
     const pPath = ["policies", pi] as const;
-    if (skip.has(`policies.${pi}`)) return;
+    if (skip.size > 0 && skip.has(`policies.${pi}`)) return;
     const first = seen.get(p.id);
     if (first !== undefined) {
       const firstLine = issues.position(["policies", first, "id"]).line;
@@ -339,7 +339,7 @@ export function normalizePolicyFile(
     const ruleIds = new Set<string>();
     p.rules.forEach((r, ri) => {
       const rPath = [...pPath, "rules", ri];
-      if (skip.has(`policies.${pi}.rules.${ri}`)) return;
+      if (skip.size > 0 && skip.has(`policies.${pi}.rules.${ri}`)) return;
       const rule = normalizeRule(r, p.id, ri, zone, rPath, issues);
       if (!rule) return;
       if (ruleIds.has(rule.id)) {

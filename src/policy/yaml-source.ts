@@ -5,7 +5,8 @@
  * @module
  */
 
-import { LineCounter, parseDocument } from "yaml";
+import { type Document, LineCounter, parseDocument } from "yaml";
+import { readFastYaml } from "./fast-yaml.ts";
 import { IssueCollector } from "./issues.ts";
 
 /** Parsed data and the collector that places later problems in the same text. */
@@ -31,13 +32,12 @@ export function readYamlSource(
   if (typeof input !== "string") {
     return { data: input, issues: new IssueCollector(source) };
   }
-  const lines = new LineCounter();
-  const doc = parseDocument(input, {
-    lineCounter: lines,
-    prettyErrors: false,
-    uniqueKeys: true,
-    merge: true,
-  });
+  // Plain files (nearly all) take the fast reader; the full parser places problems later,
+  // only if there are any. Anything else is read by `yaml` as before.
+  const fast = readFastYaml(input);
+  if (fast)
+    return { data: fast.data, issues: IssueCollector.lazy(source, fast, () => parse(input)) };
+  const [doc, lines] = parse(input);
   const issues = new IssueCollector(source, doc, lines);
   const fail = (message: string, line = 1, column = 1): never => {
     issues.issues.push({ file: source, line, column, path: "", message });
@@ -63,6 +63,18 @@ export function readYamlSource(
   if (isCyclic(data)) fail("invalid YAML: an alias refers to a node that contains it");
   if (data === null || data === undefined) fail(`the file is empty; expected ${expected}`);
   return { data, issues };
+}
+
+/** The full `yaml` document of `text`, with the line counter that places its nodes. */
+function parse(text: string): [Document, LineCounter] {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    prettyErrors: false,
+    uniqueKeys: true,
+    merge: true,
+  });
+  return [doc, lines];
 }
 
 /** True when a parsed document refers to itself through an alias. */
