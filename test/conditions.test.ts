@@ -416,7 +416,8 @@ describe("the {field: value} shorthand in when:", () => {
     expect(await whenBlocks(when, { tier: "free" })).toBe(true);
     expect(await whenBlocks(when, { tier: "trial" })).toBe(true);
     expect(await whenBlocks(when, { tier: "pro" })).toBe(false);
-    expect(await whenBlocks(when, { tier: ["free", "trial"] })).toBe(false);
+    // A list is of no kind listed (strings): unknown, so the blocking rule applies.
+    expect(await whenBlocks(when, { tier: ["free", "trial"] })).toBe(true);
     expect(await whenBlocks(when, {})).toBe(false);
   });
 

@@ -51,6 +51,10 @@ policies:
     rules:
       - when: { field: amount, op: between, value: [100, 10000] }
         action: require_confirmation
+  - id: destructive
+    rules:
+      - when: { field: operation, operator: in, value: [delete, drop] }
+        action: block
   - id: dates
     rules:
       - when: { field: day, op: greater_than, value: "2026-01-01" }
@@ -105,6 +109,17 @@ describe("escaping a blocking when: rule with a value of another type (Guardian.
       expect((await g.evaluate("review", { amount, confirm: true })).allowed).toBe(true);
     });
   }
+
+  it("blocks an in: list of strings against a wrapped or retyped value", async () => {
+    const g = guardian();
+    expect((await g.evaluate("destructive", { operation: "read" })).allowed).toBe(true);
+    expect((await g.evaluate("destructive", { operation: "delete" })).allowed).toBe(false);
+    for (const operation of [["delete"], { v: "delete" }, 7, true]) {
+      const d = await g.evaluate("destructive", { operation });
+      expect(d.allowed, JSON.stringify(operation)).toBe(false);
+      expect(d.reason).toMatch(/operation/);
+    }
+  });
 
   it("does not grant an allow rule on an unknown condition", async () => {
     const g = guardian();

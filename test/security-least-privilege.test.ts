@@ -37,6 +37,15 @@ policies:
       - requests_per_minute: 2
         per: tenantId
         action: block
+  - id: alice_or_admins
+    rules:
+      - allowed_users: [alice, "@admin", "@self"]
+        action: block
+  - id: per_tenant_nested
+    rules:
+      - requests_per_minute: 2
+        per: tenant.id
+        action: block
 `;
 
 const tempDb = tempDbs("hexarch-least-privilege");
@@ -225,6 +234,65 @@ describe("a key bound to a subject decides for it", () => {
         ).json().allowed,
       );
     expect(asToken).toEqual([true, true, true]);
+  });
+
+  it("cannot pass @role or @self entries by claiming roles or ownership, nor rotate tenant.id", async () => {
+    const h = await harness();
+    const bob = await h.create("bob-app", ["decide"], { userId: "bob", tenantId: "acme" });
+    for (const context of [
+      { roles: ["admin"] },
+      { role: "admin" },
+      { ownerId: "bob" },
+      { owner_id: "bob" },
+      { user: { id: "alice" } },
+    ]) {
+      const res = await h.req("POST", "/authorize", bearer(bob.key), {
+        policyId: "alice_or_admins",
+        context,
+      });
+      expect(res.json(), JSON.stringify(context)).toMatchObject({ allowed: false });
+    }
+    const [latest] = await h.history("alice_or_admins");
+    expect(latest?.metadata).toMatchObject({ apiKey: bob.id, claimedUserId: "alice" });
+    const rows = await h.history("alice_or_admins");
+    expect(rows.at(-1)?.metadata).toMatchObject({ claimedIdentity: { roles: ["admin"] } });
+    const nested: boolean[] = [];
+    for (let i = 0; i < 4; i++)
+      nested.push(
+        (
+          await h.req("POST", "/authorize", bearer(bob.key), {
+            policyId: "per_tenant_nested",
+            context: { tenant: { id: `t${i}` } },
+          })
+        ).json().allowed,
+      );
+    expect(nested).toEqual([true, true, false, false]);
+  });
+
+  it("is bound in the Python shape (no policyId): an API rule on input.context.userId", async () => {
+    const h = await harness();
+    const rule = await h.req("POST", "/rules", AUTH, {
+      name: "only-alice",
+      rule_type: "CONSTRAINT",
+      priority: 1,
+      enabled: true,
+      condition: { field: "input.context.userId", op: "eq", value: "alice" },
+    });
+    expect(rule.statusCode, rule.body).toBe(200);
+    const policy = await h.req("POST", "/policies", AUTH, {
+      name: "alice-gate",
+      scope: "GLOBAL",
+      scope_value: null,
+      failure_mode: "FAIL_CLOSED",
+      rule_ids: [rule.json().id],
+    });
+    expect(policy.statusCode, policy.body).toBe(200);
+    const bob = await h.create("bob-app", ["decide"], { userId: "bob" });
+    const res = await h.req("POST", "/authorize", bearer(bob.key), {
+      action: "read",
+      context: { userId: "alice" },
+    });
+    expect(res.json()).toMatchObject({ allowed: false });
   });
 
   it("binds provider-call reports too, and keeps the subject across restarts", async () => {

@@ -249,8 +249,9 @@ const negate = (t: Truth): Truth => (t === TRUE ? FALSE : t === FALSE ? TRUE : U
  * operator cannot compare gives {@link UNKNOWN}: a number is never ordered against a
  * string, nor `NaN` at all; a string operator meets only strings; `equals` a scalar meets
  * only that scalar's type, `equals` a list only lists, a map only maps. `in`/`not_in`
- * compare by equality with each listed value and answer for any type.
+ * compare by equality with each listed value, and meet only the kinds of value listed.
  */
+
 function valueTest(operator: Operator, expected: unknown): (actual: unknown) => Truth {
   switch (operator) {
     case "equals":
@@ -278,7 +279,13 @@ function valueTest(operator: Operator, expected: unknown): (actual: unknown) => 
       const has = scalars
         ? (a: unknown) => set.has(a)
         : (a: unknown) => list.some((x) => deepEqual(x, a));
-      return operator === "in" ? (a) => (has(a) ? TRUE : FALSE) : (a) => (has(a) ? FALSE : TRUE);
+      // A value of a type none of the listed values has (`["delete"]` against
+      // `[delete, drop]`) cannot be judged: unknown, as for `equals`, so a blocking rule
+      // cannot be escaped by wrapping the value.
+      const kinds = new Set(list.map(kindOf));
+      const yes = operator === "in" ? TRUE : FALSE;
+      const no = operator === "in" ? FALSE : TRUE;
+      return (a) => (has(a) ? yes : kinds.has(kindOf(a)) ? no : UNKNOWN);
     }
     case "contains":
     case "not_contains": {

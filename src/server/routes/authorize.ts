@@ -119,10 +119,15 @@ async function authorizeByApiPolicies(
 ): Promise<AuthorizeReply> {
   const started = performance.now();
   const action = request.body.action ?? "request";
+  // A key bound to a subject decides for it here too: API rules read input.context.
+  const { context: boundContext, claimed } = bindSubject(
+    request.identity,
+    request.body.context ?? {},
+  );
   const input = {
     action,
     resource: request.body.resource ?? null,
-    context: request.body.context ?? {},
+    context: boundContext,
   };
   const identity = callerIdentity(request);
   const envelope = {
@@ -182,6 +187,7 @@ async function authorizeByApiPolicies(
       via: "POST /authorize",
       requestId: request.id,
       actor: identity.actor_id,
+      ...claimed,
       policies: policyIds,
       ...(identity.org_id !== null && { orgId: identity.org_id }),
       ...(identity.team_id !== null && { teamId: identity.team_id }),
