@@ -22,6 +22,7 @@ import {
   SqliteAuditCheckpointStore,
   SqliteAuditStore,
 } from "../src/audit/index.ts";
+import { pruneStatements } from "../src/audit/prune.ts";
 import { Guardian } from "../src/index.ts";
 import { createServer } from "../src/server/index.ts";
 import { ctl } from "./cli-fixtures.ts";
@@ -146,7 +147,7 @@ describe.each(backends)("audit tampering on %s", (name, make) => {
     await y.store.append([record({ timestamp: new Date(old).toISOString() })]);
     const later = await sixRecords(y); // seq 2..7
     expect(await y.logger.cleanupOldRecords({ days: 30 })).toBe(1); // prune record at seq 8
-    expect(await y.logger.verify()).toEqual({ ok: true, checked: 7, prunes: 1, pruned: 1 });
+    expect(await y.logger.verify()).toMatchObject({ ok: true, checked: 7, prunes: 1, pruned: 1 });
     await y.sql(`INSERT INTO ${y.t("hexarch_pruned_runs")} VALUES (3, 4, 8, ?, ?)`, [
       later.get(2) ?? "",
       later.get(4) ?? "",
@@ -235,10 +236,14 @@ describe.each(backends)("audit tampering on %s", (name, make) => {
     await sixRecords(x);
     expect(await x.logger.cleanupOldRecords({ days: 30 })).toBe(4);
     const ok = await ctl(["audit", "verify", "--checkpoints", file, ...x.args], { env });
-    expect(ok.stdout).toBe(
-      "ok: 7 records checked, the chain is intact (1 prune records account for 4 removed)\nok: 1 checkpoints from " +
-        `${file} match the chain\n`,
+    const lines = ok.stdout.split("\n");
+    expect(lines[0]).toBe(
+      "ok: 7 records checked, the chain is intact (1 prune records account for 4 removed)",
     );
+    expect(lines[1]).toMatch(
+      /^ {2}prune at seq 11, \S+Z by \S+@\S+: removed 1\.\.4 \(4 records\): "retention: /,
+    );
+    expect(lines.slice(2).join("\n")).toBe(`ok: 1 checkpoints from ${file} match the chain\n`);
     expect(ok.code).toBe(0);
   });
 
@@ -303,7 +308,7 @@ describe.each(backends)("audit tampering on %s", (name, make) => {
     );
     await x.sql(`DELETE FROM ${x.t("hexarch_decisions")} WHERE seq = 4`);
     const y = x.reopen();
-    expect(await y.logger.verify()).toEqual({ ok: true, checked: 4, prunes: 1, pruned: 3 });
+    expect(await y.logger.verify()).toMatchObject({ ok: true, checked: 4, prunes: 1, pruned: 3 });
     const prune = (await y.store.chain(0, 100)).find((e) => "kind" in e && e.kind === "prune");
     expect(prune).toMatchObject({ seq: 7, actor: "audit migration 9", runs: 2, removed: 3 });
     expect(await x.sql(`SELECT * FROM ${x.t("hexarch_tombstones")}`)).toEqual([]);
@@ -357,6 +362,79 @@ describe("GET /audit-logs/verify and serve api --checkpoint-file", () => {
     v = (await get("/audit-logs/verify")).json();
     expect(v).toMatchObject({ ok: false, problem: "unexplained_tombstone" });
     expect(v.message).toContain("tombstone stands at seq 2");
+  });
+
+  it("a forged prune record appended at the head is shown with its actor and reason", async () => {
+    const path = tempDb();
+    const store = new SqliteAuditStore(path);
+    const logger = new DecisionLogger(store, { exitHooks: false, onError: () => {} });
+    const app = await createServer({
+      guardian: new Guardian({ env: {}, policies: "policies: []", onWarn: () => {} }),
+      auditLogger: logger,
+      apiToken: TOKEN,
+      logger: false,
+      rateLimit: false,
+    });
+    closers.push(async () => {
+      await app.close();
+      await logger.close();
+    });
+    await store.append(Array.from({ length: 6 }, (_, i) => record({ reason: `r${i + 1}` })));
+    // The attacker deletes records 4..5 and writes, by hand, the runs and prune record
+    // retention would have written, chained at the head (plain SHA-256: no key needed).
+    const db = new DatabaseSync(path);
+    const hash = (seq: number) =>
+      String((db.prepare("SELECT hash FROM hexarch_decisions WHERE seq = ?").get(seq) as Row).hash);
+    const { statements } = pruneStatements(
+      [{ from: 4, to: 5, prevHash: hash(3), lastHash: hash(5) }],
+      { seq: 6, hash: hash(6) },
+      { actor: "mallory@evil", reason: "retention 90d\u001b[2K", now: Date.UTC(2026, 11, 7) },
+    );
+    db.exec("BEGIN");
+    db.prepare("DELETE FROM hexarch_decisions WHERE seq IN (4, 5)").run();
+    for (const [sql, params] of statements) db.prepare(sql).run(...params);
+    db.exec("COMMIT");
+    db.close();
+    await store.append([record(), record()]); // seq 8, 9: the forgery is buried
+
+    // The stated limit: the chain accounts for the gap, so verify passes...
+    const v = await logger.verify();
+    expect(v).toMatchObject({ ok: true, checked: 7, prunes: 1, pruned: 2 });
+    // ...but the prune is shown, never silent: where, when, by whom, why.
+    const shown = {
+      seq: 7,
+      at: "2026-12-07T00:00:00.000Z",
+      actor: "mallory@evil",
+      reason: "retention 90d\u001b[2K",
+      removed: 2,
+      runs: 1,
+      ranges: [{ from: 4, to: 5 }],
+    };
+    expect(v.pruneRecords).toEqual([shown]);
+    expect(v.pruneRecordsOmitted).toBeUndefined();
+
+    const cli = await ctl(["audit", "verify", "--db", path]);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toBe(
+      "ok: 7 records checked, the chain is intact (1 prune records account for 2 removed)\n" +
+        '  prune at seq 7, 2026-12-07T00:00:00.000Z by mallory@evil: removed 4..5 (2 records): "retention 90d\\u001b[2K"\n',
+    );
+    const json = await ctl(["audit", "verify", "--db", path, "--format", "json"]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, pruneRecords: [shown] });
+
+    const res = await app.inject({
+      method: "GET",
+      url: "/audit-logs/verify",
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({
+      ok: true,
+      checked: 7,
+      prunes: 1,
+      pruned: 2,
+      pruneRecords: [shown],
+    });
   });
 
   it("fails verify when a line of the checkpoint file is garbled, rather than skipping it", async () => {

@@ -10,6 +10,9 @@
 import {
   type ChainProblem,
   GENESIS,
+  PRUNE_RANGES_SHOWN,
+  PRUNE_RECORDS_SHOWN,
+  type PruneRecordSummary,
   pruneHash,
   RunsDigest,
   recordHash,
@@ -121,7 +124,12 @@ export async function verifyChain(
   let prunes = 0;
   let pruned = 0;
   /** Runs walked, by the prune record that claims them (checked when it is reached). */
-  const pending = new Map<number, { digest: RunsDigest; first: PrunedRun }>();
+  const pending = new Map<
+    number,
+    { digest: RunsDigest; first: PrunedRun; ranges: { from: number; to: number }[] }
+  >();
+  /** The last prune records walked, shown in the result (a forged one is accounted for). */
+  const shown: PruneRecordSummary[] = [];
   options.onEntry?.(0, GENESIS);
   while (after < headSeq) {
     let page: readonly ChainEntry[];
@@ -197,8 +205,9 @@ export async function verifyChain(
             `the pruned run at seq ${e.seq}..${String(e.toSeq)} names prune record ${String(e.pruneSeq)}, which does not come after it`,
             e.decisionId,
           );
-        const p = pending.get(e.pruneSeq) ?? { digest: new RunsDigest(), first: e };
+        const p = pending.get(e.pruneSeq) ?? { digest: new RunsDigest(), first: e, ranges: [] };
         p.digest.add(e);
+        if (p.ranges.length < PRUNE_RANGES_SHOWN) p.ranges.push({ from: e.seq, to: e.toSeq });
         pending.set(e.pruneSeq, p);
         options.onPruned?.(e);
         after = e.toSeq;
@@ -230,6 +239,16 @@ export async function verifyChain(
         checked++;
         prunes++;
         pruned += e.removed;
+        if (shown.length === PRUNE_RECORDS_SHOWN) shown.shift();
+        shown.push({
+          seq: e.seq,
+          at: String(e.timestamp),
+          actor: String(e.actor),
+          reason: String(e.reason),
+          removed: e.removed,
+          runs: e.runs,
+          ranges: p?.ranges ?? [],
+        });
         after = e.seq;
         options.onEntry?.(e.seq, e.hash);
       }
@@ -269,5 +288,10 @@ export async function verifyChain(
     if (!isDamage(err)) throw err;
     return fail("damaged", checked, `the chain's tables cannot be read: ${message(err)}`);
   }
-  return { ok: true, checked, ...(prunes > 0 && { prunes, pruned }) };
+  return {
+    ok: true,
+    checked,
+    ...(prunes > 0 && { prunes, pruned, pruneRecords: shown }),
+    ...(prunes > shown.length && { pruneRecordsOmitted: prunes - shown.length }),
+  };
 }

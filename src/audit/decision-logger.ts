@@ -73,6 +73,12 @@ export interface DecisionLoggerStats {
   readonly failures: number;
   /** Durable records whose write failed: their callers were told (the promise rejected). */
   readonly refused: number;
+  /**
+   * Queued records the store refused alone while the records around them were written
+   * (poison records): dropped so they cannot block the log, each reported through
+   * `onError`. Also counted in `dropped`.
+   */
+  readonly poisoned: number;
 }
 
 /** What `close()` resolves to. */
@@ -106,6 +112,13 @@ async function within(work: Promise<unknown>, ms: number): Promise<"done" | "tim
     clearTimeout(timer);
   }
 }
+
+/**
+ * Failed single-record appends in a row, with none written, after which a failing batch
+ * is taken for a store that is down (not a poison record): the records stay queued
+ * (batched mode) or are refused (durable mode) without trying each one.
+ */
+const DOWN_AFTER = 8;
 
 /** What `getPolicyStats` answers. */
 export interface PolicyStats {
@@ -151,6 +164,7 @@ export class DecisionLogger implements DecisionRecorder {
   /** `flush()` calls waiting until `#durableSettled` reaches their mark. */
   #settleWaiters: { readonly mark: number; readonly done: () => void }[] = [];
   #refused = 0;
+  #poisoned = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #flushing: Promise<void> | undefined;
   #recorded = 0;
@@ -193,6 +207,7 @@ export class DecisionLogger implements DecisionRecorder {
       dropped: this.#dropped,
       failures: this.#failures,
       refused: this.#refused,
+      poisoned: this.#poisoned,
     };
   }
 
@@ -269,9 +284,11 @@ export class DecisionLogger implements DecisionRecorder {
           this.#failing = false;
           for (const p of batch) p.resolve();
         } catch (err) {
-          this.#refused += batch.length;
           this.#failed(err);
-          for (const p of batch) p.reject(err);
+          if (batch.length === 1) {
+            this.#refused++;
+            (batch[0] as PendingRecord).reject(err);
+          } else await this.#commitOneByOne(batch);
         } finally {
           this.#inFlight = 0;
           this.#durableSettled += batch.length;
@@ -280,6 +297,36 @@ export class DecisionLogger implements DecisionRecorder {
       }
     } finally {
       this.#committing = undefined;
+    }
+  }
+
+  /**
+   * A group whose append failed, retried a record at a time, so one record the store
+   * refuses (a poison record) fails only its own caller. When the first
+   * {@link DOWN_AFTER} all fail and none was written, the store is down: the rest are
+   * refused with the last error, without an append each.
+   */
+  async #commitOneByOne(batch: readonly PendingRecord[]): Promise<void> {
+    let anyWritten = false;
+    let lastError: unknown;
+    for (const [i, p] of batch.entries()) {
+      if (!anyWritten && i >= DOWN_AFTER) {
+        this.#refused++;
+        p.reject(lastError);
+        continue;
+      }
+      try {
+        await this.store.append([p.record]);
+        this.#written++;
+        this.#failing = false;
+        anyWritten = true;
+        p.resolve();
+      } catch (err) {
+        lastError = err;
+        this.#failures++;
+        this.#refused++;
+        p.reject(err);
+      }
     }
   }
 
@@ -330,7 +377,10 @@ export class DecisionLogger implements DecisionRecorder {
           await this.store.append(batch);
         } catch (err) {
           this.#failed(err);
-          return; // keep the batch queued; the next flush retries
+          // One record alone, or no record of the batch could be written: the store is
+          // down. Keep the batch queued; the next flush retries.
+          if (batch.length === 1 || !(await this.#isolate(batch))) return;
+          continue;
         }
         this.#queue.splice(0, batch.length);
         this.#written += batch.length;
@@ -341,6 +391,73 @@ export class DecisionLogger implements DecisionRecorder {
       this.#flushing = undefined;
     });
     await this.#flushing;
+  }
+
+  /**
+   * A queued batch whose append failed, written in halves (recursively, in order) to find
+   * the records the store refuses alone. One that fails while a record after it is
+   * written is retried once, then dropped as poison (counted, reported through
+   * `onError`). Records after the last one written stay queued, and so does the batch
+   * when none is written: a store that is down loses nothing. Gives up after
+   * log2(n) + {@link DOWN_AFTER} failed appends in a row.
+   * @returns Whether any record was written or dropped (false: the store looks down).
+   */
+  async #isolate(batch: readonly AuditRecord[]): Promise<boolean> {
+    const written = new Set<AuditRecord>();
+    const suspects: {
+      readonly record: AuditRecord;
+      readonly error: unknown;
+      readonly at: number;
+    }[] = [];
+    const budget = Math.ceil(Math.log2(batch.length)) + DOWN_AFTER;
+    let failedInRow = 0;
+    const attempt = async (part: readonly AuditRecord[]): Promise<void> => {
+      if (failedInRow >= budget) return;
+      try {
+        await this.store.append(part);
+        for (const r of part) written.add(r);
+        this.#written += part.length;
+        this.#failing = false;
+        failedInRow = 0;
+      } catch (error) {
+        this.#failures++;
+        failedInRow++;
+        if (part.length === 1) {
+          suspects.push({ record: part[0] as AuditRecord, error, at: written.size });
+          return;
+        }
+        const mid = Math.ceil(part.length / 2);
+        await attempt(part.slice(0, mid));
+        await attempt(part.slice(mid));
+      }
+    };
+    const mid = Math.ceil(batch.length / 2); // the whole batch already failed
+    await attempt(batch.slice(0, mid));
+    await attempt(batch.slice(mid));
+    const gone = new Set<AuditRecord>(written);
+    for (const s of suspects) {
+      if (s.at === written.size) continue; // nothing written after it: keep it queued
+      try {
+        await this.store.append([s.record]); // a blip, not poison?
+        this.#written++;
+      } catch (err) {
+        this.#failures++;
+        this.#dropped++;
+        this.#poisoned++;
+        const error = err instanceof Error ? err : new Error(String(err));
+        this.#report(
+          new Error(
+            `audit record ${s.record.decisionId} (policy '${s.record.policyId}') dropped: the store refuses it while the records around it are written (${error.message})`,
+            { cause: error },
+          ),
+        );
+      }
+      gone.add(s.record);
+    }
+    // Only the batch's records left; the queue may have lost some of its head meanwhile (maxQueue).
+    const head = Math.min(batch.length, this.#queue.length);
+    this.#queue.splice(0, head, ...this.#queue.slice(0, head).filter((r) => !gone.has(r)));
+    return gone.size > 0;
   }
 
   /**

@@ -153,6 +153,38 @@ export interface VerifyResult {
   readonly prunes?: number;
   /** Entries those prune records removed (only when there are any). */
   readonly pruned?: number;
+  /**
+   * The last {@link PRUNE_RECORDS_SHOWN} prune records walked, oldest first (only when there
+   * are any): a prune is accounted for by the chain but shown here with its actor and
+   * reason, since anyone who can write the tables can also forge one.
+   */
+  readonly pruneRecords?: readonly PruneRecordSummary[];
+  /** Prune records walked but not in `pruneRecords` (the oldest; only when there are any). */
+  readonly pruneRecordsOmitted?: number;
+}
+
+/** How many prune records `verify()` lists (the last ones): years of daily retention stay readable. */
+export const PRUNE_RECORDS_SHOWN = 100;
+
+/** How many runs of one prune record `verify()` lists (the first ones). */
+export const PRUNE_RANGES_SHOWN = 20;
+
+/** A prune record as `verify()` shows it: who removed what, when and why. */
+export interface PruneRecordSummary {
+  /** Its position in the chain. */
+  readonly seq: number;
+  /** When it was written (its stored timestamp, ISO 8601). */
+  readonly at: string;
+  /** Who it says pruned (`user@host`, `api-key:<id>`…): as stored, not authenticated. */
+  readonly actor: string;
+  /** Why, as stored. */
+  readonly reason: string;
+  /** Entries it removed. */
+  readonly removed: number;
+  /** Runs of consecutive removed entries it lists. */
+  readonly runs: number;
+  /** The first {@link PRUNE_RANGES_SHOWN} runs, by first and last seq. */
+  readonly ranges: readonly { readonly from: number; readonly to: number }[];
 }
 
 /** What every prune record's hash starts with, so it can never pass for a record's. */

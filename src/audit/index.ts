@@ -98,6 +98,8 @@ export {
   type ChainProblem,
   canonicalJson,
   GENESIS,
+  PRUNE_RECORDS_SHOWN,
+  type PruneRecordSummary,
   recordHash,
   type VerifyResult,
 } from "./hash-chain.ts";

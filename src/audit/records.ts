@@ -42,8 +42,45 @@ export function storableText(text: string): string {
   return text.replace(UNSTORABLE, "\ufffd");
 }
 
-const storableOrNull = (text: string | null | undefined): string | null =>
-  text === null || text === undefined ? null : storableText(text);
+/**
+ * The longest value, in UTF-16 code units, stored in an indexed text column (`user_id`,
+ * `policy_id`, `function_name`). PostgreSQL refuses an index row above 2704 bytes; 256
+ * units are at most 768 UTF-8 bytes, so no caller-supplied id can make an insert fail.
+ */
+export const MAX_INDEXED_TEXT = 256;
+
+/** Caller-supplied text as text: numbers etc. via `String()`, objects as JSON; never throws. */
+function asText(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "object" && value !== null) {
+    try {
+      return JSON.stringify(value) ?? String(value);
+    } catch {
+      return Object.prototype.toString.call(value); // cyclic, or a BigInt inside
+    }
+  }
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value); // e.g. an object without a prototype
+  }
+}
+
+/**
+ * Text for an indexed column, as it is stored and read back: coerced to a string
+ * ({@link asText}), made storable ({@link storableText}), and cut to
+ * {@link MAX_INDEXED_TEXT} units, ending with `…[+N chars]` (N: the units cut). The same
+ * input always gives the same text, so the hash chain covers exactly what is stored.
+ */
+export function indexedText(value: unknown): string {
+  const text = asText(value);
+  if (text.length <= MAX_INDEXED_TEXT) return storableText(text);
+  const keep = MAX_INDEXED_TEXT - 20; // room for the marker: "…[+", up to 10 digits, " chars]"
+  return storableText(`${text.slice(0, keep)}…[+${text.length - keep} chars]`);
+}
+
+const indexedOrNull = (value: unknown): string | null =>
+  value === null || value === undefined ? null : indexedText(value);
 
 /**
  * What an audit record stores instead of a context too large to evaluate (the Guardian's
@@ -65,13 +102,13 @@ export function toAuditRecord(entry: DecisionEntry): AuditRecord {
   return {
     decisionId: d.decisionId,
     timestamp: d.timestamp,
-    policyId: storableText(d.policyId),
-    functionName: storableOrNull(entry.functionName),
+    policyId: indexedText(d.policyId),
+    functionName: indexedOrNull(entry.functionName),
     decision: d.decision,
     action: d.action,
-    reason: storableText(d.reason),
+    reason: storableText(asText(d.reason)),
     context: entry.context,
-    userId: storableOrNull(entry.userId),
+    userId: indexedOrNull(entry.userId),
     // To the nanosecond: float noise (0.0215019999…) says nothing and costs bytes.
     durationMs: Math.round(d.durationMs * 1e6) / 1e6,
     metadata: entry.metadata ?? null,
@@ -109,13 +146,13 @@ export function confirmationRecord(event: ConfirmationEvent): AuditRecord {
   return {
     decisionId: uuidv7(event.atMs),
     timestamp: new Date(event.atMs).toISOString(),
-    policyId: storableText(event.binding.policyId),
-    functionName: storableOrNull(event.operation),
+    policyId: indexedText(event.binding.policyId),
+    functionName: indexedOrNull(event.operation),
     decision: EVENT_OUTCOME[event.kind],
     action: `confirmation_${event.kind}`,
     reason: storableText(`Confirmation ${EVENT_VERB[event.kind]}${who}${why}`),
     context,
-    userId: storableOrNull(event.actor),
+    userId: indexedOrNull(event.actor),
     durationMs: 0,
     metadata: event.metadata ?? null,
     mode: "enforce",
@@ -150,15 +187,15 @@ export function providerCallRecord(event: ProviderCallEvent): AuditRecord {
   return {
     decisionId: event.decisionId ?? uuidv7(event.atMs),
     timestamp: new Date(event.atMs).toISOString(),
-    policyId: storableText(`provider:${event.resource}`),
-    functionName: storableOrNull(event.operation),
+    policyId: indexedText(`provider:${event.resource}`),
+    functionName: indexedOrNull(event.operation),
     decision: failed ? "warned" : "allowed",
     action: PROVIDER_CALL_ACTION,
     reason: storableText(
       `Provider call to ${event.resource}${event.operation ? ` (${event.operation})` : ""} ${failed ? "failed" : "reported"}`,
     ),
     context: { resource: event.resource, ...event.details },
-    userId: storableOrNull(event.actor),
+    userId: indexedOrNull(event.actor),
     durationMs: 0,
     metadata: event.metadata ?? null,
     mode: "enforce",

@@ -239,16 +239,29 @@ export function runAuditStoreContract(name: string, makeStore: () => Promise<Aud
         expect(await f.store.query({})).toHaveLength(4); // a dry run deletes nothing
         expect(await logger.cleanupBySeverity({ allowed: 30 })).toBe(2);
         // Records 2 and 4 remain, and the chained prune record (5) that removed 1 and 3.
-        expect(await logger.verify()).toEqual({ ok: true, checked: 3, prunes: 1, pruned: 2 });
+        expect(await logger.verify()).toMatchObject({ ok: true, checked: 3, prunes: 1, pruned: 2 });
         expect(await logger.getPolicyStats("safe_delete")).toMatchObject({
           totalDecisions: 2,
           allowed: 1,
           blocked: 1,
         });
         expect(await logger.cleanupOldRecords({ days: 30 })).toBe(1);
-        expect(await logger.verify()).toEqual({ ok: true, checked: 3, prunes: 2, pruned: 3 });
+        expect(await logger.verify()).toMatchObject({ ok: true, checked: 3, prunes: 2, pruned: 3 });
         await f.store.append([record({ timestamp: new Date().toISOString() })]);
-        expect(await logger.verify()).toEqual({ ok: true, checked: 4, prunes: 2, pruned: 3 });
+        expect(await logger.verify()).toMatchObject({ ok: true, checked: 4, prunes: 2, pruned: 3 });
+        // verify shows each prune: who removed which positions, and why.
+        expect((await logger.verify()).pruneRecords).toMatchObject([
+          {
+            seq: 5,
+            removed: 2,
+            runs: 2,
+            ranges: [
+              { from: 1, to: 1 },
+              { from: 3, to: 3 },
+            ],
+          },
+          { seq: 6, removed: 1, runs: 1, ranges: [{ from: 2, to: 2 }] },
+        ]);
         // Each prune says what it removed, when, by whom and why.
         const prunes = (await f.store.chain(0, 100)).filter(
           (e) => "kind" in e && e.kind === "prune",

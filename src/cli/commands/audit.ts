@@ -15,6 +15,7 @@ import {
 import { takeCheckpoint, verifyWithCheckpoints } from "../../audit/checkpoints/checkpoints.ts";
 import { CheckpointSigner } from "../../audit/checkpoints/signing.ts";
 import { parseDuration } from "../../audit/decision-logger.ts";
+import type { VerifyResult } from "../../audit/hash-chain.ts";
 import { defaultActor } from "../../audit/prune.ts";
 import type { AuditOutcome, AuditQuery } from "../../audit/types.ts";
 import { CliError, silentExit, usageError } from "../errors.ts";
@@ -82,6 +83,39 @@ interface ListFlags extends StoreFlags {
   readonly limit: number;
   readonly offset?: number;
   readonly format: ListFormat;
+}
+
+/**
+ * A stored string for the terminal: control characters (C0, DEL, C1) escaped, so a forged
+ * actor or reason cannot rewrite the screen, and cut at `max` characters.
+ */
+function printable(s: string, max: number): string {
+  const escaped = s.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are the point
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+  return escaped.length > max ? `${escaped.slice(0, max)}…` : escaped;
+}
+
+/**
+ * One line per prune record `verify` walked (the last ones it lists): a prune is accounted
+ * for by the chain, but anyone who can write the tables can forge one, so who and why show.
+ */
+function pruneLines(result: VerifyResult): string {
+  const out: string[] = [];
+  if (result.pruneRecordsOmitted)
+    out.push(
+      `  (${result.pruneRecordsOmitted.toLocaleString("en-US")} earlier prune records not listed)`,
+    );
+  for (const p of result.pruneRecords ?? []) {
+    const ranges = p.ranges.map((r) => (r.from === r.to ? `${r.from}` : `${r.from}..${r.to}`));
+    if (p.runs > ranges.length) ranges.push(`and ${p.runs - ranges.length} more runs`);
+    out.push(
+      `  prune at seq ${p.seq}, ${printable(p.at, 40)} by ${printable(p.actor, 120)}: removed ${ranges.join(", ")} (${p.removed.toLocaleString("en-US")} records): "${printable(p.reason, 200)}"`,
+    );
+  }
+  return out.map((l) => `${l}\n`).join("");
 }
 
 /** Registers `audit` and its subcommands on the program. */
@@ -369,7 +403,7 @@ Examples:
       else {
         if (result.ok)
           io.stdout.write(
-            `${ok ? paint("green", "ok") : "chain"}: ${result.checked.toLocaleString("en-US")} records checked, the chain is intact${result.prunes ? ` (${result.prunes} prune records account for ${result.pruned} removed)` : ""}\n`,
+            `${ok ? paint("green", "ok") : "chain"}: ${result.checked.toLocaleString("en-US")} records checked, the chain is intact${result.prunes ? ` (${result.prunes} prune records account for ${result.pruned} removed)` : ""}\n${pruneLines(result)}`,
           );
         else
           io.stdout.write(

@@ -137,6 +137,36 @@ export const auditVerifySchema = {
         message: { type: "string", description: "what is wrong, naming the positions" },
         prunes: { type: "integer", description: "chained prune records walked" },
         pruned: { type: "integer", description: "entries those prune records removed" },
+        pruneRecords: {
+          type: "array",
+          description:
+            "the last 100 prune records walked, oldest first: who removed what, when and why (as stored, so a forged prune shows here)",
+          items: {
+            type: "object",
+            required: ["seq", "at", "actor", "reason", "removed", "runs", "ranges"],
+            properties: {
+              seq: { type: "integer", description: "its position in the chain" },
+              at: { type: "string", description: "its stored timestamp (ISO 8601)" },
+              actor: { type: "string", description: "who it says pruned (not authenticated)" },
+              reason: { type: "string", description: "why, as stored" },
+              removed: { type: "integer", description: "entries it removed" },
+              runs: { type: "integer", description: "runs of consecutive entries it lists" },
+              ranges: {
+                type: "array",
+                description: "the first 20 runs, by first and last seq",
+                items: {
+                  type: "object",
+                  required: ["from", "to"],
+                  properties: { from: { type: "integer" }, to: { type: "integer" } },
+                },
+              },
+            },
+          },
+        },
+        pruneRecordsOmitted: {
+          type: "integer",
+          description: "earlier prune records walked but not listed in pruneRecords",
+        },
         checkpoints: checkpointVerifySchema,
       },
     },
