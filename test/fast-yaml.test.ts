@@ -10,18 +10,12 @@ import { PolicyFileError } from "../src/errors.ts";
 import { readFastYaml, unpackPosition } from "../src/policy/fast-yaml.ts";
 import { IssueCollector } from "../src/policy/issues.ts";
 import { parsePolicies } from "../src/policy/load.ts";
-import { readYamlSource } from "../src/policy/yaml-source.ts";
+import { readYamlSource, YAML_PARSE_OPTIONS } from "../src/policy/yaml-source.ts";
 
 /** What the loader did before the fast reader: the full parser, every problem refused. */
 function fullRead(text: string) {
   const lines = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter: lines,
-    prettyErrors: false,
-    uniqueKeys: true,
-    merge: true,
-    logLevel: "error",
-  });
+  const doc = parseDocument(text, { ...YAML_PARSE_OPTIONS, lineCounter: lines, logLevel: "error" });
   if (doc.errors.length > 0) return undefined;
   try {
     const data: unknown = doc.toJS({ maxAliasCount: 10_000 });

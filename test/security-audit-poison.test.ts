@@ -175,3 +175,72 @@ describe.each(backends())("a poison record (%s)", (_name, makeStore) => {
     await logger.close();
   });
 });
+
+/** What `pg` throws when nothing listens on the port: no record reached the store. */
+function unreachable(): Error {
+  return Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
+}
+
+describe("a store that cannot be reached (no record was sent, so none can be poison)", () => {
+  it("batched mode: one append per flush, no search, every record kept", async () => {
+    const inner = new SqliteAuditStore(":memory:");
+    let appends = 0;
+    const down = wrapStore(inner, {
+      append: async () => {
+        appends++;
+        throw unreachable();
+      },
+    });
+    const logger = new DecisionLogger(down, { exitHooks: false, onError: () => {} });
+    const g = new Guardian({ env: {}, policies: POLICIES, auditLogger: logger });
+    for (let i = 0; i < 30; i++) await g.check("open", { userId: `u${i}` })(async () => {})();
+    await logger.flush();
+    expect(appends).toBe(1);
+    expect(logger.pending).toBe(30);
+    expect(logger.stats).toMatchObject({ written: 0, dropped: 0, poisoned: 0 });
+    await inner.close();
+  });
+
+  it("durable mode: a failed group is refused with its one append", async () => {
+    const inner = new SqliteAuditStore(":memory:");
+    let appends = 0;
+    const down = wrapStore(inner, {
+      append: async () => {
+        appends++;
+        await new Promise((r) => setTimeout(r, 5));
+        throw unreachable();
+      },
+    });
+    const logger = new DecisionLogger(down, { exitHooks: false, durable: true, onError: () => {} });
+    const g = new Guardian({ env: {}, policies: POLICIES, auditLogger: logger });
+    const results = await Promise.allSettled(
+      Array.from({ length: 12 }, (_, i) => g.check("open", { userId: `c${i}` })(async () => {})()),
+    );
+    expect(results.every((r) => r.status === "rejected")).toBe(true);
+    expect(appends).toBe(2); // the first record alone, then the eleven taken meanwhile
+    expect(logger.stats).toMatchObject({ refused: 12, written: 0 });
+    await inner.close();
+  });
+
+  it("a suspect whose retry finds the store unreachable stays queued, not dropped as poison", async () => {
+    const inner = new SqliteAuditStore(":memory:");
+    let withB = 0;
+    const flaky = wrapStore(inner, {
+      append: async (records: readonly AuditRecord[]) => {
+        if (records.some((r) => r.userId === "b")) {
+          withB++;
+          if (withB <= 3) throw new Error("a blip"); // the batch, [a, b], then [b] alone
+          if (withB === 4) throw unreachable(); // the retry of [b]: the store went down
+        }
+        await inner.append(records);
+      },
+    });
+    const logger = new DecisionLogger(flaky, { exitHooks: false, onError: () => {} });
+    const g = new Guardian({ env: {}, policies: POLICIES, auditLogger: logger });
+    for (const u of ["a", "b", "c", "d"]) await g.check("open", { userId: u })(async () => {})();
+    await logger.flush(); // b stays queued, and the write loop's next batch writes it
+    expect(logger.stats).toMatchObject({ written: 4, dropped: 0, poisoned: 0 });
+    expect(logger.pending).toBe(0);
+    await logger.close();
+  });
+});

@@ -105,6 +105,27 @@ async function sixRecords(x: Target): Promise<Map<number, string>> {
   return new Map(rows.map((r) => [Number(r.seq), String(r.hash)]));
 }
 
+/**
+ * Plain SQL: deletes the rows `from..to` and writes a pruned run for them that names the
+ * prune record at `pruneSeq`, with the hashes before and at its ends from `hashes`.
+ */
+async function forgeRun(
+  x: Target,
+  from: number,
+  to: number,
+  pruneSeq: number,
+  hashes: Map<number, string>,
+): Promise<void> {
+  await x.sql(`INSERT INTO ${x.t("hexarch_pruned_runs")} VALUES (?, ?, ?, ?, ?)`, [
+    from,
+    to,
+    pruneSeq,
+    hashes.get(from - 1) ?? "",
+    hashes.get(to) ?? "",
+  ]);
+  await x.sql(`DELETE FROM ${x.t("hexarch_decisions")} WHERE seq BETWEEN ? AND ?`, [from, to]);
+}
+
 describe.each(backends)("audit tampering on %s", (name, make) => {
   it("copying rows into hexarch_tombstones and deleting them fails verify", async () => {
     const x = await make();
@@ -130,11 +151,7 @@ describe.each(backends)("audit tampering on %s", (name, make) => {
     if (!x) return;
     const hashes = await sixRecords(x);
     // A run naming a prune record that does not exist.
-    await x.sql(`INSERT INTO ${x.t("hexarch_pruned_runs")} VALUES (2, 3, 99, ?, ?)`, [
-      hashes.get(1) ?? "",
-      hashes.get(3) ?? "",
-    ]);
-    await x.sql(`DELETE FROM ${x.t("hexarch_decisions")} WHERE seq IN (2, 3)`);
+    await forgeRun(x, 2, 3, 99, hashes);
     expect(await x.logger.verify()).toMatchObject({
       ok: false,
       problem: "prune_mismatch",
@@ -148,11 +165,7 @@ describe.each(backends)("audit tampering on %s", (name, make) => {
     const later = await sixRecords(y); // seq 2..7
     expect(await y.logger.cleanupOldRecords({ days: 30 })).toBe(1); // prune record at seq 8
     expect(await y.logger.verify()).toMatchObject({ ok: true, checked: 7, prunes: 1, pruned: 1 });
-    await y.sql(`INSERT INTO ${y.t("hexarch_pruned_runs")} VALUES (3, 4, 8, ?, ?)`, [
-      later.get(2) ?? "",
-      later.get(4) ?? "",
-    ]);
-    await y.sql(`DELETE FROM ${y.t("hexarch_decisions")} WHERE seq IN (3, 4)`);
+    await forgeRun(y, 3, 4, 8, later);
     expect(await y.logger.verify()).toMatchObject({
       ok: false,
       problem: "prune_mismatch",

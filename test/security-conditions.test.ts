@@ -5,7 +5,6 @@
  * logic); a rule whose conditions are unknown applies, unless it is an `allow` rule.
  */
 import { describe, expect, it } from "vitest";
-import { DecisionLogger, SqliteApiPolicyStore, SqliteAuditStore } from "../src/audit/index.ts";
 import {
   type Condition,
   compileTruth,
@@ -15,7 +14,7 @@ import {
   UNKNOWN,
 } from "../src/engine/conditions.ts";
 import { Guardian, RulesEngine } from "../src/index.ts";
-import { createServer } from "../src/server/index.ts";
+import { keyedServer } from "./support/api-server.ts";
 import { closeAfterEach, tempDbs } from "./support/cleanup.ts";
 
 const POLICIES = `
@@ -247,28 +246,13 @@ describe("escaping an API rule over HTTP with a value of another type", () => {
   const TOKEN = "test-token-0123456789abcdef";
 
   async function server(failureMode: "FAIL_CLOSED" | "FAIL_OPEN") {
-    const path = tempDb();
-    const store = new SqliteApiPolicyStore(path);
-    const logger = new DecisionLogger(new SqliteAuditStore(path), { exitHooks: false });
-    const app = await createServer({
-      guardian: guardian(),
-      auditLogger: logger,
-      apiToken: TOKEN,
-      logger: false,
-      apiPolicies: store,
+    const { req: send } = await keyedServer({
+      path: tempDb(),
+      policies: POLICIES,
+      token: TOKEN,
+      closers,
     });
-    closers.push(async () => {
-      await app.close();
-      await logger.close();
-      await store.close();
-    });
-    const req = (url: string, payload: object) =>
-      app.inject({
-        method: "POST",
-        url,
-        headers: { authorization: `Bearer ${TOKEN}` },
-        payload,
-      });
+    const req = (url: string, payload: object) => send("POST", url, undefined, payload);
     // Allowed unless the risk is over 5, written as a negation: the shape a wrong type
     // would have turned into an allow when a mistyped comparison was simply false.
     const rule = (

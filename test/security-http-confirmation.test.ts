@@ -65,7 +65,10 @@ interface Harness {
     policyId?: string,
   ): Promise<LightMyRequestResponse>;
   decide(verb: "approve" | "deny", token: string, headers: object): Promise<LightMyRequestResponse>;
-  key(scopes: ApiKeyScope[]): Promise<{ id: string; key: string }>;
+  key(
+    scopes: ApiKeyScope[],
+    subject?: { userId?: string; tenantId?: string },
+  ): Promise<{ id: string; key: string }>;
 }
 
 /** A server wired as `serve api` wires it: one store, shared by the Guardian and the routes. */
@@ -123,15 +126,23 @@ async function harness(backend: Backend): Promise<Harness> {
       inject({ method: "POST", url: "/authorize", headers, payload: { policyId, context } }),
     decide: (verb, token, headers) =>
       inject({ method: "POST", url: `/approvals/${token}/${verb}`, headers: { ...headers } }),
-    key: async (scopes) => {
-      const made = await keys.create({ name: `k-${scopes.join("-") || "none"}`, scopes });
+    key: async (scopes, subject) => {
+      const made = await keys.create({
+        name: `k-${scopes.join("-") || "none"}`,
+        scopes,
+        ...(subject && { subject }),
+      });
       return { id: made.apiKey.id, key: made.key };
     },
   };
 }
 
 /** Asks for the deletion and answers with the token the DENY carries. */
-async function ask(h: Harness, headers: Record<string, string>, context = DELETE_7) {
+async function ask(
+  h: Harness,
+  headers: Record<string, string>,
+  context: Record<string, unknown> = DELETE_7,
+) {
   const res = await h.authorize(headers, context);
   expect(res.statusCode).toBe(200);
   const body = res.json();
@@ -312,6 +323,22 @@ describe.each(BACKENDS)("confirmation over HTTP (%s store)", (backend) => {
     expect(await use(token)).toContain("already used");
   });
 
+  it("binds the token to the bound subject: one approved for bob's key is refused to alice's", async () => {
+    const h = await harness(backend);
+    const bob = await h.key(["decide"], { userId: "bob" });
+    const alice = await h.key(["decide"], { userId: "alice" });
+    const token = await ask(h, bearer(bob.key), { ...DELETE_7, userId: "mallory" });
+    expect((await h.decide("approve", token, as("approver"))).statusCode).toBe(200);
+    // Alice's key sends bob's call word for word (even naming bob): it decides as alice.
+    for (const context of [DELETE_7, { ...DELETE_7, userId: "bob" }]) {
+      const stolen = await h.authorize(bearer(alice.key), { ...context, confirmationToken: token });
+      expect(stolen.json()).toMatchObject({ allowed: false, action: "require_confirmation" });
+      expect(stolen.json().reason).toContain("other arguments");
+    }
+    const ok = await h.authorize(bearer(bob.key), { ...DELETE_7, confirmationToken: token });
+    expect(ok.json()).toMatchObject({ allowed: true });
+  });
+
   it("refuses an expired token", async () => {
     const h = await harness(backend);
     const token = await ask(h, as("alice"));
@@ -373,6 +400,13 @@ describe.each(BACKENDS)("confirmation over HTTP (%s store)", (backend) => {
     await h.authorize(as("alice"), { ...DELETE_7, confirmationToken: token });
     await h.authorize({ ...as("alice"), "x-confirmation-token": token }, DELETE_7);
     await h.authorize(as("alice"), { ...DELETE_7, confirmation_token: token }, "other_delete");
+    // The Python shape (no policyId) takes no token, but records its context: not the token.
+    await h.inject({
+      method: "POST",
+      url: "/authorize",
+      headers: as("alice"),
+      payload: { action: "delete", context: { ...DELETE_7, confirmationToken: token } },
+    });
     const secret = token.split(".")[1] as string;
     await h.logger.flush();
     const records = await h.logger.getDecisionHistory({ limit: 1000 });

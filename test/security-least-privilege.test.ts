@@ -73,7 +73,33 @@ async function harness(options: Partial<ServerOptions> = {}) {
     await logger.flush();
     return logger.getDecisionHistory({ policyId });
   };
-  return { app, path, keys, req, create, history };
+  /**
+   * An API rule with `condition` in a FAIL_CLOSED policy of `scope` (the Python shape);
+   * answers the policy's id.
+   */
+  const rulePolicy = async (
+    names: { readonly rule: string; readonly policy: string },
+    condition: object,
+    scope: { readonly scope: string; readonly scope_value: string | null },
+  ) => {
+    const rule = await req("POST", "/rules", AUTH, {
+      name: names.rule,
+      rule_type: "CONSTRAINT",
+      priority: 1,
+      enabled: true,
+      condition,
+    });
+    expect(rule.statusCode, rule.body).toBe(200);
+    const policy = await req("POST", "/policies", AUTH, {
+      name: names.policy,
+      ...scope,
+      failure_mode: "FAIL_CLOSED",
+      rule_ids: [rule.json().id],
+    });
+    expect(policy.statusCode, policy.body).toBe(200);
+    return policy.json().id as string;
+  };
+  return { app, path, keys, req, create, history, rulePolicy };
 }
 
 describe("scopes: a decide-only key cannot change what judges it", () => {
@@ -271,22 +297,11 @@ describe("a key bound to a subject decides for it", () => {
 
   it("is bound in the Python shape (no policyId): an API rule on input.context.userId", async () => {
     const h = await harness();
-    const rule = await h.req("POST", "/rules", AUTH, {
-      name: "only-alice",
-      rule_type: "CONSTRAINT",
-      priority: 1,
-      enabled: true,
-      condition: { field: "input.context.userId", op: "eq", value: "alice" },
-    });
-    expect(rule.statusCode, rule.body).toBe(200);
-    const policy = await h.req("POST", "/policies", AUTH, {
-      name: "alice-gate",
-      scope: "GLOBAL",
-      scope_value: null,
-      failure_mode: "FAIL_CLOSED",
-      rule_ids: [rule.json().id],
-    });
-    expect(policy.statusCode, policy.body).toBe(200);
+    await h.rulePolicy(
+      { rule: "only-alice", policy: "alice-gate" },
+      { field: "input.context.userId", op: "eq", value: "alice" },
+      { scope: "GLOBAL", scope_value: null },
+    );
     const bob = await h.create("bob-app", ["decide"], { userId: "bob" });
     const res = await h.req("POST", "/authorize", bearer(bob.key), {
       action: "read",
@@ -325,27 +340,16 @@ describe("a key bound to a subject decides for it", () => {
 
   it("decides the Python shape (no policyId) as its subject, not as nobody", async () => {
     const h = await harness();
-    const rule = await h.req("POST", "/rules", AUTH, {
-      name: "allow-all",
-      rule_type: "CONSTRAINT",
-      priority: 1,
-      enabled: true,
-      condition: { field: "input.action", op: "eq", value: "invoke_provider" },
-    });
-    expect(rule.statusCode, rule.body).toBe(200);
-    const policy = await h.req("POST", "/policies", AUTH, {
-      name: "bob-only",
-      scope: "USER",
-      scope_value: "bob",
-      failure_mode: "FAIL_CLOSED",
-      rule_ids: [rule.json().id],
-    });
-    expect(policy.statusCode, policy.body).toBe(200);
+    const policyId = await h.rulePolicy(
+      { rule: "allow-all", policy: "bob-only" },
+      { field: "input.action", op: "eq", value: "invoke_provider" },
+      { scope: "USER", scope_value: "bob" },
+    );
     const acme = await h.create("bob-app", ["decide"], { userId: "bob" });
     const unbound = await h.create("free-app", ["decide"]);
     const body = { action: "invoke_provider", context: {} };
     const bound = await h.req("POST", "/authorize", bearer(acme.key), body);
-    expect(bound.json()).toMatchObject({ allowed: true, policies: [policy.json().id] });
+    expect(bound.json()).toMatchObject({ allowed: true, policies: [policyId] });
     // An unbound key acts for no user, and its X-User-Id header is not believed.
     const free = await h.req(
       "POST",

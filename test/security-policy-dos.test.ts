@@ -8,9 +8,10 @@ import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { DecisionLogger, SqliteApiPolicyStore, SqliteAuditStore } from "../src/audit/index.ts";
+import { DecisionLogger, SqliteAuditStore } from "../src/audit/index.ts";
 import { Guardian, loadPolicyFile, PolicyFileError } from "../src/index.ts";
 import { createServer } from "../src/server/index.ts";
+import { keyedServer } from "./support/api-server.ts";
 import { closeAfterEach, tempDbs } from "./support/cleanup.ts";
 
 const MiB = 1024 * 1024;
@@ -109,28 +110,17 @@ describe("API rules (POST /rules) use RE2 too", () => {
   const TOKEN = "test-token-0123456789abcdef";
 
   async function server() {
-    const path = tempDb();
-    const store = new SqliteApiPolicyStore(path);
-    const logger = new DecisionLogger(new SqliteAuditStore(path), { exitHooks: false });
-    const guardian = guardianWith(`
+    const { req } = await keyedServer({
+      path: tempDb(),
+      policies: `
 policies:
   - id: open
     rules: [{ resource: "*", action: allow }]
-`);
-    const app = await createServer({
-      guardian,
-      auditLogger: logger,
-      apiToken: TOKEN,
-      logger: false,
-      apiPolicies: store,
+`,
+      token: TOKEN,
+      closers,
     });
-    closers.push(async () => {
-      await app.close();
-      await logger.close();
-      await store.close();
-    });
-    return (method: "POST", url: string, payload: object) =>
-      app.inject({ method, url, headers: { authorization: `Bearer ${TOKEN}` }, payload });
+    return (method: "POST", url: string, payload: object) => req(method, url, undefined, payload);
   }
 
   it("decides a catastrophic pattern against a near-limit body in milliseconds", async () => {

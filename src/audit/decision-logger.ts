@@ -1,6 +1,8 @@
 /**
  * `DecisionLogger`: takes decisions from a Guardian, writes them to an `AuditStore` in
- * batches off the call path, and answers questions about them.
+ * batches off the call path, and answers questions about them. The durable mode's group
+ * commit is in `group-commit.ts`, the search for poison records in a failed batch in
+ * `poison.ts`, the counters in `write-tally.ts`.
  *
  * @module
  */
@@ -8,8 +10,10 @@
 import type { ConfirmationEvent } from "../confirm/events.ts";
 import { type ChainWalkOptions, verifyChain } from "./chain-verify.ts";
 import { flushOnExit } from "./exit-flush.ts";
+import { GroupCommit } from "./group-commit.ts";
 import type { VerifyResult } from "./hash-chain.ts";
 import { NullAuditStore } from "./null-audit-store.ts";
+import { isolatePoison, storeUnreachable } from "./poison.ts";
 import type { DecisionEntry, DecisionRecorder } from "./recorder.ts";
 import {
   confirmationRecord,
@@ -19,6 +23,7 @@ import {
   toAuditRecord,
 } from "./records.ts";
 import type { AuditOutcome, AuditQuery, AuditRecord, AuditStore, ChainedRecord } from "./types.ts";
+import { WriteTally } from "./write-tally.ts";
 
 export { confirmationRecord, parseDuration, toAuditRecord } from "./records.ts";
 
@@ -92,13 +97,6 @@ export interface DecisionLoggerCloseResult {
   readonly timedOut: boolean;
 }
 
-/** A durable record waiting for its group commit, with its caller's promise. */
-interface PendingRecord {
-  readonly record: AuditRecord;
-  readonly resolve: () => void;
-  readonly reject: (err: unknown) => void;
-}
-
 /** Settles with `"timeout"` after `ms` unless `work` settles first (never rejects). */
 async function within(work: Promise<unknown>, ms: number): Promise<"done" | "timeout"> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -112,13 +110,6 @@ async function within(work: Promise<unknown>, ms: number): Promise<"done" | "tim
     clearTimeout(timer);
   }
 }
-
-/**
- * Failed single-record appends in a row, with none written, after which a failing batch
- * is taken for a store that is down (not a poison record): the records stay queued
- * (batched mode) or are refused (durable mode) without trying each one.
- */
-const DOWN_AFTER = 8;
 
 /** What `getPolicyStats` answers. */
 export interface PolicyStats {
@@ -149,29 +140,13 @@ export class DecisionLogger implements DecisionRecorder {
   readonly #batchSize: number;
   readonly #flushIntervalMs: number;
   readonly #maxQueue: number;
-  readonly #onError: (error: Error) => void;
   readonly #closeTimeoutMs: number;
   #queue: AuditRecord[] = [];
-  /** Durable records waiting for the next group commit. */
-  #pending: PendingRecord[] = [];
-  /** The group-commit loop, while it runs. */
-  #committing: Promise<void> | undefined;
-  /** Durable records in the append in flight. */
-  #inFlight = 0;
-  /** Durable records taken, and settled (written or refused), since the start. */
-  #durableTaken = 0;
-  #durableSettled = 0;
-  /** `flush()` calls waiting until `#durableSettled` reaches their mark. */
-  #settleWaiters: { readonly mark: number; readonly done: () => void }[] = [];
-  #refused = 0;
-  #poisoned = 0;
+  /** The durable mode's group commit. */
+  readonly #commits: GroupCommit;
+  readonly #tally: WriteTally;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #flushing: Promise<void> | undefined;
-  #recorded = 0;
-  #written = 0;
-  #dropped = 0;
-  #failures = 0;
-  #failing = false;
   #closed = false;
   readonly #discard: boolean;
   /** Removes the exit hooks ({@link flushOnExit}); a no-op without them. */
@@ -184,8 +159,10 @@ export class DecisionLogger implements DecisionRecorder {
     this.#batchSize = Math.max(1, options.batchSize ?? 500);
     this.#flushIntervalMs = options.flushIntervalMs ?? 250;
     this.#maxQueue = Math.max(this.#batchSize, options.maxQueue ?? 100_000);
-    this.#onError =
-      options.onError ?? ((err) => process.stderr.write(`[hexarch] audit log: ${err.message}\n`));
+    this.#tally = new WriteTally(
+      options.onError ?? ((err) => process.stderr.write(`[hexarch] audit log: ${err.message}\n`)),
+    );
+    this.#commits = new GroupCommit(store, this.#batchSize, this.#tally);
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 5000;
     if (!Number.isFinite(this.#closeTimeoutMs) || this.#closeTimeoutMs < 0)
       throw new RangeError(
@@ -202,18 +179,18 @@ export class DecisionLogger implements DecisionRecorder {
   /** What happened to records so far. */
   get stats(): DecisionLoggerStats {
     return {
-      recorded: this.#recorded,
-      written: this.#written,
-      dropped: this.#dropped,
-      failures: this.#failures,
-      refused: this.#refused,
-      poisoned: this.#poisoned,
+      recorded: this.#tally.recorded,
+      written: this.#tally.written,
+      dropped: this.#tally.dropped,
+      failures: this.#tally.failures,
+      refused: this.#tally.refused,
+      poisoned: this.#tally.poisoned,
     };
   }
 
   /** Records taken and not written yet: queued, or waiting for (or in) a durable commit. */
   get pending(): number {
-    return this.#queue.length + this.#pending.length + this.#inFlight;
+    return this.#queue.length + this.#commits.pending;
   }
 
   /** Takes a decision. Durable loggers write it now (the promise settles when written). */
@@ -242,19 +219,13 @@ export class DecisionLogger implements DecisionRecorder {
   }
 
   #take(record: AuditRecord): void | Promise<void> {
-    this.#recorded++;
-    if (this.durable) {
-      return new Promise<void>((resolve, reject) => {
-        this.#pending.push({ record, resolve, reject });
-        this.#durableTaken++;
-        this.#committing ??= this.#groupCommit();
-      });
-    }
+    this.#tally.recorded++;
+    if (this.durable) return this.#commits.take(record);
     this.#queue.push(record);
     if (this.#queue.length > this.#maxQueue) {
       const excess = this.#queue.length - this.#maxQueue;
       this.#queue.splice(0, excess);
-      this.#dropped += excess;
+      this.#tally.dropped += excess;
     }
     if (this.#queue.length >= this.#batchSize) {
       // A running write loop picks the new records up; otherwise start one for full batches.
@@ -269,85 +240,13 @@ export class DecisionLogger implements DecisionRecorder {
   }
 
   /**
-   * Group commit: appends the durable records waiting, up to `batchSize` at a time, until
-   * none wait. Those taken during an append go together in the next one; every caller's
-   * promise settles with its batch.
-   */
-  async #groupCommit(): Promise<void> {
-    try {
-      while (this.#pending.length > 0) {
-        const batch = this.#pending.splice(0, this.#batchSize);
-        this.#inFlight = batch.length;
-        try {
-          await this.store.append(batch.map((p) => p.record));
-          this.#written += batch.length;
-          this.#failing = false;
-          for (const p of batch) p.resolve();
-        } catch (err) {
-          this.#failed(err);
-          if (batch.length === 1) {
-            this.#refused++;
-            (batch[0] as PendingRecord).reject(err);
-          } else await this.#commitOneByOne(batch);
-        } finally {
-          this.#inFlight = 0;
-          this.#durableSettled += batch.length;
-          this.#wakeFlushes();
-        }
-      }
-    } finally {
-      this.#committing = undefined;
-    }
-  }
-
-  /**
-   * A group whose append failed, retried a record at a time, so one record the store
-   * refuses (a poison record) fails only its own caller. When the first
-   * {@link DOWN_AFTER} all fail and none was written, the store is down: the rest are
-   * refused with the last error, without an append each.
-   */
-  async #commitOneByOne(batch: readonly PendingRecord[]): Promise<void> {
-    let anyWritten = false;
-    let lastError: unknown;
-    for (const [i, p] of batch.entries()) {
-      if (!anyWritten && i >= DOWN_AFTER) {
-        this.#refused++;
-        p.reject(lastError);
-        continue;
-      }
-      try {
-        await this.store.append([p.record]);
-        this.#written++;
-        this.#failing = false;
-        anyWritten = true;
-        p.resolve();
-      } catch (err) {
-        lastError = err;
-        this.#failures++;
-        this.#refused++;
-        p.reject(err);
-      }
-    }
-  }
-
-  #wakeFlushes(): void {
-    const settled = this.#durableSettled;
-    this.#settleWaiters = this.#settleWaiters.filter((w) => {
-      if (w.mark > settled) return true;
-      w.done();
-      return false;
-    });
-  }
-
-  /**
    * Writes every queued record, and waits for the durable records taken before it to
    * settle. Never rejects: failures go to `onError` and the records stay queued.
    */
   async flush(): Promise<void> {
-    const mark = this.#durableTaken;
+    const settled = this.#commits.whenSettled(); // the durable records taken before this call
     await this.#write(false);
-    if (this.#durableSettled < mark)
-      await new Promise<void>((done) => this.#settleWaiters.push({ mark, done }));
+    await settled;
   }
 
   /**
@@ -358,7 +257,7 @@ export class DecisionLogger implements DecisionRecorder {
     const timedOut = (await within(this.flush(), ms)) === "timeout";
     const unwritten = this.pending;
     if (unwritten > 0)
-      this.#report(
+      this.#tally.report(
         new Error(
           `${unwritten} audit record${unwritten === 1 ? "" : "s"} could not be written before ${when}${timedOut ? ` (the store did not finish within ${ms} ms)` : " (the store failed)"}; they are lost`,
         ),
@@ -376,88 +275,25 @@ export class DecisionLogger implements DecisionRecorder {
         try {
           await this.store.append(batch);
         } catch (err) {
-          this.#failed(err);
-          // One record alone, or no record of the batch could be written: the store is
-          // down. Keep the batch queued; the next flush retries.
-          if (batch.length === 1 || !(await this.#isolate(batch))) return;
+          this.#tally.failed(err);
+          // One record alone, a store that could not be reached, or no record of the batch
+          // could be written: the store is down. Keep the batch queued; the next flush retries.
+          if (batch.length === 1 || storeUnreachable(err)) return;
+          const gone = await isolatePoison(this.store, batch, this.#tally);
+          if (gone.size === 0) return;
+          // Only the batch's records left; the queue may have lost some of its head meanwhile (maxQueue).
+          const head = Math.min(batch.length, this.#queue.length);
+          this.#queue.splice(0, head, ...this.#queue.slice(0, head).filter((r) => !gone.has(r)));
           continue;
         }
         this.#queue.splice(0, batch.length);
-        this.#written += batch.length;
-        this.#failing = false;
+        this.#tally.wrote(batch.length);
       }
     };
     this.#flushing = run().finally(() => {
       this.#flushing = undefined;
     });
     await this.#flushing;
-  }
-
-  /**
-   * A queued batch whose append failed, written in halves (recursively, in order) to find
-   * the records the store refuses alone. One that fails while a record after it is
-   * written is retried once, then dropped as poison (counted, reported through
-   * `onError`). Records after the last one written stay queued, and so does the batch
-   * when none is written: a store that is down loses nothing. Gives up after
-   * log2(n) + {@link DOWN_AFTER} failed appends in a row.
-   * @returns Whether any record was written or dropped (false: the store looks down).
-   */
-  async #isolate(batch: readonly AuditRecord[]): Promise<boolean> {
-    const written = new Set<AuditRecord>();
-    const suspects: {
-      readonly record: AuditRecord;
-      readonly error: unknown;
-      readonly at: number;
-    }[] = [];
-    const budget = Math.ceil(Math.log2(batch.length)) + DOWN_AFTER;
-    let failedInRow = 0;
-    const attempt = async (part: readonly AuditRecord[]): Promise<void> => {
-      if (failedInRow >= budget) return;
-      try {
-        await this.store.append(part);
-        for (const r of part) written.add(r);
-        this.#written += part.length;
-        this.#failing = false;
-        failedInRow = 0;
-      } catch (error) {
-        this.#failures++;
-        failedInRow++;
-        if (part.length === 1) {
-          suspects.push({ record: part[0] as AuditRecord, error, at: written.size });
-          return;
-        }
-        const mid = Math.ceil(part.length / 2);
-        await attempt(part.slice(0, mid));
-        await attempt(part.slice(mid));
-      }
-    };
-    const mid = Math.ceil(batch.length / 2); // the whole batch already failed
-    await attempt(batch.slice(0, mid));
-    await attempt(batch.slice(mid));
-    const gone = new Set<AuditRecord>(written);
-    for (const s of suspects) {
-      if (s.at === written.size) continue; // nothing written after it: keep it queued
-      try {
-        await this.store.append([s.record]); // a blip, not poison?
-        this.#written++;
-      } catch (err) {
-        this.#failures++;
-        this.#dropped++;
-        this.#poisoned++;
-        const error = err instanceof Error ? err : new Error(String(err));
-        this.#report(
-          new Error(
-            `audit record ${s.record.decisionId} (policy '${s.record.policyId}') dropped: the store refuses it while the records around it are written (${error.message})`,
-            { cause: error },
-          ),
-        );
-      }
-      gone.add(s.record);
-    }
-    // Only the batch's records left; the queue may have lost some of its head meanwhile (maxQueue).
-    const head = Math.min(batch.length, this.#queue.length);
-    this.#queue.splice(0, head, ...this.#queue.slice(0, head).filter((r) => !gone.has(r)));
-    return gone.size > 0;
   }
 
   /**
@@ -478,7 +314,7 @@ export class DecisionLogger implements DecisionRecorder {
     const closing = this.store.close();
     if ((await within(closing, left)) === "timeout") {
       closing.catch(() => {}); // settles after we stopped waiting: nobody to tell
-      this.#report(new Error(`the audit store did not close within ${left} ms; left behind`));
+      this.#tally.report(new Error(`the audit store did not close within ${left} ms; left behind`));
       return { unwritten: flushed.unwritten, timedOut: true };
     }
     await closing;
@@ -601,22 +437,5 @@ export class DecisionLogger implements DecisionRecorder {
     await this.flush();
     const before = new Date(Date.now() - days * 86_400_000).toISOString();
     return this.store.prune(before, outcomes, { dryRun });
-  }
-
-  /** Tells `onError`, whose own failure must not take the host down. */
-  #report(error: Error): void {
-    try {
-      this.#onError(error);
-    } catch {
-      // a failing error hook must not take the host down
-    }
-  }
-
-  #failed(err: unknown): void {
-    this.#failures++;
-    if (this.#failing) return; // reported once until a write succeeds again
-    this.#failing = true;
-    const error = err instanceof Error ? err : new Error(String(err));
-    this.#report(new Error(`writing the audit log failed: ${error.message}`, { cause: error }));
   }
 }

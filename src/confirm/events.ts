@@ -38,8 +38,11 @@ export interface ConfirmationEvent {
   readonly refusal?: ConfirmationRefusal;
 }
 
-/** The id part of a token, or `undefined` for something that is not shaped like one. */
-function idOf(token: string): string | undefined {
+/**
+ * The id part of a token (before the dot: not secret, safe for logs and audit records), or
+ * `undefined` for something that is not shaped like one.
+ */
+export function confirmationIdOf(token: string): string | undefined {
   if (typeof token !== "string") return undefined;
   const dot = token.indexOf(".");
   return dot > 0 && dot <= 64 ? token.slice(0, dot) : undefined;
@@ -86,7 +89,7 @@ export function auditedConfirmations(
         emit({
           kind: "create",
           atMs: clock(),
-          confirmationId: idOf(token),
+          confirmationId: confirmationIdOf(token),
           binding: { policyId: request.policyId, fingerprint: request.fingerprint },
           actor: request.requestedBy,
           reason: request.reason,
@@ -111,7 +114,7 @@ export function auditedConfirmations(
         emit({
           kind: "refuse",
           atMs: clock(),
-          confirmationId: idOf(token),
+          confirmationId: confirmationIdOf(token),
           binding,
           actor: undefined,
           reason: result.message,

@@ -1,26 +1,19 @@
 /**
- * Compiles one {@link PolicyRule} into closures: a matcher (does the rule apply?), the
- * stateless triggers (does it fire?), and the specs of its counters. Everything that can
- * be computed once — reasons, sets, regular expressions, time zones — is computed here.
+ * Compiles one {@link PolicyRule} into closures: a matcher (does the rule apply? see
+ * `rule-matchers.ts`), the stateless triggers (does it fire?), and the specs of its
+ * counters. Everything that can be computed once — reasons, sets, regular expressions,
+ * time zones — is computed here.
  *
  * @module
  */
 
 import type { Budget, PolicyRule, RuleAction } from "../policy/types.ts";
 import { describeValue } from "../util/describe.ts";
-import {
-  compileTruth,
-  FALSE,
-  type Predicate,
-  TRUE,
-  type Truth,
-  type TruthTest,
-  UNKNOWN,
-} from "./conditions.ts";
+import type { TruthTest } from "./conditions.ts";
 import type { DecisionAction } from "./decision.ts";
 import { SEVERITY } from "./decision.ts";
 import { compileFieldPath, type FieldGetter } from "./field-path.ts";
-import { compileGlobs, type StringMatcher } from "./glob.ts";
+import { compileApplies, matchDetail } from "./rule-matchers.ts";
 import { type CalendarPeriod, periodAt, TimeZone } from "./time-zone.ts";
 import { allowedUsersTrigger, parameterTrigger, scheduleTrigger } from "./triggers.ts";
 
@@ -188,31 +181,6 @@ export function formatUsd(micros: number): string {
   return `$${(micros / 1_000_000).toFixed(6).replace(/0+$/, "")}`;
 }
 
-/**
- * A matcher on a top-level context field. A missing field matches: attaching the policy to
- * a call is the declaration. A value that is not a string (`["delete"]`, `{op: "delete"}`,
- * `7`) matches too: a malformed context must not step around a rule (fail closed). Strings
- * match exactly (case and spaces count). `undefined` when the patterns match everything
- * (`*`), so the rule skips the test altogether.
- */
-function fieldMatcher(field: string, patterns: readonly string[]): Predicate | undefined {
-  if (patterns.includes("*")) return undefined;
-  const only =
-    patterns.length === 1 && !/[*?]/.test(patterns[0] as string) ? patterns[0] : undefined;
-  if (only !== undefined) {
-    // The common case, `operation: delete`: one comparison, no nested calls.
-    return (ctx) => {
-      const v = ctx[field];
-      return v === only || typeof v !== "string";
-    };
-  }
-  const match: StringMatcher = compileGlobs(patterns);
-  return (ctx) => {
-    const v = ctx[field];
-    return typeof v !== "string" || match(v);
-  };
-}
-
 /** Compiles a rule for a policy. */
 export function compileRule(rule: PolicyRule, policyId: string): CompiledRule {
   const ruleLabel = label(rule, policyId);
@@ -232,51 +200,7 @@ export function compileRule(rule: PolicyRule, policyId: string): CompiledRule {
   const warning = (detail: LazyText): Outcome => outcome("warn", detail);
   const confirmed = outcome("allow", "confirmed");
 
-  // --- matchers
-  const matchers: Predicate[] = [];
-  const add = (m: Predicate | undefined) => {
-    if (m) matchers.push(m);
-  };
-  if (rule.resource) add(fieldMatcher("resource", rule.resource));
-  if (rule.operation) add(fieldMatcher("operation", rule.operation));
-  if (rule.resourceTypes) {
-    const m = compileGlobs(rule.resourceTypes);
-    matchers.push((ctx) => {
-      const v = ctx.resourceType ?? ctx.resource_type;
-      return typeof v !== "string" || m(v);
-    });
-  }
-  if (rule.feature) {
-    const name = rule.feature.name;
-    matchers.push((ctx) => typeof ctx.feature !== "string" || ctx.feature === name);
-  }
-  if (rule.model) add(fieldMatcher("model", rule.model.patterns));
-  const when = rule.when ? compileTruth(rule.when) : undefined;
-  const fields: Predicate | undefined =
-    matchers.length === 0
-      ? undefined
-      : matchers.length === 1
-        ? matchers[0]
-        : (ctx) => {
-            for (const m of matchers) if (!m(ctx)) return false;
-            return true;
-          };
-  // An `allow` rule is never granted on an unknown condition; any other rule applies.
-  const onUnknown: Truth = rule.action === "allow" ? FALSE : UNKNOWN;
-  const whenTest = when?.test;
-  const applies: TruthTest | undefined =
-    whenTest === undefined
-      ? fields && ((ctx) => (fields(ctx) ? TRUE : FALSE))
-      : fields === undefined
-        ? (ctx) => {
-            const t = whenTest(ctx);
-            return t === UNKNOWN ? onUnknown : t;
-          }
-        : (ctx) => {
-            if (!fields(ctx)) return FALSE;
-            const t = whenTest(ctx);
-            return t === UNKNOWN ? onUnknown : t;
-          };
+  const { applies, when } = compileApplies(rule);
 
   // --- stateless triggers
   const triggers: Trigger[] = [];
@@ -419,16 +343,4 @@ function budgetSpec(
     keys: new CounterKeys(`${rule.id}:${b.unit === "usd" ? "$" : "t"}${b.period[0]}`),
     period: new PeriodTracker(TimeZone.get(rule.timezone), b.period),
   };
-}
-
-function matchDetail(rule: PolicyRule): string {
-  const parts: string[] = [];
-  if (rule.operation) parts.push(`operation ${rule.operation.join(" or ")}`);
-  if (rule.resource) parts.push(`resource ${rule.resource.join(" or ")}`);
-  if (rule.resourceTypes) parts.push(`resource type ${rule.resourceTypes.join(" or ")}`);
-  if (rule.model) parts.push(`model ${rule.model.patterns.join(" or ")}`);
-  if (rule.feature) parts.push(`feature ${rule.feature.name}`);
-  const matched = parts.length ? `matched ${parts.join(", ")}` : "";
-  if (rule.when) return matched ? `${matched}, and its conditions held` : "its conditions held";
-  return matched || "applies to every call";
 }

@@ -57,20 +57,18 @@ export class CallEffects {
   ): undefined | Promise<void> {
     const audit = this.#audit;
     if (!audit) return undefined;
-    // A context refused for its size is stored as a marker of that size, never itself;
-    // its user id too if that is what makes it large.
+    // A context refused for its size is stored as a marker of that size, never itself (an
+    // overlong user id is cut by the record itself, as every indexed text column is).
     const oversized = oversizedContextBytes(decision);
-    const user =
-      typeof context.userId === "string"
-        ? context.userId
-        : typeof context.user_id === "string"
-          ? context.user_id
-          : undefined;
     const entry: DecisionEntry = {
       decision,
       functionName,
       userId:
-        oversized !== undefined && user !== undefined && user.length > 1024 ? undefined : user,
+        typeof context.userId === "string"
+          ? context.userId
+          : typeof context.user_id === "string"
+            ? context.user_id
+            : undefined,
       context: oversized === undefined ? withoutToken(context) : truncatedContext(oversized),
       metadata,
       mode: !decision.allowed && this.#mode === "monitor" ? "monitor" : "enforce",

@@ -7,6 +7,7 @@
 
 import { formatUsd } from "../engine/compile-rule.ts";
 import { type DecisionAction, SEVERITY } from "../engine/decision.ts";
+import { matchDetail } from "../engine/rule-matchers.ts";
 import type { PolicyRule } from "../policy/types.ts";
 import { schedule } from "./rego-schedule.ts";
 import { formatText, inputRef, regoString, regoValue, segment } from "./rego-syntax.ts";
@@ -18,19 +19,6 @@ const VERB: Readonly<Record<DecisionAction, string>> = {
   require_confirmation: "requires confirmation",
   block: "blocked the call",
 };
-
-/** What the engine says a matcher-only rule matched (its reason when it fires). */
-function matchDetail(rule: PolicyRule): string {
-  const parts: string[] = [];
-  if (rule.operation) parts.push(`operation ${rule.operation.join(" or ")}`);
-  if (rule.resource) parts.push(`resource ${rule.resource.join(" or ")}`);
-  if (rule.resourceTypes) parts.push(`resource type ${rule.resourceTypes.join(" or ")}`);
-  if (rule.model) parts.push(`model ${rule.model.patterns.join(" or ")}`);
-  if (rule.feature) parts.push(`feature ${rule.feature.name}`);
-  const matched = parts.length ? `matched ${parts.join(", ")}` : "";
-  if (rule.when) return matched ? `${matched}, and its conditions held` : "its conditions held";
-  return matched || "applies to every call";
-}
 
 /** The outcome object of a branch, with its rank and reason (and the confirmed reason). */
 export function outcomeTerm(policyId: string, rule: PolicyRule, b: Branch, label: string): string {

@@ -65,15 +65,13 @@ export function readYamlSource(
   return { data, issues };
 }
 
+/** The options the full `yaml` parser reads policy files with (a line counter aside). */
+export const YAML_PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: true, merge: true } as const;
+
 /** The full `yaml` document of `text`, with the line counter that places its nodes. */
 function parse(text: string): [Document, LineCounter] {
   const lines = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter: lines,
-    prettyErrors: false,
-    uniqueKeys: true,
-    merge: true,
-  });
+  const doc = parseDocument(text, { ...YAML_PARSE_OPTIONS, lineCounter: lines });
   return [doc, lines];
 }
 

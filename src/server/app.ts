@@ -21,14 +21,9 @@ import { auditedConfirmations, confirmationSink } from "../confirm/events.ts";
 import { VERSION } from "../version.ts";
 import { type ApiKeyAuth, apiKeyAuth } from "./api-key-auth.ts";
 import { type Authenticator, bearerOf, type Identity, SANE_ID, staticTokenAuth } from "./auth.ts";
+import { clientErrorHandler } from "./client-error.ts";
 import { errorBody, errorHandler, HttpError, ServerConfigError } from "./errors.ts";
-import {
-  clientErrorHandler,
-  loggerOptions,
-  redactUrl,
-  trustProxyOption,
-  versionedOptions,
-} from "./fastify-config.ts";
+import { loggerOptions, redactUrl, versionedOptions } from "./fastify-config.ts";
 import { installMetrics, NO_METRICS } from "./metrics.ts";
 import { DEFAULT_BODY_LIMIT_BYTES, type ServerOptions } from "./options.ts";
 import { httpRateLimitPrefix, redisRateLimitStore } from "./rate-limit-store.ts";
@@ -44,6 +39,7 @@ import { metaRoutes } from "./routes/meta.ts";
 import { providerCallRoutes } from "./routes/provider-calls.ts";
 import { openapiSchema } from "./schemas.ts";
 import { securityHeaders } from "./security-headers.ts";
+import { trustProxyOption } from "./trust-proxy.ts";
 
 declare module "fastify" {
   interface FastifyRequest {

@@ -9,7 +9,8 @@
  */
 
 import type { FastifyRequest } from "fastify";
-import { requestApproval } from "../confirm/request-approval.ts";
+import { confirmationIdOf } from "../confirm/events.ts";
+import { type RequestedApproval, requestApproval } from "../confirm/request-approval.ts";
 import type { Context } from "../engine/compile-rule.ts";
 import type { Decision } from "../engine/decision.ts";
 import { bindingOf, withoutConfirmation } from "../guardian/confirm-call.ts";
@@ -135,7 +136,7 @@ export async function askForApproval(
     return { notes: ["no confirmation token was issued: the context cannot be fingerprinted"] };
   const actor = request.identity?.actorId ?? "anonymous";
   const store = ctx.confirmations;
-  let asked: Awaited<ReturnType<typeof requestApproval>>;
+  let asked: RequestedApproval;
   try {
     asked = await requestApproval(
       store,
@@ -155,13 +156,13 @@ export async function askForApproval(
   } catch (err) {
     throw unavailable("confirmation store", err);
   }
-  const dot = asked.token.indexOf(".");
+  const confirmationId = confirmationIdOf(asked.token);
   return {
     confirmationToken: asked.token,
     ...(asked.expiresAtMs !== undefined && {
       expiresAt: new Date(asked.expiresAtMs).toISOString(),
     }),
-    ...(dot > 0 && { confirmationId: asked.token.slice(0, dot) }),
+    ...(confirmationId !== undefined && { confirmationId }),
     notes: [],
   };
 }

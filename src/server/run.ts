@@ -7,6 +7,7 @@
  */
 
 import type { FastifyInstance } from "fastify";
+import { settleWithin } from "../util/timeout.ts";
 import { createServer } from "./app.ts";
 import type { ServerOptions } from "./options.ts";
 
@@ -183,21 +184,15 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
 
 /** Runs `close`, giving up after `ms` with an error that names what did not close. */
 async function bounded(what: string, ms: number, close: () => Promise<unknown>): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const work = close();
-  const timeout = new Promise<never>((_, fail) => {
-    timer = setTimeout(
-      () => fail(new Error(`the ${what} did not close within ${ms} ms; left behind`)),
-      ms,
-    );
-    timer.unref();
-  });
-  try {
-    await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-    work.catch(() => {}); // a late failure has nobody left to tell
-  }
+  // A late failure has nobody left to tell: settleWithin swallows it.
+  const failure = await settleWithin(
+    Promise.resolve().then(close),
+    ms,
+    () => undefined,
+    () => new Error(`the ${what} did not close within ${ms} ms; left behind`),
+    asError,
+  );
+  if (failure) throw failure;
 }
 
 function isLoopback(host: string): boolean {

@@ -387,7 +387,6 @@ export class PostgresAuditStore implements AuditStore {
     };
   }
 
-  /** Ends the pool when the store created it; a pool passed in stays open. */
   /** Ends the pool the store opened (a pool passed in stays open). The store is then unusable. */
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -182,7 +182,8 @@ async function authorizeByApiPolicies(
     decision,
     functionName: action,
     userId: identity.user_id ?? undefined,
-    context: input,
+    // Confirmation tokens are secrets, here too: never in the log.
+    context: { ...input, context: withoutToken(input.context) },
     metadata: {
       via: "POST /authorize",
       requestId: request.id,
