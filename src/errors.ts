@@ -8,8 +8,40 @@
 import type { ConfirmationBinding } from "./confirm/types.ts";
 import type { Decision, DecisionAction } from "./engine/decision.ts";
 
-/** Base class of every error thrown by hexarch-guardrails (the Python `GuardrailException`). */
-export class GuardrailError extends Error {}
+/**
+ * Base class of every error thrown by hexarch-guardrails (the Python `GuardrailException`).
+ *
+ * Every subclass carries a stable {@link GuardrailError.code}: switch on it rather than on
+ * messages, which may be reworded. The codes are listed in `docs/errors.md`.
+ */
+export class GuardrailError extends Error {
+  /**
+   * Stable, machine-readable code in snake_case (such as `"policy_violation"` or
+   * `"unknown_policy"`). It never changes between releases, unlike the message.
+   */
+  declare readonly code: string;
+}
+
+/**
+ * Gives an error class its `name` and stable `code`. Both live on the prototype, not on
+ * each instance: a refused call builds its error on the hot path, and own fields would be
+ * defined anew every time. Used by every error class of the library.
+ *
+ * @internal
+ */
+export function defineErrorCode(cls: abstract new (...args: never[]) => Error, code: string): void {
+  for (const [key, value] of [
+    ["name", cls.name],
+    ["code", code],
+  ] as const) {
+    Object.defineProperty(cls.prototype, key, {
+      value,
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+  }
+}
 
 /**
  * A guarded call was refused by a policy. Thrown before the guarded function's body runs.
@@ -155,20 +187,9 @@ export class UnknownPolicyError extends GuardrailError {
   }
 }
 
-// Names live on the prototypes, not on each instance: a refused call builds its error on
-// the hot path, and an own `name` field would be defined anew every time.
-for (const cls of [
-  GuardrailError,
-  PolicyViolation,
-  ConfirmationRequired,
-  PolicyFileError,
-  DecisionBackendError,
-  UnknownPolicyError,
-]) {
-  Object.defineProperty(cls.prototype, "name", {
-    value: cls.name,
-    writable: true,
-    configurable: true,
-    enumerable: false,
-  });
-}
+defineErrorCode(GuardrailError, "guardrail_error");
+defineErrorCode(PolicyViolation, "policy_violation");
+defineErrorCode(ConfirmationRequired, "confirmation_required");
+defineErrorCode(PolicyFileError, "policy_file_invalid");
+defineErrorCode(DecisionBackendError, "decision_backend_unavailable");
+defineErrorCode(UnknownPolicyError, "unknown_policy");
