@@ -13,13 +13,17 @@ import { MemoryStateStore } from "../src/state/memory-state-store.ts";
 import { auditBench } from "./audit.bench.ts";
 import { floor, hexarch, PEER_BUDGET_WINDOW_DAYS, peer, type Verdict } from "./contenders.ts";
 import { guardedCallCost } from "./guarded-call.ts";
+import { importBench } from "./import.bench.ts";
 import { llmOverheadBench } from "./llm-overhead.ts";
 import { redisBench } from "./redis.bench.ts";
 import { makeWorkload, type WorkloadContext } from "./workload.ts";
 
 const N = Number(process.env.BENCH_CONTEXTS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-/** `engine`, `audit`, `redis` or `llm` runs only that part (`BENCH_ONLY=audit npm run bench`). */
+/**
+ * `engine`, `audit`, `redis`, `llm` or `import` runs only that part
+ * (`BENCH_ONLY=audit npm run bench`).
+ */
 const ONLY = process.env.BENCH_ONLY;
 const START = Date.UTC(2026, 10, 2, 0, 0, 0);
 const STEP_MS = 0.5;
@@ -143,6 +147,7 @@ function fmtNs(n: number): string {
 
 async function main(): Promise<void> {
   if (ONLY === "audit") return auditBench();
+  if (ONLY === "import") return importBench();
   if (ONLY === "llm") {
     Date.now = realDateNow;
     await llmOverheadBench();
@@ -246,6 +251,7 @@ main()
     (globalThis as { gc?: () => void }).gc?.();
     await redisBench();
     await llmOverheadBench();
+    importBench();
   })
   .catch((err: unknown) => {
     console.error(err);

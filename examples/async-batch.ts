@@ -1,6 +1,8 @@
 // Async batch: OCR a queue of documents under a daily budget. The loop stops cleanly at the
 // first PolicyViolation, reports how far it got, and leaves the rest for the next run.
-// Run: `npx node examples/async-batch.ts` after `npm ci` (which builds dist/).
+// Install: `npm install hexarch-guardrails`
+// Run: `node async-batch.ts` (Node.js 22.18+); in this repository:
+// `npx node examples/async-batch.ts`
 import { Guardian, PolicyViolation } from "hexarch-guardrails";
 import { ManualClock } from "hexarch-guardrails/testing";
 

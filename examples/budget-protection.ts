@@ -1,6 +1,8 @@
 // Budget protection: LLM calls under a $10 monthly budget. The guardrail warns from 80% and
 // refuses a call whose worst-case cost would overspend; each call is settled at its real cost.
-// Run: `npx node examples/budget-protection.ts` after `npm ci` (which builds dist/).
+// Install: `npm install hexarch-guardrails`
+// Run: `node budget-protection.ts` (Node.js 22.18+); in this repository:
+// `npx node examples/budget-protection.ts`
 import { Guardian, PolicyViolation } from "hexarch-guardrails";
 import { ManualClock } from "hexarch-guardrails/testing";
 

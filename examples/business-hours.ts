@@ -1,6 +1,8 @@
 // Business hours: customer reminders may go out only 09:00-17:00 on weekdays, Berlin time
 // (summer time included). A ManualClock sets the instant each attempt is decided at.
-// Run: `npx node examples/business-hours.ts` after `npm ci` (which builds dist/).
+// Install: `npm install hexarch-guardrails`
+// Run: `node business-hours.ts` (Node.js 22.18+); in this repository:
+// `npx node examples/business-hours.ts`
 import { Guardian, PolicyViolation } from "hexarch-guardrails";
 import { ManualClock } from "hexarch-guardrails/testing";
 

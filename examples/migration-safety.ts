@@ -1,6 +1,8 @@
 // Migration safety: a schema migration runs only after a verified backup, never on a Friday
 // or a weekend, and not during the year-end change freeze.
-// Run: `npx node examples/migration-safety.ts` after `npm ci` (which builds dist/).
+// Install: `npm install hexarch-guardrails`
+// Run: `node migration-safety.ts` (Node.js 22.18+); in this repository:
+// `npx node examples/migration-safety.ts`
 import { Guardian, PolicyViolation } from "hexarch-guardrails";
 import { ManualClock } from "hexarch-guardrails/testing";
 

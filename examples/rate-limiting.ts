@@ -1,6 +1,8 @@
 // Rate limiting: each user may make 5 requests a minute; one user's burst does not use up
 // anyone else's quota, and refused requests consume nothing.
-// Run: `npx node examples/rate-limiting.ts` after `npm ci` (which builds dist/).
+// Install: `npm install hexarch-guardrails`
+// Run: `node rate-limiting.ts` (Node.js 22.18+); in this repository:
+// `npx node examples/rate-limiting.ts`
 import { Guardian, PolicyViolation } from "hexarch-guardrails";
 import { ManualClock } from "hexarch-guardrails/testing";
 

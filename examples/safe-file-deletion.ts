@@ -1,6 +1,8 @@
 // Safe file deletion: deleting needs an explicit confirmation, collected by your app before
 // the call — via `guardian.withContext({ confirm: true }, ...)` or the `context` check option.
-// Run: `npx node examples/safe-file-deletion.ts` after `npm ci` (which builds dist/).
+// Install: `npm install hexarch-guardrails`
+// Run: `node safe-file-deletion.ts` (Node.js 22.18+); in this repository:
+// `npx node examples/safe-file-deletion.ts`
 import { ConfirmationRequired, Guardian } from "hexarch-guardrails";
 
 const POLICIES = `

@@ -1,6 +1,8 @@
 // Webhook throttling: at most 2 deliveries per second to each destination (`per:`), so a
 // burst for one receiver is spread out while other receivers are not held up.
-// Run: `npx node examples/webhook-throttling.ts` after `npm ci` (which builds dist/).
+// Install: `npm install hexarch-guardrails`
+// Run: `node webhook-throttling.ts` (Node.js 22.18+); in this repository:
+// `npx node examples/webhook-throttling.ts`
 import { Guardian, PolicyViolation } from "hexarch-guardrails";
 import { ManualClock } from "hexarch-guardrails/testing";
 

@@ -1,5 +1,6 @@
 /**
- * Writes schema/hexarch.schema.json from the zod schema (`npm run schema`).
+ * Writes schema/hexarch.schema.json (`npm run schema`): the zod schema with the editor
+ * annotations of src/policy/json-schema.ts.
  * A test fails when the checked-in file is out of date.
  */
 import { writeFileSync } from "node:fs";

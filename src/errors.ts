@@ -187,9 +187,43 @@ export class UnknownPolicyError extends GuardrailError {
   }
 }
 
+/**
+ * An option given to a constructor (or factory) is not what it takes: the wrong type, out
+ * of range, or a mistyped key. Thrown at construction, never on the first call. The
+ * message names the component, the option, what was given (strings quoted as given) and
+ * what is expected:
+ *
+ * `Guardian: timeoutMs must be a positive number of milliseconds (or Infinity), got "100"`
+ *
+ * @example
+ * ```ts
+ * try {
+ *   new Guardian({ timeoutMs: Number(process.env.TIMEOUT) });
+ * } catch (err) {
+ *   if (err instanceof InvalidOptionError) console.error(`fix ${err.option}: ${err.message}`);
+ * }
+ * ```
+ */
+export class InvalidOptionError extends GuardrailError {
+  /** The option at fault as it is spelled in code: `timeoutMs`, `keys[0].secret`, or a mistyped key. */
+  readonly option: string;
+  /** What was given the option: the class or function name, such as `"Guardian"`. */
+  readonly owner: string | undefined;
+
+  constructor(
+    message: string,
+    where: { readonly option: string; readonly owner?: string | undefined },
+  ) {
+    super(message);
+    this.option = where.option;
+    this.owner = where.owner;
+  }
+}
+
 defineErrorCode(GuardrailError, "guardrail_error");
 defineErrorCode(PolicyViolation, "policy_violation");
 defineErrorCode(ConfirmationRequired, "confirmation_required");
 defineErrorCode(PolicyFileError, "policy_file_invalid");
 defineErrorCode(DecisionBackendError, "decision_backend_unavailable");
 defineErrorCode(UnknownPolicyError, "unknown_policy");
+defineErrorCode(InvalidOptionError, "invalid_option");

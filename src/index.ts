@@ -4,7 +4,7 @@
  * The core entry: policy loading, the embedded engine and in-memory state. Nothing here
  * imports a database or Redis driver; those live behind their own subpaths.
  *
- * @module
+ * @module hexarch-guardrails
  */
 
 export type { DecisionEntry, DecisionRecorder } from "./audit/recorder.ts";
@@ -98,6 +98,7 @@ export {
   ConfirmationRequired,
   DecisionBackendError,
   GuardrailError,
+  InvalidOptionError,
   PolicyFileError,
   type PolicyFileIssue,
   PolicyViolation,
@@ -144,4 +145,6 @@ export type {
   CounterAdjustment,
   StateStore,
 } from "./state/types.ts";
+export { UnsupportedNodeVersionError } from "./util/node-floor.ts";
+export { MissingPeerDependencyError } from "./util/optional-peer.ts";
 export { VERSION } from "./version.ts";

@@ -323,6 +323,16 @@ policies:
     expect(load({ any: [tierFree], x: 1 })).toThrow(/'any' must be the only key/);
     expect(load({ not: tierFree, x: 1 })).toThrow(/'not' must be the only key/);
   });
+
+  it("rejects an empty list of conditions, which would switch the rule on or off unnoticed", () => {
+    const load = (when: unknown) => () =>
+      parsePolicies({ policies: [{ id: "p", rules: [{ when, action: "block" }] }] });
+    expect(load([])).toThrow(/empty list of conditions/);
+    expect(load({ not: [] })).toThrow(
+      /empty list of conditions.*\(at policies\[0\]\.rules\[0\]\.when\.not\)/,
+    );
+    expect(load([tierFree])).not.toThrow();
+  });
 });
 
 describe("field paths", () => {

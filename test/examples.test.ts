@@ -1,5 +1,5 @@
 import { PassThrough } from "node:stream";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main as asyncBatch } from "../examples/async-batch.ts";
 import { main as budgetProtection } from "../examples/budget-protection.ts";
 import { main as businessHours } from "../examples/business-hours.ts";
@@ -13,6 +13,7 @@ import { main as migrationSafety } from "../examples/migration-safety.ts";
 import { main as rateLimiting } from "../examples/rate-limiting.ts";
 import { main as safeFileDeletion } from "../examples/safe-file-deletion.ts";
 import { main as webhookThrottling } from "../examples/webhook-throttling.ts";
+import { type FakeLlmServer, startFakeLlmServer } from "./support/fake-llm-server.ts";
 
 /** Runs an example's main() and returns what it logged, one entry per line. */
 async function run(main: (log: (line: string) => void) => Promise<void>): Promise<string[]> {
@@ -26,6 +27,13 @@ const dollars = (line: string | undefined, label: string): number => {
   if (!m?.[1]) throw new Error(`no '${label} $x.xx' in ${JSON.stringify(line)}`);
   return Number(m[1]);
 };
+
+// The LLM examples talk to the provider their SDK is configured for; here, a local fake.
+let fake: FakeLlmServer;
+beforeAll(async () => {
+  fake = await startFakeLlmServer();
+});
+afterAll(() => fake.close());
 
 describe("examples", () => {
   it("budget-protection: warns from 80%, blocks before overspending, settles real costs", async () => {
@@ -202,7 +210,7 @@ describe("examples", () => {
   });
 
   it("integrations/openai: settles each call at its usage, refuses a model before sending, stops at the budget", async () => {
-    const lines = await run(openaiIntegration);
+    const lines = await run((log) => openaiIntegration(log, fake.openaiBaseURL));
     const settled = lines.filter((l) => l.trim().startsWith("settled:"));
     expect(settled.length).toBeGreaterThanOrEqual(4);
     // Every settlement is below what was reserved for it.
@@ -223,7 +231,7 @@ describe("examples", () => {
   });
 
   it("integrations/anthropic: per-user token budget settled to usage, per-request cap", async () => {
-    const lines = await run(anthropicIntegration);
+    const lines = await run((log) => anthropicIntegration(log, fake.anthropicBaseURL));
     expect(lines).toEqual([
       "ada asks (max_tokens 2000):",
       "  settled: 22 tokens (reserved 2025)",
@@ -246,7 +254,7 @@ describe("examples", () => {
   });
 
   it("integrations/ai-sdk: one middleware settles generateText and streamText, refuses a model", async () => {
-    const lines = await run(aiSdkIntegration);
+    const lines = await run((log) => aiSdkIntegration(log, fake.gatewayBaseURL));
     expect(lines).toContain("  text: the quick brown");
     expect(lines).toContain("  text: the quick brown fox jumps");
     expect(lines.filter((l) => l.includes(": settled, $0.0000"))).toHaveLength(2);

@@ -1,9 +1,17 @@
-import { readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { execFile } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { GuardrailError } from "../src/errors.ts";
+import { lazyModule, loadZod } from "../src/util/lazy-module.ts";
 
 const SRC = fileURLToPath(new URL("../src/", import.meta.url));
+const REPO = fileURLToPath(new URL("..", import.meta.url));
+const run = promisify(execFile);
 
 /** Every module reachable from `entry` through static imports, and the bare packages they import. */
 function importGraph(entry: string): { files: Set<string>; packages: Set<string> } {
@@ -36,17 +44,25 @@ describe("the import graph", () => {
     const { packages, files } = importGraph("index.ts");
     expect(files.size).toBeGreaterThan(10);
     const external = [...packages].filter((p) => !p.startsWith("node:"));
-    expect(external.sort()).toEqual(["jose", "re2js", "yaml", "zod"]);
+    // zod, yaml, jose and re2js load on first use (src/util/lazy-module.ts, import("jose")):
+    // see "loads its dependencies only when something needs them" below.
+    expect(external).toEqual([]);
     // node:sqlite is for hexarch-guardrails/audit only (it warns on older Node versions).
     expect(packages.has("node:sqlite")).toBe(false);
     expect([...files].filter((f) => f.includes("/src/redis/"))).toEqual([]);
   });
 
-  it("keeps the audit entry free of database drivers but node:sqlite", () => {
-    const { packages } = importGraph("audit/index.ts");
+  it("keeps the audit entry free of database drivers; node:sqlite loads with a SQLite store", () => {
+    const { packages, files } = importGraph("audit/index.ts");
     const external = [...packages].filter((p) => !p.startsWith("node:"));
     expect(external.every((p) => ["re2js", "yaml", "zod"].includes(p))).toBe(true);
-    expect(packages.has("node:sqlite")).toBe(true);
+    // Not imported statically (a Node.js without it would fail to link the entry): the
+    // stores load it when created, through one module.
+    expect(packages.has("node:sqlite")).toBe(false);
+    expect(files.has(resolve(SRC, "audit/sqlite/node-sqlite.ts"))).toBe(true);
+    expect(importGraph("index.ts").files.has(resolve(SRC, "audit/sqlite/node-sqlite.ts"))).toBe(
+      false,
+    );
   });
 
   it("keeps the testing entry free of drivers too", () => {
@@ -80,9 +96,12 @@ describe("the import graph", () => {
     expect(readFileSync(resolve(SRC, "cli/commands/serve.ts"), "utf8")).toContain(
       'await import("../../server/run.ts")',
     );
-    // …and the server is where they are imported.
-    const served = importGraph("server/index.ts").packages;
+    // …and the server's app is where they are imported (itself loaded on the first
+    // createServer, after the peers are checked).
+    const served = importGraph("server/app.ts").packages;
     for (const p of server) expect(served.has(p)).toBe(true);
+    const entry = importGraph("server/index.ts").packages;
+    for (const p of server) expect(entry.has(p)).toBe(false);
   });
 
   it("keeps each web-framework integration to its own framework", () => {
@@ -123,4 +142,140 @@ describe("the import graph", () => {
       expect(external.every((p) => ["jose", "re2js", "yaml", "zod"].includes(p))).toBe(true);
     }
   });
+
+  it("loads its dependencies only when something needs them", async () => {
+    // A real Node process running the source, with a hook that records every package file
+    // it loads (`require` and `import` alike): what each step below made Node load.
+    const script = `
+      import { registerHooks } from "node:module";
+      const seen = new Set();
+      registerHooks({
+        load(url, context, next) {
+          const m = /\\/node_modules\\/((?:@[^/]+\\/)?[^/]+)\\//.exec(url);
+          if (m) seen.add(m[1]);
+          return next(url, context);
+        },
+      });
+      const steps = {};
+      const step = async (name, fn) => { await fn(); steps[name] = [...seen].sort(); };
+      let m;
+      await step("import", async () => { m = await import(${JSON.stringify(pathToFileURL(resolve(SRC, "index.ts")).href)}); });
+      const plain = "policies:\\n  - id: p\\n    rules:\\n      - operation: delete\\n        action: block\\n";
+      await step("a plain policy file", () => {
+        const g = new m.Guardian({ policies: plain });
+        return g.evaluate("p", { operation: "read" });
+      });
+      await step("a flow-style file", () => m.parsePolicies("policies: [{id: q, rules: []}]"));
+      await step("a matches condition", () =>
+        m.parsePolicies({ policies: [{ id: "r", rules: [{ when: { field: "x", operator: "matches", value: "^a+$" } }] }] }),
+      );
+      await step("a signed confirmation", () =>
+        new m.SignedConfirmationStore({ keys: [{ kid: "k", secret: "0123456789abcdef0123456789abcdef" }] })
+          .create({ policyId: "p", fingerprint: "f" }),
+      );
+      console.log(JSON.stringify(steps));
+    `;
+    const { stdout } = await run(process.execPath, ["--input-type=module", "--eval", script], {
+      cwd: REPO,
+    });
+    expect(JSON.parse(stdout)).toEqual({
+      import: [],
+      "a plain policy file": ["zod"],
+      "a flow-style file": ["yaml", "zod"],
+      "a matches condition": ["re2js", "yaml", "zod"],
+      "a signed confirmation": ["jose", "re2js", "yaml", "zod"],
+    });
+  });
+});
+
+describe("dependencies loaded on first use", () => {
+  it("are the instance `import` loads: one zod, whoever loads it first", () => {
+    expect(loadZod().z).toBe(z);
+    expect(loadZod()).toBe(loadZod());
+  });
+
+  it("say what to do when the package cannot be found (an application bundle left it out)", () => {
+    const load = lazyModule("hexarch-no-such-package");
+    expect(load).toThrow(GuardrailError);
+    expect(load).toThrow(
+      /loads 'hexarch-no-such-package' when it is first needed.*keep 'hexarch-no-such-package' external/,
+    );
+  });
+});
+
+describe("the built package (scripts/build.ts)", () => {
+  it("bundles each entry with shared chunks: one copy of each class, the root in three files, workers beside their loader", async () => {
+    const root = mkdtempSync(join(tmpdir(), "hexarch-bundle-"));
+    try {
+      const dist = join(root, "dist");
+      await run(process.execPath, ["scripts/build.ts", "--out", dist, "--no-types"], {
+        cwd: REPO,
+      });
+      cpSync(join(REPO, "package.json"), join(root, "package.json"));
+      symlinkSync(join(REPO, "node_modules"), join(root, "node_modules"), "dir");
+
+      // Every JavaScript file package.json names exists.
+      const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as {
+        exports: Record<string, string | { default: string }>;
+        bin: Record<string, string>;
+      };
+      const targets = [
+        ...Object.values(pkg.exports).map((t) => (typeof t === "string" ? t : t.default)),
+        ...Object.values(pkg.bin),
+      ].filter((t) => t.startsWith("./dist/") && t.endsWith(".js"));
+      expect(targets.length).toBeGreaterThan(5);
+      for (const t of targets) expect(existsSync(join(root, t)), t).toBe(true);
+
+      const probe = `
+        import { mkdtempSync, readFileSync, statSync } from "node:fs";
+        import { registerHooks } from "node:module";
+        import { tmpdir } from "node:os";
+        import { join, relative } from "node:path";
+        import { fileURLToPath } from "node:url";
+        const loaded = [];
+        registerHooks({ load(url, context, next) { loaded.push(url); return next(url, context); } });
+        const dist = ${JSON.stringify(dist)};
+        const out = {};
+        const root = await import("hexarch-guardrails");
+        out.rootFiles = loaded.filter((u) => u.startsWith("file:")).map((u) => relative(dist, fileURLToPath(u)));
+        const audit = await import("hexarch-guardrails/audit");
+        const testing = await import("hexarch-guardrails/testing");
+        out.sameClass = testing.MemoryStateStore === root.MemoryStateStore;
+        try { new audit.SqliteAuditStore(":memory:", { worker: true }); } catch (e) { out.instanceofAcrossEntries = e instanceof root.GuardrailError; }
+        // The SQLite writer thread starts its worker from the file beside it.
+        const file = join(mkdtempSync(join(tmpdir(), "hexarch-bundle-db-")), "decisions.db");
+        const logger = new audit.DecisionLogger(new audit.SqliteAuditStore(file, { worker: true }), { exitHooks: false });
+        const g = new root.Guardian({ policies: "policies:\\n  - id: p\\n    rules:\\n      - operation: delete\\n", auditLogger: logger });
+        out.decision = (await g.enforce("p", { operation: "read" })).decision;
+        await logger.flush();
+        out.recorded = (await logger.store.query({ limit: 10 })).length;
+        await g.close();
+        await logger.close();
+        console.log(JSON.stringify(out));
+      `;
+      const { stdout } = await run(process.execPath, ["--input-type=module", "--eval", probe], {
+        cwd: root,
+      });
+      const out = JSON.parse(stdout) as Record<string, unknown>;
+      // Node pays per file: the root entry is its file, the core chunk and rolldown's runtime.
+      expect((out.rootFiles as string[]).map((f) => f.replace(/-[\w-]{8}\.js$/, ".js"))).toEqual([
+        "index.js",
+        "chunks/core.js",
+        "chunks/rolldown-runtime.js",
+      ]);
+      expect(out).toMatchObject({
+        sameClass: true,
+        instanceofAcrossEntries: true,
+        decision: "allowed",
+        recorded: 1,
+      });
+
+      const bin = join(dist, "cli/bin.js");
+      expect(readFileSync(bin, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
+      const help = await run(bin, ["--help"], { cwd: root });
+      expect(help.stdout).toContain("hexarch-ctl");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

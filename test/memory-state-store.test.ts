@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { InvalidOptionError } from "../src/errors.ts";
 import { MemoryStateStore } from "../src/state/memory-state-store.ts";
 import {
   periodCounter,
@@ -19,7 +20,7 @@ describe("MemoryStateStore", () => {
   });
 
   it("rejects a precision that is not an integer from 1 to 1000", () => {
-    expect(() => new MemoryStateStore({ precision: 0 })).toThrow(RangeError);
+    expect(() => new MemoryStateStore({ precision: 0 })).toThrow(InvalidOptionError);
     expect(() => new MemoryStateStore({ precision: 2.5 })).toThrow(/precision/);
   });
 

@@ -8,6 +8,7 @@ import type { ConfirmationStore } from "../src/confirm/types.ts";
 import { DecisionBackendError, GuardrailError } from "../src/errors.ts";
 import { hashTaggedKey, loadNodeRedis, RedisConnection } from "../src/redis/client.ts";
 import { RedisConfirmationStore, type RedisLike } from "../src/redis/index.ts";
+import { MissingPeerDependencyError } from "../src/util/optional-peer.ts";
 import { binding, runConfirmationStoreContract } from "./contract/confirmation-store.contract.ts";
 import { REDIS_URL, redisReachable } from "./redis.ts";
 
@@ -382,7 +383,7 @@ describe("RedisConfirmationStore without Redis", () => {
         Object.assign(new Error("Cannot find package 'redis'"), { code: "ERR_MODULE_NOT_FOUND" }),
       );
     await expect(loadNodeRedis("RedisConfirmationStore", missing)).rejects.toThrow(
-      new GuardrailError("RedisConfirmationStore needs the 'redis' package: npm install redis"),
+      new MissingPeerDependencyError("RedisConfirmationStore", ["redis"]),
     );
     const connection = new RedisConnection(
       { url: "redis://127.0.0.1:6379" },

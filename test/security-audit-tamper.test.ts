@@ -444,6 +444,11 @@ describe("GET /audit-logs/verify and serve api --checkpoint-file", () => {
     expect(res.json()).toEqual({
       ok: true,
       checked: 7,
+      chain_id: "global",
+      total: 7,
+      verified: 7,
+      unverified: 0,
+      first_failure_id: null,
       prunes: 1,
       pruned: 2,
       pruneRecords: [shown],

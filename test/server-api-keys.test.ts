@@ -201,6 +201,110 @@ describe("/api-keys", () => {
   });
 });
 
+describe("the Python server's key bootstrap (POST /api-keys)", () => {
+  // What `hexarch-ctl node-red bootstrap` (Python) sends, with its default scopes.
+  const nodeRedBody = {
+    name: "node-red-local",
+    description: "Node-RED single-user milestone key",
+    tenant_id: null,
+    org_id: null,
+    scopes: ["read", "write"],
+  };
+
+  it("accepts the Python body and answers token and token_prefix beside key and id", async () => {
+    const h = await harness();
+    const res = await h.req("POST", "/api-keys", { ...AUTH, "x-actor-id": "admin" }, nodeRedBody);
+    expect(res.statusCode).toBe(201);
+    const made = res.json();
+    expect(made).toMatchObject({ name: "node-red-local", scopes: ["read", "write"] });
+    expect(made.token).toBe(made.key);
+    expect(made.token).toMatch(/^hxk_[A-Za-z0-9_-]{43}$/);
+    expect(made.token_prefix).toBe(made.id);
+    expect(made.token.slice(4, 16)).toBe(made.token_prefix);
+    expect(made).not.toHaveProperty("subject");
+    // The description is not kept (nor echoed as if it were).
+    expect(made).not.toHaveProperty("description");
+    expect((await h.req("GET", "/api-keys")).body).not.toContain("milestone");
+    // The token works as the Python CLI uses it.
+    const calls = await h.req("GET", "/events/provider-calls", bearer(made.token));
+    expect(calls.statusCode).toBe(200);
+  });
+
+  it("gives a key made without scopes (left out or null) read and decide, nothing more", async () => {
+    const h = await harness();
+    for (const body of [
+      { name: "no-scopes" },
+      { ...nodeRedBody, name: "null-scopes", scopes: null },
+    ]) {
+      const res = await h.req("POST", "/api-keys", AUTH, body);
+      expect(res.statusCode).toBe(201);
+      const made = res.json() as { key: string; scopes: string[] };
+      expect(made.scopes).toEqual(["read", "decide"]);
+      const as = bearer(made.key);
+      expect(
+        (await h.req("POST", "/authorize", as, { policyId: "open", context: {} })).statusCode,
+      ).toBe(200);
+      expect(
+        (await h.req("POST", "/events/provider-calls", as, { resource: "openai" })).statusCode,
+      ).toBe(200);
+      expect(
+        (await h.req("GET", "/audit-logs/verify?chain_id=global&limit=50", as)).statusCode,
+      ).toBe(200);
+      for (const [method, url, payload, need] of [
+        ["POST", "/policies", { name: "p" }, "policy"],
+        ["POST", "/approvals/nope.secret/approve", {}, "approve"],
+        ["POST", "/policies/reload", {}, "admin"],
+      ] as const) {
+        const refused = await h.req(method, url, as, payload);
+        expect(refused.statusCode, `${method} ${url}`).toBe(403);
+        expect(refused.json()).toMatchObject({ requiredScope: need });
+      }
+    }
+    // An explicit empty list still means no scope at all.
+    expect((await h.create("nothing", [])).scopes).toEqual([]);
+  });
+
+  it("binds a key to its tenant_id, as subject.tenantId does", async () => {
+    const h = await harness();
+    const res = await h.req("POST", "/api-keys", AUTH, { ...nodeRedBody, tenant_id: "acme" });
+    expect(res.statusCode).toBe(201);
+    expect(res.json().subject).toEqual({ tenantId: "acme" });
+    const same = await h.req("POST", "/api-keys", AUTH, {
+      name: "both",
+      tenant_id: "acme",
+      subject: { userId: "u1", tenantId: "acme" },
+    });
+    expect(same.json().subject).toEqual({ userId: "u1", tenantId: "acme" });
+    // The key decides for acme, whatever tenant its context claims.
+    await h.req("POST", "/authorize", bearer(res.json().token), {
+      policyId: "open",
+      context: { tenantId: "globex" },
+    });
+    await h.logger.flush();
+    const [row] = await h.logger.getDecisionHistory({ policyId: "open" });
+    expect(row?.context).toMatchObject({ tenantId: "acme", tenant_id: "acme" });
+    expect(row?.metadata).toMatchObject({ claimedTenantId: "globex" });
+  });
+
+  it("refuses an org_id, a tenant_id that contradicts the subject, and a long description, naming the field", async () => {
+    const h = await harness();
+    for (const [body, field] of [
+      [{ ...nodeRedBody, org_id: "org-1" }, "body.org_id"],
+      [{ name: "x", tenant_id: "a", subject: { tenantId: "b" } }, "body.tenant_id"],
+      [{ name: "x", description: "d".repeat(2000) }, "description"],
+      [{ name: "x", tenant_id: "has space" }, "tenant_id"],
+    ] as const) {
+      const res = await h.req("POST", "/api-keys", AUTH, body);
+      expect(res.statusCode, JSON.stringify(body).slice(0, 60)).toBe(400);
+      expect(res.json().message).toContain(field);
+    }
+    expect(
+      (await h.req("POST", "/api-keys", AUTH, { ...nodeRedBody, org_id: "o" })).json().message,
+    ).toMatch(/not an organisation/);
+    expect((await h.req("GET", "/api-keys")).json()).toEqual([]);
+  });
+});
+
 describe("API key scopes", () => {
   type Need = "read" | "decide" | "approve" | "policy" | "admin";
   const routes: readonly [Method, string, unknown, Need][] = [

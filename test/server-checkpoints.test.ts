@@ -160,7 +160,18 @@ async function serve(
     verify: async () => {
       const res = await req("GET", "/audit-logs/verify");
       expect(res.statusCode).toBe(200);
-      return res.json() as Row;
+      // The Python server's fields (server-provider-calls.test.ts covers them) agree with
+      // ours; the tests below read ours.
+      const { chain_id, total, verified, unverified, first_failure_id, ...ours } =
+        res.json() as Row;
+      expect({ chain_id, verified, unverified }).toEqual({
+        chain_id: "global",
+        verified: ours.checked,
+        unverified: 0,
+      });
+      expect(total).toBeGreaterThanOrEqual(verified as number);
+      expect(first_failure_id === null).toBe(ours.ok === true);
+      return ours;
     },
   };
 }
@@ -511,6 +522,11 @@ describe("configuration", () => {
     expect(verify.json()).toEqual({
       ok: true,
       checked: 0,
+      chain_id: "global",
+      total: 0,
+      verified: 0,
+      unverified: 0,
+      first_failure_id: null,
       checkpoints: { ok: true, checked: 0, skipped: 0 },
     });
   });
@@ -633,6 +649,11 @@ describe("hexarch-ctl serve api", () => {
     expect(await (await call("GET", "/audit-logs/verify")).json()).toEqual({
       ok: true,
       checked: 0,
+      chain_id: "global",
+      total: 0,
+      verified: 0,
+      unverified: 0,
+      first_failure_id: null,
       checkpoints: { ok: true, checked: 1, skipped: 0 },
     });
     proc.kill("SIGTERM");

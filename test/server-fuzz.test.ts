@@ -755,7 +755,15 @@ describe.each([
       }
       await logger.flush();
       const verify = await app.inject({ method: "GET", url: "/audit-logs/verify", headers });
-      expect(verify.json()).toEqual({ ok: true, checked: 3 });
+      expect(verify.json()).toEqual({
+        ok: true,
+        checked: 3,
+        chain_id: "global",
+        total: 3,
+        verified: 3,
+        unverified: 0,
+        first_failure_id: null,
+      });
       const list = await app.inject({ method: "GET", url: "/audit-logs", headers });
       const records = (list.json() as { records: Record<string, unknown>[] }).records;
       expect(records.map((r) => [r.userId, r.functionName])).toEqual([

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import type { FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
 import { SqliteApiKeyStore } from "../src/audit/api-keys/sqlite-api-key-store.ts";
@@ -55,7 +56,7 @@ async function harness(yaml = YAML) {
       headers: AUTH,
       payload: { policyId: "openai_budget", context: { resource: "openai", cost } },
     });
-  return { app, logger, report, authorize };
+  return { app, logger, path, report, authorize };
 }
 
 describe("POST /events/provider-calls", () => {
@@ -81,7 +82,7 @@ describe("POST /events/provider-calls", () => {
     });
     await h.report({ resource: "anthropic", ok: false, error_type: "RateLimit" });
     const all = await h.app.inject({ method: "GET", url: "/events/provider-calls", headers: AUTH });
-    const records = all.json().records as Record<string, unknown>[];
+    const records = all.json() as Record<string, unknown>[];
     expect(records.map((r) => r.policyId)).toEqual(["provider:anthropic", "provider:openai"]);
     expect(records[0]).toMatchObject({ action: "provider_call", decision: "warned" });
     expect(records[1]).toMatchObject({
@@ -96,7 +97,7 @@ describe("POST /events/provider-calls", () => {
       url: "/events/provider-calls?resource=openai&limit=5",
       headers: AUTH,
     });
-    expect(one.json().records).toHaveLength(1);
+    expect(one.json()).toHaveLength(1);
     const verify = await h.app.inject({ method: "GET", url: "/audit-logs/verify", headers: AUTH });
     expect(verify.json()).toMatchObject({ ok: true, checked: 2 });
   });
@@ -234,5 +235,104 @@ policies:
       h.app.inject({ method: "GET", url: "/events/provider-calls", headers });
     expect((await list(writer)).statusCode).toBe(403);
     expect((await list(reader)).statusCode).toBe(200);
+  });
+});
+
+describe("the Python server's clients (n8n, Node-RED, `hexarch-ctl node-red verify`)", () => {
+  it("answers a report with the Python fields id, resource, action and ok beside its own", async () => {
+    const h = await harness();
+    const full = await h.report({ resource: "openai", action: "chat", ok: false, cost_usd: 0.01 });
+    expect(full.statusCode).toBe(200);
+    const body = full.json();
+    expect(body).toMatchObject({ resource: "openai", action: "chat", ok: false, recorded: true });
+    expect(body.id).toBe(body.decisionId);
+    // The Python server defaults ok to true; a report without an action says so with null.
+    const bare = (await h.report({ resource: "anthropic" })).json();
+    expect(bare).toMatchObject({ resource: "anthropic", action: null, ok: true });
+    expect(bare.id).not.toBe(body.id);
+    // The id is the audit record's.
+    const listed = (
+      await h.app.inject({ method: "GET", url: "/events/provider-calls", headers: AUTH })
+    ).json() as { decisionId: string }[];
+    expect(listed.map((r) => r.decisionId)).toEqual([bare.id, body.id]);
+  });
+
+  it("lists provider calls as a bare JSON list, the next page in a Link header", async () => {
+    const h = await harness();
+    for (let i = 0; i < 5; i++) await h.report({ resource: i < 3 ? "openai" : "anthropic" });
+    const get = (url: string) => h.app.inject({ method: "GET", url, headers: AUTH });
+
+    const all = await get("/events/provider-calls");
+    expect(Array.isArray(all.json())).toBe(true);
+    expect(all.json()).toHaveLength(5);
+    expect(all.headers.link).toBeUndefined();
+
+    const first = await get("/events/provider-calls?resource=openai&limit=2");
+    expect(first.json()).toHaveLength(2);
+    expect(first.headers.link).toBe(
+      '</events/provider-calls?resource=openai&limit=2&offset=2>; rel="next"',
+    );
+    const next = String(first.headers.link).match(/^<([^>]+)>/)?.[1] as string;
+    const second = await get(next);
+    expect(second.json()).toHaveLength(1);
+    expect(second.headers.link).toBeUndefined();
+    const seen = [...first.json(), ...second.json()].map(
+      (r: { decisionId: string }) => r.decisionId,
+    );
+    expect(new Set(seen).size).toBe(3);
+  });
+
+  it("answers GET /audit-logs/verify?chain_id=global&limit=50 with total, verified, unverified, first_failure_id", async () => {
+    const h = await harness();
+    for (let i = 0; i < 3; i++) await h.report({ resource: "openai" });
+    const verify = () =>
+      h.app.inject({
+        method: "GET",
+        url: "/audit-logs/verify?chain_id=global&limit=50",
+        headers: AUTH,
+      });
+    const good = await verify();
+    expect(good.statusCode).toBe(200);
+    expect(good.json()).toMatchObject({
+      ok: true,
+      checked: 3,
+      chain_id: "global",
+      total: 3,
+      verified: 3,
+      unverified: 0,
+      first_failure_id: null,
+    });
+
+    // Another chain id is not this server's: refused, naming the field.
+    const other = await h.app.inject({
+      method: "GET",
+      url: "/audit-logs/verify?chain_id=tenant-a",
+      headers: AUTH,
+    });
+    expect(other.statusCode).toBe(400);
+    expect(other.json().message).toContain("chain_id");
+
+    // An edited second record: verified stops before it, and it is the first failure.
+    const listed = (
+      await h.app.inject({ method: "GET", url: "/events/provider-calls", headers: AUTH })
+    ).json() as { decisionId: string }[];
+    const second = listed[1]?.decisionId as string;
+    const db = new DatabaseSync(h.path);
+    try {
+      db.prepare("UPDATE hexarch_decisions SET reason = 'edited' WHERE decision_id = ?").run(
+        second,
+      );
+    } finally {
+      db.close();
+    }
+    expect((await verify()).json()).toMatchObject({
+      ok: false,
+      chain_id: "global",
+      total: 2,
+      verified: 1,
+      unverified: 0,
+      first_failure_id: second,
+      firstBadDecisionId: second,
+    });
   });
 });

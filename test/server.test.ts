@@ -731,7 +731,15 @@ describe("audit routes", () => {
       expect(res.statusCode, url).toBe(200);
       return res.json();
     };
-    expect(await get("/audit-logs/verify")).toEqual({ ok: true, checked: 5 });
+    expect(await get("/audit-logs/verify")).toEqual({
+      ok: true,
+      checked: 5,
+      chain_id: "global",
+      total: 5,
+      verified: 5,
+      unverified: 0,
+      first_failure_id: null,
+    });
     expect(await get("/audit/stats/limited")).toMatchObject({
       policyId: "limited",
       totalDecisions: 4,

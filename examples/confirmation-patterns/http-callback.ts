@@ -2,7 +2,9 @@
 // 202 Accepted with a token; the gateway POSTs a signed webhook to an approval service
 // (Slack, a ticket system); the service answers with a signed callback that approves the
 // token; the client retries with `X-Confirmation-Token` and the call runs once.
-// Run: `npx node examples/confirmation-patterns/http-callback.ts` (all on 127.0.0.1).
+// Install: `npm install hexarch-guardrails`
+// Run: `node http-callback.ts` (Node.js 22.18+; all on 127.0.0.1); in this repository:
+// `npx node examples/confirmation-patterns/http-callback.ts`
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import {

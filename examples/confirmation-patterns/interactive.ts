@@ -1,7 +1,9 @@
 // Pattern 1, interactive confirmation (CLI tools, local development): the workflow asks
 // "Approve? (yes/no)" at the terminal and runs the function on yes. Without a terminal
 // (a cron job, CI, a pipe) it refuses at once instead of waiting for an answer.
-// Run: `npx node examples/confirmation-patterns/interactive.ts` (answer at the prompt).
+// Install: `npm install hexarch-guardrails`
+// Run: `node interactive.ts` (Node.js 22.18+) and answer at the prompt; in this repository:
+// `npx node examples/confirmation-patterns/interactive.ts`
 import {
   ConfirmationRequired,
   ConfirmationWorkflow,

@@ -2,7 +2,9 @@
 // answers { status: "pending_approval", token }; an approver approves the token elsewhere
 // (an admin UI, a chat command); the retry with the token runs the function once. The
 // token is bound to the policy and the arguments, expires, and works a single time.
-// Run: `npx node examples/confirmation-patterns/token.ts`
+// Install: `npm install hexarch-guardrails`
+// Run: `node token.ts` (Node.js 22.18+); in this repository:
+// `npx node examples/confirmation-patterns/token.ts`
 import { ConfirmationWorkflow, Guardian, MemoryConfirmationStore } from "hexarch-guardrails";
 
 const POLICIES = `

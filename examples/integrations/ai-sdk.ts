@@ -1,8 +1,9 @@
 // The Vercel AI SDK under a policy: one middleware, any provider. generateText and
 // streamText calls are decided before they reach the provider and settled at their usage;
 // a model the policy does not allow never gets a request.
-// Run: `npx node examples/integrations/ai-sdk.ts` (after `npm ci`). It talks to the local
-// fake provider (as the AI Gateway) from the test suite.
+// Install: `npm install hexarch-guardrails ai`
+// Run: `AI_GATEWAY_API_KEY=… node ai-sdk.ts` (Node.js 22.18+), through the Vercel AI Gateway.
+// The test suite runs `main` against a local fake gateway (its `baseURL`).
 import { createGateway, generateText, streamText, wrapLanguageModel } from "ai";
 import { Guardian, PolicyViolation } from "hexarch-guardrails";
 import { guardrailsMiddleware } from "hexarch-guardrails/integrations/ai-sdk";
@@ -18,25 +19,18 @@ policies:
         message: Fable is reserved for the research team
 `;
 
-/** The given gateway URL, or the fake provider the tests use. */
-async function gatewayAt(baseURL: string | undefined) {
-  if (baseURL) return { baseURL, close: async () => {} };
-  const fake = await (await import("../../test/support/fake-llm-server.ts")).startFakeLlmServer();
-  return { baseURL: fake.gatewayBaseURL, close: () => fake.close() };
-}
-
 export async function main(
   log: (line: string) => void = console.log,
   baseURL?: string,
 ): Promise<void> {
-  const provider = await gatewayAt(baseURL);
   const guardian = new Guardian({ policies: POLICIES, env: {} });
   const middleware = guardrailsMiddleware(guardian, {
     policyId: "llm",
     onSettle: (s) =>
       log(`  ${s.call.provider}/${s.call.model}: ${s.outcome}, $${(s.costUsd ?? 0).toFixed(6)}`),
   });
-  const gateway = createGateway({ apiKey: "example", baseURL: provider.baseURL });
+  // The key comes from AI_GATEWAY_API_KEY, unless a test points the gateway at its fake.
+  const gateway = createGateway(baseURL ? { baseURL, apiKey: "example" } : {});
   const model = (id: string) => wrapLanguageModel({ model: gateway(id), middleware });
 
   try {
@@ -68,7 +62,6 @@ export async function main(
     );
   } finally {
     await guardian.close();
-    await provider.close();
   }
 }
 

@@ -1,8 +1,9 @@
 // The official Anthropic SDK under a policy: a daily token budget per user and a cap on
 // what one request may ask for. Each message reserves its prompt estimate plus max_tokens,
 // and is settled at its real usage once the stream's final counts arrive.
-// Run: `npx node examples/integrations/anthropic.ts` (after `npm ci`). It talks to the
-// local fake provider from the test suite; with a real key, drop `baseURL` and the hints.
+// Install: `npm install hexarch-guardrails @anthropic-ai/sdk`
+// Run: `ANTHROPIC_API_KEY=sk-ant-… node anthropic.ts` (Node.js 22.18+). The test suite runs
+// `main` against a local fake provider (its `baseURL`), which the [words:N] hints steer.
 import Anthropic from "@anthropic-ai/sdk";
 import { Guardian } from "hexarch-guardrails";
 import { guardAnthropic, refusalOf } from "hexarch-guardrails/integrations/anthropic";
@@ -22,16 +23,14 @@ export async function main(
   log: (line: string) => void = console.log,
   baseURL?: string,
 ): Promise<void> {
-  const fake = baseURL
-    ? undefined
-    : await (await import("../../test/support/fake-llm-server.ts")).startFakeLlmServer();
   const guardian = new Guardian({
     policies: POLICIES,
     env: {},
     clock: () => Date.UTC(2026, 10, 26, 9),
   });
   const claude = guardAnthropic(
-    new Anthropic({ apiKey: "sk-ant-example", baseURL: baseURL ?? fake?.anthropicBaseURL }),
+    // The key comes from ANTHROPIC_API_KEY, unless a test points the client at its fake provider.
+    new Anthropic(baseURL ? { baseURL, apiKey: "sk-ant-example" } : {}),
     guardian,
     {
       policyId: "assistant",
@@ -71,7 +70,6 @@ export async function main(
     await ask("grace", "And the rollback? [words:10]", 2000);
   } finally {
     await guardian.close();
-    await fake?.close();
   }
 }
 

@@ -1,7 +1,9 @@
 // A Fastify 5 API whose routes are guarded by policies: listing is rate limited (429 with
 // Retry-After), viewers may not create projects (403 problem+json), and deleting a project
 // waits for an approver (202 with a token; the approved retry runs once).
-// Run: `npx node examples/integrations/express.ts` after `npm ci` (which builds dist/).
+// Install: `npm install hexarch-guardrails fastify`
+// Run: `node fastify.ts` (Node.js 22.18+, with projects-tour.ts beside it); in this repository:
+// `npx node examples/integrations/fastify.ts`
 import Fastify, { type FastifyRequest } from "fastify";
 import { Guardian, MemoryConfirmationStore } from "hexarch-guardrails";
 import { guard } from "hexarch-guardrails/integrations/fastify";

@@ -3,7 +3,9 @@
 // waits for an approver (202 with a token; the approved retry runs once).
 // Requests go through `app.request()` here; serve `app.fetch` with @hono/node-server, Bun,
 // Deno or a Workers runtime in real use.
-// Run: `npx node examples/integrations/hono.ts` after `npm ci` (which builds dist/).
+// Install: `npm install hexarch-guardrails hono`
+// Run: `node hono.ts` (Node.js 22.18+, with projects-tour.ts beside it); in this repository:
+// `npx node examples/integrations/hono.ts`
 
 import { Guardian, MemoryConfirmationStore } from "hexarch-guardrails";
 import { guard } from "hexarch-guardrails/integrations/hono";

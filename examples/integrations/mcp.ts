@@ -2,7 +2,8 @@
 // under /srv, may never touch /etc, and deletes only after the person at the client says
 // yes (MCP elicitation). The client here is the SDK's own, linked in memory; in real use
 // it is Claude Desktop, an IDE or an agent, over stdio or HTTP.
-// Run: `npx node examples/integrations/mcp.ts` after `npm ci` (which builds dist/).
+// Install: `npm install hexarch-guardrails @modelcontextprotocol/sdk zod`
+// Run: `node mcp.ts` (Node.js 22.18+); in this repository: `npx node examples/integrations/mcp.ts`
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";

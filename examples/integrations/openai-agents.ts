@@ -3,7 +3,9 @@
 // the run until a person approves it.
 // The agent's model here is a scripted stand-in (the SDK's `Model` interface) so the
 // example runs offline; in real use it is the default OpenAI model.
-// Run: `npx node examples/integrations/openai-agents.ts` after `npm ci` (which builds dist/).
+// Install: `npm install hexarch-guardrails @openai/agents zod`
+// Run: `node openai-agents.ts` (Node.js 22.18+); in this repository:
+// `npx node examples/integrations/openai-agents.ts`
 import {
   Agent,
   type AgentOutputItem,

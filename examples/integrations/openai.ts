@@ -1,8 +1,9 @@
 // The official OpenAI SDK under a policy: one line wraps the client, every chat completion
 // and Responses call reserves its worst-case cost before it is sent, and is settled at the
 // exact cost of its `usage` afterwards. A disallowed model is refused before any request.
-// Run: `npx node examples/integrations/openai.ts` (after `npm ci`). It talks to the local
-// fake provider from the test suite; with a real key, drop `baseURL` and the [words:N] hints.
+// Install: `npm install hexarch-guardrails openai`
+// Run: `OPENAI_API_KEY=sk-… node openai.ts` (Node.js 22.18+). The test suite runs `main`
+// against a local fake provider (its `baseURL`), which the [words:N] hints steer.
 import { Guardian, PolicyViolation } from "hexarch-guardrails";
 import { guardOpenAI } from "hexarch-guardrails/integrations/openai";
 import OpenAI from "openai";
@@ -27,9 +28,6 @@ export async function main(
   log: (line: string) => void = console.log,
   baseURL?: string,
 ): Promise<void> {
-  const fake = baseURL
-    ? undefined
-    : await (await import("../../test/support/fake-llm-server.ts")).startFakeLlmServer();
   const guardian = new Guardian({
     policies: POLICIES,
     env: {},
@@ -37,7 +35,8 @@ export async function main(
     onWarn: (decision) => log(`  warning: ${decision.reason}`),
   });
   const openai = guardOpenAI(
-    new OpenAI({ apiKey: "sk-example", baseURL: baseURL ?? fake?.openaiBaseURL, maxRetries: 0 }),
+    // The key comes from OPENAI_API_KEY, unless a test points the client at its fake provider.
+    new OpenAI({ maxRetries: 0, ...(baseURL && { baseURL, apiKey: "sk-example" }) }),
     guardian,
     {
       policyId: "api_budget",
@@ -95,7 +94,6 @@ export async function main(
     }
   } finally {
     await guardian.close();
-    await fake?.close();
   }
 }
 

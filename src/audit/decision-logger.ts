@@ -8,6 +8,16 @@
  */
 
 import type { ConfirmationEvent } from "../confirm/events.ts";
+import {
+  booleanRule,
+  checkOption,
+  checkOptions,
+  functionRule,
+  methodsRule,
+  nonNegativeMsRule,
+  type OptionRule,
+  type RulesFor,
+} from "../util/check-options.ts";
 import { type ChainWalkOptions, verifyChain } from "./chain-verify.ts";
 import { flushOnExit } from "./exit-flush.ts";
 import { GroupCommit } from "./group-commit.ts";
@@ -69,6 +79,23 @@ export interface DecisionLoggerOptions {
    */
   readonly exitHooks?: boolean;
 }
+
+const OWNER = "DecisionLogger";
+const STORE_RULE: OptionRule = methodsRule("AuditStore", ["append", "close"]);
+/** A count: `batchSize` and `maxQueue` are rounded up to at least one batch anyway. */
+const COUNT_RULE: OptionRule = {
+  expected: "a positive number of records",
+  test: (v) => typeof v === "number" && v > 0 && !Number.isNaN(v),
+};
+const OPTION_RULES = {
+  batchSize: COUNT_RULE,
+  flushIntervalMs: nonNegativeMsRule,
+  maxQueue: COUNT_RULE,
+  durable: booleanRule,
+  closeTimeoutMs: nonNegativeMsRule,
+  onError: functionRule("a function (error) => void"),
+  exitHooks: booleanRule,
+} satisfies RulesFor<DecisionLoggerOptions>;
 
 /** Counters of what happened to records. */
 export interface DecisionLoggerStats {
@@ -152,7 +179,10 @@ export class DecisionLogger implements DecisionRecorder {
   /** Removes the exit hooks ({@link flushOnExit}); a no-op without them. */
   readonly #removeExitHooks: () => void;
 
+  /** @throws InvalidOptionError for a store without `append` and `close`, or an option of the wrong type or range. */
   constructor(store: AuditStore = new NullAuditStore(), options: DecisionLoggerOptions = {}) {
+    checkOption(OWNER, "store", store, STORE_RULE);
+    checkOptions(OWNER, options, OPTION_RULES);
     this.store = store;
     this.#discard = store instanceof NullAuditStore;
     this.durable = options.durable ?? false;
@@ -164,10 +194,6 @@ export class DecisionLogger implements DecisionRecorder {
     );
     this.#commits = new GroupCommit(store, this.#batchSize, this.#tally);
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 5000;
-    if (!Number.isFinite(this.#closeTimeoutMs) || this.#closeTimeoutMs < 0)
-      throw new RangeError(
-        `closeTimeoutMs must be a non-negative number of ms, got ${options.closeTimeoutMs}`,
-      );
     this.#removeExitHooks =
       (options.exitHooks ?? true)
         ? flushOnExit(async () => {

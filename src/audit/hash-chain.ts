@@ -183,7 +183,7 @@ export interface PruneRecordSummary {
   readonly removed: number;
   /** Runs of consecutive removed entries it lists. */
   readonly runs: number;
-  /** The first {@link PRUNE_RANGES_SHOWN} runs, by first and last seq. */
+  /** The first `PRUNE_RANGES_SHOWN` (20) runs, by first and last seq. */
   readonly ranges: readonly { readonly from: number; readonly to: number }[];
 }
 

@@ -1,7 +1,7 @@
 /**
  * `hexarch-guardrails/audit`: every decision recorded, queryable and tamper-evident.
  *
- * @module
+ * @module hexarch-guardrails/audit
  */
 
 export {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import type { SQLInputValue, StatementSync } from "node:sqlite";
 import { GuardrailError } from "../errors.ts";
 import type { ConfirmationRow, SqlRunner, SqlValue } from "./confirmations/sql-confirmations.ts";
 import {
@@ -14,8 +14,10 @@ import {
   openPool,
   type PgConnectionConfig,
   type PgPoolLike,
+  requirePg,
 } from "./postgres/connection.ts";
 import { PostgresAuditStore } from "./postgres/postgres-audit-store.ts";
+import { nodeSqlite } from "./sqlite/node-sqlite.ts";
 import { SqliteAuditStore } from "./sqlite/sqlite-audit-store.ts";
 
 /** `?` parameters as PostgreSQL's `$1, $2, …` (the statements have no `?` of their own). */
@@ -30,6 +32,8 @@ export function pgRunner(
   what: string,
 ): { runner: SqlRunner; close: () => Promise<void> } {
   const owns = !isPool(connection);
+  // Checked now, not on the first statement: a missing driver is a setup error.
+  if (owns) requirePg(`the ${what}`);
   let pool: PgPoolLike | undefined = isPool(connection) ? connection : undefined;
   let ready: Promise<PgPoolLike> | undefined;
   let closed = false;
@@ -73,7 +77,10 @@ export function sqliteRunner(
   path: string,
   what: string,
 ): { runner: SqlRunner; close: () => Promise<void> } {
+  const { DatabaseSync } = nodeSqlite(`the ${what}`);
   const db = new DatabaseSync(path);
+  // A flag of our own, not `DatabaseSync#isOpen`, which Node.js 22.13 and 22.14 lack.
+  let open = true;
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
   const statements = new Map<string, StatementSync>();
   let migrated: Promise<void> | undefined;
@@ -97,7 +104,7 @@ export function sqliteRunner(
   };
   const statement = async (sql: string): Promise<StatementSync> => {
     await ready();
-    if (!db.isOpen) throw new GuardrailError(`the ${what} is closed`);
+    if (!open) throw new GuardrailError(`the ${what} is closed`);
     let st = statements.get(sql);
     if (!st) {
       st = db.prepare(sql);
@@ -113,7 +120,8 @@ export function sqliteRunner(
         Number((await statement(sql)).run(...(params as SQLInputValue[])).changes),
     },
     close: async () => {
-      if (db.isOpen) db.close();
+      if (open) db.close();
+      open = false;
     },
   };
 }

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { GuardrailError } from "../errors.ts";
+import { defineErrorCode, GuardrailError } from "../errors.ts";
 
 /** The three outcomes an audit record can have. */
 export type AuditOutcome = "allowed" | "warned" | "blocked";
@@ -221,6 +221,5 @@ export interface AuditStore {
  * The chain's tables do not hold what a chain needs (a state row deleted, a value that is
  * not a position): damage that `verify` reports, where an unreachable database is thrown.
  */
-export class AuditChainDamageError extends GuardrailError {
-  override readonly name = "AuditChainDamageError";
-}
+export class AuditChainDamageError extends GuardrailError {}
+defineErrorCode(AuditChainDamageError, "audit_chain_damaged");

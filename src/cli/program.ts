@@ -5,6 +5,8 @@
  */
 
 import { Command, CommanderError } from "commander";
+import { UnsupportedNodeVersionError } from "../util/node-floor.ts";
+import { MissingPeerDependencyError } from "../util/optional-peer.ts";
 import { VERSION } from "../version.ts";
 import { auditCommand } from "./commands/audit.ts";
 import { dbCommand } from "./commands/db.ts";
@@ -12,7 +14,7 @@ import { healthCommand } from "./commands/health.ts";
 import { initCommand } from "./commands/init.ts";
 import { policyCommand } from "./commands/policy.ts";
 import { serveCommand } from "./commands/serve.ts";
-import { CliError, USAGE } from "./errors.ts";
+import { CliError, FAILURE, USAGE } from "./errors.ts";
 import type { CliIo } from "./output.ts";
 
 /** Builds the program; `io` is where it reads and writes. */
@@ -120,6 +122,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (err instanceof RangeError) {
       io.stderr.write(`hexarch-ctl: ${err.message}\n`);
       return USAGE;
+    }
+    // A setup problem, not a bug: its message already says what to install or upgrade.
+    if (err instanceof MissingPeerDependencyError || err instanceof UnsupportedNodeVersionError) {
+      io.stderr.write(`hexarch-ctl: ${err.message}\n`);
+      if (debug) io.stderr.write(`${err.stack}\n`);
+      return FAILURE;
     }
     const message = err instanceof Error ? err.message : String(err);
     io.stderr.write(`hexarch-ctl: ${message}\n`);

@@ -8,6 +8,18 @@
 
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { DecisionBackendError, GuardrailError } from "../errors.ts";
+import {
+  checkOptions,
+  functionRule,
+  httpUrlRule,
+  methodsRule,
+  nonNegativeMsRule,
+  objectRule,
+  positiveFiniteMsRule,
+  type RulesFor,
+  required,
+} from "../util/check-options.ts";
+import { describeValue } from "../util/describe.ts";
 import type { ConfirmationBinding, ConfirmationRecord, ConfirmationStore } from "./types.ts";
 
 /** Header with the signing time (ms since the epoch). */
@@ -69,6 +81,27 @@ export interface CallbackRequest {
   readonly body: string | Uint8Array;
 }
 
+const OPTION_RULES = {
+  webhookUrl: required(httpUrlRule("an http(s) URL")),
+  secret: required({
+    expected: "a string of at least 32 bytes",
+    test: (v) => typeof v === "string" && Buffer.byteLength(v) >= 32,
+    // The secret itself never goes into a message: only its length.
+    got: (v) => (typeof v === "string" ? `${Buffer.byteLength(v)} bytes` : describeValue(v)),
+  }),
+  headers: objectRule("an object of header names and values"),
+  store: methodsRule("ConfirmationStore", ["create", "approve", "deny", "get", "consume"]),
+  timeoutMs: positiveFiniteMsRule,
+  retries: {
+    expected: "a non-negative number of attempts",
+    test: (v) => typeof v === "number" && Number.isFinite(v) && v >= 0,
+  },
+  retryDelayMs: nonNegativeMsRule,
+  toleranceMs: nonNegativeMsRule,
+  clock: functionRule("a function returning the time in ms since the epoch"),
+  fetch: functionRule("a fetch function"),
+} satisfies RulesFor<HttpConfirmationGatewayOptions>;
+
 const sign = (secret: string, timestamp: string, body: string): string =>
   `v1=${createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex")}`;
 
@@ -110,15 +143,13 @@ export class HttpConfirmationGateway {
   readonly #clock: () => number;
   readonly #fetch: typeof fetch;
 
-  /** @throws GuardrailError for a secret shorter than 32 bytes or a URL that is not http(s). */
+  /**
+   * @throws InvalidOptionError for a secret shorter than 32 bytes, a URL that is not
+   *   http(s), or an option of the wrong type.
+   */
   constructor(options: HttpConfirmationGatewayOptions) {
+    checkOptions("HttpConfirmationGateway", options, OPTION_RULES);
     const url = new URL(String(options.webhookUrl));
-    if (url.protocol !== "https:" && url.protocol !== "http:") {
-      throw new GuardrailError(`webhookUrl must be http(s), not ${url.protocol}`);
-    }
-    if (Buffer.byteLength(options.secret ?? "") < 32) {
-      throw new GuardrailError("the webhook secret must be at least 32 bytes");
-    }
     this.#url = url.toString();
     this.#secret = options.secret;
     this.#headers = options.headers ?? {};

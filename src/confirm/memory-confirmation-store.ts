@@ -6,8 +6,9 @@
 
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { GuardrailError } from "../errors.ts";
+import { checkOptions, functionRule, type RulesFor } from "../util/check-options.ts";
 import { refusal, refusalOf } from "./refusals.ts";
-import { checkTtl } from "./tokens.ts";
+import { checkTtl, ttlRule } from "./tokens.ts";
 import type {
   ConfirmationBinding,
   ConfirmationRecord,
@@ -17,6 +18,11 @@ import type {
 } from "./types.ts";
 
 const SECRET_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+const OPTION_RULES = {
+  clock: functionRule("a function returning the time in ms since the epoch"),
+  ttlMs: ttlRule,
+} satisfies RulesFor<MemoryConfirmationStoreOptions>;
 
 interface Stored {
   record: ConfirmationRecord;
@@ -54,10 +60,11 @@ export class MemoryConfirmationStore implements ConfirmationStore {
   readonly #ttlMs: number;
   #creates = 0;
 
-  /** @throws GuardrailError for a `ttlMs` that is not a positive, finite number. */
+  /** @throws InvalidOptionError for a `ttlMs` that is not a positive, finite number, or a `clock` that is not a function. */
   constructor(options: MemoryConfirmationStoreOptions = {}) {
+    checkOptions("MemoryConfirmationStore", options, OPTION_RULES);
     this.#clock = options.clock ?? Date.now;
-    this.#ttlMs = checkTtl(options.ttlMs ?? 15 * 60_000);
+    this.#ttlMs = options.ttlMs ?? 15 * 60_000;
   }
 
   /** {@inheritDoc ConfirmationStore.create} */

@@ -7,10 +7,21 @@
  */
 
 import { createPrivateKey, createPublicKey, type KeyObject, randomUUID } from "node:crypto";
-import { decodeProtectedHeader, type JWTPayload, jwtVerify, SignJWT } from "jose";
+import type { JWTPayload } from "jose";
 import { GuardrailError } from "../errors.ts";
+import {
+  anyOfRule,
+  checkOptions,
+  functionRule,
+  invalidOption,
+  methodsRule,
+  nonEmptyStringRule,
+  nonNegativeMsRule,
+  type RulesFor,
+  required,
+} from "../util/check-options.ts";
 import { refusal, refusalOf } from "./refusals.ts";
-import { checkTtl } from "./tokens.ts";
+import { checkTtl, ttlRule } from "./tokens.ts";
 import type {
   ConfirmationBinding,
   ConfirmationRecord,
@@ -47,6 +58,10 @@ export type SigningKey = HmacSigningKey | AsymmetricSigningKey;
  * `expiresAtMs`.
  */
 export interface ReplayGuard {
+  /**
+   * Claims a token id: `true` the first time, `false` for every later claim of the same id.
+   * The id may be forgotten after `expiresAtMs` (the token is refused as expired by then).
+   */
   claim(tokenId: string, expiresAtMs: number): boolean | Promise<boolean>;
 }
 
@@ -131,12 +146,56 @@ interface ReadyKey {
   readonly verify: Uint8Array | KeyObject;
 }
 
-function prepareKey(k: SigningKey): ReadyKey {
-  if (!k.kid) throw new GuardrailError("every signing key needs a kid");
+/**
+ * `jose`, imported with the first token signed or read: it is a large module graph that
+ * `import "hexarch-guardrails"` should not pay for when no signed store is used.
+ */
+const loadJose = (): Promise<typeof import("jose")> => import("jose");
+
+const OWNER = "SignedConfirmationStore";
+
+const OPTION_RULES = {
+  keys: required({
+    expected: "a non-empty list of signing keys ({ kid, secret } or { kid, alg, publicKey })",
+    test: (v) => Array.isArray(v) && v.length > 0,
+  }),
+  replay: anyOfRule("a ReplayGuard (an object with a claim method) or false", [
+    methodsRule("ReplayGuard", ["claim"]),
+    { expected: "false", test: (v) => v === false },
+  ]),
+  issuer: nonEmptyStringRule(),
+  ttlMs: ttlRule,
+  clockToleranceMs: nonNegativeMsRule,
+  clock: functionRule("a function returning the time in ms since the epoch"),
+} satisfies RulesFor<SignedConfirmationStoreOptions>;
+
+function prepareKey(k: SigningKey, i: number): ReadyKey {
+  const at = `keys[${i}]`;
+  if (k === null || typeof k !== "object") {
+    throw invalidOption(OWNER, at, "a signing key ({ kid, secret } or { kid, alg, publicKey })", k);
+  }
+  if (typeof k.kid !== "string" || !k.kid) {
+    throw invalidOption(OWNER, `${at}.kid`, "a non-empty key id string", k.kid);
+  }
   if ("secret" in k) {
+    if (typeof k.secret !== "string" && !(k.secret instanceof Uint8Array)) {
+      throw invalidOption(
+        OWNER,
+        `${at}.secret`,
+        "a string or Uint8Array of at least 32 bytes",
+        k.secret,
+      );
+    }
     const secret = typeof k.secret === "string" ? new TextEncoder().encode(k.secret) : k.secret;
     if (secret.length < 32) {
-      throw new GuardrailError(`HMAC key '${k.kid}' is ${secret.length} bytes; use at least 32`);
+      // The secret itself never goes into a message: only its length.
+      throw invalidOption(
+        OWNER,
+        `${at}.secret`,
+        `at least 32 bytes (HMAC key '${k.kid}')`,
+        undefined,
+        `${secret.length} bytes`,
+      );
     }
     return { kid: k.kid, alg: "HS256", sign: secret, verify: secret };
   }
@@ -171,20 +230,23 @@ export class SignedConfirmationStore implements ConfirmationStore {
   /** This store's instance id, signed into its tokens (`sid`). */
   readonly #sid = randomUUID();
 
-  /** @throws GuardrailError for no keys, a short HMAC secret, or a bad `ttlMs`. */
+  /** @throws InvalidOptionError for no keys, a key without a kid, a short HMAC secret, or a bad `ttlMs`. */
   constructor(options: SignedConfirmationStoreOptions) {
-    if (!options.keys?.length) throw new GuardrailError("SignedConfirmationStore needs keys");
+    checkOptions(OWNER, options, OPTION_RULES);
     this.#keys = options.keys.map(prepareKey);
     this.#signer = this.#keys.find((k) => k.sign !== undefined);
     this.#clock = options.clock ?? Date.now;
     this.#replay =
       options.replay === false ? undefined : (options.replay ?? new MemoryReplayGuard(this.#clock));
     this.#issuer = options.issuer ?? "hexarch-guardrails";
-    this.#ttlMs = checkTtl(options.ttlMs ?? 15 * 60_000);
+    this.#ttlMs = options.ttlMs ?? 15 * 60_000;
     this.#toleranceMs = options.clockToleranceMs ?? 30_000;
   }
 
-  /** Signs a pending request. {@inheritDoc ConfirmationStore.create} */
+  /**
+   * Signs a pending request and returns it as the token (nothing is stored); give it to the
+   * caller and the approver ({@link ConfirmationStore.create}).
+   */
   async create(request: ConfirmationRequest): Promise<string> {
     checkBinding(request);
     const now = this.#clock();
@@ -314,6 +376,7 @@ export class SignedConfirmationStore implements ConfirmationStore {
     }
     const { iss: _i, exp: _e, iat: _t, ...rest } = claims;
     const body: Claims = { ...rest, sid: this.#sid };
+    const { SignJWT } = await loadJose();
     return new SignJWT(body)
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: TYP })
       .setIssuer(this.#issuer)
@@ -325,6 +388,8 @@ export class SignedConfirmationStore implements ConfirmationStore {
   /** The claims of a genuine token of ours, or `undefined`. Never throws. */
   async #verify(token: string): Promise<Claims | undefined> {
     if (typeof token !== "string" || token.length > 8192) return undefined;
+    // Outside the try: a jose that fails to load is an error, not an unknown token.
+    const { decodeProtectedHeader, jwtVerify } = await loadJose();
     try {
       const { kid } = decodeProtectedHeader(token);
       const key = this.#keys.find((k) => k.kid === kid);

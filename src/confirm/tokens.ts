@@ -7,7 +7,7 @@
  */
 
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
-import { GuardrailError } from "../errors.ts";
+import { invalidOption, type OptionRule, positiveFiniteMsRule } from "../util/check-options.ts";
 
 /** A token's id part: a UUID as `randomUUID` spells it. */
 const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -64,12 +64,18 @@ export function digestMatches(stored: unknown, given: string): boolean {
   return a.length === 32 && b.length === 32 && timingSafeEqual(a, b);
 }
 
-/** Checks a token lifetime (the memory store's rule and message). */
-export function checkTtl(ttlMs: number): number {
-  if (typeof ttlMs !== "number" || !Number.isFinite(ttlMs) || ttlMs <= 0) {
-    throw new GuardrailError(
-      `ttlMs must be a positive number of milliseconds, got ${String(ttlMs)}`,
-    );
-  }
+/** A token lifetime, as every confirmation store's `ttlMs` takes it. */
+export const ttlRule: OptionRule = {
+  expected: "a positive number of milliseconds",
+  test: positiveFiniteMsRule.test,
+};
+
+/**
+ * Checks a token lifetime (every store's rule and message).
+ * @param owner the store the option was given to, named in the message.
+ * @throws InvalidOptionError unless a positive, finite number of ms.
+ */
+export function checkTtl(ttlMs: number, owner?: string): number {
+  if (!ttlRule.test(ttlMs)) throw invalidOption(owner, "ttlMs", ttlRule.expected, ttlMs);
   return ttlMs;
 }

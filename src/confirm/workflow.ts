@@ -11,7 +11,33 @@ import { createInterface } from "node:readline/promises";
 import type { Context } from "../engine/compile-rule.ts";
 import { ConfirmationRequired } from "../errors.ts";
 import type { Guardian } from "../guardian/guardian.ts";
+import {
+  checkOption,
+  checkOptions,
+  methodsRule,
+  objectRule,
+  type RulesFor,
+  required,
+} from "../util/check-options.ts";
+import { ttlRule } from "./tokens.ts";
 import type { ConfirmationBinding, ConfirmationStore } from "./types.ts";
+
+const OWNER = "ConfirmationWorkflow";
+const GUARDIAN_RULE = required(methodsRule("Guardian", ["check", "withContext", "auditedStore"]));
+const STORE_RULE = required(
+  methodsRule("ConfirmationStore", ["create", "approve", "deny", "get", "consume"]),
+);
+const OPTION_RULES = {
+  terminal: {
+    ...objectRule("a terminal ({ input, output } streams)"),
+    test: (v) =>
+      v !== null &&
+      typeof v === "object" &&
+      typeof (v as Partial<WorkflowTerminal>).input === "object" &&
+      typeof (v as Partial<WorkflowTerminal>).output === "object",
+  },
+  ttlMs: ttlRule,
+} satisfies RulesFor<ConfirmationWorkflowOptions>;
 
 /** Where interactive mode asks. */
 export interface WorkflowTerminal {
@@ -85,11 +111,15 @@ export class ConfirmationWorkflow {
   readonly #terminal: WorkflowTerminal | undefined;
   readonly #ttlMs: number | undefined;
 
+  /** @throws InvalidOptionError for a missing guardian or store, or an option of the wrong type. */
   constructor(
     guardian: Guardian,
     store: ConfirmationStore,
     options: ConfirmationWorkflowOptions = {},
   ) {
+    checkOption(OWNER, "guardian", guardian, GUARDIAN_RULE);
+    checkOption(OWNER, "store", store, STORE_RULE);
+    checkOptions(OWNER, options, OPTION_RULES);
     this.#guardian = guardian;
     this.store = guardian.auditedStore(store);
     this.#terminal = options.terminal;

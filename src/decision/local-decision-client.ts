@@ -16,7 +16,15 @@ import { GuardrailError, UnknownPolicyError } from "../errors.ts";
 import type { Policy, PolicySet } from "../policy/types.ts";
 import { MemoryStateStore } from "../state/memory-state-store.ts";
 import type { StateStore } from "../state/types.ts";
-import { checkTimeout } from "../util/timeout.ts";
+import {
+  booleanRule,
+  checkOptions,
+  functionRule,
+  methodsRule,
+  positiveMsRule,
+  type RulesFor,
+  required,
+} from "../util/check-options.ts";
 import { isThenable } from "../util/values.ts";
 import type { DecisionClient } from "./types.ts";
 
@@ -46,6 +54,18 @@ export interface LocalDecisionClientOptions {
   readonly timeoutMs?: number;
 }
 
+const OPTION_RULES = {
+  policies: required({
+    expected: "a PolicySet (from loadPolicyFile or parsePolicies)",
+    test: (v) =>
+      v !== null && typeof v === "object" && Array.isArray((v as { policies?: unknown }).policies),
+  }),
+  state: methodsRule("StateStore", ["consume", "adjust"]),
+  clock: functionRule("a function returning the time in ms since the epoch"),
+  failOpen: booleanRule,
+  timeoutMs: positiveMsRule,
+} satisfies RulesFor<LocalDecisionClientOptions>;
+
 /** Actual usage of a call, to settle its budget reservation with. */
 export interface ActualUsage {
   /** What the call really cost, in USD. */
@@ -73,7 +93,9 @@ export class LocalDecisionClient implements DecisionClient {
   readonly #appliedByDecision = new WeakMap<Decision, number[]>();
   readonly #settings;
 
+  /** @throws InvalidOptionError for missing `policies` or an option of the wrong type. */
   constructor(options: LocalDecisionClientOptions) {
+    checkOptions("LocalDecisionClient", options, OPTION_RULES);
     this.policies = options.policies;
     this.state = options.state ?? new MemoryStateStore();
     for (const p of options.policies.policies) this.#byId.set(p.id, p);
@@ -81,7 +103,7 @@ export class LocalDecisionClient implements DecisionClient {
       state: this.state,
       clock: options.clock ?? Date.now,
       failOpen: options.failOpen ?? false,
-      timeoutMs: checkTimeout(options.timeoutMs ?? 5000),
+      timeoutMs: options.timeoutMs ?? 5000,
     };
   }
 

@@ -8,10 +8,20 @@
 
 import type { Context } from "../engine/compile-rule.ts";
 import { type Decision, type DecisionAction, makeDecision } from "../engine/decision.ts";
-import { DecisionBackendError, GuardrailError } from "../errors.ts";
+import { DecisionBackendError, defineErrorCode } from "../errors.ts";
 import { withoutToken } from "../guardian/decision-source.ts";
+import {
+  booleanRule,
+  checkOptions,
+  functionRule,
+  httpUrlRule,
+  objectRule,
+  positiveMsRule,
+  type RulesFor,
+  required,
+  stringRule,
+} from "../util/check-options.ts";
 import { describeValue } from "../util/describe.ts";
-import { checkTimeout } from "../util/timeout.ts";
 import type { DecisionClient, DecisionLike } from "./types.ts";
 
 /** The `fetch` the client calls: the global one, or your own (a custom dispatcher, mTLS). */
@@ -62,8 +72,19 @@ const ACTIONS: ReadonlySet<string> = new Set(["allow", "warn", "block", "require
 const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> =>
   v !== null && typeof v === "object" && !Array.isArray(v);
 
+const OPTION_RULES = {
+  url: required(httpUrlRule()),
+  token: stringRule(),
+  timeoutMs: positiveMsRule,
+  failOpen: booleanRule,
+  headers: objectRule("an object of header names and values"),
+  fetch: functionRule("a fetch function"),
+} satisfies RulesFor<RemoteDecisionClientOptions>;
+
 /** The server could not be asked (fail-open applies), as opposed to a mistake or a refusal. */
 class ServerUnavailable extends DecisionBackendError {}
+// Its own name, the family's code: callers switch on `decision_backend_unavailable`.
+defineErrorCode(ServerUnavailable, "decision_backend_unavailable");
 
 /** The most useful words of a fetch failure: `connect ECONNREFUSED 127.0.0.1:8099`. */
 function causeOf(err: unknown): string {
@@ -103,24 +124,13 @@ export class RemoteDecisionClient implements DecisionClient {
   readonly #fetch: RemoteFetch;
   #closed = false;
 
-  /** @throws GuardrailError for a URL that is not http(s), or a bad timeout. */
+  /** @throws InvalidOptionError for a URL that is not http(s), a bad timeout, or an option of the wrong type. */
   constructor(options: RemoteDecisionClientOptions) {
-    let parsed: URL;
-    try {
-      parsed = new URL(options.url);
-    } catch {
-      throw new GuardrailError(
-        `the decision server's url must be an http(s) URL, got '${String(options.url)}'`,
-      );
-    }
-    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-      throw new GuardrailError(
-        `the decision server's url must be an http(s) URL, got '${parsed.protocol}'`,
-      );
-    }
+    checkOptions("RemoteDecisionClient", options, OPTION_RULES);
+    const parsed = new URL(options.url);
     this.url = `${parsed.origin}${parsed.pathname.replace(/\/+$/, "")}`;
     this.#endpoint = `${this.url}/authorize`;
-    this.timeoutMs = checkTimeout(options.timeoutMs ?? 2000);
+    this.timeoutMs = options.timeoutMs ?? 2000;
     this.#headers = {
       ...options.headers,
       ...(options.token !== undefined && { authorization: `Bearer ${options.token}` }),

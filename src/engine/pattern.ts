@@ -5,7 +5,7 @@
  * @module
  */
 
-import { RE2JS, RE2JSException } from "re2js";
+import { loadRe2 } from "../util/lazy-module.ts";
 
 /** A compiled `matches` pattern: `test` searches the whole value in linear time. */
 export interface CompiledPattern {
@@ -29,6 +29,8 @@ const PATTERN_CACHE_MAX = 4096;
 export function compilePattern(source: string): CompiledPattern {
   let compiled = patternCache.get(source);
   if (compiled) return compiled;
+  // re2js loads with the first pattern: most policies have none.
+  const { RE2JS, RE2JSException } = loadRe2();
   try {
     const re = RE2JS.compile(source);
     compiled = { test: (value) => re.test(value) };

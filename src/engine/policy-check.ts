@@ -60,6 +60,7 @@ export class PolicyCheck {
   readonly #matchedByMask = new Map<number, readonly string[]>();
   readonly #matchedSmall: (readonly string[] | undefined)[] = [];
 
+  /** @internal Built by the engine's compiler; not constructed by users. */
   constructor(
     policyId: string,
     rules: readonly CompiledRule[],

@@ -9,6 +9,13 @@
 import { GuardrailError } from "../errors.ts";
 import type { PolicyRule, RuleAction } from "../policy/types.ts";
 import { MemoryStateStore } from "../state/memory-state-store.ts";
+import {
+  checkOptions,
+  functionRule,
+  invalidOption,
+  type OptionRules,
+  required,
+} from "../util/check-options.ts";
 import { compileRule } from "./compile-rule.ts";
 import {
   type Condition,
@@ -76,6 +83,12 @@ const RANK: Readonly<Record<RuleAction, number>> = {
   block: 3,
 };
 
+const OWNER = "RulesEngine";
+const OPTION_RULES: OptionRules = {
+  rules: required({ expected: "a list of rule definitions", test: Array.isArray }),
+  clock: functionRule("a function returning the time in ms since the epoch"),
+};
+
 /**
  * Rules as code, evaluated synchronously without a policy file.
  *
@@ -99,15 +112,22 @@ export class RulesEngine {
     readonly clock?: () => number;
   }) {
     const ids = new Set<string>();
-    if (!Array.isArray(options?.rules))
-      throw new GuardrailError("RulesEngine needs { rules: [...] }");
+    checkOptions(OWNER, options, OPTION_RULES);
     const compiled = options.rules.map((def, index) => {
-      if (typeof def?.id !== "string" || def.id === "")
-        throw new GuardrailError(`rule #${index} needs a string id`);
+      const at = `rules[${index}]`;
+      if (def === null || typeof def !== "object")
+        throw invalidOption(OWNER, at, "a rule ({ id, conditions, actions })", def);
+      if (typeof def.id !== "string" || def.id === "")
+        throw invalidOption(OWNER, `${at}.id`, "a non-empty string", def.id);
       if (!Array.isArray(def.conditions))
-        throw new GuardrailError(`rule '${def.id}' needs a conditions list (may be empty)`);
+        throw invalidOption(
+          OWNER,
+          `${at}.conditions`,
+          "a conditions list (may be empty)",
+          def.conditions,
+        );
       if (!Array.isArray(def.actions))
-        throw new GuardrailError(`rule '${def.id}' needs an actions list`);
+        throw invalidOption(OWNER, `${at}.actions`, "an actions list", def.actions);
       if (ids.has(def.id)) throw new GuardrailError(`duplicate rule id '${def.id}'`);
       ids.add(def.id);
       const rule: PolicyRule = {

@@ -7,23 +7,25 @@
  */
 
 import { type Decision, makeDecision } from "../engine/decision.ts";
-import { GuardrailError } from "../errors.ts";
+import { invalidOption, type OptionRule } from "../util/check-options.ts";
 import type { PreparedDecide } from "./decision-source.ts";
 
 /** The default of `GuardianOptions.maxContextBytes`: 1 MiB. */
 export const DEFAULT_MAX_CONTEXT_BYTES = 1024 * 1024;
 
+/** The `maxContextBytes` option: a positive integer, or `Infinity` for no cap. */
+export const maxContextBytesRule: OptionRule = {
+  expected: "a positive whole number of bytes (or Infinity)",
+  test: (v) => v === Number.POSITIVE_INFINITY || (Number.isSafeInteger(v) && (v as number) > 0),
+};
+
 /**
  * Checks the `maxContextBytes` option: a positive integer, or `Infinity` for no cap.
- * @throws GuardrailError otherwise.
+ * @throws InvalidOptionError otherwise.
  */
-export function checkMaxContextBytes(bytes: number): number {
-  if (bytes === Number.POSITIVE_INFINITY || (Number.isSafeInteger(bytes) && bytes > 0)) {
-    return bytes;
-  }
-  throw new GuardrailError(
-    `maxContextBytes must be a positive whole number of bytes (or Infinity), got ${String(bytes)}`,
-  );
+export function checkMaxContextBytes(bytes: number, owner?: string): number {
+  if (maxContextBytesRule.test(bytes)) return bytes;
+  throw invalidOption(owner, "maxContextBytes", maxContextBytesRule.expected, bytes);
 }
 
 /** The longest text of a JS number (`-1.2345678901234567e-308`). */

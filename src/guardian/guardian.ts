@@ -27,12 +27,13 @@ import { DecisionLogFile, fanOut } from "./decision-log-file.ts";
 import type { PolicyServiceClient } from "./decision-source.ts";
 import { CallEffects } from "./effects.ts";
 import { type Guard, makeGuard } from "./guard.ts";
-import type {
-  CheckOptions,
-  EnforceOptions,
-  GuardianMode,
-  GuardianOptions,
-  SpendReport,
+import {
+  type CheckOptions,
+  checkGuardianOptions,
+  type EnforceOptions,
+  type GuardianMode,
+  type GuardianOptions,
+  type SpendReport,
 } from "./options.ts";
 import { defaultWarn, explicitMode, offDecision, violation } from "./outcomes.ts";
 import { opaUrlOf, type Prepared, policySetOf, prepareCheck, remoteOf } from "./sources.ts";
@@ -86,8 +87,11 @@ export class Guardian {
    * @throws PolicyFileError when the policy file cannot be found or is invalid (unless the
    * mode is `off`, or a `decisionClient` is given and no policies are).
    * @throws GuardrailError for an invalid `mode` or `HEXARCH_MODE`.
+   * @throws InvalidOptionError for an option of the wrong type or out of range, or a key
+   *   that looks like a mistyped option (`policyfile`), naming it and what it takes.
    */
   constructor(options: GuardianOptions = {}) {
+    checkGuardianOptions(options);
     const env = options.env ?? process.env;
     this.#clock = options.clock ?? Date.now;
     const opaUrl = opaUrlOf(options, env);

@@ -11,6 +11,21 @@ import type { Context } from "../engine/compile-rule.ts";
 import type { Decision } from "../engine/decision.ts";
 import type { PolicySet } from "../policy/types.ts";
 import type { StateStore } from "../state/types.ts";
+import {
+  anyOfRule,
+  booleanRule,
+  checkOptions,
+  functionRule,
+  methodsRule,
+  nonEmptyStringRule,
+  objectRule,
+  oneOfRule,
+  positiveMsRule,
+  type RulesFor,
+  someMethodRule,
+  stringRule,
+} from "../util/check-options.ts";
+import { maxContextBytesRule } from "./context-size.ts";
 import type { PolicyServiceClient } from "./decision-source.ts";
 
 /**
@@ -127,6 +142,44 @@ export interface GuardianOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Where policy discovery starts. Default: `process.cwd()`. */
   readonly cwd?: string;
+}
+
+/** What each option of {@link GuardianOptions} takes, checked by `new Guardian`. */
+const GUARDIAN_OPTION_RULES = {
+  policyFile: stringRule("a path string"),
+  policies: anyOfRule("YAML text, a policies object or a loaded PolicySet", [
+    stringRule(),
+    objectRule(),
+  ]),
+  decisionClient: someMethodRule(
+    "a DecisionClient (an object with a decide method) or an object with a checkPolicy method",
+    ["decide", "checkPolicy"],
+  ),
+  opaUrl: nonEmptyStringRule("an http(s) URL string"),
+  state: methodsRule("StateStore", ["consume", "adjust"]),
+  confirmations: methodsRule("ConfirmationStore", ["create", "approve", "deny", "get", "consume"]),
+  auditLogger: methodsRule("DecisionRecorder", ["record"]),
+  mode: oneOfRule(["enforce", "monitor", "off"]),
+  onWarn: functionRule("a function (decision, call) => void"),
+  onError: functionRule("a function (error) => void"),
+  clock: functionRule("a function returning the time in ms since the epoch"),
+  failOpen: booleanRule,
+  errorStacks: booleanRule,
+  maxContextBytes: maxContextBytesRule,
+  timeoutMs: positiveMsRule,
+  env: objectRule("an object of environment variables"),
+  cwd: stringRule("a directory path string"),
+} satisfies RulesFor<GuardianOptions>;
+
+/**
+ * Checks the options of `new Guardian`: each against what it takes, and keys that are near
+ * misses of an option (`policyfile`, `timeout`).
+ *
+ * @throws InvalidOptionError naming the option, what was given and what is expected.
+ * @internal
+ */
+export function checkGuardianOptions(options: unknown): void {
+  checkOptions("Guardian", options, GUARDIAN_OPTION_RULES);
 }
 
 /** A value given directly or computed from the guarded call's arguments. */

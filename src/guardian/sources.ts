@@ -7,7 +7,7 @@
 
 import type { LocalDecisionClient } from "../decision/local-decision-client.ts";
 import type { DecisionClient } from "../decision/types.ts";
-import { GuardrailError, UnknownPolicyError } from "../errors.ts";
+import { GuardrailError, InvalidOptionError, UnknownPolicyError } from "../errors.ts";
 import { OpaDecisionClient } from "../opa/opa-decision-client.ts";
 import { loadPolicyFile, parsePolicies } from "../policy/load.ts";
 import type { PolicySet } from "../policy/types.ts";
@@ -77,7 +77,10 @@ export function remoteOf(
 export function opaUrlOf(options: GuardianOptions, env: Env): string | undefined {
   if (options.opaUrl !== undefined) {
     if (options.decisionClient !== undefined) {
-      throw new GuardrailError("give the Guardian a decisionClient or an opaUrl, not both");
+      throw new InvalidOptionError(
+        "Guardian: give a decisionClient or an opaUrl, not both (for OPA with more options, pass an OpaDecisionClient as decisionClient)",
+        { option: "opaUrl", owner: "Guardian" },
+      );
     }
     return options.opaUrl;
   }

@@ -9,7 +9,7 @@
  *
  * Nothing here needs a driver or an OPA SDK: the client speaks HTTP with the global `fetch`.
  *
- * @module
+ * @module hexarch-guardrails/opa
  */
 
 export {

@@ -7,7 +7,7 @@
  */
 
 import type { DecisionAction } from "../engine/decision.ts";
-import { DecisionBackendError } from "../errors.ts";
+import { DecisionBackendError, defineErrorCode } from "../errors.ts";
 import { describeValue } from "../util/describe.ts";
 import type { OpaDecision } from "./opa-decision-client.ts";
 
@@ -26,6 +26,8 @@ export const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> =>
 
 /** Why OPA could not be asked (fail-open applies), as opposed to a refusal. */
 export class OpaUnavailable extends DecisionBackendError {}
+// Its own name, the family's code: callers switch on `decision_backend_unavailable`.
+defineErrorCode(OpaUnavailable, "decision_backend_unavailable");
 
 /** The most useful words of a fetch failure: `connect ECONNREFUSED 127.0.0.1:8181`. */
 export function causeOf(err: unknown): string {

@@ -16,10 +16,20 @@
 import type { DecisionClient, DecisionLike } from "../decision/types.ts";
 import type { Context } from "../engine/compile-rule.ts";
 import { type Decision, type DecisionAction, makeDecision } from "../engine/decision.ts";
-import { DecisionBackendError, GuardrailError } from "../errors.ts";
+import { DecisionBackendError } from "../errors.ts";
 import { withoutToken } from "../guardian/decision-source.ts";
+import {
+  booleanRule,
+  checkOptions,
+  functionRule,
+  httpUrlRule,
+  type OptionRule,
+  objectRule,
+  positiveMsRule,
+  type RulesFor,
+  required,
+} from "../util/check-options.ts";
 import { describeValue } from "../util/describe.ts";
-import { checkTimeout } from "../util/timeout.ts";
 import { answerOf, causeOf, isRecord, OpaUnavailable, opaErrorText } from "./opa-answers.ts";
 
 /** The `fetch` the client calls: the global one, or your own (a custom dispatcher, mTLS). */
@@ -85,12 +95,24 @@ export interface OpaDecision extends DecisionLike {
   readonly failedOpen?: boolean | undefined;
 }
 
-/** Splits a package path given with slashes or dots into URL-encoded segments. */
-function pathSegments(path: string, name: string): string[] {
-  const segments = path.split(/[/.]/).filter((s) => s !== "");
-  if (segments.length === 0) throw new GuardrailError(`${name} must name a package, got '${path}'`);
-  return segments.map(encodeURIComponent);
-}
+const segmentsOf = (path: string): string[] => path.split(/[/.]/).filter((s) => s !== "");
+
+/** A package path with at least one segment (`hexarch`, `guardrails/evaluate`). */
+const packagePath: OptionRule = {
+  expected: 'a package path such as "hexarch" or "guardrails/evaluate"',
+  test: (v) => typeof v === "string" && segmentsOf(v).length > 0,
+};
+
+const OPTION_RULES = {
+  url: required(httpUrlRule()),
+  path: packagePath,
+  entrypoint: packagePath,
+  timeoutMs: positiveMsRule,
+  headers: objectRule("an object of header names and values"),
+  failOpen: booleanRule,
+  fetch: functionRule("a fetch function"),
+  clock: functionRule("a function returning the time in ms since the epoch"),
+} satisfies RulesFor<OpaDecisionClientOptions>;
 
 /**
  * Asks Open Policy Agent whether a call may run. Implements the `DecisionClient` contract
@@ -124,17 +146,13 @@ export class OpaDecisionClient implements DecisionClient {
   readonly #clock: () => number;
   #closed = false;
 
-  /** @throws GuardrailError for a URL that is not http(s), an empty path or a bad timeout. */
+  /**
+   * @throws InvalidOptionError for a URL that is not http(s), an empty path, a bad timeout
+   *   or an option of the wrong type.
+   */
   constructor(options: OpaDecisionClientOptions) {
-    let parsed: URL;
-    try {
-      parsed = new URL(options.url);
-    } catch {
-      throw new GuardrailError(`OPA url must be an http(s) URL, got '${String(options.url)}'`);
-    }
-    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-      throw new GuardrailError(`OPA url must be an http(s) URL, got '${parsed.protocol}'`);
-    }
+    checkOptions("OpaDecisionClient", options, OPTION_RULES);
+    const parsed = new URL(options.url);
     const auth: Record<string, string> = {};
     if (parsed.username || parsed.password) {
       // fetch refuses URLs with credentials: send them as a header instead.
@@ -146,12 +164,11 @@ export class OpaDecisionClient implements DecisionClient {
     }
     this.#base = `${parsed.origin}${parsed.pathname.replace(/\/+$/, "")}`;
     this.url = this.#base;
-    this.timeoutMs = checkTimeout(options.timeoutMs ?? 2000);
+    this.timeoutMs = options.timeoutMs ?? 2000;
     this.#entrypoint = options.entrypoint !== undefined;
-    this.#prefix = `/v1/data/${pathSegments(
-      options.entrypoint ?? options.path ?? "hexarch",
-      options.entrypoint !== undefined ? "entrypoint" : "path",
-    ).join("/")}`;
+    this.#prefix = `/v1/data/${segmentsOf(options.entrypoint ?? options.path ?? "hexarch")
+      .map(encodeURIComponent)
+      .join("/")}`;
     this.#headers = {
       ...auth,
       ...options.headers,

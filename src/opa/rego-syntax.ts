@@ -6,7 +6,7 @@
  */
 
 import { parseFieldPath } from "../engine/field-path.ts";
-import { GuardrailError } from "../errors.ts";
+import { defineErrorCode, GuardrailError } from "../errors.ts";
 
 /**
  * A policy uses something Rego cannot express the same way (a regular expression with
@@ -25,12 +25,7 @@ export class RegoTranslationError extends GuardrailError {
   }
 }
 
-Object.defineProperty(RegoTranslationError.prototype, "name", {
-  value: "RegoTranslationError",
-  writable: true,
-  configurable: true,
-  enumerable: false,
-});
+defineErrorCode(RegoTranslationError, "rego_translation_failed");
 
 /** Words that cannot stand as a bare reference segment or package name part. */
 const KEYWORDS = new Set([

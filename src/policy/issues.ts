@@ -5,8 +5,9 @@
  * @module
  */
 
-import { type Document, isMap, isScalar, isSeq, type LineCounter, type Node } from "yaml";
+import type { Document, LineCounter, Node } from "yaml";
 import { PolicyFileError, type PolicyFileIssue } from "../errors.ts";
+import { loadYaml } from "../util/lazy-module.ts";
 import { type FastYaml, unpackPosition } from "./fast-yaml.ts";
 
 /** A path into the document: keys and list indexes. */
@@ -73,6 +74,8 @@ export class IssueCollector {
     const doc = this.#doc;
     const lines = this.#lines;
     if (!doc || !lines) return { line: 0, column: 0 };
+    // A document exists, so `yaml` is loaded already.
+    const { isMap, isScalar, isSeq } = loadYaml();
     let node: unknown = doc.contents;
     let offset = (doc.contents as Node | null)?.range?.[0] ?? 0;
     for (let i = 0; i < path.length; i++) {

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { PolicyFileError } from "../errors.ts";
 import { normalizePolicyFile } from "./normalize.ts";
-import { PolicyFileSchema, type RawPolicyFile } from "./schema.ts";
+import { policySchemas, type RawPolicyFile } from "./schema.ts";
 import { nearest } from "./suggest.ts";
 import type { PolicySet } from "./types.ts";
 import { readYamlSource } from "./yaml-source.ts";
@@ -147,7 +147,7 @@ export function parsePolicies(
     issues.throwIfAny();
   }
 
-  const parsed = PolicyFileSchema.safeParse(data, { reportInput: true });
+  const parsed = policySchemas().PolicyFileSchema.safeParse(data, { reportInput: true });
   const skip = new Set<string>();
   let skipAll = false;
   if (!parsed.success) {

@@ -23,6 +23,12 @@ export function normalizeCondition(
   issues: IssueCollector,
 ): Condition | undefined {
   if (Array.isArray(raw)) {
+    // An empty list would be "always true" (and under `not:` "never"): a rule switched on
+    // or off without a word. Say so instead.
+    if (raw.length === 0) {
+      issues.add(path, "an empty list of conditions: list at least one, or remove the key");
+      return undefined;
+    }
     const parts = raw.map((c, i) => normalizeCondition(c, [...path, i], issues));
     return parts.every((p) => p !== undefined) ? { all: parts as Condition[] } : undefined;
   }

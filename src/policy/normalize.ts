@@ -44,14 +44,14 @@ function checkZone(zone: string | undefined, path: DocPath, issues: IssueCollect
   return false;
 }
 
-/**
- * The action of a rule that names none: `require_confirmation` when it requires
- * confirmation, `allow` for `allowed: true` / `enabled: true` rules with nothing else to
- * enforce, else `block`.
- */
 /** Flags in `requires:` that mean the call's confirmation (`confirm`). */
 const CONFIRM_FLAGS: readonly string[] = ["confirmation", "confirmed", "approval", "approved"];
 
+/**
+ * The action of a rule that names none: `require_confirmation` when it requires
+ * confirmation, `allow` for `allowed: true` / `enabled: true` / `requires_confirmation: false`
+ * rules with nothing else to enforce (the flag says the call may go ahead), else `block`.
+ */
 function defaultAction(raw: RawRule): string {
   const requires = [raw.requires ?? []].flat();
   if (
@@ -62,7 +62,8 @@ function defaultAction(raw: RawRule): string {
   }
   const onlyMatcher =
     (raw.allowed === true && raw.model !== undefined) ||
-    (raw.enabled === true && raw.feature !== undefined);
+    (raw.enabled === true && raw.feature !== undefined) ||
+    raw.requires_confirmation === false;
   const enforces = Object.keys(raw).some((k) => TRIGGER_KEYS.has(k));
   return onlyMatcher && !enforces ? "allow" : "block";
 }
@@ -105,6 +106,36 @@ function parseAction(raw: string | undefined): {
   if (word === "deny") return { action: "block" };
   if (word === "require_approval") return { action: "require_confirmation" };
   return { action: word as RuleAction };
+}
+
+/**
+ * The rule's action word. `requires_confirmation: true` is the Python spelling of
+ * `action: require_confirmation`; `false` says the rule never asks for confirmation. When
+ * it disagrees with the action (written, or the default that `requires_approval: true`
+ * implies), neither is guessed: the author meant one of two different guards, so the
+ * file is refused, as two disagreeing warn thresholds are.
+ */
+function ruleAction(raw: RawRule, path: DocPath, issues: IssueCollector): string {
+  const confirm = raw.requires_confirmation;
+  const word = raw.action ?? (confirm === true ? "require_confirmation" : defaultAction(raw));
+  if (confirm === undefined) return word;
+  const asks = parseAction(word).action === "require_confirmation";
+  if (asks === confirm) return word;
+  const at: DocPath = [...path, "requires_confirmation"];
+  if (confirm) {
+    issues.add(
+      at,
+      `requires_confirmation: true means action: require_confirmation, but the rule says action: ${word}; keep one`,
+    );
+  } else if (raw.action !== undefined) {
+    issues.add(at, `requires_confirmation: false contradicts action: ${word}; keep one`);
+  } else {
+    issues.add(
+      at,
+      "requires_confirmation: false, but requires_approval / requires: confirmation ask for confirmation; to block unconfirmed calls instead write action: block",
+    );
+  }
+  return word;
 }
 
 function normalizeRule(
@@ -175,7 +206,7 @@ function normalizeRule(
     if (limit !== undefined) budgets.push({ key, unit: "tokens", period, limit });
   }
 
-  const { action, warnAt: actionWarn, limitAt } = parseAction(raw.action ?? defaultAction(raw));
+  const { action, warnAt: actionWarn, limitAt } = parseAction(ruleAction(raw, path, issues));
   const thresholds = [
     ["action", actionWarn],
     ["alert_at_percentage", raw.alert_at_percentage],

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { type Document, LineCounter, parseDocument } from "yaml";
+import type { Document, LineCounter } from "yaml";
+import { loadYaml } from "../util/lazy-module.ts";
 import { readFastYaml } from "./fast-yaml.ts";
 import { IssueCollector } from "./issues.ts";
 
@@ -70,6 +71,8 @@ export const YAML_PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: true, merge
 
 /** The full `yaml` document of `text`, with the line counter that places its nodes. */
 function parse(text: string): [Document, LineCounter] {
+  // `yaml` loads here, on first need: plain files are read by the fast reader without it.
+  const { LineCounter, parseDocument } = loadYaml();
   const lines = new LineCounter();
   const doc = parseDocument(text, { ...YAML_PARSE_OPTIONS, lineCounter: lines });
   return [doc, lines];

@@ -7,11 +7,14 @@
 
 import type { z } from "zod";
 import type { DocPath, IssueCollector } from "./issues.ts";
-import { DAY_WORDS, PolicySchema, RuleSchema } from "./schema.ts";
+import { DAY_WORDS, policySchemas } from "./schema.ts";
 import { nearest } from "./suggest.ts";
 
-const RULE_KEYS = Object.keys(RuleSchema.shape);
-const POLICY_KEYS = Object.keys(PolicySchema.shape);
+/** The keys a rule and a policy take. */
+function knownKeys(): { readonly rule: string[]; readonly policy: string[] } {
+  const { RuleSchema, PolicySchema } = policySchemas();
+  return { rule: Object.keys(RuleSchema.shape), policy: Object.keys(PolicySchema.shape) };
+}
 
 /** Keys seen in files written for the Python package that this implementation does not enforce. */
 const UNSUPPORTED: Readonly<Record<string, string>> = {
@@ -95,7 +98,8 @@ export function reportZodIssue(
     case "unrecognized_keys": {
       const isRule = path.length === 4 && path[2] === "rules";
       const isPolicy = path.length === 2 && path[0] === "policies";
-      const known = isRule ? RULE_KEYS : isPolicy ? POLICY_KEYS : [];
+      const keys = knownKeys();
+      const known = isRule ? keys.rule : isPolicy ? keys.policy : [];
       const where = isRule ? "rule" : isPolicy ? "policy" : "this section";
       for (const k of issue.keys) {
         const why = Object.hasOwn(UNSUPPORTED, k) ? UNSUPPORTED[k] : undefined;
@@ -106,7 +110,7 @@ export function reportZodIssue(
         const hint = nearest(k, known);
         const suggestion = hint ? ` — did you mean '${hint}'?` : "";
         const moved =
-          !hint && isPolicy && RULE_KEYS.includes(k)
+          !hint && isPolicy && keys.rule.includes(k)
             ? " (it belongs inside a rule, under 'rules:')"
             : "";
         issues.add([...path, k], `unknown key '${k}' in ${where}${suggestion}${moved}`, "key");

@@ -8,7 +8,10 @@
  */
 
 import { createHash } from "node:crypto";
-import { DecisionBackendError, GuardrailError } from "../errors.ts";
+import { DecisionBackendError, GuardrailError, InvalidOptionError } from "../errors.ts";
+import { invalidOption } from "../util/check-options.ts";
+import { describeValue } from "../util/describe.ts";
+import { importPeer, requirePeers } from "../util/optional-peer.ts";
 import {
   type IoRedisLike,
   messageOf,
@@ -39,21 +42,17 @@ interface NodeRedisModule {
 /**
  * Loads the `redis` package. `importer` is replaceable for tests.
  *
- * @throws GuardrailError naming the package to install when it is missing.
+ * @throws MissingPeerDependencyError naming the package to install when it is missing.
  * @internal
  */
 export async function loadNodeRedis(
   owner: string,
   importer: () => Promise<unknown> = () => import("redis"),
 ): Promise<NodeRedisModule> {
-  let mod: { createClient?: unknown; default?: { createClient?: unknown } };
-  try {
-    mod = (await importer()) as typeof mod;
-  } catch (err) {
-    throw new GuardrailError(`${owner} needs the 'redis' package: npm install redis`, {
-      cause: err,
-    });
-  }
+  const mod = (await importPeer(owner, "redis", importer)) as {
+    createClient?: unknown;
+    default?: { createClient?: unknown };
+  };
   const createClient = mod.createClient ?? mod.default?.createClient;
   if (typeof createClient !== "function") {
     throw new GuardrailError("the 'redis' package has no createClient export");
@@ -137,14 +136,20 @@ export class RedisConnection {
   #closed = false;
   readonly #deadlines: CommandDeadlines;
 
-  /** @throws GuardrailError for a target that is neither a client nor a redis:// URL, or a bad timeout. */
+  /**
+   * @throws InvalidOptionError for a target that is neither a client nor a redis:// URL, or a bad timeout.
+   * @throws MissingPeerDependencyError for a URL when the `redis` package is not installed.
+   */
   constructor(target: RedisTarget, options: RedisConnectionOptions) {
     this.#owner = options.owner;
     this.#importRedis = options.importRedis;
     const timeout = options.commandTimeoutMs ?? 2000;
     if (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout <= 0) {
-      throw new GuardrailError(
-        `commandTimeoutMs must be a positive number of milliseconds, got ${String(timeout)}`,
+      throw invalidOption(
+        options.owner,
+        "commandTimeoutMs",
+        "a positive number of milliseconds",
+        timeout,
       );
     }
     this.#timeoutMs = timeout;
@@ -154,8 +159,11 @@ export class RedisConnection {
       !Number.isFinite(connectTimeout) ||
       connectTimeout <= 0
     ) {
-      throw new GuardrailError(
-        `connectTimeoutMs must be a positive number of milliseconds, got ${String(connectTimeout)}`,
+      throw invalidOption(
+        options.owner,
+        "connectTimeoutMs",
+        "a positive number of milliseconds",
+        connectTimeout,
       );
     }
     this.#connectTimeoutMs = connectTimeout;
@@ -168,7 +176,10 @@ export class RedisConnection {
     });
     const { client, url } = (target ?? {}) as { client?: unknown; url?: unknown };
     if (client !== undefined && url !== undefined) {
-      throw new GuardrailError(`${this.#owner} takes { client } or { url }, not both`);
+      throw new InvalidOptionError(`${this.#owner} takes { client } or { url }, not both`, {
+        option: "url",
+        owner: this.#owner,
+      });
     }
     if (client !== undefined) {
       const c = client as Partial<IoRedisLike & NodeRedisLike> | null;
@@ -177,8 +188,11 @@ export class RedisConnection {
         typeof c !== "object" ||
         (typeof c.call !== "function" && typeof c.sendCommand !== "function")
       ) {
-        throw new GuardrailError(
-          `${this.#owner}: client must be a node-redis client (sendCommand) or an ioredis client (call)`,
+        throw invalidOption(
+          this.#owner,
+          "client",
+          "a node-redis client (sendCommand) or an ioredis client (call)",
+          client,
         );
       }
       this.#send = sender(c as RedisLike);
@@ -191,14 +205,22 @@ export class RedisConnection {
         protocol = "";
       }
       if (protocol !== "redis:" && protocol !== "rediss:") {
-        throw new GuardrailError(
-          `${this.#owner}: url must be a redis:// or rediss:// URL, got '${url.replace(/\/\/[^@/]*@/, "//***@")}'`,
+        throw invalidOption(
+          this.#owner,
+          "url",
+          "a redis:// or rediss:// URL",
+          url,
+          JSON.stringify(url.replace(/\/\/[^@/]*@/, "//***@")),
         );
       }
+      // Checked now, not on the first command: a missing driver is a setup error, and
+      // the first command may come long after start (or only in production).
+      if (this.#importRedis === undefined) requirePeers(this.#owner, ["redis"]);
       this.#url = url;
     } else {
-      throw new GuardrailError(
-        `${this.#owner} needs { client } (a connected Redis client) or { url }`,
+      throw new InvalidOptionError(
+        `${this.#owner} needs { client } (a connected Redis client) or { url }, got ${url === undefined ? "neither" : `url ${describeValue(url)}`}`,
+        { option: "url", owner: this.#owner },
       );
     }
   }

@@ -3,7 +3,7 @@
  * service. Needs a Redis client: pass your own (node-redis or ioredis), or a URL and
  * install the `redis` package (an optional peer dependency).
  *
- * @module
+ * @module hexarch-guardrails/redis
  */
 
 export type { IoRedisLike, NodeRedisLike, RedisLike, RedisTarget } from "./client.ts";

@@ -5,7 +5,7 @@
  */
 
 import { refusal } from "../confirm/refusals.ts";
-import { checkTtl, digestMatches, issueToken, parseToken } from "../confirm/tokens.ts";
+import { checkTtl, digestMatches, issueToken, parseToken, ttlRule } from "../confirm/tokens.ts";
 import type {
   ConfirmationBinding,
   ConfirmationRecord,
@@ -15,7 +15,15 @@ import type {
   ConfirmationStore,
   ConsumeConfirmationResult,
 } from "../confirm/types.ts";
-import { DecisionBackendError, GuardrailError } from "../errors.ts";
+import { DecisionBackendError, GuardrailError, InvalidOptionError } from "../errors.ts";
+import {
+  checkedElsewhere,
+  checkOptions,
+  functionRule,
+  type OptionRules,
+  stringRule,
+} from "../util/check-options.ts";
+import { describeValue } from "../util/describe.ts";
 import { hashTaggedKey, RedisConnection, type RedisTarget, type RedisValue } from "./client.ts";
 import {
   CONSUME,
@@ -60,9 +68,20 @@ export type RedisConfirmationStoreOptions = RedisTarget & {
   readonly connectTimeoutMs?: number;
 };
 
+const OPTION_RULES: OptionRules = {
+  keyPrefix: stringRule(),
+  ttlMs: ttlRule,
+  clock: functionRule("a function returning the time in ms since the epoch"),
+  // The connection's options, checked by RedisConnection.
+  client: checkedElsewhere,
+  url: checkedElsewhere,
+  commandTimeoutMs: checkedElsewhere,
+  connectTimeoutMs: checkedElsewhere,
+};
+
 /**
  * Pending confirmations in Redis, shared by every process and host that uses the same
- * Redis and `keyPrefix`. A token is `<id>.<secret>`, like {@link MemoryConfirmationStore}'s;
+ * Redis and `keyPrefix`. A token is `<id>.<secret>`, like {@link hexarch-guardrails!MemoryConfirmationStore}'s;
  * Redis keeps only the SHA-256 of the secret. Each request is one hash; `create`,
  * `approve`, `deny` and `consume` are one Lua script each, so a token is consumed once even
  * by many processes at the same time. Requests are forgotten a day after they expire.
@@ -89,18 +108,23 @@ export class RedisConfirmationStore implements ConfirmationStore {
   readonly #ttlMs: number;
 
   /**
-   * @throws GuardrailError for missing or conflicting `client`/`url`, a URL that is not
+   * @throws InvalidOptionError for missing or conflicting `client`/`url`, a URL that is not
    *   `redis://` or `rediss://`, or a `ttlMs` or `commandTimeoutMs` that is not a positive,
    *   finite number.
+   * @throws MissingPeerDependencyError for a `url` when the `redis` package is not installed
+   *   (checked here, not on the first call).
    */
   constructor(options: RedisConfirmationStoreOptions) {
     if (typeof options !== "object" || options === null) {
-      throw new GuardrailError("RedisConfirmationStore needs { client } or { url }");
+      throw new InvalidOptionError(
+        `RedisConfirmationStore needs { client } or { url }, got ${describeValue(options)}`,
+        { option: "options", owner: "RedisConfirmationStore" },
+      );
     }
-    this.#ttlMs = checkTtl(options.ttlMs ?? 15 * 60_000);
+    checkOptions("RedisConfirmationStore", options, OPTION_RULES);
+    this.#ttlMs = options.ttlMs ?? 15 * 60_000;
     this.#clock = options.clock ?? Date.now;
     this.#prefix = options.keyPrefix ?? "hexarch:confirm:";
-    if (typeof this.#prefix !== "string") throw new GuardrailError("keyPrefix must be a string");
     this.#redis = new RedisConnection(options, {
       owner: "RedisConfirmationStore",
       commandTimeoutMs: options.commandTimeoutMs,
@@ -108,7 +132,7 @@ export class RedisConfirmationStore implements ConfirmationStore {
     });
   }
 
-  /** {@inheritDoc ConfirmationStore.create} */
+  /** {@inheritDoc hexarch-guardrails!ConfirmationStore.create} */
   async create(request: ConfirmationRequest): Promise<string> {
     if (!request?.policyId || !request.fingerprint) {
       throw new GuardrailError(
@@ -158,7 +182,7 @@ export class RedisConfirmationStore implements ConfirmationStore {
     return token;
   }
 
-  /** {@inheritDoc ConfirmationStore.approve} */
+  /** {@inheritDoc hexarch-guardrails!ConfirmationStore.approve} */
   async approve(
     token: string,
     by: { readonly approvedBy: string; readonly reason?: string },
@@ -166,7 +190,7 @@ export class RedisConfirmationStore implements ConfirmationStore {
     return this.#decide(token, "approved", by?.approvedBy, by?.reason);
   }
 
-  /** {@inheritDoc ConfirmationStore.deny} */
+  /** {@inheritDoc hexarch-guardrails!ConfirmationStore.deny} */
   async deny(
     token: string,
     by: { readonly deniedBy: string; readonly reason?: string },
@@ -174,7 +198,7 @@ export class RedisConfirmationStore implements ConfirmationStore {
     return this.#decide(token, "denied", by?.deniedBy, by?.reason);
   }
 
-  /** {@inheritDoc ConfirmationStore.get} */
+  /** {@inheritDoc hexarch-guardrails!ConfirmationStore.get} */
   async get(token: string): Promise<ConfirmationRecord | undefined> {
     const parsed = parseToken(token);
     if (!parsed) return undefined;
@@ -195,7 +219,7 @@ export class RedisConfirmationStore implements ConfirmationStore {
     return record;
   }
 
-  /** {@inheritDoc ConfirmationStore.consume} */
+  /** {@inheritDoc hexarch-guardrails!ConfirmationStore.consume} */
   async consume(token: string, binding: ConfirmationBinding): Promise<ConsumeConfirmationResult> {
     const parsed = parseToken(token);
     if (!parsed) return unknownToken();

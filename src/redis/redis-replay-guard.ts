@@ -6,7 +6,15 @@
  */
 
 import type { ReplayGuard } from "../confirm/signed-confirmation-store.ts";
-import { GuardrailError } from "../errors.ts";
+import { InvalidOptionError } from "../errors.ts";
+import {
+  checkedElsewhere,
+  checkOptions,
+  functionRule,
+  type OptionRules,
+  stringRule,
+} from "../util/check-options.ts";
+import { describeValue } from "../util/describe.ts";
 import { hashTaggedKey, RedisConnection, type RedisTarget } from "./client.ts";
 
 /** Options of {@link RedisReplayGuard}. */
@@ -19,6 +27,16 @@ export type RedisReplayGuardOptions = RedisTarget & {
   readonly connectTimeoutMs?: number;
   /** @default Date.now */
   readonly clock?: () => number;
+};
+
+const OPTION_RULES: OptionRules = {
+  keyPrefix: stringRule(),
+  clock: functionRule("a function returning the time in ms since the epoch"),
+  // The connection's options, checked by RedisConnection.
+  client: checkedElsewhere,
+  url: checkedElsewhere,
+  commandTimeoutMs: checkedElsewhere,
+  connectTimeoutMs: checkedElsewhere,
 };
 
 /**
@@ -38,10 +56,20 @@ export class RedisReplayGuard implements ReplayGuard {
   readonly #prefix: string;
   readonly #clock: () => number;
 
+  /**
+   * @throws InvalidOptionError for missing or conflicting `client`/`url`, or a URL that is not
+   *   `redis://` or `rediss://`.
+   * @throws MissingPeerDependencyError for a `url` when the `redis` package is not installed
+   *   (checked here, not on the first call).
+   */
   constructor(options: RedisReplayGuardOptions) {
     if (typeof options !== "object" || options === null) {
-      throw new GuardrailError("RedisReplayGuard needs { client } or { url }");
+      throw new InvalidOptionError(
+        `RedisReplayGuard needs { client } or { url }, got ${describeValue(options)}`,
+        { option: "options", owner: "RedisReplayGuard" },
+      );
     }
+    checkOptions("RedisReplayGuard", options, OPTION_RULES);
     this.#prefix = options.keyPrefix ?? "hexarch:used:";
     this.#clock = options.clock ?? Date.now;
     this.#redis = new RedisConnection(options, {
@@ -52,7 +80,7 @@ export class RedisReplayGuard implements ReplayGuard {
   }
 
   /**
-   * {@inheritDoc ReplayGuard.claim}
+   * {@inheritDoc hexarch-guardrails!ReplayGuard.claim}
    * @throws DecisionBackendError when Redis does not answer (the call is then refused).
    */
   async claim(tokenId: string, expiresAtMs: number): Promise<boolean> {

@@ -5,8 +5,17 @@
  * @module
  */
 
-import { GuardrailError } from "../errors.ts";
+import { GuardrailError, InvalidOptionError } from "../errors.ts";
 import type { ConsumeResult, Counter, CounterAdjustment, StateStore } from "../state/types.ts";
+import {
+  checkedElsewhere,
+  checkOptions,
+  integerRule,
+  nonNegativeMsRule,
+  type OptionRules,
+  stringRule,
+} from "../util/check-options.ts";
+import { describeValue } from "../util/describe.ts";
 import { RedisConnection, type RedisTarget } from "./client.ts";
 import { MAX_BATCH, settleBatch, unexpected, type Waiting } from "./state-replies.ts";
 import { ADJUST_SCRIPT, CONSUME_SCRIPT } from "./state-scripts.ts";
@@ -58,11 +67,11 @@ export type RedisStateStoreOptions = RedisTarget & {
 };
 
 /**
- * A hash tag per policy, for {@link RedisStateStoreOptions.hashTag}: the policy id at the
- * head of the engine's counter keys (`<policy id>/<rule>:…`), with braces replaced. It
- * spreads policies over a Redis Cluster's slots, but a check that decides several policies
- * together (`LocalDecisionClient.check([a, b])`) then has counters in several slots, and
- * is refused.
+ * A hash tag per policy, for the `hashTag` option of {@link RedisStateStoreOptions}: the
+ * policy id at the head of the engine's counter keys (`<policy id>/<rule>:…`), with braces
+ * replaced. It spreads policies over a Redis Cluster's slots, but a check that decides
+ * several policies together (`LocalDecisionClient.check([a, b])`) then has counters in
+ * several slots, and is refused.
  */
 export function perPolicyHashTag(counterKey: string): string {
   const slash = counterKey.indexOf("/");
@@ -87,6 +96,24 @@ function checkTag(tag: unknown): string {
   }
   return tag;
 }
+
+const OWNER = "RedisStateStore";
+
+const OPTION_RULES: OptionRules = {
+  keyPrefix: stringRule(),
+  hashTag: {
+    expected:
+      "a Redis hash tag (a non-empty string without braces) or a function of the counter key",
+    test: (v) => typeof v === "function" || (typeof v === "string" && v !== "" && !/[{}]/.test(v)),
+  },
+  precision: integerRule(1, 1000),
+  clockToleranceMs: nonNegativeMsRule,
+  // The connection's options, checked by RedisConnection.
+  client: checkedElsewhere,
+  url: checkedElsewhere,
+  commandTimeoutMs: checkedElsewhere,
+  connectTimeoutMs: checkedElsewhere,
+};
 
 /**
  * Rate-limit windows and budgets in Redis, shared by every process and host that uses the
@@ -138,37 +165,31 @@ export class RedisStateStore implements StateStore {
   #scripts = 0;
 
   /**
-   * @throws GuardrailError for missing or conflicting `client`/`url`, a URL that is not
+   * @throws InvalidOptionError for missing or conflicting `client`/`url`, a URL that is not
    *   `redis://` or `rediss://`, a hash tag that is empty or has braces, a `precision` that
    *   is not an integer from 1 to 1000, or a `clockToleranceMs` or `commandTimeoutMs` that
    *   is not a non-negative (positive, for the timeout) finite number.
+   * @throws MissingPeerDependencyError for a `url` when the `redis` package is not installed
+   *   (checked here, not on the first call).
    */
   constructor(options: RedisStateStoreOptions) {
     if (typeof options !== "object" || options === null) {
-      throw new GuardrailError("RedisStateStore needs { client } or { url }");
+      throw new InvalidOptionError(
+        `RedisStateStore needs { client } or { url }, got ${describeValue(options)}`,
+        { option: "options", owner: OWNER },
+      );
     }
+    checkOptions(OWNER, options, OPTION_RULES);
     const prefix = options.keyPrefix ?? "hexarch:state:";
-    if (typeof prefix !== "string") throw new GuardrailError("keyPrefix must be a string");
     this.#prefix = prefix;
     const tag = options.hashTag ?? "all";
     if (typeof tag === "function") {
       this.#tagOf = tag;
     } else {
-      this.#head = `${prefix}{${checkTag(tag)}}:`;
+      this.#head = `${prefix}{${tag}}:`;
     }
-    const precision = options.precision ?? 10;
-    if (!Number.isInteger(precision) || precision < 1 || precision > 1000) {
-      throw new GuardrailError(
-        `precision must be an integer from 1 to 1000, got ${String(precision)}`,
-      );
-    }
-    this.#precision = precision;
+    this.#precision = options.precision ?? 10;
     const tolerance = options.clockToleranceMs ?? 1000;
-    if (typeof tolerance !== "number" || !Number.isFinite(tolerance) || tolerance < 0) {
-      throw new GuardrailError(
-        `clockToleranceMs must be a non-negative number of milliseconds, got ${String(tolerance)}`,
-      );
-    }
     this.#grace = Math.ceil(tolerance);
     this.#graceArg = String(this.#grace);
     this.#redis = new RedisConnection(options, {
@@ -179,10 +200,11 @@ export class RedisStateStore implements StateStore {
   }
 
   /**
-   * {@inheritDoc StateStore.consume}
+   * Checks every counter and consumes all of them, or none when any hard counter would go
+   * past its limit ({@link hexarch-guardrails!StateStore.consume}).
    *
    * One `EVALSHA` for the whole decision — and for every other decision asked of this
-   * store in the same turn of the event loop (up to {@link MAX_BATCH}): they are decided
+   * store in the same turn of the event loop (up to `MAX_BATCH`, 128): they are decided
    * one after another, in the order asked, by one script, so each still waits for exactly
    * one round trip and each is still all or nothing, while Redis parses, dispatches and
    * answers one command instead of many, and reads and writes a key they share (a
@@ -308,7 +330,8 @@ export class RedisStateStore implements StateStore {
   }
 
   /**
-   * {@inheritDoc StateStore.adjust}
+   * Applies corrections to period counters; never refuses
+   * ({@link hexarch-guardrails!StateStore.adjust}).
    *
    * One `EVALSHA` for all adjustments. A budget missing from Redis is created only for a
    * positive delta whose period has not ended by the time of this store's latest decision.

@@ -18,15 +18,29 @@ import {
   KEY_ID_PATTERN,
 } from "../audit/checkpoints/signing.ts";
 import { auditedConfirmations, confirmationSink } from "../confirm/events.ts";
+import {
+  anyOfRule,
+  booleanRule,
+  checkedElsewhere,
+  checkOptions as checkOptionRules,
+  functionRule,
+  integerRule,
+  methodsRule,
+  objectRule,
+  type RulesFor,
+  required,
+  stringRule,
+} from "../util/check-options.ts";
 import { VERSION } from "../version.ts";
 import { type ApiKeyAuth, apiKeyAuth } from "./api-key-auth.ts";
 import { type Authenticator, bearerOf, type Identity, SANE_ID, staticTokenAuth } from "./auth.ts";
 import { clientErrorHandler } from "./client-error.ts";
 import { errorBody, errorHandler, HttpError, ServerConfigError } from "./errors.ts";
-import { loggerOptions, redactUrl, versionedOptions } from "./fastify-config.ts";
+import { loggerOptions, versionedOptions } from "./fastify-config.ts";
 import { installMetrics, NO_METRICS } from "./metrics.ts";
 import { DEFAULT_BODY_LIMIT_BYTES, type ServerOptions } from "./options.ts";
 import { httpRateLimitPrefix, redisRateLimitStore } from "./rate-limit-store.ts";
+import { redactUrl } from "./redact-url.ts";
 import { coerceQuery, MAX_BODY_DEPTH, nestsDeeper } from "./request-input.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
 import { apiPolicyRoutes } from "./routes/api-policies.ts";
@@ -88,7 +102,42 @@ async function docsUi(app: FastifyInstance): Promise<void> {
   });
 }
 
+/** What each option of {@link ServerOptions} takes (the rest is checked below). */
+const SERVER_OPTION_RULES = {
+  guardian: required(methodsRule("Guardian", ["evaluate", "listPolicies"])),
+  auditLogger: methodsRule("DecisionLogger", ["record"]),
+  confirmations: methodsRule("ConfirmationStore", ["create", "approve", "deny", "get", "consume"]),
+  apiToken: stringRule(),
+  allowAnon: booleanRule,
+  corsOrigins: {
+    expected: "a list of origin strings",
+    test: (v) => Array.isArray(v) && v.every((o) => typeof o === "string"),
+  },
+  bodyLimitBytes: integerRule(1),
+  healthTimeoutMs: integerRule(1),
+  rateLimit: anyOfRule("false or { max, maxPerIp, windowMs }", [
+    { expected: "false", test: (v) => v === false },
+    objectRule(),
+  ]),
+  version: stringRule(),
+  logger: anyOfRule("false or logger options", [
+    { expected: "false", test: (v) => v === false },
+    objectRule(),
+  ]),
+  docs: booleanRule,
+  reloadPolicies: functionRule("a function returning a Guardian"),
+  apiKeyAdmin: booleanRule,
+  // Checked where they are used (trustProxy, checkpoints below), or by their own types.
+  trustProxy: checkedElsewhere,
+  metrics: checkedElsewhere,
+  state: checkedElsewhere,
+  apiPolicies: checkedElsewhere,
+  apiKeys: checkedElsewhere,
+  auditCheckpoints: checkedElsewhere,
+} satisfies RulesFor<ServerOptions>;
+
 function checkOptions(options: ServerOptions): void {
+  checkOptionRules("createServer", options, SERVER_OPTION_RULES);
   const token = options.apiToken;
   if (token !== undefined && (token.trim() === "" || token.trim() !== token)) {
     throw new ServerConfigError(
@@ -258,6 +307,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
         "X-RateLimit-Limit",
         "X-RateLimit-Remaining",
         "X-RateLimit-Reset",
+        "Link",
       ],
       credentials: false,
       maxAge: 600,

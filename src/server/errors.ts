@@ -8,11 +8,11 @@
 
 import { STATUS_CODES } from "node:http";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { GuardrailError } from "../errors.ts";
+import { defineErrorCode, GuardrailError } from "../errors.ts";
 
 /** The server cannot start as configured (no API token without `allowAnon`, say). */
 export class ServerConfigError extends GuardrailError {}
-Object.defineProperty(ServerConfigError.prototype, "name", { value: "ServerConfigError" });
+defineErrorCode(ServerConfigError, "server_config_invalid");
 
 /** Extra fields an error answer may carry (see `errorSchema`). */
 export interface ErrorExtras {
@@ -57,7 +57,8 @@ Object.defineProperty(HttpError.prototype, "name", { value: "HttpError" });
 export function unavailable(what: string, cause: unknown): HttpError {
   return new HttpError(
     503,
-    `${what.replaceAll(" ", "_")}_unavailable`,
+    // snake_case whatever the words: "API key store" is `api_key_store_unavailable`.
+    `${what.toLowerCase().replaceAll(" ", "_")}_unavailable`,
     `the ${what} is unavailable; the server log has the details`,
     { cause, headers: { "retry-after": "5" } },
   );

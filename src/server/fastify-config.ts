@@ -8,29 +8,8 @@
 
 import type { FastifyRequest } from "fastify";
 import * as fastifyModule from "fastify";
-import { confirmationIdOf } from "../confirm/events.ts";
 import type { ServerLoggerOptions } from "./options.ts";
-
-/**
- * Anything shaped like a token (an id, a dot, then 16 or more token characters: stored and
- * signed confirmation tokens, JWTs), wherever it stands in a URL and however the path
- * around it is spelt (`/%61pprovals/…`, `//approvals/…` reach a handler or a 404 alike).
- */
-const TOKEN_SHAPED = /([A-Za-z0-9_%-]{0,64})(?:\.|%2[Ee])[A-Za-z0-9_%.=-]{16,}/g;
-
-/**
- * A request URL for the log, with confirmation tokens cut to their id: the segment after
- * `/approvals/` always, and any token-shaped text anywhere (an encoded or misspelt path
- * must not put a token in the log).
- */
-export function redactUrl(url: string): string {
-  return url
-    .replace(
-      /^(\/+approvals\/)([^/?#]+)/i,
-      (_m, prefix: string, token: string) => `${prefix}${confirmationIdOf(token) ?? ""}.***`,
-    )
-    .replace(TOKEN_SHAPED, (_m, id: string) => `${id}.***`);
-}
+import { redactUrl } from "./redact-url.ts";
 
 /** Signed confirmation tokens (JWTs) in paths are longer than Fastify's default of 100. */
 const MAX_PARAM_LENGTH = 4096;

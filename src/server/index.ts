@@ -1,17 +1,18 @@
 /**
  * The decision server: `hexarch-ctl serve api` as a library. Needs `fastify` and its
  * plugins (`@fastify/helmet`, `@fastify/cors`, `@fastify/rate-limit`, `@fastify/swagger`)
- * and `prom-client`, all optional peer dependencies of hexarch-guardrails.
+ * and `prom-client`, all optional peer dependencies of hexarch-guardrails. They are loaded
+ * when `createServer` or `startServer` is called, not on import: a missing one is then a
+ * `MissingPeerDependencyError` naming all of them and the `npm install` command.
  *
- * @module
+ * @module hexarch-guardrails/server
  */
 
 export { borrowedConfirmations } from "../confirm/borrowed.ts";
-export { createServer } from "./app.ts";
 export { type Authenticator, type Identity, staticTokenAuth, tokenMatches } from "./auth.ts";
 export { bindSubject, type SubjectClaims } from "./bound-subject.ts";
+export { createServer } from "./create-server.ts";
 export { HttpError, ServerConfigError } from "./errors.ts";
-export { redactUrl } from "./fastify-config.ts";
 export {
   DEFAULT_BODY_LIMIT_BYTES,
   type RateLimitOptions,
@@ -20,6 +21,7 @@ export {
   type StateBackend,
   type TrustProxy,
 } from "./options.ts";
+export { redactUrl } from "./redact-url.ts";
 export {
   type RunningServer,
   type ShutdownReport,

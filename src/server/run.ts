@@ -8,7 +8,7 @@
 
 import type { FastifyInstance } from "fastify";
 import { settleWithin } from "../util/timeout.ts";
-import { createServer } from "./app.ts";
+import { createServer } from "./create-server.ts";
 import type { ServerOptions } from "./options.ts";
 
 /** Options of {@link startServer}: the server's, and where and how it runs. */
@@ -71,6 +71,9 @@ const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(Strin
  * Builds the server, listens, and (by default) shuts down gracefully on SIGTERM/SIGINT.
  * From the moment it is called it owns the Guardian, the audit log and the confirmation
  * store it was given: it closes them on shutdown, or when it cannot start.
+ *
+ * @throws MissingPeerDependencyError naming every package the server needs that is not
+ *   installed (Fastify, its plugins, `prom-client`), as {@link createServer} does.
  *
  * @example
  * ```ts

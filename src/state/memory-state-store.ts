@@ -31,6 +31,7 @@
  * @module
  */
 
+import { checkOptions, integerRule, type RulesFor } from "../util/check-options.ts";
 import type { ConsumeResult, Counter, CounterAdjustment, StateStore } from "./types.ts";
 
 /** Options of {@link MemoryStateStore}. */
@@ -74,6 +75,11 @@ interface PeriodEntry {
 
 type Entry = WindowEntry | PeriodEntry;
 
+const OPTION_RULES = {
+  precision: integerRule(1, 1000),
+  sweepPerCall: integerRule(0),
+} satisfies RulesFor<MemoryStateStoreOptions>;
+
 /**
  * Rate-limit and budget counters held in memory, for one process. Decisions against it are
  * synchronous. Share state between processes with `RedisStateStore` instead.
@@ -97,12 +103,10 @@ export class MemoryStateStore implements StateStore {
   // Scratch space reused by consume(); consume() is synchronous, so this is safe.
   #found: (Entry | undefined)[] = [];
 
+  /** @throws InvalidOptionError for a `precision` or `sweepPerCall` that is not a whole number in range. */
   constructor(options: MemoryStateStoreOptions = {}) {
-    const precision = options.precision ?? 10;
-    if (!Number.isInteger(precision) || precision < 1 || precision > 1000) {
-      throw new RangeError(`precision must be an integer from 1 to 1000, got ${precision}`);
-    }
-    this.#precision = precision;
+    checkOptions("MemoryStateStore", options, OPTION_RULES);
+    this.#precision = options.precision ?? 10;
     this.#sweepPerCall = options.sweepPerCall ?? 2;
   }
 

@@ -51,7 +51,7 @@ export interface CounterAdjustment {
   readonly key: string;
   /** Amount to add; negative to give back. */
   readonly delta: number;
-  /** End of the counter's period, as in {@link PeriodCounter.expiresAtMs}. */
+  /** End of the counter's period, as in {@link Counter.expiresAtMs} of a `period` counter. */
   readonly expiresAtMs: number;
 }
 

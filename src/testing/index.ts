@@ -2,7 +2,7 @@
  * `hexarch-guardrails/testing`: what you need to test your own guarded code without any
  * backend — a controllable clock and in-memory stores.
  *
- * @module
+ * @module hexarch-guardrails/testing
  */
 
 export { MemoryConfirmationStore } from "../confirm/memory-confirmation-store.ts";

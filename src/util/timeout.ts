@@ -4,21 +4,18 @@
  * @module
  */
 
-import { GuardrailError } from "../errors.ts";
+import { invalidOption, positiveMsRule } from "./check-options.ts";
 
 /** The longest delay a Node timer can hold (≈24.8 days). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Checks a timeout option: a positive number of ms, or `Infinity` for none.
- * @throws GuardrailError otherwise.
+ * @param owner the class or function the option was given to, named in the message.
+ * @throws InvalidOptionError otherwise.
  */
-export function checkTimeout(ms: number, name = "timeoutMs"): number {
-  if (typeof ms !== "number" || Number.isNaN(ms) || ms <= 0) {
-    throw new GuardrailError(
-      `${name} must be a positive number of milliseconds (or Infinity), got ${String(ms)}`,
-    );
-  }
+export function checkTimeout(ms: number, name = "timeoutMs", owner?: string): number {
+  if (!positiveMsRule.test(ms)) throw invalidOption(owner, name, positiveMsRule.expected, ms);
   return ms;
 }
 

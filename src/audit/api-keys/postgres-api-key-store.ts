@@ -5,8 +5,8 @@
  * @module
  */
 
-import { GuardrailError } from "../../errors.ts";
 import type { PgConnectionConfig, PgPoolLike } from "../postgres/connection.ts";
+import { checkSchema } from "../sql-options.ts";
 import { pgRunner } from "../sql-runners.ts";
 import { type ApiKeyStoreOptions, SqlApiKeys } from "./sql-api-keys.ts";
 
@@ -32,15 +32,13 @@ export class PostgresApiKeyStore extends SqlApiKeys {
 
   /**
    * Connects on first use, and migrates the schema then.
-   * @throws GuardrailError for a schema that is not a plain identifier, or a pepper under 16 characters.
+   * @throws InvalidOptionError for a schema that is not a plain identifier, or a pepper under 16 characters.
    */
   constructor(
     connection: string | PgConnectionConfig | PgPoolLike,
     options: PostgresApiKeyStoreOptions = {},
   ) {
-    const schema = options.schema ?? "public";
-    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema))
-      throw new GuardrailError(`schema must be a plain identifier, got '${schema}'`);
+    const schema = checkSchema("PostgresApiKeyStore", options.schema);
     const { runner, close } = pgRunner(connection, schema, "API key store");
     super(`"${schema}".`, runner, close, options);
     this.schema = schema;

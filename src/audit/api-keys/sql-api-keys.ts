@@ -6,7 +6,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { GuardrailError } from "../../errors.ts";
+import { GuardrailError, InvalidOptionError } from "../../errors.ts";
 import type { SqlRunner } from "../confirmations/sql-confirmations.ts";
 import { apiKeyIdOf, apiKeyMatches, generateApiKey, hashApiKey } from "./keys.ts";
 import type {
@@ -81,7 +81,7 @@ export class SqlApiKeys implements ApiKeyStore {
    * @param prefix Put before each table name (a quoted schema and a dot, or nothing).
    * @param db Runs the statements.
    * @param close Releases the connection.
-   * @throws GuardrailError for an empty pepper.
+   * @throws InvalidOptionError for a pepper under 16 characters.
    */
   constructor(
     prefix: string,
@@ -90,7 +90,11 @@ export class SqlApiKeys implements ApiKeyStore {
     options: ApiKeyStoreOptions = {},
   ) {
     if (options.pepper !== undefined && options.pepper.length < 16)
-      throw new GuardrailError("the API key pepper must be at least 16 characters");
+      // The pepper is a secret: the message gives its length only.
+      throw new InvalidOptionError(
+        `the API key pepper must be at least 16 characters, got ${options.pepper.length}`,
+        { option: "pepper" },
+      );
     this.#keys = `${prefix}hexarch_api_keys`;
     this.#secrets = `${prefix}hexarch_api_key_secrets`;
     this.#db = db;

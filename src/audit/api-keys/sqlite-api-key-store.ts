@@ -4,7 +4,7 @@
  * @module
  */
 
-import { GuardrailError } from "../../errors.ts";
+import { checkDatabaseFile } from "../sql-options.ts";
 import { sqliteRunner } from "../sql-runners.ts";
 import { type ApiKeyStoreOptions, SqlApiKeys } from "./sql-api-keys.ts";
 
@@ -24,11 +24,10 @@ export class SqliteApiKeyStore extends SqlApiKeys {
 
   /**
    * Opens (or creates) the file; the schema is migrated on first use.
-   * @throws GuardrailError for an in-memory database, or a pepper under 16 characters.
+   * @throws InvalidOptionError for an in-memory database, or a pepper under 16 characters.
    */
   constructor(path = "decisions.db", options: ApiKeyStoreOptions = {}) {
-    if (path === "" || path === ":memory:")
-      throw new GuardrailError("SqliteApiKeyStore needs a database file, not ':memory:'");
+    checkDatabaseFile("SqliteApiKeyStore", path);
     const { runner, close } = sqliteRunner(path, "API key store");
     super("", runner, close, options);
     this.path = path;

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { GuardrailError } from "../../errors.ts";
 import type { PgConnectionConfig, PgPoolLike } from "../postgres/connection.ts";
+import { checkSchema } from "../sql-options.ts";
 import { pgRunner } from "../sql-runners.ts";
 import { SqlApiPolicies } from "./sql-api-policies.ts";
 
@@ -33,14 +33,12 @@ export class PostgresApiPolicyStore extends SqlApiPolicies {
   /** The PostgreSQL schema of the tables. */
   readonly schema: string;
 
-  /** Connects on first use, and migrates the schema then. @throws GuardrailError for a schema that is not a plain identifier. */
+  /** Connects on first use, and migrates the schema then. @throws InvalidOptionError for a schema that is not a plain identifier. */
   constructor(
     connection: string | PgConnectionConfig | PgPoolLike,
     options: PostgresApiPolicyStoreOptions = {},
   ) {
-    const schema = options.schema ?? "public";
-    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema))
-      throw new GuardrailError(`schema must be a plain identifier, got '${schema}'`);
+    const schema = checkSchema("PostgresApiPolicyStore", options.schema);
     const { runner, close } = pgRunner(connection, schema, "API policy store");
     super(`"${schema}".`, runner, close, options.clock);
     this.schema = schema;

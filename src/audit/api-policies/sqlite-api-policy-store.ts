@@ -4,7 +4,7 @@
  * @module
  */
 
-import { GuardrailError } from "../../errors.ts";
+import { checkDatabaseFile } from "../sql-options.ts";
 import { sqliteRunner } from "../sql-runners.ts";
 import { SqlApiPolicies } from "./sql-api-policies.ts";
 
@@ -31,11 +31,10 @@ export class SqliteApiPolicyStore extends SqlApiPolicies {
 
   /**
    * Opens (or creates) the file; the schema is migrated on first use.
-   * @throws GuardrailError for an in-memory database (the migrator opens the file apart).
+   * @throws InvalidOptionError for an in-memory database (the migrator opens the file apart).
    */
   constructor(path = "decisions.db", options: SqliteApiPolicyStoreOptions = {}) {
-    if (path === "" || path === ":memory:")
-      throw new GuardrailError("SqliteApiPolicyStore needs a database file, not ':memory:'");
+    checkDatabaseFile("SqliteApiPolicyStore", path);
     const { runner, close } = sqliteRunner(path, "API policy store");
     super("", runner, close, options.clock);
     this.path = path;

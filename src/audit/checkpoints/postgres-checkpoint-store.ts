@@ -5,8 +5,8 @@
  * @module
  */
 
-import { GuardrailError } from "../../errors.ts";
 import type { PgConnectionConfig, PgPoolLike } from "../postgres/connection.ts";
+import { checkSchema } from "../sql-options.ts";
 import { pgRunner } from "../sql-runners.ts";
 import { SqlAuditCheckpoints } from "./sql-checkpoints.ts";
 
@@ -32,15 +32,13 @@ export class PostgresAuditCheckpointStore extends SqlAuditCheckpoints {
 
   /**
    * Connects on first use, and migrates the schema then.
-   * @throws GuardrailError for a schema that is not a plain identifier.
+   * @throws InvalidOptionError for a schema that is not a plain identifier.
    */
   constructor(
     connection: string | PgConnectionConfig | PgPoolLike,
     options: PostgresAuditCheckpointStoreOptions = {},
   ) {
-    const schema = options.schema ?? "public";
-    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema))
-      throw new GuardrailError(`schema must be a plain identifier, got '${schema}'`);
+    const schema = checkSchema("PostgresAuditCheckpointStore", options.schema);
     const { runner, close } = pgRunner(connection, schema, "audit checkpoint store");
     super(`"${schema}".`, runner, close);
     this.schema = schema;

@@ -6,7 +6,8 @@
  */
 
 import { createHmac, hash, timingSafeEqual } from "node:crypto";
-import { GuardrailError } from "../../errors.ts";
+import { InvalidOptionError } from "../../errors.ts";
+import { describeValue } from "../../util/describe.ts";
 import { canonicalJson } from "../hash-chain.ts";
 import type { AuditCheckpoint, UnsignedCheckpoint } from "./types.ts";
 
@@ -68,16 +69,19 @@ export class CheckpointSigner {
   readonly keyId: string;
   readonly #key: string;
 
-  /** @throws GuardrailError for a key under 32 bytes or a key id that is not 1–64 of `A-Za-z0-9._:-`. */
+  /** @throws InvalidOptionError for a key under 32 bytes or a key id that is not 1–64 of `A-Za-z0-9._:-`. */
   constructor(options: CheckpointSignerOptions) {
     const bytes = typeof options.key === "string" ? Buffer.byteLength(options.key, "utf8") : 0;
     if (bytes < AUDIT_HMAC_MIN_BYTES)
-      throw new GuardrailError(
-        `the audit checkpoint key must be at least ${AUDIT_HMAC_MIN_BYTES} bytes, got ${bytes}`,
+      // The key is a secret: the message gives its length only.
+      throw new InvalidOptionError(
+        `CheckpointSigner: key must be a string of at least ${AUDIT_HMAC_MIN_BYTES} bytes, got ${typeof options.key === "string" ? `${bytes} bytes` : describeValue(options.key)}`,
+        { option: "key", owner: "CheckpointSigner" },
       );
     if (options.keyId !== undefined && !KEY_ID_PATTERN.test(options.keyId))
-      throw new GuardrailError(
-        "the audit checkpoint key id must be 1 to 64 of A-Z a-z 0-9 . _ : -",
+      throw new InvalidOptionError(
+        `CheckpointSigner: keyId must be 1 to 64 of A-Z a-z 0-9 . _ : -, got ${describeValue(options.keyId)}`,
+        { option: "keyId", owner: "CheckpointSigner" },
       );
     this.#key = options.key;
     this.keyId = options.keyId ?? defaultKeyId(options.key);

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { GuardrailError } from "../../errors.ts";
+import { checkDatabaseFile } from "../sql-options.ts";
 import { sqliteRunner } from "../sql-runners.ts";
 import { SqlAuditCheckpoints } from "./sql-checkpoints.ts";
 
@@ -27,11 +27,10 @@ export class SqliteAuditCheckpointStore extends SqlAuditCheckpoints {
 
   /**
    * Opens (or creates) the file; the schema is migrated on first use.
-   * @throws GuardrailError for an in-memory database (the migrator opens the file apart).
+   * @throws InvalidOptionError for an in-memory database (the migrator opens the file apart).
    */
   constructor(path = "decisions.db") {
-    if (path === "" || path === ":memory:")
-      throw new GuardrailError("SqliteAuditCheckpointStore needs a database file, not ':memory:'");
+    checkDatabaseFile("SqliteAuditCheckpointStore", path);
     const { runner, close } = sqliteRunner(path, "audit checkpoint store");
     super("", runner, close);
     this.path = path;

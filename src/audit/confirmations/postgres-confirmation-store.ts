@@ -6,8 +6,8 @@
  */
 
 import { checkTtl } from "../../confirm/tokens.ts";
-import { GuardrailError } from "../../errors.ts";
 import type { PgConnectionConfig, PgPoolLike } from "../postgres/connection.ts";
+import { checkSchema } from "../sql-options.ts";
 import { pgRunner } from "../sql-runners.ts";
 import { DEFAULT_TTL_MS, SqlConfirmations } from "./sql-confirmations.ts";
 
@@ -54,18 +54,15 @@ export class PostgresConfirmationStore extends SqlConfirmations {
 
   /**
    * Connects on first use, and migrates the schema then.
-   * @throws GuardrailError for a schema that is not a plain identifier, or a `ttlMs` that is
+   * @throws InvalidOptionError for a schema that is not a plain identifier, or a `ttlMs` that is
    *   not a positive, finite number.
    */
   constructor(
     connection: string | PgConnectionConfig | PgPoolLike,
     options: PostgresConfirmationStoreOptions = {},
   ) {
-    const schema = options.schema ?? "public";
-    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
-      throw new GuardrailError(`schema must be a plain identifier, got '${schema}'`);
-    }
-    checkTtl(options.ttlMs ?? DEFAULT_TTL_MS);
+    const schema = checkSchema("PostgresConfirmationStore", options.schema);
+    checkTtl(options.ttlMs ?? DEFAULT_TTL_MS, "PostgresConfirmationStore");
     const { runner, close } = pgRunner(connection, schema, "confirmation store");
     super(`"${schema}".hexarch_confirmations`, runner, options, close);
     this.schema = schema;

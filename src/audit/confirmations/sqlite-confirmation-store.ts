@@ -5,7 +5,7 @@
  */
 
 import { checkTtl } from "../../confirm/tokens.ts";
-import { GuardrailError } from "../../errors.ts";
+import { checkDatabaseFile } from "../sql-options.ts";
 import { sqliteRunner } from "../sql-runners.ts";
 import { DEFAULT_TTL_MS, SqlConfirmations } from "./sql-confirmations.ts";
 /** Options of {@link SqliteConfirmationStore}. */
@@ -45,16 +45,16 @@ export class SqliteConfirmationStore extends SqlConfirmations {
 
   /**
    * Opens (or creates) the file; the schema is migrated on first use.
-   * @throws GuardrailError for an in-memory database (use `MemoryConfirmationStore`) or a
+   * @throws InvalidOptionError for an in-memory database (use `MemoryConfirmationStore`) or a
    *   `ttlMs` that is not a positive, finite number.
    */
   constructor(path = "decisions.db", options: SqliteConfirmationStoreOptions = {}) {
-    if (path === "" || path === ":memory:") {
-      throw new GuardrailError(
-        "SqliteConfirmationStore needs a database file (shared with the audit log); for confirmations in memory use MemoryConfirmationStore",
-      );
-    }
-    checkTtl(options.ttlMs ?? DEFAULT_TTL_MS); // before a file is opened
+    checkDatabaseFile(
+      "SqliteConfirmationStore",
+      path,
+      "it shares the audit log's file (for confirmations in memory use MemoryConfirmationStore)",
+    );
+    checkTtl(options.ttlMs ?? DEFAULT_TTL_MS, "SqliteConfirmationStore"); // before a file is opened
     const { runner, close } = sqliteRunner(path, "confirmation store");
     super("hexarch_confirmations", runner, options, close);
     this.path = path;

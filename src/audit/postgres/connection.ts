@@ -6,6 +6,7 @@
  */
 
 import { GuardrailError } from "../../errors.ts";
+import { importPeer, requirePeers } from "../../util/optional-peer.ts";
 
 /** The slice of a `pg` query result this store reads. */
 export interface PgResult {
@@ -90,23 +91,30 @@ export function isPool(v: unknown): v is PgPoolLike {
 }
 
 /**
+ * Throws when `pg` is not installed, for a store given settings rather than a pool: called
+ * by constructors, so a missing driver is reported when the store is created, not on its
+ * first statement.
+ *
+ * @param owner the store, for the message (`PostgresAuditStore needs the 'pg' package: npm install pg`).
+ * @throws MissingPeerDependencyError when `pg` cannot be found.
+ */
+export function requirePg(owner: string): void {
+  requirePeers(owner, ["pg"]);
+}
+
+/**
  * Opens a `pg.Pool` from a connection string or settings. `pg` is an optional peer
  * dependency, loaded only here. Every pool gets connect, statement and idle timeouts
  * ({@link PG_TIMEOUT_DEFAULTS}) and TCP keep-alive, so a server that accepts connections
  * and never answers fails calls instead of hanging them (and `close()` with them).
+ *
+ * @throws MissingPeerDependencyError when `pg` is not installed.
  */
 export async function openPool(config: string | PgConnectionConfig): Promise<PgPoolLike> {
-  let pg: {
+  const pg = (await importPeer("PostgreSQL support", "pg", () => import("pg"))) as unknown as {
     Pool: new (config: unknown) => PgPoolLike;
     default?: { Pool: new (config: unknown) => PgPoolLike };
   };
-  try {
-    pg = (await import("pg")) as unknown as typeof pg;
-  } catch (err) {
-    throw new GuardrailError("PostgreSQL support needs the 'pg' package: npm install pg", {
-      cause: err,
-    });
-  }
   const Pool = pg.Pool ?? pg.default?.Pool;
   if (!Pool) throw new GuardrailError("the 'pg' package has no Pool export");
   const given: PgConnectionConfig =

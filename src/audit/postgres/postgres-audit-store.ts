@@ -25,6 +25,7 @@ import {
   readChainPage,
   rowToRecord,
 } from "../rows.ts";
+import { checkSchema } from "../sql-options.ts";
 import {
   AuditChainDamageError,
   type AuditOutcome,
@@ -44,6 +45,7 @@ import {
   type PgClientLike,
   type PgConnectionConfig,
   type PgPoolLike,
+  requirePg,
 } from "./connection.ts";
 import { type Migrator, migrateUp, migrationStatusOf, rollbackLatest } from "./migrator.ts";
 
@@ -109,19 +111,24 @@ export class PostgresAuditStore implements AuditStore {
   #migrated = false;
   #closed = false;
 
+  /**
+   * @param connection a `postgres://` connection string, settings, or a `pg.Pool` (or any
+   *   {@link PgPoolLike}) you own: the store then never closes it.
+   * @throws InvalidOptionError for a schema that is not a plain identifier.
+   * @throws MissingPeerDependencyError for a connection string or settings when the `pg`
+   *   package is not installed (checked here, not on the first statement).
+   */
   constructor(
     connection: string | PgConnectionConfig | PgPoolLike,
     options: PostgresAuditStoreOptions = {},
   ) {
-    this.schema = options.schema ?? "public";
-    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(this.schema)) {
-      throw new GuardrailError(`schema must be a plain identifier, got '${this.schema}'`);
-    }
+    this.schema = checkSchema("PostgresAuditStore", options.schema);
     if (isPool(connection)) {
       this.#pool = connection;
       this.#ownsPool = false;
       this.#config = undefined;
     } else {
+      requirePg("PostgresAuditStore");
       this.#config = connection;
       this.#ownsPool = true;
     }

@@ -5,8 +5,16 @@
  * @module
  */
 
-import { DatabaseSync } from "node:sqlite";
-import { GuardrailError } from "../../errors.ts";
+import type { DatabaseSync } from "node:sqlite";
+import { GuardrailError, InvalidOptionError } from "../../errors.ts";
+import {
+  booleanRule,
+  checkOption,
+  checkOptions,
+  type OptionRule,
+  type RulesFor,
+  stringRule,
+} from "../../util/check-options.ts";
 import { GENESIS } from "../hash-chain.ts";
 import { PRUNE_MIGRATION } from "../migrations.ts";
 import {
@@ -34,8 +42,12 @@ import {
   type PruneOptions,
 } from "../types.ts";
 import { SQLITE_MIGRATIONS } from "./migrations.ts";
+import { nodeSqlite } from "./node-sqlite.ts";
 import { encodeBatch, SQLITE_PRAGMAS, SqliteAppender, transaction } from "./sqlite-append.ts";
 import { WriterThread } from "./writer-thread.ts";
+
+const PATH_RULE: OptionRule = stringRule('a database file path (or ":memory:")');
+const OPTION_RULES = { worker: booleanRule } satisfies RulesFor<SqliteAuditStoreOptions>;
 
 /** Options of {@link SqliteAuditStore}. */
 export interface SqliteAuditStoreOptions {
@@ -69,13 +81,24 @@ export class SqliteAuditStore implements AuditStore {
   readonly #writer: WriterThread | undefined;
   /** Settles once the appends waiting for migrations have been written (or posted). */
   #gate: Promise<void> | undefined;
+  #closed = false;
 
+  /**
+   * Opens (or creates) the file. The schema is migrated on first use.
+   *
+   * @throws InvalidOptionError for a path that is not a string, or `{ worker: true }` on `:memory:`.
+   * @throws UnsupportedNodeVersionError on a Node.js without `node:sqlite` (before 22.13).
+   */
   constructor(path = "decisions.db", options: SqliteAuditStoreOptions = {}) {
+    checkOption("SqliteAuditStore", "path", path, PATH_RULE);
+    checkOptions("SqliteAuditStore", options, OPTION_RULES);
     if (options.worker && (path === ":memory:" || path === ""))
-      throw new GuardrailError(
+      throw new InvalidOptionError(
         "SqliteAuditStore: { worker: true } needs a database file (a writer thread cannot share :memory:)",
+        { option: "worker", owner: "SqliteAuditStore" },
       );
     this.path = path;
+    const { DatabaseSync } = nodeSqlite("SqliteAuditStore");
     this.#db = new DatabaseSync(path);
     this.#db.exec(SQLITE_PRAGMAS);
     this.#appender = new SqliteAppender(this.#db);
@@ -192,7 +215,8 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   /**
-   * {@inheritDoc AuditStore.append}
+   * Appends records in one transaction, chaining each to the one before
+   * ({@link AuditStore.append}).
    *
    * Batches are committed in the order `append` was called (also while the first ones wait
    * for migrations). With `worker`, a batch is chained and committed on the writer thread
@@ -384,7 +408,10 @@ export class SqliteAuditStore implements AuditStore {
   async close(): Promise<void> {
     await this.#gate;
     await this.#writer?.close();
-    if (this.#db.isOpen) this.#db.close();
+    // A flag of our own, not `DatabaseSync#isOpen`, which Node.js 22.13 and 22.14 lack.
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
   }
 
   async #ready(): Promise<void> {

@@ -37,10 +37,13 @@ if (port === null) throw new Error("writer-worker.ts runs as a worker thread of 
 const db = new DatabaseSync((workerData as WriterData).path);
 db.exec(SQLITE_PRAGMAS);
 const appender = new SqliteAppender(db);
+let open = true;
 
 port.on("message", (request: WriterRequest) => {
   if (request.type === "close") {
-    if (db.isOpen) db.close();
+    // Not `db.isOpen`, which Node.js 22.13 and 22.14 lack: a second close is ignored.
+    if (open) db.close();
+    open = false;
     port.postMessage({ type: "closed" } satisfies WriterReply);
     port.close();
     return;

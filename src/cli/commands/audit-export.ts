@@ -1,6 +1,8 @@
 /**
  * `hexarch-ctl audit export` and the progress line it (and `audit verify`) shows: records
- * streamed oldest first, a page at a time, into a file renamed only when complete.
+ * streamed oldest first, a page at a time, into a file renamed only when complete. On
+ * standard output, a reader that stops early (`| head`) ends the export quietly: exit 0,
+ * no message, as `cat` or `git log` do.
  *
  * @module
  */
@@ -65,6 +67,40 @@ export function progressBar(io: CliIo, label: string) {
   };
 }
 
+/** Thrown inside the export when standard output's reader has gone (`| head`). */
+class OutputClosed extends Error {}
+
+/** Errors a write to a pipe whose reader has gone gives (Node ignores SIGPIPE). */
+const isClosedPipe = (err: unknown): boolean => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "EPIPE" || code === "ERR_STREAM_DESTROYED";
+};
+
+/**
+ * Writes to standard output that notice its reader going: an `EPIPE` is an `error` event
+ * on the stream, a tick after the write, and with no listener it would end the process
+ * with a stack trace. The listener stays for the life of the process, since writes still
+ * queued can report it after the export returned.
+ */
+function stdoutWriter(io: CliIo): (chunk: string) => Promise<void> {
+  const out = io.stdout as CliIo["stdout"] &
+    Partial<Pick<NodeJS.WritableStream, "on">> & { readonly destroyed?: boolean };
+  let closed = false;
+  let failed: unknown;
+  out.on?.("error", (err: unknown) => {
+    if (isClosedPipe(err)) closed = true;
+    else failed ??= err;
+  });
+  return async (chunk) => {
+    if (failed !== undefined) throw failed;
+    if (closed || out.destroyed === true) throw new OutputClosed("standard output was closed");
+    if (!out.write(chunk) && out.on)
+      await once(out as unknown as NodeJS.EventEmitter, "drain").catch((err: unknown) => {
+        throw isClosedPipe(err) ? new OutputClosed("standard output was closed") : err;
+      });
+  };
+}
+
 /** Streams the matching records to the output, a page at a time, with backpressure. */
 export async function exportRecords(flags: ExportFlags, io: CliIo): Promise<void> {
   const toStdout = flags.output === "-";
@@ -81,12 +117,11 @@ export async function exportRecords(flags: ExportFlags, io: CliIo): Promise<void
       }),
     ]);
   }
+  const toOut = file ? undefined : stdoutWriter(io);
   const write = async (chunk: string) => {
     if (file) {
       if (!file.write(chunk)) await once(file, "drain");
-    } else if (!io.stdout.write(chunk) && "once" in io.stdout) {
-      await once(io.stdout as unknown as NodeJS.EventEmitter, "drain");
-    }
+    } else await toOut?.(chunk);
   };
   const filter = filterOf(flags);
   const progress = progressBar(io, "exporting");
@@ -96,14 +131,20 @@ export async function exportRecords(flags: ExportFlags, io: CliIo): Promise<void
       const unfiltered = Object.keys(filter).length === 0;
       const ends = unfiltered ? await l.store.ends() : undefined;
       const total = ends ? ends.headSeq - ends.startSeq : undefined;
-      if (flags.format === "csv") await write(csvLine(RECORD_CSV_HEADER));
-      if (flags.format === "json") await write("[");
-      for await (const r of l.exportDecisions(filter)) {
-        await write(line(r, flags.format, n));
-        n++;
-        if (n % 1000 === 0) progress.update(n, total);
+      try {
+        if (flags.format === "csv") await write(csvLine(RECORD_CSV_HEADER));
+        if (flags.format === "json") await write("[");
+        for await (const r of l.exportDecisions(filter)) {
+          await write(line(r, flags.format, n));
+          n++;
+          if (n % 1000 === 0) progress.update(n, total);
+        }
+        if (flags.format === "json") await write(n === 0 ? "]\n" : "\n]\n");
+      } catch (err) {
+        // The reader took what it wanted (`| head`): not a failure of the store or the export.
+        if (!file && (err instanceof OutputClosed || isClosedPipe(err))) return;
+        throw err;
       }
-      if (flags.format === "json") await write(n === 0 ? "]\n" : "\n]\n");
     });
   } catch (err) {
     file?.destroy();

@@ -1,6 +1,7 @@
 /**
  * `hexarch-ctl health`: checks the policy file, the audit store and any configured Redis
- * or OPA; exits 1 when one of them fails.
+ * or OPA; exits 1 when one of them fails. With `--summary`, also the decision totals of the
+ * audit log and the policies OPA has loaded (see `health-summary.ts`).
  *
  * @module
  */
@@ -17,8 +18,17 @@ import {
   openStore,
   redactUrl,
   type StoreFlags,
+  withLogger,
   withStoreOptions,
 } from "../store-options.ts";
+import {
+  type DecisionTotals,
+  decisionTotals,
+  nameList,
+  opaPolicyIds,
+  renderTotals,
+  totalsLine,
+} from "./health-summary.ts";
 
 /** One check's outcome. */
 interface Check {
@@ -88,11 +98,27 @@ export function healthCommand(program: Command, io: CliIo): void {
         new Option("--format <format>", "output format")
           .choices(["table", "json"])
           .default("table"),
-      ),
+      )
+      .option(
+        "--summary",
+        "also the decision totals of the audit log (total, blocked, % allowed, per policy) and the policies OPA has loaded",
+      )
+      .option("--json", "same as --format json"),
   )
     .addHelpText(
       "after",
-      "\nExits 1 when a check fails, so it fits a deploy script or a container health check.\n\nExamples:\n  $ hexarch-ctl health\n  $ hexarch-ctl health --pg-url $HEXARCH_PG_URL --redis-url redis://127.0.0.1:6379",
+      `
+Exits 1 when a check fails, so it fits a deploy script or a container health check.
+--summary adds what the Python package's healthcheck.py --summary prints: the decisions
+in the audit store (read like audit stats: --db, --pg-url…) and, with an OPA URL, the
+policies OPA has loaded (GET /v1/policies). With --json the answer is then
+{ checks, decisions, opaPolicies } instead of the list of checks.
+
+Examples:
+  $ hexarch-ctl health
+  $ hexarch-ctl health --pg-url $HEXARCH_PG_URL --redis-url redis://127.0.0.1:6379
+  $ hexarch-ctl health --summary --opa-url http://127.0.0.1:8181
+  $ hexarch-ctl health --summary --json | jq .decisions.allowedPct`,
     )
     .action(
       async (
@@ -101,8 +127,11 @@ export function healthCommand(program: Command, io: CliIo): void {
           redisUrl?: string;
           opaUrl?: string;
           format: "table" | "json";
+          summary?: boolean;
+          json?: boolean;
         },
       ) => {
+        const format = flags.json ? "json" : flags.format;
         const checks: Check[] = [];
         let opaUrl = flags.opaUrl ?? (io.env.HEXARCH_POLICY_OPA_URL || io.env.OPA_URL || undefined);
         try {
@@ -111,12 +140,13 @@ export function healthCommand(program: Command, io: CliIo): void {
           checks.push({
             check: "policy file",
             status: "ok",
-            detail: `${file.set.source}: ${file.set.policies.length} policies`,
+            detail: `${file.set.source}: ${file.set.policies.length} ${file.set.policies.length === 1 ? "policy" : "policies"}`,
           });
         } catch (err) {
           checks.push({ check: "policy file", status: "fail", detail: why(err) });
         }
-        checks.push(await checkStore(flags, io));
+        const store = await checkStore(flags, io);
+        checks.push(store);
         if (flags.redisUrl) {
           try {
             await pingRedis(flags.redisUrl);
@@ -148,7 +178,41 @@ export function healthCommand(program: Command, io: CliIo): void {
             });
           }
         }
-        if (flags.format === "json") io.stdout.write(jsonText(checks));
+        let decisions: DecisionTotals | null = null;
+        let opaPolicies: string[] | null = null;
+        if (flags.summary) {
+          const read = await readTotals(flags, io, store);
+          decisions = read.totals;
+          if (read.check) checks.push(read.check);
+          // Only an OPA that answered its health check is asked (one failure, one row).
+          if (opaUrl && checks.some((c) => c.check === "opa" && c.status === "ok")) {
+            const where = redactUrl(opaUrl);
+            try {
+              opaPolicies = await opaPolicyIds(opaUrl, TIMEOUT_MS);
+              checks.push(
+                opaPolicies.length > 0
+                  ? {
+                      check: "opa policies",
+                      status: "ok",
+                      detail: `${opaPolicies.length} ${opaPolicies.length === 1 ? "policy" : "policies"} loaded (${nameList(opaPolicies)})`,
+                    }
+                  : {
+                      check: "opa policies",
+                      status: "warn",
+                      detail: `${where}: no policies loaded`,
+                    },
+              );
+            } catch (err) {
+              checks.push({
+                check: "opa policies",
+                status: "fail",
+                detail: `${where}: ${why(err)}`,
+              });
+            }
+          }
+        }
+        if (format === "json")
+          io.stdout.write(jsonText(flags.summary ? { checks, decisions, opaPolicies } : checks));
         else {
           const paint = painter(io.stdout, io.env);
           io.stdout.write(
@@ -168,10 +232,43 @@ export function healthCommand(program: Command, io: CliIo): void {
               paint,
             ),
           );
+          if (decisions) io.stdout.write(renderTotals(decisions, io));
         }
         if (checks.some((c) => c.status === "fail")) throw silentExit(1);
       },
     );
+}
+
+/**
+ * The decision totals for `--summary`, and the `decisions` check row: none when the store
+ * check failed (it says why), zero totals when the SQLite file does not exist yet. A store
+ * that cannot be read fails the check, or warns when the store check already warned
+ * (pending migrations).
+ */
+async function readTotals(
+  flags: StoreFlags,
+  io: CliIo,
+  store: Check,
+): Promise<{ totals: DecisionTotals | null; check?: Check }> {
+  if (store.status === "fail") return { totals: null };
+  const sqlite = !flags.pgUrl && !flags.pgHost;
+  if (sqlite && !existsSync(resolve(io.cwd, flags.db ?? "decisions.db"))) {
+    const totals = { total: 0, allowed: 0, warned: 0, blocked: 0, allowedPct: 0, policies: [] };
+    return { totals, check: { check: "decisions", status: "ok", detail: totalsLine(totals) } };
+  }
+  try {
+    const totals = await withLogger(flags, io, { mustExist: sqlite }, decisionTotals);
+    return { totals, check: { check: "decisions", status: "ok", detail: totalsLine(totals) } };
+  } catch (err) {
+    return {
+      totals: null,
+      check: {
+        check: "decisions",
+        status: store.status === "warn" ? "warn" : "fail",
+        detail: `cannot count decisions: ${why(err)}`,
+      },
+    };
+  }
 }
 
 async function checkStore(flags: StoreFlags, io: CliIo): Promise<Check> {

@@ -1,15 +1,16 @@
 /**
- * `hexarch-ctl init`: writes a commented starter `hexarch.yaml`.
+ * `hexarch-ctl init`: writes a commented starter `hexarch.yaml` whose first line points
+ * editors at the JSON Schema (the installed package's copy when there is one).
  *
  * @module
  */
 
-import { writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import { CliError } from "../errors.ts";
 import type { CliIo } from "../output.ts";
-import { STARTER_POLICY_FILE } from "../starter.ts";
+import { schemaReference, starterPolicyFile } from "../starter.ts";
 
 /** Registers `init` on the program. */
 export function initCommand(program: Command, io: CliIo): void {
@@ -19,13 +20,19 @@ export function initCommand(program: Command, io: CliIo): void {
     .argument("[file]", "where to write it", "hexarch.yaml")
     .addHelpText(
       "after",
-      "\nExamples:\n  $ hexarch-ctl init\n  $ hexarch-ctl init config/hexarch.yaml",
+      "\nIts first line links the JSON Schema for editors (yaml-language-server): the copy in\n" +
+        "node_modules/hexarch-guardrails when the package is installed beside the file, else the\n" +
+        "published copy of this version.\n" +
+        "\nExamples:\n  $ hexarch-ctl init\n  $ hexarch-ctl init config/hexarch.yaml",
     )
     .action((file: string) => {
       const target = resolve(io.cwd, file);
       try {
+        // The help's own example writes into config/, which may not exist yet.
+        mkdirSync(dirname(target), { recursive: true });
+        const text = starterPolicyFile(schemaReference(dirname(target)));
         // "wx": fail if it exists, atomically (no check-then-write race).
-        writeFileSync(target, STARTER_POLICY_FILE, { flag: "wx" });
+        writeFileSync(target, text, { flag: "wx" });
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === "EEXIST") {

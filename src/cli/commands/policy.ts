@@ -14,7 +14,7 @@ import { toRego } from "../../opa/to-rego.ts";
 import { diffPolicies, formatChanges } from "../../policy/diff.ts";
 import { discoverPolicyFile, parsePolicies } from "../../policy/load.ts";
 import type { PolicyRule } from "../../policy/types.ts";
-import { CliError, silentExit } from "../errors.ts";
+import { CliError, silentExit, USAGE } from "../errors.ts";
 import {
   type CliIo,
   csvLine,
@@ -52,6 +52,41 @@ const policyFileOption = () =>
     "--policy-file <file>",
     "policy file (default: HEXARCH_POLICY_FILE, else hexarch.yaml found upwards)",
   );
+
+/** Names of policy files: YAML, or JSON (which YAML reads). */
+const POLICY_EXTENSIONS = /\.(ya?ml|json)$/i;
+
+/** A `package` line first (after comments and blank lines): how every Rego module starts. */
+const REGO_PACKAGE =
+  /^(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*package[ \t]+[A-Za-z_][\w.]*[ \t]*(?:#[^\n]*)?\r?(?:\n|$)/;
+
+/**
+ * Whether a file handed to `policy validate` is a Rego module (`.rego`, or text that opens
+ * with `package …`, which no policy file can): it gets one sentence saying what the command
+ * checks and how to check Rego, not YAML errors about a file that was never YAML.
+ */
+export function looksLikeRego(path: string, text: string): boolean {
+  return /\.rego$/i.test(path) || REGO_PACKAGE.test(text);
+}
+
+/** Reports a Rego module given to `policy validate` and ends it (exit 2: the wrong kind of file). */
+function refuseRego(shown: string, format: "text" | "json", io: CliIo): never {
+  const message = `${shown} is a Rego module (Open Policy Agent), not a policy file: policy validate checks hexarch.yaml files (YAML, or JSON)`;
+  const hint = `check Rego with \`opa check ${shown}\`, or PUT it to a test OPA, which answers its errors by line: \`curl -X PUT --data-binary @${shown} $OPA_URL/v1/policies/<name>\` (\`hexarch-ctl policy export <id> --format rego\` writes Rego from a policy file)`;
+  if (format === "json") {
+    io.stdout.write(
+      jsonText({
+        valid: false,
+        file: shown,
+        kind: "rego",
+        issues: [{ file: shown, line: 1, column: 1, path: "", message }],
+        hint,
+      }),
+    );
+    throw silentExit(USAGE);
+  }
+  throw new CliError(message, { hint, exitCode: USAGE });
+}
 
 /** Registers `policy` and its subcommands on the program. */
 export function policyCommand(program: Command, io: CliIo): Command {
@@ -131,7 +166,7 @@ export function policyCommand(program: Command, io: CliIo): Command {
     )
     .addHelpText(
       "after",
-      "\nExamples:\n  $ hexarch-ctl policy validate\n  $ hexarch-ctl policy validate deploy/hexarch.yaml --format json",
+      "\nChecks hexarch.yaml files (YAML, or JSON). A Rego module (.rego) is refused with exit 2\nand how to check it: `opa check FILE`.\n\nExamples:\n  $ hexarch-ctl policy validate\n  $ hexarch-ctl policy validate deploy/hexarch.yaml --format json",
     )
     .action((fileArg: string | undefined, flags: { format: "text" | "json" }) => {
       let path: string;
@@ -149,6 +184,7 @@ export function policyCommand(program: Command, io: CliIo): Command {
       } catch (err) {
         throw new CliError(`cannot read ${shown}: ${(err as Error).message}`);
       }
+      if (looksLikeRego(path, text)) refuseRego(shown, flags.format, io);
       const paint = painter(io.stdout, io.env);
       try {
         const set = parsePolicies(text, { source: shown });
@@ -180,6 +216,10 @@ export function policyCommand(program: Command, io: CliIo): Command {
           io.stdout.write(
             `${paint("red", "invalid")}: ${issues.length} ${issues.length === 1 ? "problem" : "problems"} in ${shown}\n`,
           );
+          if (!POLICY_EXTENSIONS.test(path))
+            io.stderr.write(
+              `note: ${shown} is not named like a policy file: policy validate checks hexarch.yaml files (YAML, or JSON)\n`,
+            );
         }
         throw silentExit(1);
       }

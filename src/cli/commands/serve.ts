@@ -15,6 +15,7 @@ import type { Guardian } from "../../guardian/guardian.ts";
 import { discoverPolicyFile } from "../../policy/load.ts";
 import type { PolicySet } from "../../policy/types.ts";
 import type { StateStore } from "../../state/types.ts";
+import { requirePeers } from "../../util/optional-peer.ts";
 import { batchedLines } from "../batched-lines.ts";
 import { CliError, usageError } from "../errors.ts";
 import type { CliIo } from "../output.ts";
@@ -175,7 +176,22 @@ async function closeAll(parts: readonly ({ close?(): unknown } | undefined)[]): 
   await Promise.allSettled(parts.map(async (p) => p?.close?.()));
 }
 
+/**
+ * Every optional package this run of the server needs and does not find, as one error:
+ * without it the imports would fail one package at a time, each as a crash.
+ */
+async function checkServerPeers(flags: ServeFlags, docs: boolean): Promise<void> {
+  const { serverPeers } = await import("../../server/peers.ts");
+  requirePeers("serve api", [
+    ...serverPeers({ docs }),
+    ...(flags.redisUrl ? ["redis"] : []),
+    ...(flags.pgUrl || flags.pgHost ? ["pg"] : []),
+  ]);
+}
+
 async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
+  const docs = flags.docs === true || truthy(io.env.HEXARCH_API_DOCS);
+  await checkServerPeers(flags, docs);
   const allowAnon = flags.allowAnon === true || truthy(io.env.HEXARCH_API_ALLOW_ANON);
   const apiToken = flags.apiToken?.trim() || undefined;
   if (apiToken === undefined && !allowAnon) {
@@ -314,7 +330,7 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
               ...(redisUrl && { redis: { url: redisUrl } }),
             },
       ...(flags.trustProxy !== undefined && { trustProxy: flags.trustProxy }),
-      docs: flags.docs === true || truthy(io.env.HEXARCH_API_DOCS),
+      docs,
       metrics: { public: flags.metricsPublic === true },
       logger: { level: flags.logLevel, stream: logLines },
       state: redisUrl

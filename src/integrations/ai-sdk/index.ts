@@ -9,7 +9,7 @@
  *
  * This module imports nothing from `ai` at runtime: the middleware is a plain object.
  *
- * @module
+ * @module hexarch-guardrails/integrations/ai-sdk
  */
 
 import type { LanguageModelMiddleware } from "ai";

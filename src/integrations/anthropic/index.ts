@@ -8,7 +8,7 @@
  * call's estimated cost before the request is sent and settle it from the response's
  * `usage` afterwards.
  *
- * @module
+ * @module hexarch-guardrails/integrations/anthropic
  */
 
 import type { BaseAnthropic } from "@anthropic-ai/sdk";

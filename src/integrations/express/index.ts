@@ -25,7 +25,7 @@
  * );
  * ```
  *
- * @module
+ * @module hexarch-guardrails/integrations/express
  */
 
 import type { NextFunction, Request, Response } from "express";

@@ -24,7 +24,7 @@
  * // every route of a scope: scope.addHook("preHandler", guard(guardian, { policyId: "rate_limit" }))
  * ```
  *
- * @module
+ * @module hexarch-guardrails/integrations/fastify
  */
 
 import type { FastifyReply, FastifyRequest, RouteGenericInterface } from "fastify";

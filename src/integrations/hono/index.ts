@@ -22,7 +22,7 @@
  * );
  * ```
  *
- * @module
+ * @module hexarch-guardrails/integrations/hono
  */
 
 import type { Env, Context as HonoContext, MiddlewareHandler } from "hono";

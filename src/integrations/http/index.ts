@@ -17,7 +17,7 @@
  * }
  * ```
  *
- * @module
+ * @module hexarch-guardrails/integrations/http
  */
 
 export { bodyDigest, queryDigest } from "./body-digest.ts";

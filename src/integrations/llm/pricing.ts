@@ -7,7 +7,7 @@
 
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { GuardrailError } from "../../errors.ts";
+import { defineErrorCode, GuardrailError } from "../../errors.ts";
 import BUILT_IN from "./pricing.json" with { type: "json" };
 
 /** A surcharge for long prompts: past the threshold the whole request is priced higher. */
@@ -103,11 +103,7 @@ export class UnpricedModelError extends GuardrailError {
     this.model = model;
   }
 }
-Object.defineProperty(UnpricedModelError.prototype, "name", {
-  value: "UnpricedModelError",
-  writable: true,
-  configurable: true,
-});
+defineErrorCode(UnpricedModelError, "unpriced_model");
 
 const price = z.number().finite().nonnegative();
 const modelPriceSchema = z.strictObject({

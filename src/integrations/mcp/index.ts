@@ -24,7 +24,7 @@
  * server.registerTool("delete_file", { inputSchema: { path: z.string() } }, async ({ path }) => …);
  * ```
  *
- * @module
+ * @module hexarch-guardrails/integrations/mcp
  */
 
 import type { McpServer, RegisteredTool } from "@modelcontextprotocol/sdk/server/mcp.js";

@@ -27,7 +27,7 @@
  * result = await run(agent, result.state);
  * ```
  *
- * @module
+ * @module hexarch-guardrails/integrations/openai-agents
  */
 
 import type { FunctionTool, RunContext } from "@openai/agents";

@@ -6,7 +6,7 @@
  * built on them: `parse`, `stream`, `runTools`) reserve the call's estimated cost before
  * the request is sent and settle it from the response's `usage` afterwards.
  *
- * @module
+ * @module hexarch-guardrails/integrations/openai
  */
 
 import type { OpenAI } from "openai";

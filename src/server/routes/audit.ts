@@ -18,7 +18,7 @@ import {
   auditTrailSchema,
   auditVerifySchema,
 } from "../schemas.ts";
-import { verifyAuditLog } from "./checkpoints.ts";
+import { type AuditVerifyReply, verifyAuditLog } from "./checkpoints.ts";
 import { auditLogOf, type ServerContext } from "./context.ts";
 
 const DURATION = /^\d+(\.\d+)?\s*(ms|s|m|h|d|w)$/;
@@ -62,6 +62,40 @@ export function parseInstant(value: string, field: string, now = Date.now()): st
 
 const LOG = "audit log";
 
+/** The fields of the Python server's `GET /audit-logs/verify`, beside the native ones. */
+export interface PythonVerifyFields {
+  /** The chain verified: this server keeps one, `global`. */
+  readonly chain_id: "global";
+  /** Entries examined: the verified ones, and the one that failed (the walk stops there). */
+  readonly total: number;
+  /** Entries whose hash and link check out (`checked`). */
+  readonly verified: number;
+  /** Entries without a hash, skipped (legacy rows in Python): always 0, every entry here is chained. */
+  readonly unverified: 0;
+  /**
+   * The first entry that fails (`firstBadDecisionId`), else the first failing checkpoint
+   * (`checkpoint:<id>`); `null` exactly when `ok` is true.
+   */
+  readonly first_failure_id: string | null;
+}
+
+/** {@link PythonVerifyFields} of a verification, so Python clients read the answer as theirs. */
+export function pythonVerifyFields(v: AuditVerifyReply): PythonVerifyFields {
+  const chainFailed = v.firstBadDecisionId !== undefined;
+  const badCheckpoint =
+    v.checkpoints?.ok === false ? v.checkpoints.firstBadCheckpointId : undefined;
+  return {
+    chain_id: "global",
+    total: v.checked + (chainFailed ? 1 : 0),
+    verified: v.checked,
+    unverified: 0,
+    first_failure_id: v.ok
+      ? null
+      : (v.firstBadDecisionId ??
+        (badCheckpoint !== undefined ? `checkpoint:${badCheckpoint}` : "checkpoints")),
+  };
+}
+
 /** Registers the audit routes. */
 export function auditRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get<{ Querystring: AuditLogsQuery }>(
@@ -89,8 +123,13 @@ export function auditRoutes(app: FastifyInstance, ctx: ServerContext): void {
     },
   );
 
-  // The chain, and with a checkpoint key the stored checkpoints (routes/checkpoints.ts).
-  app.get("/audit-logs/verify", { schema: auditVerifySchema }, async () => verifyAuditLog(ctx));
+  // The chain, and with a checkpoint key the stored checkpoints (routes/checkpoints.ts). The
+  // Python query (`chain_id=global&limit=N`) is accepted; the whole chain is always walked,
+  // since the first N entries alone prove nothing about the rest.
+  app.get("/audit-logs/verify", { schema: auditVerifySchema }, async () => {
+    const v = await verifyAuditLog(ctx);
+    return { ...v, ...pythonVerifyFields(v) };
+  });
 
   app.get<{ Querystring: { top: number } }>(
     "/audit/stats",

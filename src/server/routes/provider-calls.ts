@@ -3,7 +3,8 @@
  * provider-call events). Each is appended to the audit log (action `provider_call`, policy
  * id `provider:<resource>`, kept out of the stats); its `cost_usd` and tokens are added to
  * the budgets of every loaded policy with a rule on that resource, so the next
- * `/authorize` sees the spend.
+ * `/authorize` sees the spend. The answers carry the Python server's shapes: `id`,
+ * `resource`, `action`, `ok` on a report, a bare list of records on a listing.
  *
  * @module
  */
@@ -120,14 +121,27 @@ export function providerCallRoutes(app: FastifyInstance, ctx: ServerContext): vo
           else unsettled.push(s);
         }
       }
-      return { recorded: true, decisionId, settled, unsettled };
+      // `id`, `resource`, `action`, `ok`: what the Python server answers, so its clients
+      // (the Node-RED and n8n flows read `id`) keep working.
+      return {
+        id: decisionId,
+        resource,
+        action: action ?? null,
+        ok: ok ?? true,
+        recorded: true,
+        decisionId,
+        settled,
+        unsettled,
+      };
     },
   );
 
+  // A bare list, as the Python server answers (its `node-red verify` counts it); the next
+  // page goes in a `Link` header rather than an envelope.
   app.get<{ Querystring: ProviderCallsQuery }>(
     "/events/provider-calls",
     { schema: providerCallListSchema },
-    async (request) => {
+    async (request, reply) => {
       const q = request.query;
       const logger = auditLogOf(ctx);
       const records = await backend(LOG, () =>
@@ -138,12 +152,15 @@ export function providerCallRoutes(app: FastifyInstance, ctx: ServerContext): vo
           offset: q.offset,
         }),
       );
-      return {
-        records,
-        limit: q.limit,
-        offset: q.offset,
-        nextOffset: records.length === q.limit ? q.offset + q.limit : null,
-      };
+      if (records.length === q.limit) {
+        const next = new URLSearchParams({
+          ...(q.resource !== undefined && { resource: q.resource }),
+          limit: String(q.limit),
+          offset: String(q.offset + q.limit),
+        });
+        reply.header("link", `</events/provider-calls?${next}>; rel="next"`);
+      }
+      return records;
     },
   );
 }

@@ -45,7 +45,7 @@ const recordSchema = {
   },
 } as const;
 
-/** A list of audit records (also what `GET /events/provider-calls` answers in `records`). */
+/** A list of audit records (also what `GET /events/provider-calls` answers). */
 export const records = { type: "array", items: recordSchema } as const;
 
 /** `since`/`until`: an ISO date or time, or a duration back from now. */
@@ -112,13 +112,59 @@ export const auditLogsSchema = {
 /** `GET /audit-logs/verify`: walks the hash chain (and checks stored checkpoints). */
 export const auditVerifySchema = {
   summary: "Verify the audit log's hash chain and its stored checkpoints",
+  querystring: {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+      chain_id: {
+        type: "string",
+        enum: ["global"],
+        description: "the Python server's chain id: this server keeps one chain, `global`",
+      },
+      limit: {
+        type: "integer",
+        minimum: 1,
+        maximum: 50_000,
+        description:
+          "accepted for Python clients; the whole chain is always verified (a prefix proves nothing about the rest)",
+      },
+    },
+  },
   response: {
     200: {
       type: "object",
-      required: ["ok", "checked"],
+      required: [
+        "ok",
+        "checked",
+        "chain_id",
+        "total",
+        "verified",
+        "unverified",
+        "first_failure_id",
+      ],
       properties: {
         ok: { type: "boolean", description: "false when the chain or a checkpoint fails" },
         checked: { type: "integer", description: "chain entries checked" },
+        chain_id: { type: "string", enum: ["global"], description: "(Python) the chain: `global`" },
+        total: {
+          type: "integer",
+          description:
+            "(Python) entries examined: those verified, plus the failing one (the walk stops at the first failure)",
+        },
+        verified: {
+          type: "integer",
+          description: "(Python) entries whose hash and link check out: same as `checked`",
+        },
+        unverified: {
+          type: "integer",
+          description:
+            "(Python) entries without a hash, skipped: always 0 here, every entry is chained",
+        },
+        first_failure_id: {
+          type: ["string", "null"],
+          description:
+            "(Python) the first failing entry (`firstBadDecisionId`), else `checkpoint:<id>` of the first failing checkpoint; null exactly when `ok` is true",
+        },
         firstBadDecisionId: { type: "string" },
         problem: {
           type: "string",

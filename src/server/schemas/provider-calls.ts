@@ -51,8 +51,31 @@ export const providerCallCreateSchema = {
   response: {
     200: {
       type: "object",
-      required: ["recorded", "decisionId", "settled", "unsettled"],
+      required: [
+        "id",
+        "resource",
+        "action",
+        "ok",
+        "recorded",
+        "decisionId",
+        "settled",
+        "unsettled",
+      ],
       properties: {
+        id: {
+          type: "string",
+          description: "the event's id (the Python server's field): the same value as `decisionId`",
+        },
+        resource: { type: "string", description: "the reported resource, as sent" },
+        action: {
+          type: ["string", "null"],
+          description: "the reported action, as sent (`null` when the body had none)",
+        },
+        ok: {
+          type: "boolean",
+          description:
+            "the reported outcome, as sent (`true` when the body had none, as in Python)",
+        },
         recorded: { type: "boolean" },
         decisionId: { type: "string" },
         settled: {
@@ -91,9 +114,13 @@ export interface ProviderCallsQuery {
   readonly offset: number;
 }
 
-/** `GET /events/provider-calls`: reported provider calls, newest first. */
+/**
+ * `GET /events/provider-calls`: reported provider calls, newest first, as a bare JSON list
+ * (what the Python server answers and its CLI counts); the next page is in the `Link`
+ * header (`rel="next"`).
+ */
 export const providerCallListSchema = {
-  summary: "Reported provider calls, newest first",
+  summary: "Reported provider calls, newest first (a list; the next page in the Link header)",
   querystring: {
     type: "object",
     additionalProperties: false,
@@ -105,14 +132,9 @@ export const providerCallListSchema = {
   },
   response: {
     200: {
-      type: "object",
-      required: ["records", "limit", "offset", "nextOffset"],
-      properties: {
-        records,
-        limit: { type: "integer" },
-        offset: { type: "integer" },
-        nextOffset: { type: ["integer", "null"] },
-      },
+      ...records,
+      description:
+        'the records, newest first; a full page carries `Link: </events/provider-calls?limit=L&offset=N>; rel="next"`',
     },
     ...errors,
   },
