@@ -142,7 +142,8 @@ beforeAll(() => {
   mkdirSync(project);
   writeFileSync(
     join(project, "package.json"),
-    JSON.stringify({ name: "first-contact", private: true, type: "module" }),
+    // What `npm init -y` writes (npm 11): a CommonJS package, as most new projects are.
+    JSON.stringify({ name: "first-contact", private: true, type: "commonjs" }),
   );
   const peers = Object.keys(PKG.peerDependencies).map(
     (name) => `${name}@${PKG.devDependencies[name] ?? PKG.peerDependencies[name]}`,
@@ -202,6 +203,14 @@ describe("the packed tarball", () => {
 });
 
 describe("installed in a fresh project", { timeout: 120_000 }, () => {
+  it("runs no script at install time (npm 11 would ask the user to approve it)", () => {
+    const installed = JSON.parse(
+      readFileSync(join(project, "node_modules", "hexarch-guardrails", "package.json"), "utf8"),
+    ) as { scripts?: Record<string, string> };
+    const lifecycle = ["preinstall", "install", "postinstall", "prepare"];
+    expect(Object.keys(installed.scripts ?? {}).filter((s) => lifecycle.includes(s))).toEqual([]);
+  });
+
   it("imports every exports subpath by name, with its named exports", () => {
     expect(CODE_SUBPATHS.slice().sort()).toEqual(Object.keys(EXPECTED).sort());
     const script = [
@@ -290,13 +299,15 @@ describe("installed in a fresh project", { timeout: 120_000 }, () => {
     for (const cmd of ["npx hexarch-ctl init", "npx hexarch-ctl policy validate"]) {
       expect(firstScreen).toContain(cmd);
     }
-    const snippet = firstScreen.match(/```ts\n(\/\/ guard\.ts\n[\s\S]*?)```/)?.[1];
-    expect(snippet, "a ```ts block starting with // guard.ts").toBeDefined();
+    const snippet = firstScreen.match(/```ts\n(\/\/ guard\.mts\n[\s\S]*?)```/)?.[1];
+    expect(snippet, "a ```ts block starting with // guard.mts").toBeDefined();
     const output = firstScreen.match(/```text\n([\s\S]*?)```/)?.[1];
 
     expect(sh("npx hexarch-ctl init", project).stdout).toContain("wrote hexarch.yaml");
-    writeFileSync(join(project, "guard.ts"), snippet ?? "");
-    expect(sh("node guard.ts", project).stdout).toBe(output);
+    // .mts: an ES module whatever the project's "type" (npm init -y writes "commonjs").
+    writeFileSync(join(project, "guard.mts"), snippet ?? "");
+    expect(firstScreen).toContain("`node guard.mts`");
+    expect(sh("node guard.mts", project).stdout).toBe(output);
     expect(sh("npx hexarch-ctl policy validate", project).stdout).toMatch(/^valid: hexarch\.yaml/);
   });
 
