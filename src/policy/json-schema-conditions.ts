@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type Operator, resolveOperator } from "../engine/conditions.ts";
+import { OPERATORS, type Operator, resolveOperator } from "../engine/conditions.ts";
 import { POLICY_DOCS_URL } from "./docs-url.ts";
 import {
   anyCase,
@@ -88,21 +88,9 @@ const comparisonOrShorthand: JsonSchema = {
 
 /** The definitions `Condition` (what `when:` takes) refers to, by name, itself included. */
 export function conditionDefs(): Record<string, JsonSchema> {
+  // Every operator compares against a value, but the two that test presence.
   const valueRequired = spellings(
-    "equals",
-    "not_equals",
-    "in",
-    "not_in",
-    "contains",
-    "not_contains",
-    "starts_with",
-    "ends_with",
-    "matches",
-    "between",
-    "greater_than",
-    "greater_or_equal",
-    "less_than",
-    "less_or_equal",
+    ...OPERATORS.filter((op) => op !== "exists" && op !== "not_exists"),
   );
   return {
     Condition: {
