@@ -1,4 +1,12 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -73,6 +81,17 @@ describe("hexarch-ctl init", () => {
     expect(validate.stderr).toBe("");
     expect(validate.code).toBe(0);
     expect(validate.stdout).toContain("4 policies");
+  });
+
+  it("creates a missing folder, and says so when a file stands where the folder should be", async () => {
+    const cwd = tempDir();
+    expect((await ctl(["init", "config/hexarch.yaml"], { cwd })).code).toBe(0);
+    expect(existsSync(join(cwd, "config", "hexarch.yaml"))).toBe(true);
+    writeFileSync(join(cwd, "conf"), "not a folder");
+    const run = await ctl(["init", "conf/hexarch.yaml"], { cwd });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain("cannot create the folder of conf/hexarch.yaml");
+    expect(run.stderr).not.toContain("already exists");
   });
 
   it("inside a project: links the installed schema by a path relative to the file", async () => {

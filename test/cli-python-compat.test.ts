@@ -160,6 +160,33 @@ describe("health --summary", () => {
     }
   });
 
+  it("reaches an OPA behind a path prefix with credentials in its URL, and never prints them", async () => {
+    const seen: { url: string | undefined; authorization: string | undefined }[] = [];
+    const server = createServer((req, res) => {
+      seen.push({ url: req.url, authorization: req.headers.authorization });
+      if (req.headers.authorization !== `Basic ${Buffer.from("ops:s3cr@t").toString("base64")}`) {
+        res.writeHead(401).end();
+      } else if (req.url === "/opa/health") {
+        res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      } else if (req.url === "/opa/v1/policies") {
+        res
+          .writeHead(200, { "content-type": "application/json" })
+          .end(JSON.stringify({ result: [{ id: "hexarch/p" }] }));
+      } else res.writeHead(404).end();
+    });
+    await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const url = `http://ops:s3cr%40t@127.0.0.1:${port}/opa/`;
+      const res = await ctl(["health", "--summary", "--opa-url", url], { cwd });
+      expect(res.stdout).toMatch(/^opa policies\s+ok\s+1 policy loaded \(hexarch\/p\)$/m);
+      expect(seen.map((r) => r.url)).toEqual(["/opa/health", "/opa/v1/policies"]);
+      expect(`${res.stdout}${res.stderr}`).not.toContain("s3cr");
+    } finally {
+      server.close();
+    }
+  });
+
   it("answers { checks, decisions, opaPolicies } with --json", async () => {
     const opa = await fakeOpa(["b", "a"]);
     try {

@@ -132,11 +132,20 @@ describe("new Guardian checks its options", () => {
       expect(err.message).toBe(`Guardian: "${typo}" is not an option; did you mean "${meant}"?`);
       expect(err.option).toBe(typo);
     }
-    // A key that resembles no option is someone else's setting: ignored.
+    // A key that resembles no option is someone else's setting: ignored. So are short
+    // words a letter or two from an option (a config spread into the options).
     const guardian = new Guardian({
       policies: POLICIES,
       env: {},
       serviceName: "billing",
+      model: "gpt-4o",
+      node: "eu-1",
+      status: "live",
+      block: true,
+      lock: false,
+      apiUrl: "https://api.example.com",
+      policiesDir: "./policies",
+      retries: 3,
     } as never);
     expect(guardian.listPolicies()).toEqual(["p"]);
     // Undefined values are "not given", whatever the key.
@@ -263,9 +272,26 @@ describe("the other constructors check their options", () => {
     );
     const url = thrownBy(() => new RemoteDecisionClient({ url: "ftp://bob:hunter2@decisions/" }));
     expect(url.message).toBe(
-      'RemoteDecisionClient: url must be an http(s) URL, got "ftp://bob:***@decisions/"',
+      'RemoteDecisionClient: url must be an http(s) URL, got "ftp://***:***@decisions/"',
     );
-    for (const err of [hmac, webhook, url]) expect(err.message).not.toContain("hunter2");
+    // A bare string where a key belongs is most likely the secret; tokens ride in user
+    // names and query strings too.
+    const bare = thrownBy(
+      () => new SignedConfirmationStore({ keys: ["hunter2".repeat(6)] as never }),
+    );
+    expect(bare.message).toBe(
+      "SignedConfirmationStore: keys[0] must be a signing key ({ kid, secret } or { kid, alg, publicKey }), got a string of 42 characters",
+    );
+    const inUser = thrownBy(() => new RemoteDecisionClient({ url: "ftp://hunter2@decisions/" }));
+    const inQuery = thrownBy(
+      () => new RemoteDecisionClient({ url: "ftp://decisions/?api_key=hunter2" }),
+    );
+    expect(inQuery.message).toBe(
+      'RemoteDecisionClient: url must be an http(s) URL, got "ftp://decisions/?***"',
+    );
+    for (const err of [hmac, webhook, url, bare, inUser, inQuery]) {
+      expect(err.message).not.toContain("hunter2");
+    }
   });
 
   it("createServer refuses a missing guardian before building anything", async () => {

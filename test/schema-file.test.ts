@@ -90,6 +90,22 @@ describe("schema/hexarch.schema.json", () => {
     expect(rule.additionalProperties).toBe(false);
   });
 
+  it("writes every pattern so that Unicode-mode validators (Ajv's default) compile it", () => {
+    const patterns: string[] = [];
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(walk);
+      else if (node !== null && typeof node === "object") {
+        for (const [k, v] of Object.entries(node)) {
+          if (k === "pattern" && typeof v === "string") patterns.push(v);
+          else walk(v);
+        }
+      }
+    };
+    walk(schema);
+    expect(patterns.length).toBeGreaterThan(5);
+    for (const p of patterns) expect(() => new RegExp(p, "u"), p).not.toThrow();
+  });
+
   it("describes every key", () => {
     const undescribed = allProperties()
       .filter(([, s]) => typeof s.description !== "string" || s.description.length < 8)

@@ -12,6 +12,7 @@ import { GuardrailError } from "../errors.ts";
 import {
   anyOfRule,
   checkOptions,
+  describeSecret,
   functionRule,
   invalidOption,
   methodsRule,
@@ -172,7 +173,14 @@ const OPTION_RULES = {
 function prepareKey(k: SigningKey, i: number): ReadyKey {
   const at = `keys[${i}]`;
   if (k === null || typeof k !== "object") {
-    throw invalidOption(OWNER, at, "a signing key ({ kid, secret } or { kid, alg, publicKey })", k);
+    // A bare string here is most likely the secret itself: never echo it.
+    throw invalidOption(
+      OWNER,
+      at,
+      "a signing key ({ kid, secret } or { kid, alg, publicKey })",
+      k,
+      describeSecret(k),
+    );
   }
   if (typeof k.kid !== "string" || !k.kid) {
     throw invalidOption(OWNER, `${at}.kid`, "a non-empty key id string", k.kid);
@@ -184,6 +192,7 @@ function prepareKey(k: SigningKey, i: number): ReadyKey {
         `${at}.secret`,
         "a string or Uint8Array of at least 32 bytes",
         k.secret,
+        describeSecret(k.secret),
       );
     }
     const secret = typeof k.secret === "string" ? new TextEncoder().encode(k.secret) : k.secret;

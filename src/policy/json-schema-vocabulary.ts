@@ -19,7 +19,9 @@ export function anyCase(word: string): string {
       const lower = ch.toLowerCase();
       const upper = ch.toUpperCase();
       if (lower !== upper) return `[${lower}${upper}]`;
-      return /[\w]/.test(ch) ? ch : `\\${ch}`;
+      // Escape only what a pattern reads as syntax: `\>` or `\=` are invalid escapes in a
+      // Unicode-mode pattern (Ajv's default).
+      return /[\\^$.*+?()[\]{}|/]/.test(ch) ? `\\${ch}` : ch;
     })
     .join("");
 }

@@ -29,6 +29,7 @@ import {
   objectRule,
   type RulesFor,
   required,
+  secretStringRule,
   stringRule,
 } from "../util/check-options.ts";
 import { VERSION } from "../version.ts";
@@ -107,7 +108,7 @@ const SERVER_OPTION_RULES = {
   guardian: required(methodsRule("Guardian", ["evaluate", "listPolicies"])),
   auditLogger: methodsRule("DecisionLogger", ["record"]),
   confirmations: methodsRule("ConfirmationStore", ["create", "approve", "deny", "get", "consume"]),
-  apiToken: stringRule(),
+  apiToken: secretStringRule(),
   allowAnon: booleanRule,
   corsOrigins: {
     expected: "a list of origin strings",

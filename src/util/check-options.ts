@@ -72,17 +72,24 @@ const normalized = (key: string): string => key.toLowerCase().replace(/[-_\s]/g,
  */
 export function likelyTypo(key: string, known: readonly string[]): string | undefined {
   const wanted = normalized(key);
+  // Strict on purpose: a false "did you mean" rejects someone else's setting spread into
+  // the options (`model` is not a typo of `mode`, nor `status` of `state`). Only case and
+  // separators (`policy_file`), a cut-off name (`timeout`), or one slip in a long name
+  // (`polices`, two in a name of ten letters or more) count.
+  const slips = wanted.length >= 10 ? 2 : wanted.length >= 6 ? 1 : 0;
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const k of known) {
-    const d = editDistance(wanted, normalized(k));
+    const candidate = normalized(k);
+    if (candidate === wanted) return k;
+    if (wanted.length >= 4 && candidate.startsWith(wanted)) return k;
+    const d = editDistance(wanted, candidate);
     if (d < bestDistance) {
       best = k;
       bestDistance = d;
     }
   }
-  const allowed = Math.max(1, Math.floor(Math.max(wanted.length, 3) / 3));
-  return bestDistance <= allowed ? best : undefined;
+  return bestDistance <= slips ? best : undefined;
 }
 
 /**
@@ -252,17 +259,36 @@ function isHttpUrl(v: unknown): boolean {
   }
 }
 
-/** A URL shown without its password (a refused URL may still carry credentials). */
+/**
+ * A URL shown without what may be a credential (a refused URL may still carry one): its
+ * user name, password and query string are masked.
+ */
 function withoutPassword(v: unknown): string {
   if (typeof v !== "string" && !(v instanceof URL)) return describeValue(v);
   try {
     const url = new URL(String(v));
-    if (!url.password) return describeValue(String(v));
-    url.password = "***";
+    if (!url.username && !url.password && !url.search) return describeValue(String(v));
+    if (url.username) url.username = "***";
+    if (url.password) url.password = "***";
+    if (url.search) url.search = "?***";
     return describeValue(url.href);
   } catch {
-    return /:[^/@]*@/.test(String(v)) ? "a string that is not a URL" : describeValue(String(v));
+    return /[@?]/.test(String(v))
+      ? `a string that is not a URL (${String(v).length} characters)`
+      : describeValue(String(v));
   }
+}
+
+/** How a refused secret is shown: its kind and length, never its value. */
+export function describeSecret(v: unknown): string {
+  if (typeof v === "string") return `a string of ${v.length} characters`;
+  if (v instanceof Uint8Array) return `${v.length} bytes`;
+  return typeof v === "number" || typeof v === "bigint" ? `a ${typeof v}` : describeValue(v);
+}
+
+/** A secret string (a token): a refused value is described by kind and length only. */
+export function secretStringRule(expected = "a string"): OptionRule {
+  return { expected, test: (v) => typeof v === "string", got: describeSecret };
 }
 
 /** An `http:` or `https:` URL, as a string (or a `URL`). A refused URL is shown without its password. */

@@ -94,7 +94,13 @@ function stdoutWriter(io: CliIo): (chunk: string) => Promise<void> {
   return async (chunk) => {
     if (failed !== undefined) throw failed;
     if (closed || out.destroyed === true) throw new OutputClosed("standard output was closed");
-    if (!out.write(chunk) && out.on)
+    let flowing: boolean;
+    try {
+      flowing = out.write(chunk);
+    } catch (err) {
+      throw isClosedPipe(err) ? new OutputClosed("standard output was closed") : err;
+    }
+    if (!flowing && out.on)
       await once(out as unknown as NodeJS.EventEmitter, "drain").catch((err: unknown) => {
         throw isClosedPipe(err) ? new OutputClosed("standard output was closed") : err;
       });
@@ -142,7 +148,8 @@ export async function exportRecords(flags: ExportFlags, io: CliIo): Promise<void
         if (flags.format === "json") await write(n === 0 ? "]\n" : "\n]\n");
       } catch (err) {
         // The reader took what it wanted (`| head`): not a failure of the store or the export.
-        if (!file && (err instanceof OutputClosed || isClosedPipe(err))) return;
+        // Only the writer says so: a store's own stream error is a failure, never a quiet end.
+        if (!file && err instanceof OutputClosed) return;
         throw err;
       }
     });

@@ -63,8 +63,9 @@ export async function decisionTotals(logger: DecisionLogger): Promise<DecisionTo
 
 /** The ids of the modules OPA has loaded (`GET /v1/policies`), sorted. */
 export async function opaPolicyIds(url: string, timeoutMs: number): Promise<string[]> {
-  const res = await fetch(new URL("/v1/policies", url), {
-    headers: { accept: "application/json" },
+  const { href, headers } = opaRequest(url, "/v1/policies");
+  const res = await fetch(href, {
+    headers: { ...headers, accept: "application/json" },
     signal: AbortSignal.timeout(timeoutMs),
   });
   if (!res.ok) throw new Error(`GET /v1/policies answered ${res.status}`);
@@ -75,6 +76,29 @@ export async function opaPolicyIds(url: string, timeoutMs: number): Promise<stri
     .map((m: unknown) => (m && typeof m === "object" ? (m as { id?: unknown }).id : undefined))
     .filter((id): id is string => typeof id === "string")
     .sort();
+}
+
+/**
+ * Where to send a request for `path` on the OPA at `url`, as the library's OPA client
+ * does: below the URL's own path (an OPA behind a proxy prefix), with credentials in the
+ * URL sent as a Basic `authorization` header (fetch refuses URLs that carry them, and
+ * its error would print them).
+ */
+export function opaRequest(
+  url: string,
+  path: string,
+): { href: string; headers: Record<string, string> } {
+  const parsed = new URL(url);
+  const headers: Record<string, string> = {};
+  if (parsed.username || parsed.password) {
+    const user = decodeURIComponent(parsed.username);
+    const pass = decodeURIComponent(parsed.password);
+    headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`;
+    parsed.username = "";
+    parsed.password = "";
+  }
+  parsed.pathname = `${parsed.pathname.replace(/\/+$/, "")}${path}`;
+  return { href: parsed.href, headers };
 }
 
 /** At most `max` names, then how many more. */

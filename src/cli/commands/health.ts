@@ -26,6 +26,7 @@ import {
   decisionTotals,
   nameList,
   opaPolicyIds,
+  opaRequest,
   renderTotals,
   totalsLine,
 } from "./health-summary.ts";
@@ -73,7 +74,8 @@ export function pingRedis(url: string): Promise<string> {
 }
 
 async function checkOpa(url: string): Promise<string> {
-  const res = await fetch(new URL("/health", url), { signal: AbortSignal.timeout(TIMEOUT_MS) });
+  const { href, headers } = opaRequest(url, "/health");
+  const res = await fetch(href, { headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
   if (!res.ok) throw new Error(`GET /health answered ${res.status}`);
   return `GET /health answered ${res.status}`;
 }

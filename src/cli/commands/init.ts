@@ -30,6 +30,15 @@ export function initCommand(program: Command, io: CliIo): void {
       try {
         // The help's own example writes into config/, which may not exist yet.
         mkdirSync(dirname(target), { recursive: true });
+      } catch (err) {
+        // EEXIST here means a file stands where a folder should be (not the target).
+        const why =
+          (err as NodeJS.ErrnoException).code === "EEXIST"
+            ? "a file of that name stands in the way"
+            : (err as Error).message;
+        throw new CliError(`cannot create the folder of ${file}: ${why}`);
+      }
+      try {
         const text = starterPolicyFile(schemaReference(dirname(target)));
         // "wx": fail if it exists, atomically (no check-then-write race).
         writeFileSync(target, text, { flag: "wx" });

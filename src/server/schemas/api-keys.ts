@@ -32,11 +32,12 @@ export interface ApiKeyBody {
 }
 
 /**
- * The scopes of a key created without `scopes` (as the Python server's body allows): what a
- * workflow client needs and no more, to ask for decisions, report provider calls and read
- * the log and its verification. Never `write`, `policy`, `approve` or `admin`.
+ * The scopes of a key created without `scopes` (as the Python server's body allows): ask
+ * for decisions and report provider calls, nothing more. Not `read`: the audit log and the
+ * provider-call list are not filtered by a key's bound subject, so reading them is granted
+ * only when asked for.
  */
-export const DEFAULT_API_KEY_SCOPES: readonly ApiKeyScope[] = ["read", "decide"];
+export const DEFAULT_API_KEY_SCOPES: readonly ApiKeyScope[] = ["decide"];
 
 /** A user or tenant id a key is bound to: as sane as an actor id. */
 const subjectId = { type: "string", pattern: "^[A-Za-z0-9._:@+=/-]{1,128}$" } as const;
