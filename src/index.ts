@@ -67,7 +67,7 @@ export {
   type RemoteFetch,
 } from "./decision/remote-decision-client.ts";
 export type { DecisionClient, DecisionLike } from "./decision/types.ts";
-export type { Context, DecideInput } from "./engine/compile-rule.ts";
+export type { DecideInput } from "./engine/compile-rule.ts";
 export {
   type Comparison,
   type Condition,
@@ -117,6 +117,7 @@ export type {
   SettledUsage,
   SpendReport,
 } from "./guardian/options.ts";
+export type { Context } from "./kernel/context.ts";
 export {
   type DiscoverOptions,
   discoverPolicyFile,

@@ -1,7 +1,15 @@
 import { execFile } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -38,6 +46,44 @@ function importGraph(entry: string): { files: Set<string>; packages: Set<string>
   visit(resolve(SRC, entry));
   return { files, packages };
 }
+
+/** Every `src/` folder a file of `folder` imports from (type-only imports included). */
+function foldersImportedBy(folder: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith(".ts")) {
+        for (const m of readFileSync(path, "utf8").matchAll(/from\s+"(\.[^"]+)"/g)) {
+          const target = relative(SRC, resolve(dirname(path), m[1] as string));
+          const top = target.includes(sep) ? (target.split(sep)[0] as string) : "(root)";
+          if (top === folder) continue;
+          const from = relative(SRC, path);
+          out.set(top, [...(out.get(top) ?? []), from]);
+        }
+      }
+    }
+  };
+  walk(join(SRC, folder));
+  return out;
+}
+
+describe("the floors of src/ (#18: imports run downward only)", () => {
+  it("keeps the kernel free of imports: Context is everyone's, and depends on no one", () => {
+    expect([...foldersImportedBy("kernel").keys()]).toEqual([]);
+  });
+
+  it("keeps the policy language, the engine, state and the decision clients below the Guardian and the front ends", () => {
+    const higher = ["guardian", "server", "cli", "integrations", "demo"];
+    for (const folder of ["kernel", "policy", "engine", "state", "decision", "opa", "util"]) {
+      const reached = foldersImportedBy(folder);
+      for (const up of higher) {
+        expect(reached.get(up) ?? [], `${folder}/ imports ${up}/`).toEqual([]);
+      }
+    }
+  });
+});
 
 describe("the import graph", () => {
   it("keeps the core entry free of database and Redis drivers", () => {

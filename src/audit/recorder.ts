@@ -6,8 +6,8 @@
  */
 
 import type { ConfirmationEvent } from "../confirm/events.ts";
-import type { Context } from "../engine/compile-rule.ts";
 import type { Decision } from "../engine/decision.ts";
+import type { Context } from "../kernel/context.ts";
 
 /** One decision as the audit log receives it. */
 export interface DecisionEntry {

@@ -8,9 +8,9 @@
 import { once } from "node:events";
 import { userInfo } from "node:os";
 import { createInterface } from "node:readline/promises";
-import type { Context } from "../engine/compile-rule.ts";
 import { ConfirmationRequired } from "../errors.ts";
 import type { Guardian } from "../guardian/guardian.ts";
+import type { Context } from "../kernel/context.ts";
 import {
   checkOption,
   checkOptions,

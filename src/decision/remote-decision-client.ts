@@ -6,10 +6,9 @@
  * @module
  */
 
-import type { Context } from "../engine/compile-rule.ts";
 import { type Decision, type DecisionAction, makeDecision } from "../engine/decision.ts";
 import { DecisionBackendError, defineErrorCode } from "../errors.ts";
-import { withoutToken } from "../guardian/decision-source.ts";
+import { type Context, withoutToken } from "../kernel/context.ts";
 import {
   booleanRule,
   checkOptions,

@@ -4,8 +4,9 @@
  * @module
  */
 
-import type { Context, DecideInput } from "../engine/compile-rule.ts";
+import type { DecideInput } from "../engine/compile-rule.ts";
 import type { Decision } from "../engine/decision.ts";
+import type { Context } from "../kernel/context.ts";
 
 /**
  * The least a custom decision client must return: the contract of the Python SDK's

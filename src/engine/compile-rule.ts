@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { Context } from "../kernel/context.ts";
 import type { Budget, PolicyRule, RuleAction } from "../policy/types.ts";
 import { describeValue } from "../util/describe.ts";
 import type { TruthTest } from "./conditions.ts";
@@ -16,9 +17,6 @@ import { compileFieldPath, type FieldGetter } from "./field-path.ts";
 import { compileApplies, matchDetail } from "./rule-matchers.ts";
 import { type CalendarPeriod, periodAt, TimeZone } from "./time-zone.ts";
 import { allowedUsersTrigger, parameterTrigger, scheduleTrigger } from "./triggers.ts";
-
-/** A decision context: any JSON-like fields. */
-export type Context = Readonly<Record<string, unknown>>;
 
 /**
  * Text, or a function that builds it. Reasons that carry numbers are built only when read:

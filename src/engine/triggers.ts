@@ -5,9 +5,10 @@
  * @module
  */
 
+import type { Context } from "../kernel/context.ts";
 import type { PolicyRule, Schedule, TimeWindow } from "../policy/types.ts";
 import { describeValue } from "../util/describe.ts";
-import type { Context, LazyText, Outcome, Trigger } from "./compile-rule.ts";
+import type { LazyText, Outcome, Trigger } from "./compile-rule.ts";
 import { compileFieldPath } from "./field-path.ts";
 import { minuteOfDay, type TimeZone, weekdayOf } from "./time-zone.ts";
 

@@ -14,8 +14,9 @@ import type {
   ConfirmationStore,
   ConsumeConfirmationResult,
 } from "../confirm/types.ts";
-import type { Context, DecideInput } from "../engine/compile-rule.ts";
+import type { DecideInput } from "../engine/compile-rule.ts";
 import { type Decision, makeDecision } from "../engine/decision.ts";
+import type { Context } from "../kernel/context.ts";
 import { describeValue } from "../util/describe.ts";
 import { settleWithin } from "../util/timeout.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Context } from "../engine/compile-rule.ts";
+import type { Context } from "../kernel/context.ts";
 import { isPlainObject } from "../util/values.ts";
 import type { CheckOptions } from "./options.ts";
 

@@ -8,9 +8,10 @@
  */
 
 import type { DecisionClient, DecisionLike } from "../decision/types.ts";
-import type { Context, DecideInput } from "../engine/compile-rule.ts";
+import type { DecideInput } from "../engine/compile-rule.ts";
 import { type Decision, type DecisionAction, makeDecision } from "../engine/decision.ts";
 import { DecisionBackendError } from "../errors.ts";
+import { type Context, withoutToken } from "../kernel/context.ts";
 import { describeValue } from "../util/describe.ts";
 import { settleWithin } from "../util/timeout.ts";
 import { isThenable } from "../util/values.ts";
@@ -83,13 +84,6 @@ export function failureDecision(
         : new DecisionBackendError(`decision backend failed: ${message}`, { cause }),
     failedOpen: failOpen,
   });
-}
-
-/** A context without confirmation tokens (secrets that must not leave the process or reach a log). */
-export function withoutToken(ctx: Context): Context {
-  if (ctx.confirmationToken === undefined && ctx.confirmation_token === undefined) return ctx;
-  const { confirmationToken: _t, confirmation_token: _p, ...rest } = ctx;
-  return rest;
 }
 
 /** Options of {@link remoteDecide}. */

@@ -9,13 +9,12 @@
 import type { DecisionEntry, DecisionRecorder } from "../audit/recorder.ts";
 import { truncatedContext } from "../audit/records.ts";
 import type { LocalDecisionClient } from "../decision/local-decision-client.ts";
-import type { Context } from "../engine/compile-rule.ts";
 import type { Decision } from "../engine/decision.ts";
 import { GuardrailError } from "../errors.ts";
+import { type Context, withoutToken } from "../kernel/context.ts";
 import { describeValue } from "../util/describe.ts";
 import { isThenable } from "../util/values.ts";
 import { oversizedContextBytes } from "./context-size.ts";
-import { withoutToken } from "./decision-source.ts";
 import type { CallInfo, CheckOptions, GuardianMode } from "./options.ts";
 
 /** Options of {@link CallEffects}. */

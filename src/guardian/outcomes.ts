@@ -8,8 +8,6 @@
 import type { ConfirmationBinding } from "../confirm/types.ts";
 import { type Decision, makeDecision } from "../engine/decision.ts";
 import { ConfirmationRequired, GuardrailError, PolicyViolation } from "../errors.ts";
-import type { PolicySet } from "../policy/types.ts";
-import { isPlainObject } from "../util/values.ts";
 import type { CallInfo, GuardianMode } from "./options.ts";
 
 /** The default `onWarn`: one line on stderr, never a stack trace. */
@@ -69,16 +67,4 @@ export function explicitMode(
     throw new GuardrailError(`mode must be enforce, monitor or off, not '${String(option)}'`);
   }
   return option ?? (fromEnv as GuardianMode | undefined) ?? undefined;
-}
-
-/** True for a `PolicySet` (as `loadPolicyFile` returns), not raw policies. */
-export function isPolicySet(v: unknown): v is PolicySet {
-  return (
-    isPlainObject(v) &&
-    typeof v.source === "string" &&
-    Array.isArray(v.policies) &&
-    v.policies.every(
-      (p) => isPlainObject(p) && Array.isArray(p.rules) && typeof p.enabled === "boolean",
-    )
-  );
 }

@@ -10,11 +10,11 @@ import type { DecisionClient } from "../decision/types.ts";
 import { GuardrailError, InvalidOptionError, UnknownPolicyError } from "../errors.ts";
 import { OpaDecisionClient } from "../opa/opa-decision-client.ts";
 import { loadPolicyFile, parsePolicies } from "../policy/load.ts";
+import { isPolicySet } from "../policy/policy-set.ts";
 import type { PolicySet } from "../policy/types.ts";
 import { capContext } from "./context-size.ts";
 import { type PolicyServiceClient, type PreparedDecide, remoteDecide } from "./decision-source.ts";
 import type { GuardianMode, GuardianOptions } from "./options.ts";
-import { isPolicySet } from "./outcomes.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 

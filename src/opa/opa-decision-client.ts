@@ -14,10 +14,9 @@
  */
 
 import type { DecisionClient, DecisionLike } from "../decision/types.ts";
-import type { Context } from "../engine/compile-rule.ts";
 import { type Decision, type DecisionAction, makeDecision } from "../engine/decision.ts";
 import { DecisionBackendError } from "../errors.ts";
-import { withoutToken } from "../guardian/decision-source.ts";
+import { type Context, withoutToken } from "../kernel/context.ts";
 import {
   booleanRule,
   checkOptions,

@@ -19,8 +19,8 @@
  */
 
 import { UnknownPolicyError } from "../errors.ts";
-import { isPolicySet } from "../guardian/outcomes.ts";
 import { parsePolicies } from "../policy/load.ts";
+import { isPolicySet } from "../policy/policy-set.ts";
 import type { PolicySet } from "../policy/types.ts";
 import { packagePath } from "./rego-syntax.ts";
 import { PolicyWriter } from "./rego-writer.ts";

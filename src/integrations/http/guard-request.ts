@@ -9,7 +9,6 @@
 
 import { type RequestedApproval, requestApproval } from "../../confirm/request-approval.ts";
 import type { ConfirmationStore } from "../../confirm/types.ts";
-import type { Context } from "../../engine/compile-rule.ts";
 import type { Decision } from "../../engine/decision.ts";
 import {
   ConfirmationRequired,
@@ -18,6 +17,7 @@ import {
   PolicyViolation,
 } from "../../errors.ts";
 import type { Guardian } from "../../guardian/guardian.ts";
+import type { Context } from "../../kernel/context.ts";
 import { describeValue } from "../../util/describe.ts";
 import { checkTimeout } from "../../util/timeout.ts";
 import { isPlainObject, isThenable } from "../../util/values.ts";

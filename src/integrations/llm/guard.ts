@@ -11,9 +11,9 @@
  * @module
  */
 
-import type { Context } from "../../engine/compile-rule.ts";
 import type { Guardian } from "../../guardian/guardian.ts";
 import type { SettledUsage } from "../../guardian/options.ts";
+import type { Context } from "../../kernel/context.ts";
 import { estimateTokens } from "./estimate.ts";
 import {
   costOfUsage,

@@ -31,7 +31,6 @@
  */
 
 import type { FunctionTool, RunContext } from "@openai/agents";
-import type { Context } from "../../engine/compile-rule.ts";
 import type { Decision } from "../../engine/decision.ts";
 import {
   ConfirmationRequired,
@@ -40,6 +39,7 @@ import {
   PolicyViolation,
 } from "../../errors.ts";
 import type { Guardian } from "../../guardian/guardian.ts";
+import type { Context } from "../../kernel/context.ts";
 
 /** Token counts of a run's model calls so far (the SDK's `runContext.usage`). */
 export interface RunUsage {
