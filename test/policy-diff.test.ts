@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { diffPolicies, formatChanges, type PolicyChange } from "../src/policy/diff.ts";
+import { diffPolicies, formatChanges, type PolicyChange } from "../src/policy/diff/index.ts";
 import { parsePolicies } from "../src/policy/load.ts";
 
 /** Strips the common indentation of a template literal, so YAML can be written inline. */

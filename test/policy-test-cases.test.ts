@@ -8,7 +8,7 @@ import {
   type PolicyTestResult,
   parsePolicyTests,
   runPolicyTests,
-} from "../src/policy/test-cases.ts";
+} from "../src/policy/test-cases/index.ts";
 
 /** Strips the common indentation of a template literal, so YAML can be written inline. */
 function yaml(strings: TemplateStringsArray, ...values: unknown[]): string {

@@ -13,7 +13,7 @@ import {
   type PolicyTestResult,
   parsePolicyTests,
   runPolicyTests,
-} from "../../policy/test-cases.ts";
+} from "../../policy/test-cases/index.ts";
 import { CliError, silentExit } from "../errors.ts";
 import { type CliIo, jsonText, painter } from "../output.ts";
 import { displayPath, loadFile } from "../policy-file.ts";

@@ -11,7 +11,7 @@ import { Document, isMap, isSeq, parseDocument, type YAMLMap } from "yaml";
 import { formatIssue, PolicyFileError } from "../../errors.ts";
 import { RegoTranslationError } from "../../opa/rego-syntax.ts";
 import { toRego } from "../../opa/to-rego.ts";
-import { diffPolicies, formatChanges } from "../../policy/diff.ts";
+import { diffPolicies, formatChanges } from "../../policy/diff/index.ts";
 import { discoverPolicyFile, parsePolicies } from "../../policy/load.ts";
 import type { PolicyRule } from "../../policy/types.ts";
 import { CliError, silentExit, USAGE } from "../errors.ts";

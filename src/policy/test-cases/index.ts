@@ -12,15 +12,15 @@
  *     expect: require_confirmation
  * ```
  *
- * The parts, under `test-cases/`: `types.ts` (the shapes and defaults), `schema.ts` (the
+ * The parts, beside this file: `types.ts` (the shapes and defaults), `schema.ts` (the
  * zod schemas, instants and durations), `report.ts` (problems as positioned messages),
  * `parse.ts` (validation) and `run.ts` (running against fresh state).
  *
  * @module
  */
 
-export { parsePolicyTests } from "./test-cases/parse.ts";
-export { runPolicyTests } from "./test-cases/run.ts";
+export { parsePolicyTests } from "./parse.ts";
+export { runPolicyTests } from "./run.ts";
 export {
   DEFAULT_TEST_TIME,
   MAX_REPEAT,
@@ -30,4 +30,4 @@ export {
   type PolicyTestFile,
   type PolicyTestResult,
   type PolicyTestStep,
-} from "./test-cases/types.ts";
+} from "./types.ts";

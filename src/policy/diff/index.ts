@@ -7,7 +7,7 @@
  * (`deny` and `block`, `daily_limit` and `requests_per_day`, `requires: confirmation` and
  * `requires_approval: true`, `"09:00-09:00"` and `"00:00-24:00"`) are not changes.
  *
- * The parts, under `diff/`: `rule-facets.ts` reads each rule field in the file's terms
+ * The parts, beside this file: `rule-facets.ts` reads each rule field in the file's terms
  * (values shown by `render.ts`, schedules as sets of time by `schedule.ts`); `semantics.ts`
  * and `facet.ts` compare a field across versions and say which way it moves the rule;
  * `match.ts` pairs rules across versions; `policies.ts` walks the two sets; `format.ts`
@@ -16,6 +16,6 @@
  * @module
  */
 
-export { formatChanges } from "./diff/format.ts";
-export { diffPolicies } from "./diff/policies.ts";
-export type { ChangeEffect, PolicyChange, PolicyChangeKind } from "./diff/types.ts";
+export { formatChanges } from "./format.ts";
+export { diffPolicies } from "./policies.ts";
+export type { ChangeEffect, PolicyChange, PolicyChangeKind } from "./types.ts";
