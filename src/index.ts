@@ -48,14 +48,6 @@ export type {
   MaybePromise,
 } from "./confirm/types.ts";
 export {
-  ConfirmationWorkflow,
-  type ConfirmationWorkflowOptions,
-  type Executed,
-  type ExecuteWithConfirmation,
-  type PendingApproval,
-  type WorkflowTerminal,
-} from "./confirm/workflow.ts";
-export {
   type ActualUsage,
   LocalDecisionClient,
   type LocalDecisionClientOptions,
@@ -104,6 +96,14 @@ export {
   PolicyViolation,
   UnknownPolicyError,
 } from "./errors.ts";
+export {
+  ConfirmationWorkflow,
+  type ConfirmationWorkflowOptions,
+  type Executed,
+  type ExecuteWithConfirmation,
+  type PendingApproval,
+  type WorkflowTerminal,
+} from "./guardian/confirmation-workflow.ts";
 export type { PolicyServiceClient } from "./guardian/decision-source.ts";
 export type { Guard } from "./guardian/guard.ts";
 export { Guardian, type GuardianCloseResult } from "./guardian/guardian.ts";

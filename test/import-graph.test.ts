@@ -74,9 +74,10 @@ describe("the floors of src/ (#18: imports run downward only)", () => {
     expect([...foldersImportedBy("kernel").keys()]).toEqual([]);
   });
 
-  it("keeps the policy language, the engine, state and the decision clients below the Guardian and the front ends", () => {
+  it("keeps the policy language, the engine, the stores and the decision clients below the Guardian and the front ends", () => {
     const higher = ["guardian", "server", "cli", "integrations", "demo"];
-    for (const folder of ["kernel", "policy", "engine", "state", "decision", "opa", "util"]) {
+    const lower = ["kernel", "policy", "engine", "state", "decision", "opa", "util"];
+    for (const folder of [...lower, "confirm", "audit", "redis"]) {
       const reached = foldersImportedBy(folder);
       for (const up of higher) {
         expect(reached.get(up) ?? [], `${folder}/ imports ${up}/`).toEqual([]);

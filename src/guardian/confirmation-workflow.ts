@@ -8,8 +8,9 @@
 import { once } from "node:events";
 import { userInfo } from "node:os";
 import { createInterface } from "node:readline/promises";
+import { ttlRule } from "../confirm/tokens.ts";
+import type { ConfirmationBinding, ConfirmationStore } from "../confirm/types.ts";
 import { ConfirmationRequired } from "../errors.ts";
-import type { Guardian } from "../guardian/guardian.ts";
 import type { Context } from "../kernel/context.ts";
 import {
   checkOption,
@@ -19,8 +20,7 @@ import {
   type RulesFor,
   required,
 } from "../util/check-options.ts";
-import { ttlRule } from "./tokens.ts";
-import type { ConfirmationBinding, ConfirmationStore } from "./types.ts";
+import type { Guardian } from "./guardian.ts";
 
 const OWNER = "ConfirmationWorkflow";
 const GUARDIAN_RULE = required(methodsRule("Guardian", ["check", "withContext", "auditedStore"]));
