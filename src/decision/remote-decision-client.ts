@@ -21,6 +21,7 @@ import {
   stringRule,
 } from "../util/check-options.ts";
 import { describeValue } from "../util/describe.ts";
+import { causeOf, fetchText, NOT_JSON, parseJsonText } from "../util/fetch-timeout.ts";
 import type { DecisionClient, DecisionLike } from "./types.ts";
 
 /** The `fetch` the client calls: the global one, or your own (a custom dispatcher, mTLS). */
@@ -84,14 +85,6 @@ const OPTION_RULES = {
 class ServerUnavailable extends DecisionBackendError {}
 // Its own name, the family's code: callers switch on `decision_backend_unavailable`.
 defineErrorCode(ServerUnavailable, "decision_backend_unavailable");
-
-/** The most useful words of a fetch failure: `connect ECONNREFUSED 127.0.0.1:8099`. */
-function causeOf(err: unknown): string {
-  let e: unknown = err;
-  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
-  if (e instanceof AggregateError && e.errors[0] instanceof Error) e = e.errors[0];
-  return e instanceof Error ? e.message || e.name : describeValue(e);
-}
 
 /**
  * Asks a decision server whether a call may run: a Guardian whose `decisionClient` it is
@@ -211,40 +204,27 @@ export class RemoteDecisionClient implements DecisionClient {
 
   /** One `POST /authorize`: the status and the parsed JSON body. */
   async #exchange(body: string): Promise<{ status: number; document: unknown }> {
-    let status: number;
-    let text: string;
-    try {
-      const res = await this.#fetch(this.#endpoint, {
-        method: "POST",
-        headers: this.#headers,
-        body,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      status = res.status;
-      // Always read the body: an unread body keeps its connection from being reused.
-      text = await res.text();
-    } catch (err) {
-      const name = (err as { name?: unknown } | null)?.name;
-      if (name === "TimeoutError" || name === "AbortError") {
-        throw new ServerUnavailable(
-          `the decision server at ${this.url} did not answer within ${this.timeoutMs} ms`,
+    const { status, text } = await fetchText(
+      this.#fetch,
+      this.#endpoint,
+      { method: "POST", headers: this.#headers, body },
+      this.timeoutMs,
+      (err, timedOut) =>
+        new ServerUnavailable(
+          timedOut
+            ? `the decision server at ${this.url} did not answer within ${this.timeoutMs} ms`
+            : `the decision server at ${this.url} is unreachable: ${causeOf(err)}`,
           { cause: err },
-        );
-      }
-      throw new ServerUnavailable(
-        `the decision server at ${this.url} is unreachable: ${causeOf(err)}`,
-        { cause: err },
-      );
-    }
-    let document: unknown;
-    try {
-      document = text === "" ? undefined : JSON.parse(text);
-    } catch {
+        ),
+    );
+    let document = parseJsonText(text);
+    if (document === NOT_JSON) {
       if (status === 200) {
         throw new ServerUnavailable(
           `the decision server at ${this.url} answered with a body that is not JSON`,
         );
       }
+      document = undefined;
     }
     return { status, document };
   }

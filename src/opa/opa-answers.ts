@@ -1,6 +1,6 @@
 /**
  * Reading Open Policy Agent's answers for `OpaDecisionClient`: a decision document mapped
- * onto `{ allowed, action, reason }`, and OPA's errors and fetch failures put in words.
+ * onto `{ allowed, action, reason }`, and OPA's error bodies put in words.
  *
  * @module
  * @internal
@@ -28,15 +28,6 @@ export const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> =>
 export class OpaUnavailable extends DecisionBackendError {}
 // Its own name, the family's code: callers switch on `decision_backend_unavailable`.
 defineErrorCode(OpaUnavailable, "decision_backend_unavailable");
-
-/** The most useful words of a fetch failure: `connect ECONNREFUSED 127.0.0.1:8181`. */
-export function causeOf(err: unknown): string {
-  let e: unknown = err;
-  // fetch wraps the socket error: TypeError("fetch failed", { cause: Error("connect ECONNREFUSED …") }).
-  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
-  if (e instanceof AggregateError && e.errors[0] instanceof Error) e = e.errors[0];
-  return e instanceof Error ? e.message || e.name : describeValue(e);
-}
 
 /** `: code: message` of an OPA error body (`{code, message, errors: [{message, location}]}`). */
 export function opaErrorText(parsed: unknown, text: string): string {

@@ -29,7 +29,8 @@ import {
   required,
 } from "../util/check-options.ts";
 import { describeValue } from "../util/describe.ts";
-import { answerOf, causeOf, isRecord, OpaUnavailable, opaErrorText } from "./opa-answers.ts";
+import { causeOf, fetchText, NOT_JSON, parseJsonText } from "../util/fetch-timeout.ts";
+import { answerOf, isRecord, OpaUnavailable, opaErrorText } from "./opa-answers.ts";
 
 /** The `fetch` the client calls: the global one, or your own (a custom dispatcher, mTLS). */
 export type OpaFetch = (url: string, init: RequestInit) => Promise<Response>;
@@ -278,34 +279,21 @@ export class OpaDecisionClient implements DecisionClient {
     headers: Readonly<Record<string, string>>,
   ): Promise<unknown> {
     const what = `${method} ${path}`;
-    let status: number;
-    let text: string;
-    try {
-      const res = await this.#fetch(`${this.#base}${path}`, {
-        method,
-        headers,
-        body,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      status = res.status;
-      // Always read the body: an unread body keeps its connection from being reused.
-      text = await res.text();
-    } catch (err) {
-      const name = (err as { name?: unknown } | null)?.name;
-      if (name === "TimeoutError" || name === "AbortError") {
-        throw new OpaUnavailable(
-          `OPA at ${this.#base} did not answer ${what} within ${this.timeoutMs} ms`,
+    const { status, text } = await fetchText(
+      this.#fetch,
+      `${this.#base}${path}`,
+      { method, headers, body },
+      this.timeoutMs,
+      (err, timedOut) =>
+        new OpaUnavailable(
+          timedOut
+            ? `OPA at ${this.#base} did not answer ${what} within ${this.timeoutMs} ms`
+            : `OPA at ${this.#base} is unreachable (${what}): ${causeOf(err)}`,
           { cause: err },
-        );
-      }
-      throw new OpaUnavailable(`OPA at ${this.#base} is unreachable (${what}): ${causeOf(err)}`, {
-        cause: err,
-      });
-    }
-    let parsed: unknown;
-    try {
-      parsed = text === "" ? undefined : JSON.parse(text);
-    } catch {
+        ),
+    );
+    let parsed = parseJsonText(text);
+    if (parsed === NOT_JSON) {
       parsed = undefined;
       if (status >= 200 && status < 300) {
         throw new OpaUnavailable(
