@@ -8,8 +8,10 @@
  */
 
 import { hostname, userInfo } from "node:os";
+import { GuardrailError } from "../errors.ts";
 import { GENESIS, pruneHash, RunsDigest } from "./hash-chain.ts";
-import type { AuditOutcome, PrunedRun, PruneRecord } from "./types.ts";
+import { COUNTED_IN_STATS, type Row } from "./rows.ts";
+import type { AuditOutcome, PrunedRun, PruneOptions, PruneRecord } from "./types.ts";
 
 /** A stretch of consecutive removed entries, by its edges. */
 export interface RunEdges {
@@ -45,6 +47,60 @@ export const runsSql = (match: string, table: string): string =>
  */
 export const cutsSql = (match: string, checkpoints: string): string =>
   `SELECT DISTINCT seq, hash ${match} AND seq IN (SELECT seq FROM ${checkpoints}) ORDER BY seq`;
+
+/**
+ * The stats groups (policy, outcome, block reason, count) of the rows a prune matches, to
+ * lower `hexarch_policy_counts` by ({@link lowerParams}). `match` as for {@link runsSql}.
+ */
+export const goneSql = (match: string): string =>
+  `SELECT policy_id, decision, CASE WHEN decision = 'blocked' THEN reason ELSE '' END AS reason, count(*) AS n ${match} AND ${COUNTED_IN_STATS} GROUP BY 1, 2, 3`;
+
+/**
+ * The values of the statement that lowers one `hexarch_policy_counts` row by a
+ * {@link goneSql} row: `n`, `policy_id`, `decision`, `reason`.
+ */
+export const lowerParams = (g: Row): [number, string, string, string] => [
+  Number(g.n),
+  String(g.policy_id),
+  String(g.decision),
+  String(g.reason),
+];
+
+/** Who prunes and when, as {@link pruneStatements} takes it. */
+export interface PruneWho {
+  readonly actor: string;
+  readonly reason: string;
+  readonly now: number;
+}
+
+/** The prune record's actor, reason (given, else their defaults) and time (now). */
+export const pruneWho = (
+  before: string,
+  outcomes: readonly AuditOutcome[],
+  options: PruneOptions,
+): PruneWho => ({
+  actor: options.actor ?? defaultActor(),
+  reason: options.reason ?? defaultReason(before, outcomes),
+  now: Date.now(),
+});
+
+/**
+ * The head a prune record is chained after, from the `head_seq`, `head_hash` row of
+ * `hexarch_chain`.
+ *
+ * @throws GuardrailError when the row is missing.
+ */
+export function pruneHead(row: Row | undefined): { seq: number; hash: string } {
+  if (!row) throw new GuardrailError("the audit chain's state row (hexarch_chain) is missing");
+  return { seq: Number(row.head_seq), hash: String(row.head_hash) };
+}
+
+/** The runs a prune removes: rows of {@link runsSql} cut at rows of {@link cutsSql}. */
+export const prunedRuns = (runRows: readonly Row[], cutRows: readonly Row[]): RunEdges[] =>
+  cutRuns(
+    toRuns(runRows),
+    cutRows.map((r) => ({ seq: Number(r.seq), hash: String(r.hash) })),
+  );
 
 /** Rows of {@link runsSql} as runs. */
 export function toRuns(rows: readonly Record<string, unknown>[]): RunEdges[] {
@@ -101,7 +157,7 @@ export const defaultReason = (before: string, outcomes: readonly AuditOutcome[])
 export function pruneStatements(
   runs: readonly RunEdges[],
   head: { readonly seq: number; readonly hash: string },
-  who: { readonly actor: string; readonly reason: string; readonly now: number },
+  who: PruneWho,
   prefix = "",
 ): { readonly record: PruneRecord; readonly statements: Statement[] } {
   const seq = head.seq + 1;

@@ -4,16 +4,17 @@
  * @module
  */
 
-import { fieldsHash, recordFields } from "./hash-chain.ts";
-import type {
-  AuditOutcome,
-  AuditQuery,
-  AuditRecord,
-  ChainEntry,
-  ChainedRecord,
-  PrunedRun,
-  PruneRecord,
-  Tombstone,
+import { fieldsHash, GENESIS, recordFields } from "./hash-chain.ts";
+import {
+  AuditChainDamageError,
+  type AuditOutcome,
+  type AuditQuery,
+  type AuditRecord,
+  type ChainEntry,
+  type ChainedRecord,
+  type PrunedRun,
+  type PruneRecord,
+  type Tombstone,
 } from "./types.ts";
 
 /** A row as a driver returns it. */
@@ -57,6 +58,27 @@ export function rowToRecord(r: Row): ChainedRecord {
     mode: String(r.mode) as ChainedRecord["mode"],
     prevHash: String(r.prev_hash),
     hash: String(r.hash),
+  };
+}
+
+/**
+ * The `hexarch_chain` state row as the chain's ends (a missing start hash is the genesis).
+ *
+ * @throws AuditChainDamageError when the row is missing.
+ */
+export function chainEnds(r: Row | undefined): {
+  startSeq: number;
+  startHash: string;
+  headSeq: number;
+  headHash: string;
+} {
+  if (!r)
+    throw new AuditChainDamageError("the audit chain's state row (hexarch_chain id 1) is missing");
+  return {
+    startSeq: Number(r.start_seq),
+    startHash: String(r.start_hash ?? GENESIS),
+    headSeq: Number(r.head_seq),
+    headHash: String(r.head_hash),
   };
 }
 

@@ -17,14 +17,10 @@ import {
   requirePg,
 } from "./postgres/connection.ts";
 import { PostgresAuditStore } from "./postgres/postgres-audit-store.ts";
+import { numbered } from "./prune.ts";
+import { throwIfMigrationFailed } from "./schema-ready.ts";
 import { nodeSqlite } from "./sqlite/node-sqlite.ts";
 import { SqliteAuditStore } from "./sqlite/sqlite-audit-store.ts";
-
-/** `?` parameters as PostgreSQL's `$1, $2, …` (the statements have no `?` of their own). */
-const numbered = (sql: string): string => {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
-};
 
 export function pgRunner(
   connection: string | PgConnectionConfig | PgPoolLike,
@@ -42,11 +38,7 @@ export function pgRunner(
     ready ??= (async () => {
       pool ??= await openPool(isPool(connection) ? {} : connection);
       const audit = new PostgresAuditStore(pool, { schema });
-      const failed = (await audit.migrate()).find((r) => r.status === "failed");
-      if (failed)
-        throw new GuardrailError(
-          `audit schema migration ${failed.version} failed: ${failed.error}`,
-        );
+      throwIfMigrationFailed(await audit.migrate());
       return pool;
     })().catch((err: unknown) => {
       ready = undefined; // try again on the next call
@@ -88,11 +80,7 @@ export function sqliteRunner(
     migrated ??= (async () => {
       const audit = new SqliteAuditStore(path);
       try {
-        const failed = (await audit.migrate()).find((r) => r.status === "failed");
-        if (failed)
-          throw new GuardrailError(
-            `audit schema migration ${failed.version} failed: ${failed.error}`,
-          );
+        throwIfMigrationFailed(await audit.migrate());
       } finally {
         await audit.close();
       }

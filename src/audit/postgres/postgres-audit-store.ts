@@ -6,38 +6,39 @@
  */
 
 import { GuardrailError } from "../../errors.ts";
-import { GENESIS } from "../hash-chain.ts";
 import {
-  cutRuns,
   cutsSql,
-  defaultActor,
-  defaultReason,
+  goneSql,
+  lowerParams,
   numbered,
+  prunedRuns,
+  pruneHead,
   pruneStatements,
+  pruneWho,
   runsSql,
-  toRuns,
 } from "../prune.ts";
 import {
-  COUNTED_IN_STATS,
   chainBatch,
+  chainEnds,
   DECISION_COLUMNS,
   historySql,
   readChainPage,
   rowToRecord,
 } from "../rows.ts";
+import { throwIfMigrationFailed } from "../schema-ready.ts";
 import { checkSchema } from "../sql-options.ts";
-import {
-  AuditChainDamageError,
-  type AuditOutcome,
-  type AuditQuery,
-  type AuditRecord,
-  type AuditStore,
-  type ChainEntry,
-  type ChainedRecord,
-  type MigrationResult,
-  type MigrationStatus,
-  type PolicyCounts,
-  type PruneOptions,
+import { policyCounts } from "../stats.ts";
+import type {
+  AuditOutcome,
+  AuditQuery,
+  AuditRecord,
+  AuditStore,
+  ChainEntry,
+  ChainedRecord,
+  MigrationResult,
+  MigrationStatus,
+  PolicyCounts,
+  PruneOptions,
 } from "../types.ts";
 import {
   isPool,
@@ -271,27 +272,19 @@ export class PostgresAuditStore implements AuditStore {
   async counts(policyId: string, topReasons: number): Promise<PolicyCounts> {
     await this.#ready();
     const pool = await this.#getPool();
-    const by = new Map<string, number>();
-    for (const r of (
+    const sums = (
       await pool.query(
         `SELECT decision, sum(n) AS n FROM ${this.#t("hexarch_policy_counts")} WHERE policy_id = $1 GROUP BY decision`,
         [policyId],
       )
-    ).rows) {
-      by.set(String(r.decision), Number(r.n));
-    }
+    ).rows;
     const reasons = (
       await pool.query(
         `SELECT reason, n FROM ${this.#t("hexarch_policy_counts")} WHERE policy_id = $1 AND decision = 'blocked' AND n > 0 ORDER BY n DESC, reason LIMIT $2`,
         [policyId, topReasons],
       )
     ).rows;
-    return {
-      allowed: by.get("allowed") ?? 0,
-      warned: by.get("warned") ?? 0,
-      blocked: by.get("blocked") ?? 0,
-      topBlockReasons: reasons.map((r) => ({ reason: String(r.reason), count: Number(r.n) })),
-    };
+    return policyCounts(sums, reasons);
   }
 
   /** {@inheritDoc AuditStore.prune} */
@@ -310,46 +303,33 @@ export class PostgresAuditStore implements AuditStore {
       ]);
       return Number(r.rows[0]?.n ?? 0);
     }
-    const who = {
-      actor: options.actor ?? defaultActor(),
-      reason: options.reason ?? defaultReason(before, outcomes),
-      now: Date.now(),
-    };
+    const who = pruneWho(before, outcomes, options);
     return this.#tx(async (c) => {
       // Lock the chain's head: the prune record is chained after it, and no writer appends
       // meanwhile.
-      const head = (
-        await c.query(
-          `SELECT head_seq, head_hash FROM ${this.#t("hexarch_chain")} WHERE id = 1 FOR UPDATE`,
-        )
-      ).rows[0];
-      if (!head) throw new GuardrailError("the audit chain's state row (hexarch_chain) is missing");
+      const head = pruneHead(
+        (
+          await c.query(
+            `SELECT head_seq, head_hash FROM ${this.#t("hexarch_chain")} WHERE id = 1 FOR UPDATE`,
+          )
+        ).rows[0],
+      );
       const params = [before, outcomes];
-      const runs = cutRuns(
-        toRuns((await c.query(runsSql(match, this.#t("hexarch_decisions")), params)).rows),
-        (await c.query(cutsSql(match, this.#t("hexarch_audit_checkpoints")), params)).rows.map(
-          (r) => ({ seq: Number(r.seq), hash: String(r.hash) }),
-        ),
+      const runs = prunedRuns(
+        (await c.query(runsSql(match, this.#t("hexarch_decisions")), params)).rows,
+        (await c.query(cutsSql(match, this.#t("hexarch_audit_checkpoints")), params)).rows,
       );
       if (runs.length === 0) return 0;
-      const gone = await c.query(
-        `SELECT policy_id, decision, CASE WHEN decision = 'blocked' THEN reason ELSE '' END AS reason, count(*) AS n ${match} AND ${COUNTED_IN_STATS} GROUP BY 1, 2, 3`,
-        params,
-      );
+      const gone = await c.query(goneSql(match), params);
       for (const g of gone.rows) {
         await c.query(
           `UPDATE ${this.#t("hexarch_policy_counts")} SET n = n - $1 WHERE policy_id = $2 AND decision = $3 AND reason = $4`,
-          [Number(g.n), String(g.policy_id), String(g.decision), String(g.reason)],
+          lowerParams(g),
         );
       }
       const removed = (await c.query(`DELETE ${match}`, params)).rowCount ?? 0;
       // The removal itself goes into the chain: one prune record listing every run.
-      const { statements } = pruneStatements(
-        runs,
-        { seq: Number(head.head_seq), hash: String(head.head_hash) },
-        who,
-        `"${this.schema}".`,
-      );
+      const { statements } = pruneStatements(runs, head, who, `"${this.schema}".`);
       for (const [sql, values] of statements) await c.query(numbered(sql), [...values]);
       return removed;
     });
@@ -379,19 +359,10 @@ export class PostgresAuditStore implements AuditStore {
     headHash: string;
   }> {
     await this.#ready();
-    const r = (
-      await (await this.#getPool()).query(`SELECT * FROM ${this.#t("hexarch_chain")} WHERE id = 1`)
-    ).rows[0];
-    if (!r)
-      throw new AuditChainDamageError(
-        "the audit chain's state row (hexarch_chain id 1) is missing",
-      );
-    return {
-      startSeq: Number(r.start_seq),
-      startHash: String(r.start_hash ?? GENESIS),
-      headSeq: Number(r.head_seq),
-      headHash: String(r.head_hash),
-    };
+    const pool = await this.#getPool();
+    return chainEnds(
+      (await pool.query(`SELECT * FROM ${this.#t("hexarch_chain")} WHERE id = 1`)).rows[0],
+    );
   }
 
   /** Ends the pool the store opened (a pool passed in stays open). The store is then unusable. */
@@ -404,9 +375,6 @@ export class PostgresAuditStore implements AuditStore {
 
   async #ready(): Promise<void> {
     if (this.#migrated) return;
-    const results = await this.migrate();
-    const failed = results.find((r) => r.status === "failed");
-    if (failed)
-      throw new GuardrailError(`audit schema migration ${failed.version} failed: ${failed.error}`);
+    throwIfMigrationFailed(await this.migrate());
   }
 }

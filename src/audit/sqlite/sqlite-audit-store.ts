@@ -6,7 +6,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { GuardrailError, InvalidOptionError } from "../../errors.ts";
+import { InvalidOptionError } from "../../errors.ts";
 import {
   booleanRule,
   checkOption,
@@ -15,31 +15,32 @@ import {
   type RulesFor,
   stringRule,
 } from "../../util/check-options.ts";
-import { GENESIS } from "../hash-chain.ts";
 import { PRUNE_MIGRATION } from "../migrations.ts";
 import {
   adoptionStatements,
-  cutRuns,
   cutsSql,
-  defaultActor,
-  defaultReason,
+  goneSql,
+  lowerParams,
+  prunedRuns,
+  pruneHead,
   pruneStatements,
+  pruneWho,
   runsSql,
-  toRuns,
 } from "../prune.ts";
-import { COUNTED_IN_STATS, historySql, type Row, readChainPage, rowToRecord } from "../rows.ts";
-import {
-  AuditChainDamageError,
-  type AuditOutcome,
-  type AuditQuery,
-  type AuditRecord,
-  type AuditStore,
-  type ChainEntry,
-  type ChainedRecord,
-  type MigrationResult,
-  type MigrationStatus,
-  type PolicyCounts,
-  type PruneOptions,
+import { chainEnds, historySql, type Row, readChainPage, rowToRecord } from "../rows.ts";
+import { throwIfMigrationFailed } from "../schema-ready.ts";
+import { policyCounts } from "../stats.ts";
+import type {
+  AuditOutcome,
+  AuditQuery,
+  AuditRecord,
+  AuditStore,
+  ChainEntry,
+  ChainedRecord,
+  MigrationResult,
+  MigrationStatus,
+  PolicyCounts,
+  PruneOptions,
 } from "../types.ts";
 import { SQLITE_MIGRATIONS } from "./migrations.ts";
 import { nodeSqlite } from "./node-sqlite.ts";
@@ -276,25 +277,17 @@ export class SqliteAuditStore implements AuditStore {
     await this.#ready();
     const db = this.#db;
     // Kept up to date by append and prune, so stats cost the same over a million records.
-    const by = new Map<string, number>();
-    for (const r of db
+    const sums = db
       .prepare(
         "SELECT decision, sum(n) AS n FROM hexarch_policy_counts WHERE policy_id = ? GROUP BY decision",
       )
-      .all(policyId) as Row[]) {
-      by.set(String(r.decision), Number(r.n));
-    }
+      .all(policyId) as Row[];
     const reasons = db
       .prepare(
         "SELECT reason, n FROM hexarch_policy_counts WHERE policy_id = ? AND decision = 'blocked' AND n > 0 ORDER BY n DESC, reason LIMIT ?",
       )
       .all(policyId, topReasons) as Row[];
-    return {
-      allowed: by.get("allowed") ?? 0,
-      warned: by.get("warned") ?? 0,
-      blocked: by.get("blocked") ?? 0,
-      topBlockReasons: reasons.map((r) => ({ reason: String(r.reason), count: Number(r.n) })),
-    };
+    return policyCounts(sums, reasons);
   }
 
   /** Earlier retention's tombstones and folded start become one chained prune record. */
@@ -325,43 +318,28 @@ export class SqliteAuditStore implements AuditStore {
       const r = db.prepare(`SELECT count(*) AS n ${match}`).get(before, ...outcomes) as Row;
       return Number(r.n);
     }
-    const who = {
-      actor: options.actor ?? defaultActor(),
-      reason: options.reason ?? defaultReason(before, outcomes),
-      now: Date.now(),
-    };
+    const who = pruneWho(before, outcomes, options);
     let removed = 0;
     this.#transaction(() => {
       const params = [before, ...outcomes];
-      const head = db.prepare("SELECT head_seq, head_hash FROM hexarch_chain WHERE id = 1").get() as
-        | Row
-        | undefined;
-      if (!head) throw new GuardrailError("the audit chain's state row (hexarch_chain) is missing");
-      const runs = cutRuns(
-        toRuns(db.prepare(runsSql(match, "hexarch_decisions")).all(...params) as Row[]),
-        (db.prepare(cutsSql(match, "hexarch_audit_checkpoints")).all(...params) as Row[]).map(
-          (r) => ({ seq: Number(r.seq), hash: String(r.hash) }),
-        ),
+      const head = pruneHead(
+        db.prepare("SELECT head_seq, head_hash FROM hexarch_chain WHERE id = 1").get() as
+          | Row
+          | undefined,
+      );
+      const runs = prunedRuns(
+        db.prepare(runsSql(match, "hexarch_decisions")).all(...params) as Row[],
+        db.prepare(cutsSql(match, "hexarch_audit_checkpoints")).all(...params) as Row[],
       );
       if (runs.length === 0) return;
-      const gone = db
-        .prepare(
-          `SELECT policy_id, decision, CASE WHEN decision = 'blocked' THEN reason ELSE '' END AS reason, count(*) AS n ${match} AND ${COUNTED_IN_STATS} GROUP BY 1, 2, 3`,
-        )
-        .all(...params) as Row[];
+      const gone = db.prepare(goneSql(match)).all(...params) as Row[];
       const lower = db.prepare(
         "UPDATE hexarch_policy_counts SET n = n - ? WHERE policy_id = ? AND decision = ? AND reason = ?",
       );
-      for (const g of gone) {
-        lower.run(Number(g.n), String(g.policy_id), String(g.decision), String(g.reason));
-      }
+      for (const g of gone) lower.run(...lowerParams(g));
       removed = Number(db.prepare(`DELETE ${match}`).run(...params).changes);
       // The removal itself goes into the chain: one prune record listing every run.
-      const { statements } = pruneStatements(
-        runs,
-        { seq: Number(head.head_seq), hash: String(head.head_hash) },
-        who,
-      );
+      const { statements } = pruneStatements(runs, head, who);
       for (const [sql, values] of statements) db.prepare(sql).run(...values);
     }, "IMMEDIATE");
     return removed;
@@ -388,17 +366,9 @@ export class SqliteAuditStore implements AuditStore {
     headHash: string;
   }> {
     await this.#ready();
-    const r = this.#db.prepare("SELECT * FROM hexarch_chain WHERE id = 1").get() as Row | undefined;
-    if (!r)
-      throw new AuditChainDamageError(
-        "the audit chain's state row (hexarch_chain id 1) is missing",
-      );
-    return {
-      startSeq: Number(r.start_seq),
-      startHash: String(r.start_hash ?? GENESIS),
-      headSeq: Number(r.head_seq),
-      headHash: String(r.head_hash),
-    };
+    return chainEnds(
+      this.#db.prepare("SELECT * FROM hexarch_chain WHERE id = 1").get() as Row | undefined,
+    );
   }
 
   /**
@@ -416,10 +386,7 @@ export class SqliteAuditStore implements AuditStore {
 
   async #ready(): Promise<void> {
     if (this.#migrated) return;
-    const results = await this.migrate();
-    const failed = results.find((r) => r.status === "failed");
-    if (failed)
-      throw new GuardrailError(`audit schema migration ${failed.version} failed: ${failed.error}`);
+    throwIfMigrationFailed(await this.migrate());
   }
 
   #transaction<T>(fn: () => T, mode: "DEFERRED" | "IMMEDIATE" = "DEFERRED"): T {
