@@ -8,9 +8,9 @@ import {
   type Operator,
   resolveOperator,
 } from "../src/engine/conditions.ts";
-import { compileFieldPath, parseFieldPath } from "../src/engine/field-path.ts";
-import { compileGlob, compileGlobs } from "../src/engine/glob.ts";
 import { PolicyFileError } from "../src/errors.ts";
+import { compileFieldPath, parseFieldPath } from "../src/policy/field-path.ts";
+import { compileGlob, compileGlobs } from "../src/policy/glob.ts";
 import { parsePolicies } from "../src/policy/load.ts";
 import { ManualClock } from "../src/testing/manual-clock.ts";
 

@@ -86,6 +86,29 @@ describe("the floors of src/ (#18: imports run downward only)", () => {
   });
 });
 
+describe("the policy language below the engine (#18, under way)", () => {
+  it("imports from engine/ only the two modules still to split (conditions, decision)", () => {
+    // Field paths, time zones, globs and money formatting moved down; conditions.ts (the
+    // Condition language mixed with its compilation) and decision.ts (action severities)
+    // are what is left. This list may only shrink.
+    const targets = new Set<string>();
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (entry.name.endsWith(".ts")) {
+          for (const m of readFileSync(path, "utf8").matchAll(/from\s+"(\.[^"]+)"/g)) {
+            const target = relative(SRC, resolve(dirname(path), m[1] as string));
+            if (target.startsWith(`engine${sep}`)) targets.add(target.split(sep).join("/"));
+          }
+        }
+      }
+    };
+    walk(join(SRC, "policy"));
+    expect([...targets].sort()).toEqual(["engine/conditions.ts", "engine/decision.ts"]);
+  });
+});
+
 describe("the import graph", () => {
   it("keeps the core entry free of database and Redis drivers", () => {
     const { packages, files } = importGraph("index.ts");

@@ -4,8 +4,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { compileGlob } from "../src/engine/glob.ts";
 import { Guardian } from "../src/index.ts";
+import { compileGlob } from "../src/policy/glob.ts";
 
 /** The matcher glob.ts used before: a backtracking `RegExp`, the reference semantics. */
 function regexGlob(pattern: string): (value: string) => boolean {

@@ -8,7 +8,7 @@ import {
   TimeZone,
   weekdayOf,
   yearMonthOf,
-} from "../src/engine/time-zone.ts";
+} from "../src/policy/time-zone.ts";
 
 const NEW_YORK = "America/New_York";
 const BERLIN = "Europe/Berlin";

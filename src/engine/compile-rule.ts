@@ -8,14 +8,15 @@
  */
 
 import type { Context } from "../kernel/context.ts";
+import { compileFieldPath, type FieldGetter } from "../policy/field-path.ts";
+import { type CalendarPeriod, periodAt, TimeZone } from "../policy/time-zone.ts";
 import type { Budget, PolicyRule, RuleAction } from "../policy/types.ts";
 import { describeValue } from "../util/describe.ts";
+import { formatUsd } from "../util/money.ts";
 import type { TruthTest } from "./conditions.ts";
 import type { DecisionAction } from "./decision.ts";
 import { SEVERITY } from "./decision.ts";
-import { compileFieldPath, type FieldGetter } from "./field-path.ts";
 import { compileApplies, matchDetail } from "./rule-matchers.ts";
-import { type CalendarPeriod, periodAt, TimeZone } from "./time-zone.ts";
 import { allowedUsersTrigger, parameterTrigger, scheduleTrigger } from "./triggers.ts";
 
 /**
@@ -171,13 +172,6 @@ const VERB: Readonly<Record<DecisionAction, string>> = {
 /** The rule's name within its policy: `rules[0]` or its own id. */
 const label = (rule: PolicyRule, policyId: string): string =>
   rule.id.startsWith(`${policyId}/`) ? rule.id.slice(policyId.length + 1) : rule.id;
-
-/** Formats micro-dollars: `$1.23`, `$0.01`, `$0.000025`. */
-export function formatUsd(micros: number): string {
-  if (micros === 0 || Math.abs(micros) >= 10_000) return `$${(micros / 1_000_000).toFixed(2)}`;
-  // Below a cent: every significant micro-dollar digit, no trailing zeros.
-  return `$${(micros / 1_000_000).toFixed(6).replace(/0+$/, "")}`;
-}
 
 /** Compiles a rule for a policy. */
 export function compileRule(rule: PolicyRule, policyId: string): CompiledRule {

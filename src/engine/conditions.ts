@@ -7,6 +7,7 @@
  * @module
  */
 
+import { compileFieldPath } from "../policy/field-path.ts";
 import {
   explainUnknown,
   FALSE,
@@ -16,7 +17,6 @@ import {
   UNKNOWN,
   valueTest,
 } from "./comparison.ts";
-import { compileFieldPath } from "./field-path.ts";
 import type { Operator } from "./operators.ts";
 
 export { FALSE, TRUE, type Truth, UNKNOWN } from "./comparison.ts";

@@ -7,7 +7,8 @@
 
 import type { Counter } from "../state/types.ts";
 import { describeValue } from "../util/describe.ts";
-import { type CounterSpec, formatUsd } from "./compile-rule.ts";
+import { formatUsd } from "../util/money.ts";
+import type { CounterSpec } from "./compile-rule.ts";
 
 function describeAmount(spec: CounterSpec, n: number): string {
   return spec.unit === "usd" ? formatUsd(n) : spec.unit === "tokens" ? `${n} tokens` : `${n}`;

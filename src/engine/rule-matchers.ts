@@ -6,6 +6,7 @@
  * @module
  */
 
+import { compileGlobs, type StringMatcher } from "../policy/glob.ts";
 import type { PolicyRule } from "../policy/types.ts";
 import {
   type CompiledCondition,
@@ -17,7 +18,6 @@ import {
   type TruthTest,
   UNKNOWN,
 } from "./conditions.ts";
-import { compileGlobs, type StringMatcher } from "./glob.ts";
 
 /**
  * A matcher on a top-level context field. A missing field matches: attaching the policy to

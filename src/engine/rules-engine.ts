@@ -7,6 +7,7 @@
  */
 
 import { GuardrailError } from "../errors.ts";
+import { parseFieldPath } from "../policy/field-path.ts";
 import type { PolicyRule, RuleAction } from "../policy/types.ts";
 import { MemoryStateStore } from "../state/memory-state-store.ts";
 import {
@@ -24,7 +25,6 @@ import {
   resolveOperator,
 } from "./conditions.ts";
 import type { Decision, DecisionAction } from "./decision.ts";
-import { parseFieldPath } from "./field-path.ts";
 import { PolicyCheck } from "./policy-check.ts";
 
 /** One condition of a {@link RuleDefinition}: all of a rule's conditions must hold. */

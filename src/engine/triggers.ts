@@ -6,11 +6,11 @@
  */
 
 import type { Context } from "../kernel/context.ts";
+import { compileFieldPath } from "../policy/field-path.ts";
+import { minuteOfDay, type TimeZone, weekdayOf } from "../policy/time-zone.ts";
 import type { PolicyRule, Schedule, TimeWindow } from "../policy/types.ts";
 import { describeValue } from "../util/describe.ts";
 import type { LazyText, Outcome, Trigger } from "./compile-rule.ts";
-import { compileFieldPath } from "./field-path.ts";
-import { minuteOfDay, type TimeZone, weekdayOf } from "./time-zone.ts";
 
 function formatWindow(w: TimeWindow): string {
   const f = (m: number) =>

@@ -5,10 +5,10 @@
  * @module
  */
 
-import { formatUsd } from "../engine/compile-rule.ts";
 import { type DecisionAction, SEVERITY } from "../engine/decision.ts";
 import { matchDetail } from "../engine/rule-matchers.ts";
 import type { PolicyRule } from "../policy/types.ts";
+import { formatUsd } from "../util/money.ts";
 import { schedule } from "./rego-schedule.ts";
 import { formatText, inputRef, regoString, regoValue, segment } from "./rego-syntax.ts";
 import { type Branch, type Part, type RuleScope, setTerm } from "./rego-terms.ts";

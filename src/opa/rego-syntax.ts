@@ -5,8 +5,8 @@
  * @module
  */
 
-import { parseFieldPath } from "../engine/field-path.ts";
 import { defineErrorCode, GuardrailError } from "../errors.ts";
+import { parseFieldPath } from "../policy/field-path.ts";
 
 /**
  * A policy uses something Rego cannot express the same way (a regular expression with

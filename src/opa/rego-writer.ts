@@ -5,9 +5,9 @@
  * @module
  */
 
-import { formatUsd } from "../engine/compile-rule.ts";
 import { SEVERITY } from "../engine/decision.ts";
 import type { Policy, PolicyRule } from "../policy/types.ts";
+import { formatUsd } from "../util/money.ts";
 import { outcomeTerm, ruleBranches } from "./rego-branches.ts";
 import { matchers } from "./rego-conditions.ts";
 import { helpersFor } from "./rego-helpers.ts";

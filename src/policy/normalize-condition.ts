@@ -12,7 +12,7 @@ import {
   OPERATORS,
   resolveOperator,
 } from "../engine/conditions.ts";
-import { parseFieldPath } from "../engine/field-path.ts";
+import { parseFieldPath } from "./field-path.ts";
 import type { DocPath, IssueCollector } from "./issues.ts";
 import { nearest } from "./suggest.ts";
 

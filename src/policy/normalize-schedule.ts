@@ -4,9 +4,9 @@
  * @module
  */
 
-import { MINUTE_MS, TimeZone } from "../engine/time-zone.ts";
 import type { DocPath, IssueCollector } from "./issues.ts";
 import { dayNumbers, type RawRule, TIME_WINDOW_PATTERN } from "./schema.ts";
+import { MINUTE_MS, TimeZone } from "./time-zone.ts";
 import type { DeniedWindow, Schedule, TimeWindow } from "./types.ts";
 
 const list = <T>(v: T | readonly T[] | undefined): readonly T[] | undefined =>

@@ -6,12 +6,12 @@
  * @module
  */
 
-import { parseFieldPath } from "../engine/field-path.ts";
-import { DAY_MS, HOUR_MS, MINUTE_MS, TimeZone } from "../engine/time-zone.ts";
+import { parseFieldPath } from "./field-path.ts";
 import type { DocPath, IssueCollector } from "./issues.ts";
 import { normalizeCondition } from "./normalize-condition.ts";
 import { normalizeSchedule } from "./normalize-schedule.ts";
 import { ACTION_PATTERN, type RawPolicyFile, type RawRule } from "./schema.ts";
+import { DAY_MS, HOUR_MS, MINUTE_MS, TimeZone } from "./time-zone.ts";
 import type {
   Budget,
   ParameterBounds,

@@ -6,7 +6,7 @@
  */
 
 import type { Condition } from "../engine/conditions.ts";
-import type { CalendarPeriod } from "../engine/time-zone.ts";
+import type { CalendarPeriod } from "./time-zone.ts";
 
 /** What a rule does when it fires. */
 export type RuleAction = "allow" | "warn" | "block" | "require_confirmation";

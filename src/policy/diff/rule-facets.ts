@@ -6,9 +6,9 @@
  * @module
  */
 
-import { formatUsd } from "../../engine/compile-rule.ts";
 import { SEVERITY } from "../../engine/decision.ts";
-import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../engine/time-zone.ts";
+import { formatUsd } from "../../util/money.ts";
+import { DAY_MS, HOUR_MS, MINUTE_MS } from "../time-zone.ts";
 import type { PolicyRule, TimeWindow } from "../types.ts";
 import type { Facet, Scope } from "./facet.ts";
 import { dayNames, deniedWindowValue, formatWindow, renderCondition, show } from "./render.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { compileGlobs } from "../../engine/glob.ts";
+import { compileGlobs } from "../glob.ts";
 import type { ChangeEffect } from "./types.ts";
 
 /** Whether the new value makes the rule restrict more (`tighter`), less, or neither clearly. */
