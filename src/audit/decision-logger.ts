@@ -8,17 +8,16 @@
  */
 
 import type { ConfirmationEvent } from "../confirm/events.ts";
-import {
-  booleanRule,
-  checkOption,
-  checkOptions,
-  functionRule,
-  methodsRule,
-  nonNegativeMsRule,
-  type OptionRule,
-  type RulesFor,
-} from "../util/check-options.ts";
+import { checkOption, checkOptions } from "../util/check-options.ts";
 import { type ChainWalkOptions, verifyChain } from "./chain-verify.ts";
+import {
+  type DecisionLoggerCloseResult,
+  type DecisionLoggerOptions,
+  type DecisionLoggerStats,
+  OPTION_RULES,
+  type PolicyStats,
+  STORE_RULE,
+} from "./decision-logger-options.ts";
 import { flushOnExit } from "./exit-flush.ts";
 import { GroupCommit } from "./group-commit.ts";
 import type { VerifyResult } from "./hash-chain.ts";
@@ -35,96 +34,17 @@ import {
 import type { AuditOutcome, AuditQuery, AuditRecord, AuditStore, ChainedRecord } from "./types.ts";
 import { WriteTally } from "./write-tally.ts";
 
+export type {
+  DecisionLoggerCloseResult,
+  DecisionLoggerOptions,
+  DecisionLoggerStats,
+  PolicyStats,
+} from "./decision-logger-options.ts";
 export { confirmationRecord, parseDuration, toAuditRecord } from "./records.ts";
 
-/** Options of {@link DecisionLogger}. */
-export interface DecisionLoggerOptions {
-  /**
-   * Records written per transaction.
-   * @default 500
-   */
-  readonly batchSize?: number;
-  /**
-   * A partial batch is written after this long.
-   * @default 250
-   */
-  readonly flushIntervalMs?: number;
-  /**
-   * Records held in memory while the store is slow or down; past it the oldest are dropped
-   * (and counted).
-   * @default 100000
-   */
-  readonly maxQueue?: number;
-  /**
-   * Write each record before the guarded function runs (and refuse the call when it cannot
-   * be written), for those who must never lose one. Concurrent records share a
-   * transaction (group commit): those taken while one append is in flight go together in
-   * the next (up to `batchSize`), and each `record()` promise settles when its batch
-   * commits or fails.
-   * @default false
-   */
-  readonly durable?: boolean;
-  /**
-   * How long `close()` (and the exit hooks) may spend writing what is queued and closing
-   * the store, in ms. Records still unwritten then are reported through `onError` and in
-   * the result of `close()`, never dropped silently.
-   * @default 5000
-   */
-  readonly closeTimeoutMs?: number;
-  /** Told about store failures (once per kind until a write succeeds again). Default: one line on stderr. */
-  readonly onError?: (error: Error) => void;
-  /**
-   * Flush on `beforeExit`, `SIGINT` and `SIGTERM`.
-   * @default true
-   */
-  readonly exitHooks?: boolean;
-}
-
 const OWNER = "DecisionLogger";
-const STORE_RULE: OptionRule = methodsRule("AuditStore", ["append", "close"]);
-/** A count: `batchSize` and `maxQueue` are rounded up to at least one batch anyway. */
-const COUNT_RULE: OptionRule = {
-  expected: "a positive number of records",
-  test: (v) => typeof v === "number" && v > 0 && !Number.isNaN(v),
-};
-const OPTION_RULES = {
-  batchSize: COUNT_RULE,
-  flushIntervalMs: nonNegativeMsRule,
-  maxQueue: COUNT_RULE,
-  durable: booleanRule,
-  closeTimeoutMs: nonNegativeMsRule,
-  onError: functionRule("a function (error) => void"),
-  exitHooks: booleanRule,
-} satisfies RulesFor<DecisionLoggerOptions>;
 
-/** Counters of what happened to records. */
-export interface DecisionLoggerStats {
-  readonly recorded: number;
-  readonly written: number;
-  readonly dropped: number;
-  readonly failures: number;
-  /** Durable records whose write failed: their callers were told (the promise rejected). */
-  readonly refused: number;
-  /**
-   * Queued records the store refused alone while the records around them were written
-   * (poison records): dropped so they cannot block the log, each reported through
-   * `onError`. Also counted in `dropped`.
-   */
-  readonly poisoned: number;
-}
-
-/** What `close()` resolves to. */
-export interface DecisionLoggerCloseResult {
-  /**
-   * Records taken but not known to be written when `close()` gave up: the store failed,
-   * or the bound (`closeTimeoutMs`) ran out. Also reported through `onError` when above 0.
-   */
-  readonly unwritten: number;
-  /** True when flushing or closing the store did not finish within `closeTimeoutMs`. */
-  readonly timedOut: boolean;
-}
-
-/** Settles with `"timeout"` after `ms` unless `work` settles first (never rejects). */
+/** Settles with `"timeout"` after `ms` unless `work` settles first (and rejects as `work` does). */
 async function within(work: Promise<unknown>, ms: number): Promise<"done" | "timeout"> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<"timeout">((done) => {
@@ -136,17 +56,6 @@ async function within(work: Promise<unknown>, ms: number): Promise<"done" | "tim
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** What `getPolicyStats` answers. */
-export interface PolicyStats {
-  readonly totalDecisions: number;
-  readonly allowed: number;
-  readonly warned: number;
-  readonly blocked: number;
-  /** Blocked share of all decisions, in percent (0–100, two decimals). */
-  readonly blockRate: number;
-  readonly topBlockReasons: readonly { readonly reason: string; readonly count: number }[];
 }
 
 /**

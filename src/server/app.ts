@@ -12,31 +12,14 @@ import swagger from "@fastify/swagger";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import Fastify from "fastify";
 import { apiKeyIdOf } from "../audit/api-keys/keys.ts";
-import {
-  AUDIT_HMAC_MIN_BYTES,
-  CheckpointSigner,
-  KEY_ID_PATTERN,
-} from "../audit/checkpoints/signing.ts";
+import { CheckpointSigner } from "../audit/checkpoints/signing.ts";
 import { auditedConfirmations, confirmationSink } from "../confirm/events.ts";
-import {
-  anyOfRule,
-  booleanRule,
-  checkedElsewhere,
-  checkOptions as checkOptionRules,
-  functionRule,
-  integerRule,
-  methodsRule,
-  objectRule,
-  type RulesFor,
-  required,
-  secretStringRule,
-  stringRule,
-} from "../util/check-options.ts";
 import { VERSION } from "../version.ts";
 import { type ApiKeyAuth, apiKeyAuth } from "./api-key-auth.ts";
 import { type Authenticator, bearerOf, type Identity, SANE_ID, staticTokenAuth } from "./auth.ts";
 import { clientErrorHandler } from "./client-error.ts";
-import { errorBody, errorHandler, HttpError, ServerConfigError } from "./errors.ts";
+import { DOCS_ACCESS, docsUi } from "./docs-ui.ts";
+import { errorBody, errorHandler, HttpError } from "./errors.ts";
 import { loggerOptions, versionedOptions } from "./fastify-config.ts";
 import { installMetrics, NO_METRICS } from "./metrics.ts";
 import { DEFAULT_BODY_LIMIT_BYTES, type ServerOptions } from "./options.ts";
@@ -54,6 +37,7 @@ import { metaRoutes } from "./routes/meta.ts";
 import { providerCallRoutes } from "./routes/provider-calls.ts";
 import { openapiSchema } from "./schemas.ts";
 import { securityHeaders } from "./security-headers.ts";
+import { checkServerOptions } from "./server-options.ts";
 import { trustProxyOption } from "./trust-proxy.ts";
 
 declare module "fastify" {
@@ -64,121 +48,6 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** Reachable without credentials (`GET /`, `GET /health`, `POST /echo`). */
     public?: boolean;
-  }
-}
-
-/** Who may read the docs: the OpenAPI document and the UI over it share one rule. */
-const DOCS_ACCESS = { public: true } as const;
-
-/**
- * The Swagger UI over the OpenAPI document, at `/docs`, reachable as the document is.
- * `@fastify/swagger-ui` is an optional peer dependency, loaded only when docs are on.
- */
-async function docsUi(app: FastifyInstance): Promise<void> {
-  let ui: typeof import("@fastify/swagger-ui").default;
-  try {
-    ui = (await import("@fastify/swagger-ui")).default;
-  } catch (err) {
-    throw new ServerConfigError(
-      "the docs (--docs, HEXARCH_API_DOCS) need the '@fastify/swagger-ui' package: npm install @fastify/swagger-ui",
-      { cause: err },
-    );
-  }
-  await app.register(async (scope) => {
-    // Every route the plugin adds (the page, its assets, /docs/json) follows the document's rule.
-    scope.addHook("onRoute", (route) => {
-      route.config = { ...route.config, ...DOCS_ACCESS };
-    });
-    await scope.register(ui, {
-      routePrefix: "/docs",
-      uiConfig: { deepLinking: true, persistAuthorization: false },
-      // The page is often opened over plain http on localhost, where upgrading its assets
-      // to https would leave it blank.
-      transformStaticCSP: (header) =>
-        header
-          .split(";")
-          .filter((d) => d.trim() !== "upgrade-insecure-requests")
-          .join(";"),
-    });
-  });
-}
-
-/** What each option of {@link ServerOptions} takes (the rest is checked below). */
-const SERVER_OPTION_RULES = {
-  guardian: required(methodsRule("Guardian", ["evaluate", "listPolicies"])),
-  auditLogger: methodsRule("DecisionLogger", ["record"]),
-  confirmations: methodsRule("ConfirmationStore", ["create", "approve", "deny", "get", "consume"]),
-  apiToken: secretStringRule(),
-  allowAnon: booleanRule,
-  corsOrigins: {
-    expected: "a list of origin strings",
-    test: (v) => Array.isArray(v) && v.every((o) => typeof o === "string"),
-  },
-  bodyLimitBytes: integerRule(1),
-  healthTimeoutMs: integerRule(1),
-  rateLimit: anyOfRule("false or { max, maxPerIp, windowMs }", [
-    { expected: "false", test: (v) => v === false },
-    objectRule(),
-  ]),
-  version: stringRule(),
-  logger: anyOfRule("false or logger options", [
-    { expected: "false", test: (v) => v === false },
-    objectRule(),
-  ]),
-  docs: booleanRule,
-  reloadPolicies: functionRule("a function returning a Guardian"),
-  apiKeyAdmin: booleanRule,
-  // Checked where they are used (trustProxy, checkpoints below), or by their own types.
-  trustProxy: checkedElsewhere,
-  metrics: checkedElsewhere,
-  state: checkedElsewhere,
-  apiPolicies: checkedElsewhere,
-  apiKeys: checkedElsewhere,
-  auditCheckpoints: checkedElsewhere,
-} satisfies RulesFor<ServerOptions>;
-
-function checkOptions(options: ServerOptions): void {
-  checkOptionRules("createServer", options, SERVER_OPTION_RULES);
-  const token = options.apiToken;
-  if (token !== undefined && (token.trim() === "" || token.trim() !== token)) {
-    throw new ServerConfigError(
-      "the API token must not be empty or start or end with spaces (check HEXARCH_API_TOKEN)",
-    );
-  }
-  if (token === undefined && options.allowAnon !== true) {
-    throw new ServerConfigError(
-      "no API token is configured: give one (HEXARCH_API_TOKEN, --api-token) or allow anonymous access explicitly (--allow-anon)",
-    );
-  }
-  if (options.apiKeyAdmin === true && (options.apiKeys === undefined || token === undefined)) {
-    throw new ServerConfigError(
-      "API key administration needs an API key store and the static API token (HEXARCH_API_TOKEN)",
-    );
-  }
-  const checkpoints = options.auditCheckpoints;
-  if (checkpoints !== undefined) {
-    const bytes = typeof checkpoints.key === "string" ? Buffer.byteLength(checkpoints.key) : 0;
-    if (bytes < AUDIT_HMAC_MIN_BYTES)
-      throw new ServerConfigError(
-        `HEXARCH_AUDIT_HMAC_KEY must be at least ${AUDIT_HMAC_MIN_BYTES} bytes, got ${bytes}: make one with 'openssl rand -hex 32'`,
-      );
-    if (checkpoints.keyId !== undefined && !KEY_ID_PATTERN.test(checkpoints.keyId))
-      throw new ServerConfigError(
-        "HEXARCH_AUDIT_HMAC_KEY_ID must be 1 to 64 letters, digits or ._:-",
-      );
-    if (options.auditLogger === undefined)
-      throw new ServerConfigError("audit checkpoints need an audit log (auditLogger)");
-  }
-  const positive = (value: number | undefined, name: string) => {
-    if (value !== undefined && (!Number.isInteger(value) || value < 1))
-      throw new ServerConfigError(`${name} must be a positive whole number, got ${value}`);
-  };
-  positive(options.bodyLimitBytes, "bodyLimitBytes");
-  positive(options.healthTimeoutMs, "healthTimeoutMs");
-  if (options.rateLimit) {
-    positive(options.rateLimit.max, "rateLimit.max");
-    positive(options.rateLimit.maxPerIp, "rateLimit.maxPerIp");
-    positive(options.rateLimit.windowMs, "rateLimit.windowMs");
   }
 }
 
@@ -217,7 +86,7 @@ function rateLimitKey(auth: Authenticator, keys: ApiKeyAuth | undefined) {
  * ```
  */
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
-  checkOptions(options);
+  checkServerOptions(options);
   const bodyLimit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
   const handleError = errorHandler(bodyLimit);
   const version = options.version ?? VERSION;
