@@ -8,23 +8,26 @@
  */
 
 import { createHash } from "node:crypto";
-import { DecisionBackendError, GuardrailError, InvalidOptionError } from "../errors.ts";
-import { invalidOption } from "../util/check-options.ts";
-import { describeValue } from "../util/describe.ts";
-import { importPeer, requirePeers } from "../util/optional-peer.ts";
+import { DecisionBackendError, GuardrailError } from "../errors.ts";
+import { checkOption, type OptionRule } from "../util/check-options.ts";
+import { importPeer } from "../util/optional-peer.ts";
 import {
-  type IoRedisLike,
   messageOf,
-  type NodeRedisLike,
   normalise,
   type OwnedNodeRedis,
-  type RedisLike,
   type RedisTarget,
   type RedisValue,
   type Send,
   sender,
 } from "./client-shapes.ts";
 import { CommandDeadlines } from "./command-deadlines.ts";
+import { connectionTarget } from "./connection-target.ts";
+
+/** The two timeouts: a finite, positive number of milliseconds. */
+const REDIS_MS_RULE: OptionRule = {
+  expected: "a positive number of milliseconds",
+  test: (v) => typeof v === "number" && Number.isFinite(v) && v > 0,
+};
 
 export type {
   IoRedisLike,
@@ -80,6 +83,16 @@ export class RedisScript {
 }
 
 /**
+ * A usable Redis Cluster hash tag: a non-empty string without braces (Redis hashes only
+ * what stands between the first `{` and the next `}`).
+ *
+ * @internal
+ */
+export function isHashTag(tag: unknown): tag is string {
+  return typeof tag === "string" && tag !== "" && !/[{}]/.test(tag);
+}
+
+/**
  * A key whose Redis Cluster slot is decided by `tag` alone: `<prefix>{<tag>}<suffix>`.
  * Keys one request touches share a tag, so a script using them runs on one node. Redis
  * hashes only the first `{…}` of a key, so a prefix with braces of its own puts every key
@@ -89,7 +102,7 @@ export class RedisScript {
  * @internal
  */
 export function hashTaggedKey(prefix: string, tag: string, suffix = ""): string {
-  if (!tag || /[{}]/.test(tag)) throw new GuardrailError(`invalid Redis hash tag '${tag}'`);
+  if (!isHashTag(tag)) throw new GuardrailError(`invalid Redis hash tag '${tag}'`);
   return `${prefix}{${tag}}${suffix}`;
 }
 
@@ -143,30 +156,19 @@ export class RedisConnection {
   constructor(target: RedisTarget, options: RedisConnectionOptions) {
     this.#owner = options.owner;
     this.#importRedis = options.importRedis;
-    const timeout = options.commandTimeoutMs ?? 2000;
-    if (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout <= 0) {
-      throw invalidOption(
-        options.owner,
-        "commandTimeoutMs",
-        "a positive number of milliseconds",
-        timeout,
-      );
-    }
+    const timeout = checkOption(
+      options.owner,
+      "commandTimeoutMs",
+      options.commandTimeoutMs ?? 2000,
+      REDIS_MS_RULE,
+    );
     this.#timeoutMs = timeout;
-    const connectTimeout = options.connectTimeoutMs ?? 3000;
-    if (
-      typeof connectTimeout !== "number" ||
-      !Number.isFinite(connectTimeout) ||
-      connectTimeout <= 0
-    ) {
-      throw invalidOption(
-        options.owner,
-        "connectTimeoutMs",
-        "a positive number of milliseconds",
-        connectTimeout,
-      );
-    }
-    this.#connectTimeoutMs = connectTimeout;
+    this.#connectTimeoutMs = checkOption(
+      options.owner,
+      "connectTimeoutMs",
+      options.connectTimeoutMs ?? 3000,
+      REDIS_MS_RULE,
+    );
     this.#deadlines = new CommandDeadlines(timeout, (what) => {
       const last = this.#lastError;
       return new DecisionBackendError(
@@ -174,55 +176,9 @@ export class RedisConnection {
         last ? { cause: last } : undefined,
       );
     });
-    const { client, url } = (target ?? {}) as { client?: unknown; url?: unknown };
-    if (client !== undefined && url !== undefined) {
-      throw new InvalidOptionError(`${this.#owner} takes { client } or { url }, not both`, {
-        option: "url",
-        owner: this.#owner,
-      });
-    }
-    if (client !== undefined) {
-      const c = client as Partial<IoRedisLike & NodeRedisLike> | null;
-      if (
-        c === null ||
-        typeof c !== "object" ||
-        (typeof c.call !== "function" && typeof c.sendCommand !== "function")
-      ) {
-        throw invalidOption(
-          this.#owner,
-          "client",
-          "a node-redis client (sendCommand) or an ioredis client (call)",
-          client,
-        );
-      }
-      this.#send = sender(c as RedisLike);
-      this.#url = undefined;
-    } else if (typeof url === "string") {
-      let protocol: string;
-      try {
-        protocol = new URL(url).protocol;
-      } catch {
-        protocol = "";
-      }
-      if (protocol !== "redis:" && protocol !== "rediss:") {
-        throw invalidOption(
-          this.#owner,
-          "url",
-          "a redis:// or rediss:// URL",
-          url,
-          JSON.stringify(url.replace(/\/\/[^@/]*@/, "//***@")),
-        );
-      }
-      // Checked now, not on the first command: a missing driver is a setup error, and
-      // the first command may come long after start (or only in production).
-      if (this.#importRedis === undefined) requirePeers(this.#owner, ["redis"]);
-      this.#url = url;
-    } else {
-      throw new InvalidOptionError(
-        `${this.#owner} needs { client } (a connected Redis client) or { url }, got ${url === undefined ? "neither" : `url ${describeValue(url)}`}`,
-        { option: "url", owner: this.#owner },
-      );
-    }
+    const resolved = connectionTarget(this.#owner, target, this.#importRedis !== undefined);
+    this.#send = resolved.send;
+    this.#url = resolved.url;
   }
 
   /** The command timeout in ms. */

@@ -263,7 +263,7 @@ function isHttpUrl(v: unknown): boolean {
  * A URL shown without what may be a credential (a refused URL may still carry one): its
  * user name, password and query string are masked.
  */
-function withoutPassword(v: unknown): string {
+export function describeUrl(v: unknown): string {
   if (typeof v !== "string" && !(v instanceof URL)) return describeValue(v);
   try {
     const url = new URL(String(v));
@@ -293,7 +293,7 @@ export function secretStringRule(expected = "a string"): OptionRule {
 
 /** An `http:` or `https:` URL, as a string (or a `URL`). A refused URL is shown without its password. */
 export function httpUrlRule(expected = "an http(s) URL"): OptionRule {
-  return { expected, test: isHttpUrl, got: withoutPassword };
+  return { expected, test: isHttpUrl, got: describeUrl };
 }
 
 /**
