@@ -22,6 +22,7 @@ import {
 } from "../util/check-options.ts";
 import { describeValue } from "../util/describe.ts";
 import { causeOf, fetchText, NOT_JSON, parseJsonText } from "../util/fetch-timeout.ts";
+import { isRecord } from "../util/values.ts";
 import type { DecisionClient, DecisionLike } from "./types.ts";
 
 /** The `fetch` the client calls: the global one, or your own (a custom dispatcher, mTLS). */
@@ -68,9 +69,6 @@ export interface RemoteDecision extends DecisionLike {
 }
 
 const ACTIONS: ReadonlySet<string> = new Set(["allow", "warn", "block", "require_confirmation"]);
-
-const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> =>
-  v !== null && typeof v === "object" && !Array.isArray(v);
 
 const OPTION_RULES = {
   url: required(httpUrlRule()),

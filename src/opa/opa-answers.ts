@@ -9,6 +9,7 @@
 import type { DecisionAction } from "../engine/decision.ts";
 import { DecisionBackendError, defineErrorCode } from "../errors.ts";
 import { describeValue } from "../util/describe.ts";
+import { isRecord } from "../util/values.ts";
 import type { OpaDecision } from "./opa-decision-client.ts";
 
 const ACTIONS: Readonly<Record<string, DecisionAction>> = {
@@ -19,10 +20,6 @@ const ACTIONS: Readonly<Record<string, DecisionAction>> = {
   require_confirmation: "require_confirmation",
   require_approval: "require_confirmation",
 };
-
-/** Whether `v` is a plain JSON object (not `null`, not an array). */
-export const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> =>
-  v !== null && typeof v === "object" && !Array.isArray(v);
 
 /** Why OPA could not be asked (fail-open applies), as opposed to a refusal. */
 export class OpaUnavailable extends DecisionBackendError {}

@@ -30,7 +30,8 @@ import {
 } from "../util/check-options.ts";
 import { describeValue } from "../util/describe.ts";
 import { causeOf, fetchText, NOT_JSON, parseJsonText } from "../util/fetch-timeout.ts";
-import { answerOf, isRecord, OpaUnavailable, opaErrorText } from "./opa-answers.ts";
+import { isRecord } from "../util/values.ts";
+import { answerOf, OpaUnavailable, opaErrorText } from "./opa-answers.ts";
 
 /** The `fetch` the client calls: the global one, or your own (a custom dispatcher, mTLS). */
 export type OpaFetch = (url: string, init: RequestInit) => Promise<Response>;

@@ -11,6 +11,10 @@ export function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
   );
 }
 
+/** Whether `v` is an object that is not `null` and not an array (a parsed JSON object, say). */
+export const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+
 /** True for `{...}` objects (prototype `Object.prototype` or `null`), not class instances or arrays. */
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== "object") return false;
