@@ -16,7 +16,7 @@ import { PostgresAuditStore } from "../src/audit/postgres/postgres-audit-store.t
 import { SqliteAuditStore } from "../src/audit/sqlite/sqlite-audit-store.ts";
 import type { AuditRecord, AuditStore } from "../src/audit/types.ts";
 import { Guardian } from "../src/guardian/guardian.ts";
-import { uuidv7 } from "../src/util/uuid.ts";
+import { uuidv7 } from "../src/kernel/uuid.ts";
 import { BENCH_POLICIES, makeWorkload, type WorkloadContext } from "./workload.ts";
 
 const CALLS = Number(process.env.AUDIT_BENCH_CALLS ?? 100_000);

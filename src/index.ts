@@ -67,18 +67,6 @@ export {
   OPERATORS,
   type Operator,
 } from "./engine/conditions.ts";
-export type {
-  AllowDecision,
-  BlockDecision,
-  ConfirmationDecision,
-  Decision,
-  DecisionAction,
-  DecisionBase,
-  DecisionOutcome,
-  RateLimitRefusal,
-  ReservedAmount,
-  WarnDecision,
-} from "./engine/decision.ts";
 export { PolicyCheck } from "./engine/policy-check.ts";
 export {
   type RuleCondition,
@@ -86,16 +74,6 @@ export {
   RulesEngine,
   type RulesEngineResult,
 } from "./engine/rules-engine.ts";
-export {
-  ConfirmationRequired,
-  DecisionBackendError,
-  GuardrailError,
-  InvalidOptionError,
-  PolicyFileError,
-  type PolicyFileIssue,
-  PolicyViolation,
-  UnknownPolicyError,
-} from "./errors.ts";
 export {
   ConfirmationWorkflow,
   type ConfirmationWorkflowOptions,
@@ -118,6 +96,29 @@ export type {
   SpendReport,
 } from "./guardian/options.ts";
 export type { Context } from "./kernel/context.ts";
+export type {
+  AllowDecision,
+  BlockDecision,
+  ConfirmationDecision,
+  Decision,
+  DecisionAction,
+  DecisionBase,
+  DecisionOutcome,
+  RateLimitRefusal,
+  ReservedAmount,
+  WarnDecision,
+} from "./kernel/decision.ts";
+export {
+  ConfirmationRequired,
+  DecisionBackendError,
+  GuardrailError,
+  InvalidOptionError,
+  PolicyFileError,
+  type PolicyFileIssue,
+  PolicyViolation,
+  UnknownPolicyError,
+} from "./kernel/errors.ts";
+export { VERSION } from "./kernel/version.ts";
 export {
   type DiscoverOptions,
   discoverPolicyFile,
@@ -148,4 +149,3 @@ export type {
 } from "./state/types.ts";
 export { UnsupportedNodeVersionError } from "./util/node-floor.ts";
 export { MissingPeerDependencyError } from "./util/optional-peer.ts";
-export { VERSION } from "./version.ts";

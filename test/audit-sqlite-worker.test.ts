@@ -14,8 +14,8 @@ import { encodeBatch } from "../src/audit/sqlite/sqlite-append.ts";
 import { SqliteAuditStore } from "../src/audit/sqlite/sqlite-audit-store.ts";
 import { WriterThread } from "../src/audit/sqlite/writer-thread.ts";
 import type { AuditRecord } from "../src/audit/types.ts";
-import type { Decision } from "../src/engine/decision.ts";
 import type { Context } from "../src/kernel/context.ts";
+import type { Decision } from "../src/kernel/decision.ts";
 import { record } from "./contract/audit-store.contract.ts";
 
 /** A fixture record as the Guardian hands it to a logger. */

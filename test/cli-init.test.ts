@@ -12,10 +12,10 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { PUBLISHED_SCHEMA_URL, starterPolicyFile } from "../src/cli/starter.ts";
+import { VERSION } from "../src/kernel/version.ts";
 import { POLICY_DOCS_URL } from "../src/policy/docs-url.ts";
 import { editorJsonSchema, type JsonSchema } from "../src/policy/json-schema.ts";
 import { parsePolicies } from "../src/policy/load.ts";
-import { VERSION } from "../src/version.ts";
 import { ctl } from "./cli-fixtures.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));

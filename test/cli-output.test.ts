@@ -10,7 +10,7 @@ import { SqliteAuditStore } from "../src/audit/sqlite/sqlite-audit-store.ts";
 import type { AuditRecord } from "../src/audit/types.ts";
 import { type CliIo, type Column, csvField, renderTable } from "../src/cli/output.ts";
 import { runCli } from "../src/cli/program.ts";
-import { uuidv7 } from "../src/util/uuid.ts";
+import { uuidv7 } from "../src/kernel/uuid.ts";
 import { fixtureRecords } from "./cli-fixtures.ts";
 
 /** A stream that keeps what is written. */

@@ -15,8 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresAuditStore } from "../src/audit/postgres/postgres-audit-store.ts";
 import { SQLITE_MIGRATIONS } from "../src/audit/sqlite/migrations.ts";
 import { SqliteAuditStore } from "../src/audit/sqlite/sqlite-audit-store.ts";
+import { VERSION } from "../src/kernel/version.ts";
 import { parsePolicies } from "../src/policy/load.ts";
-import { VERSION } from "../src/version.ts";
 import { ctl, expectGolden, fixtureRecords } from "./cli-fixtures.ts";
 import { PG_URL, pgReachable } from "./pg.ts";
 

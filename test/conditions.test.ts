@@ -8,11 +8,11 @@ import {
   type Operator,
   resolveOperator,
 } from "../src/engine/conditions.ts";
-import { PolicyFileError } from "../src/errors.ts";
+import { PolicyFileError } from "../src/kernel/errors.ts";
 import { compileFieldPath, parseFieldPath } from "../src/policy/field-path.ts";
 import { compileGlob, compileGlobs } from "../src/policy/glob.ts";
 import { parsePolicies } from "../src/policy/load.ts";
-import { ManualClock } from "../src/testing/manual-clock.ts";
+import { ManualClock } from "../src/util/manual-clock.ts";
 
 type Ctx = Record<string, unknown>;
 

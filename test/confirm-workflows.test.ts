@@ -20,7 +20,7 @@ import {
   PolicyViolation,
   SignedConfirmationStore,
 } from "../src/index.ts";
-import { ManualClock } from "../src/testing/manual-clock.ts";
+import { ManualClock } from "../src/util/manual-clock.ts";
 
 const POLICIES = `policies:
   - id: safe_delete

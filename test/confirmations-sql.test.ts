@@ -19,7 +19,7 @@ import {
   SqliteConfirmationStore,
 } from "../src/audit/index.ts";
 import type { ConfirmationStore, ConsumeConfirmationResult } from "../src/confirm/types.ts";
-import { ManualClock } from "../src/testing/manual-clock.ts";
+import { ManualClock } from "../src/util/manual-clock.ts";
 import { ctl } from "./cli-fixtures.ts";
 import { record } from "./contract/audit-store.contract.ts";
 import { binding, runConfirmationStoreContract } from "./contract/confirmation-store.contract.ts";

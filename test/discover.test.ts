@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { PolicyFileError } from "../src/errors.ts";
+import { PolicyFileError } from "../src/kernel/errors.ts";
 import { discoverPolicyFile, loadPolicyFile, POLICY_FILE_NAMES } from "../src/policy/load.ts";
 
 /** Runs `fn` with a fresh temporary directory, removed afterwards. */

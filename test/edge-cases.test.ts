@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { LocalDecisionClient } from "../src/decision/local-decision-client.ts";
 import { RulesEngine } from "../src/engine/rules-engine.ts";
-import { GuardrailError, PolicyFileError } from "../src/errors.ts";
+import { GuardrailError, PolicyFileError } from "../src/kernel/errors.ts";
 import { parsePolicies } from "../src/policy/load.ts";
 import type { StateStore } from "../src/state/types.ts";
-import { ManualClock } from "../src/testing/manual-clock.ts";
+import { ManualClock } from "../src/util/manual-clock.ts";
 
 const client = (
   yaml: string,

@@ -1,12 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LocalDecisionClient } from "../src/decision/local-decision-client.ts";
-import type { Decision } from "../src/engine/decision.ts";
-import { DecisionBackendError, UnknownPolicyError } from "../src/errors.ts";
+import type { Decision } from "../src/kernel/decision.ts";
+import { DecisionBackendError, UnknownPolicyError } from "../src/kernel/errors.ts";
 import { parsePolicies } from "../src/policy/load.ts";
 import { MemoryStateStore } from "../src/state/memory-state-store.ts";
 import type { ConsumeResult, Counter, CounterAdjustment, StateStore } from "../src/state/types.ts";
-import { ManualClock } from "../src/testing/manual-clock.ts";
+import { ManualClock } from "../src/util/manual-clock.ts";
 
 function client(
   yaml: string,

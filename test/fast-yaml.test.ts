@@ -6,7 +6,7 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { LineCounter, parseDocument } from "yaml";
-import { PolicyFileError } from "../src/errors.ts";
+import { PolicyFileError } from "../src/kernel/errors.ts";
 import { readFastYaml, unpackPosition } from "../src/policy/fast-yaml.ts";
 import { IssueCollector } from "../src/policy/issues.ts";
 import { parsePolicies } from "../src/policy/load.ts";

@@ -8,7 +8,7 @@ import {
   PolicyViolation,
   UnknownPolicyError,
 } from "../src/index.ts";
-import { ManualClock } from "../src/testing/manual-clock.ts";
+import { ManualClock } from "../src/util/manual-clock.ts";
 
 const POLICIES = `
 policies:

@@ -14,7 +14,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { GuardrailError } from "../src/errors.ts";
+import { GuardrailError } from "../src/kernel/errors.ts";
 import { lazyModule, loadZod } from "../src/util/lazy-module.ts";
 
 const SRC = fileURLToPath(new URL("../src/", import.meta.url));
@@ -69,43 +69,86 @@ function foldersImportedBy(folder: string): Map<string, string[]> {
   return out;
 }
 
-describe("the floors of src/ (#18: imports run downward only)", () => {
-  it("keeps the kernel free of imports: Context is everyone's, and depends on no one", () => {
-    expect([...foldersImportedBy("kernel").keys()]).toEqual([]);
-  });
+/**
+ * The floors of `src/`, lowest first. A folder may import only from folders on a lower floor
+ * (type-only imports included); folders on one floor do not import each other. Each
+ * folder's `index.ts` or header says what it owns.
+ */
+const FLOORS: readonly (readonly string[])[] = [
+  ["kernel"], // errors with codes, Context, Decision, ids: imports nothing
+  ["util"], // small helpers: option checks, lazy modules, money, clocks
+  ["policy", "state", "confirm"], // the language; the state and confirmation contracts
+  ["engine"], // compile and evaluate policies
+  ["decision", "audit"], // decision clients; the decision log and its hash chain
+  ["opa", "redis"], // OPA client and Rego writer; the Redis backend
+  ["guardian"], // the SDK
+  ["testing"], // test helpers for users
+  ["server", "cli", "integrations", "demo"], // front ends
+  ["(root)"], // src/index.ts, the package's entry
+];
 
-  it("keeps the policy language, the engine, the stores and the decision clients below the Guardian and the front ends", () => {
-    const higher = ["guardian", "server", "cli", "integrations", "demo"];
-    const lower = ["kernel", "policy", "engine", "state", "decision", "opa", "util"];
-    for (const folder of [...lower, "confirm", "audit", "redis"]) {
-      const reached = foldersImportedBy(folder);
-      for (const up of higher) {
-        expect(reached.get(up) ?? [], `${folder}/ imports ${up}/`).toEqual([]);
-      }
-    }
-  });
-});
-
-describe("the policy language below the engine (#18, under way)", () => {
-  it("imports from engine/ only the two modules still to split (conditions, decision)", () => {
-    // Field paths, time zones, globs and money formatting moved down; conditions.ts (the
-    // Condition language mixed with its compilation) and decision.ts (action severities)
-    // are what is left. This list may only shrink.
-    const targets = new Set<string>();
-    const walk = (dir: string) => {
-      for (const entry of readdirSync(dir, { withFileTypes: true })) {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory()) walk(path);
-        else if (entry.name.endsWith(".ts")) {
-          for (const m of readFileSync(path, "utf8").matchAll(/from\s+"(\.[^"]+)"/g)) {
-            const target = relative(SRC, resolve(dirname(path), m[1] as string));
-            if (target.startsWith(`engine${sep}`)) targets.add(target.split(sep).join("/"));
-          }
+/** `from → to: count` for every import between two folders of `src/`. */
+function folderGraph(): Map<string, Map<string, number>> {
+  const graph = new Map<string, Map<string, number>>();
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith(".ts")) {
+        const own = relative(SRC, path).split(sep);
+        const from = own.length > 1 ? (own[0] as string) : "(root)";
+        for (const m of readFileSync(path, "utf8").matchAll(/from\s+"(\.[^"]+)"/g)) {
+          const target = relative(SRC, resolve(dirname(path), m[1] as string)).split(sep);
+          const to = target.length > 1 ? (target[0] as string) : "(root)";
+          if (to === from) continue;
+          const row = graph.get(from) ?? new Map<string, number>();
+          row.set(to, (row.get(to) ?? 0) + 1);
+          graph.set(from, row);
         }
       }
-    };
-    walk(join(SRC, "policy"));
-    expect([...targets].sort()).toEqual(["engine/conditions.ts", "engine/decision.ts"]);
+    }
+  };
+  walk(SRC);
+  return graph;
+}
+
+describe("the floors of src/ (imports run downward only)", () => {
+  const floorOf = new Map(FLOORS.flatMap((names, i) => names.map((n) => [n, i] as const)));
+  const graph = folderGraph();
+
+  it("prints the folder graph, floor by floor", () => {
+    const lines = FLOORS.flatMap((names, i) =>
+      names.map((n) => {
+        const row = [...(graph.get(n) ?? new Map<string, number>())]
+          .sort((a, b) => (floorOf.get(b[0]) ?? 0) - (floorOf.get(a[0]) ?? 0))
+          .map(([to, count]) => `${to} (${count})`);
+        return `  ${i} ${n.padEnd(13)} → ${row.join(", ") || "nothing"}`;
+      }),
+    );
+    console.info(`the import graph of src/, by floor:\n${lines.join("\n")}`);
+    expect(lines.length).toBe(floorOf.size);
+  });
+
+  it("places every folder of src/ on a floor", () => {
+    const folders = readdirSync(SRC, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
+    expect(folders.filter((f) => !floorOf.has(f))).toEqual([]);
+  });
+
+  it("never imports from a folder on the same or a higher floor", () => {
+    const upward: string[] = [];
+    for (const [from, row] of graph) {
+      for (const to of row.keys()) {
+        if ((floorOf.get(to) ?? Infinity) >= (floorOf.get(from) ?? -1))
+          upward.push(`${from} → ${to}`);
+      }
+    }
+    expect(upward).toEqual([]);
+  });
+
+  it("keeps the kernel free of imports: Context and the errors are everyone's", () => {
+    expect([...foldersImportedBy("kernel").keys()]).toEqual([]);
   });
 });
 

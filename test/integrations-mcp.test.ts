@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { DecisionEntry } from "../src/audit/recorder.ts";
 import { Guardian, GuardrailError } from "../src/index.ts";
 import { DECISION_META_KEY, guardMcpServer } from "../src/integrations/mcp/index.ts";
-import { ManualClock } from "../src/testing/manual-clock.ts";
+import { ManualClock } from "../src/util/manual-clock.ts";
 
 const POLICIES = `
 policies:

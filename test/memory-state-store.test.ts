@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { InvalidOptionError } from "../src/errors.ts";
+import { InvalidOptionError } from "../src/kernel/errors.ts";
 import { MemoryStateStore } from "../src/state/memory-state-store.ts";
 import {
   periodCounter,

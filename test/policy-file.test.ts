@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { GuardrailError, PolicyFileError, type PolicyFileIssue } from "../src/errors.ts";
+import { GuardrailError, PolicyFileError, type PolicyFileIssue } from "../src/kernel/errors.ts";
 import { loadPolicyFile, parsePolicies } from "../src/policy/load.ts";
 
 /** Strips the common indentation of a template literal, so YAML can be written inline. */

@@ -1,13 +1,13 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { PolicyFileError, type PolicyFileIssue } from "../src/errors.ts";
+import { runPolicyTests } from "../src/decision/run-policy-tests.ts";
+import { PolicyFileError, type PolicyFileIssue } from "../src/kernel/errors.ts";
 import { loadPolicyFile, parsePolicies } from "../src/policy/load.ts";
 import {
   DEFAULT_TEST_TIME,
   type PolicyTestResult,
   parsePolicyTests,
-  runPolicyTests,
 } from "../src/policy/test-cases/index.ts";
 
 /** Strips the common indentation of a template literal, so YAML can be written inline. */

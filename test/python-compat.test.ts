@@ -3,11 +3,11 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { LocalDecisionClient } from "../src/decision/local-decision-client.ts";
 import type { DecideInput } from "../src/engine/compile-rule.ts";
-import type { Decision } from "../src/engine/decision.ts";
 import type { Context } from "../src/kernel/context.ts";
+import type { Decision } from "../src/kernel/decision.ts";
 import { loadPolicyFile, parsePolicies } from "../src/policy/load.ts";
 import type { Policy, PolicyRule, PolicySet } from "../src/policy/types.ts";
-import { ManualClock } from "../src/testing/manual-clock.ts";
+import { ManualClock } from "../src/util/manual-clock.ts";
 
 const FIXTURES = ["web-service", "local-llm", "spend-headroom", "notebook-dump"] as const;
 type Fixture = (typeof FIXTURES)[number];

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { createClient } from "redis";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ConfirmationStore } from "../src/confirm/types.ts";
-import { DecisionBackendError, GuardrailError } from "../src/errors.ts";
+import { DecisionBackendError, GuardrailError } from "../src/kernel/errors.ts";
 import { hashTaggedKey, loadNodeRedis, RedisConnection } from "../src/redis/client.ts";
 import { RedisConfirmationStore, type RedisLike } from "../src/redis/index.ts";
 import { MissingPeerDependencyError } from "../src/util/optional-peer.ts";

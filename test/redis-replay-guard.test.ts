@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { fingerprintCall } from "../src/confirm/fingerprint.ts";
 import { SignedConfirmationStore } from "../src/confirm/signed-confirmation-store.ts";
-import { DecisionBackendError } from "../src/errors.ts";
+import { DecisionBackendError } from "../src/kernel/errors.ts";
 import { RedisReplayGuard } from "../src/redis/index.ts";
 import { REDIS_URL, redisReachable } from "./redis.ts";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LocalDecisionClient } from "../src/decision/local-decision-client.ts";
-import { PolicyFileError } from "../src/errors.ts";
+import { PolicyFileError } from "../src/kernel/errors.ts";
 import { parsePolicies } from "../src/policy/load.ts";
 import type { PolicyRule } from "../src/policy/types.ts";
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { LocalDecisionClient } from "../src/decision/local-decision-client.ts";
-import type { Decision } from "../src/engine/decision.ts";
-import { PolicyFileError } from "../src/errors.ts";
+import type { Decision } from "../src/kernel/decision.ts";
+import { PolicyFileError } from "../src/kernel/errors.ts";
 import { parsePolicies } from "../src/policy/load.ts";
-import { ManualClock } from "../src/testing/manual-clock.ts";
+import { ManualClock } from "../src/util/manual-clock.ts";
 
 /**
  * A client over a YAML policy file and a manual clock. `at(iso)` moves the clock and

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { fingerprintCall } from "../src/confirm/fingerprint.ts";
 import { GuardrailError, SignedConfirmationStore } from "../src/index.ts";
 import { RedisReplayGuard } from "../src/redis/index.ts";
-import { ManualClock } from "../src/testing/manual-clock.ts";
+import { ManualClock } from "../src/util/manual-clock.ts";
 import { REDIS_URL, redisReachable } from "./redis.ts";
 
 const secret = "a-32-byte-secret-for-hmac-sha256!";

@@ -8,7 +8,7 @@
  */
 
 import { hostname, userInfo } from "node:os";
-import { GuardrailError } from "../errors.ts";
+import { GuardrailError } from "../kernel/errors.ts";
 import { GENESIS, pruneHash, RunsDigest } from "./hash-chain.ts";
 import { COUNTED_IN_STATS, type Row } from "./rows.ts";
 import type { AuditOutcome, PrunedRun, PruneOptions, PruneRecord } from "./types.ts";

@@ -6,8 +6,8 @@
  */
 
 import type { ConfirmationEvent } from "../confirm/events.ts";
-import type { Decision } from "../engine/decision.ts";
 import type { Context } from "../kernel/context.ts";
+import type { Decision } from "../kernel/decision.ts";
 
 /** One decision as the audit log receives it. */
 export interface DecisionEntry {

@@ -6,7 +6,7 @@
  */
 
 import type { ConfirmationEvent } from "../confirm/events.ts";
-import { uuidv7 } from "../util/uuid.ts";
+import { uuidv7 } from "../kernel/uuid.ts";
 import { canonicalJson } from "./hash-chain.ts";
 import type { DecisionEntry } from "./recorder.ts";
 import type { AuditRecord } from "./types.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { GuardrailError } from "../errors.ts";
+import { GuardrailError } from "../kernel/errors.ts";
 import type { MigrationResult } from "./types.ts";
 
 /**

@@ -6,7 +6,7 @@
  * @internal
  */
 
-import { InvalidOptionError } from "../errors.ts";
+import { InvalidOptionError } from "../kernel/errors.ts";
 import { checkOption, type OptionRule } from "../util/check-options.ts";
 
 /** A schema name the stores write into their SQL unquoted-safe: a plain identifier. */

@@ -7,7 +7,7 @@
  */
 
 import type { SQLInputValue, StatementSync } from "node:sqlite";
-import { GuardrailError } from "../errors.ts";
+import { GuardrailError } from "../kernel/errors.ts";
 import type { ConfirmationRow, SqlRunner, SqlValue } from "./confirmations/sql-confirmations.ts";
 import {
   isPool,

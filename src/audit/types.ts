@@ -4,7 +4,7 @@
  * @module
  */
 
-import { defineErrorCode, GuardrailError } from "../errors.ts";
+import { defineErrorCode, GuardrailError } from "../kernel/errors.ts";
 
 /** The three outcomes an audit record can have. */
 export type AuditOutcome = "allowed" | "warned" | "blocked";

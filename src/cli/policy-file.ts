@@ -7,7 +7,7 @@
 
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
-import { PolicyFileError } from "../errors.ts";
+import { PolicyFileError } from "../kernel/errors.ts";
 import { discoverPolicyFile, parsePolicies } from "../policy/load.ts";
 import type { PolicySet } from "../policy/types.ts";
 import { CliError } from "./errors.ts";

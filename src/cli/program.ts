@@ -5,9 +5,9 @@
  */
 
 import { Command, CommanderError } from "commander";
+import { VERSION } from "../kernel/version.ts";
 import { UnsupportedNodeVersionError } from "../util/node-floor.ts";
 import { MissingPeerDependencyError } from "../util/optional-peer.ts";
-import { VERSION } from "../version.ts";
 import { auditCommand } from "./commands/audit.ts";
 import { dbCommand } from "./commands/db.ts";
 import { healthCommand } from "./commands/health.ts";

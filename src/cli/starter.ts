@@ -7,8 +7,8 @@
 
 import { existsSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
+import { VERSION } from "../kernel/version.ts";
 import { POLICY_DOCS_URL } from "../policy/docs-url.ts";
-import { VERSION } from "../version.ts";
 
 /** Where the package keeps the schema, relative to its root (package.json `files`). */
 const SCHEMA_IN_PACKAGE = ["schema", "hexarch.schema.json"] as const;

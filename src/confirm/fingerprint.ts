@@ -6,7 +6,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { GuardrailError } from "../errors.ts";
+import { GuardrailError } from "../kernel/errors.ts";
 
 const MAX_DEPTH = 64;
 

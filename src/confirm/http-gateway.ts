@@ -7,7 +7,7 @@
  */
 
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { DecisionBackendError, GuardrailError } from "../errors.ts";
+import { DecisionBackendError, GuardrailError } from "../kernel/errors.ts";
 import {
   checkOptions,
   functionRule,

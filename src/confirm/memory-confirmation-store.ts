@@ -5,7 +5,7 @@
  */
 
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
-import { GuardrailError } from "../errors.ts";
+import { GuardrailError } from "../kernel/errors.ts";
 import { checkOptions, functionRule, type RulesFor } from "../util/check-options.ts";
 import { refusal, refusalOf } from "./refusals.ts";
 import { checkTtl, ttlRule } from "./tokens.ts";

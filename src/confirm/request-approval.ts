@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DecisionBackendError } from "../errors.ts";
+import { DecisionBackendError } from "../kernel/errors.ts";
 import { describeValue } from "../util/describe.ts";
 import { settleWithin } from "../util/timeout.ts";
 import type { ConfirmationRequest, ConfirmationStore } from "./types.ts";

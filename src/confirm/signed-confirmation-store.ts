@@ -8,7 +8,7 @@
 
 import { createPrivateKey, createPublicKey, type KeyObject, randomUUID } from "node:crypto";
 import type { JWTPayload } from "jose";
-import { GuardrailError } from "../errors.ts";
+import { GuardrailError } from "../kernel/errors.ts";
 import {
   anyOfRule,
   checkOptions,

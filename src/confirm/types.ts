@@ -5,12 +5,9 @@
  * @module
  */
 
-/** What a token is bound to: the policy and a fingerprint of the call's arguments. */
-export interface ConfirmationBinding {
-  readonly policyId: string;
-  /** From `fingerprintCall(policyId, args)`; also on `ConfirmationRequired.binding`. */
-  readonly fingerprint: string;
-}
+import type { ConfirmationBinding } from "../kernel/decision.ts";
+
+export type { ConfirmationBinding } from "../kernel/decision.ts";
 
 /** A request for approval. */
 export interface ConfirmationRequest extends ConfirmationBinding {

@@ -5,10 +5,10 @@
  */
 
 import { type CompiledRule, compileRule, type DecideInput } from "../engine/compile-rule.ts";
-import type { Decision } from "../engine/decision.ts";
 import { PolicyCheck } from "../engine/policy-check.ts";
-import { GuardrailError, UnknownPolicyError } from "../errors.ts";
 import type { Context } from "../kernel/context.ts";
+import type { Decision } from "../kernel/decision.ts";
+import { GuardrailError, UnknownPolicyError } from "../kernel/errors.ts";
 import type { Policy, PolicySet } from "../policy/types.ts";
 import { MemoryStateStore } from "../state/memory-state-store.ts";
 import type { StateStore } from "../state/types.ts";

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { type Decision, type DecisionAction, makeDecision } from "../engine/decision.ts";
-import { DecisionBackendError, defineErrorCode } from "../errors.ts";
 import { type Context, withoutToken } from "../kernel/context.ts";
+import { type Decision, type DecisionAction, makeDecision } from "../kernel/decision.ts";
+import { DecisionBackendError, defineErrorCode } from "../kernel/errors.ts";
 import {
   booleanRule,
   checkOptions,

@@ -5,8 +5,8 @@
  */
 
 import type { DecideInput } from "../engine/compile-rule.ts";
-import type { Decision } from "../engine/decision.ts";
 import type { Context } from "../kernel/context.ts";
+import type { Decision } from "../kernel/decision.ts";
 
 /**
  * The least a custom decision client must return: the contract of the Python SDK's

@@ -9,10 +9,10 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { DecisionLogger } from "../audit/decision-logger.ts";
 import { SqliteAuditStore } from "../audit/sqlite/sqlite-audit-store.ts";
-import type { Decision } from "../engine/decision.ts";
-import { PolicyViolation } from "../errors.ts";
 import { Guardian } from "../guardian/guardian.ts";
-import { ManualClock } from "../testing/manual-clock.ts";
+import type { Decision } from "../kernel/decision.ts";
+import { PolicyViolation } from "../kernel/errors.ts";
+import { ManualClock } from "../util/manual-clock.ts";
 import { DEMO_POLICIES } from "./policies.ts";
 
 const color = process.stdout.isTTY === true && !process.env.NO_COLOR;

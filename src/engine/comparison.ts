@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { Operator } from "./operators.ts";
-import { compilePattern } from "./pattern.ts";
+import type { Operator } from "../policy/operators.ts";
+import { compilePattern } from "../policy/pattern.ts";
 
 /**
  * A three-valued (Kleene) truth: {@link FALSE}, {@link TRUE} or {@link UNKNOWN}. A small

@@ -8,14 +8,14 @@
  */
 
 import type { Context } from "../kernel/context.ts";
+import type { DecisionAction } from "../kernel/decision.ts";
+import { SEVERITY } from "../kernel/decision.ts";
 import { compileFieldPath, type FieldGetter } from "../policy/field-path.ts";
 import { type CalendarPeriod, periodAt, TimeZone } from "../policy/time-zone.ts";
 import type { Budget, PolicyRule, RuleAction } from "../policy/types.ts";
 import { describeValue } from "../util/describe.ts";
 import { formatUsd } from "../util/money.ts";
 import type { TruthTest } from "./conditions.ts";
-import type { DecisionAction } from "./decision.ts";
-import { SEVERITY } from "./decision.ts";
 import { compileApplies, matchDetail } from "./rule-matchers.ts";
 import { allowedUsersTrigger, parameterTrigger, scheduleTrigger } from "./triggers.ts";
 

@@ -1,12 +1,13 @@
 /**
- * `when:` conditions: comparisons composed with `all`, `any` and `not`, compiled once, when
- * a policy loads, into closures that answer in three-valued logic. The operators and their
- * value checks live in `operators.ts`, what each operator makes of a value in
- * `comparison.ts`; both are re-exported here, the public face of conditions.
+ * `when:` conditions compiled once, when a policy loads, into closures that answer in
+ * three-valued logic. The language itself (the condition tree and its operators) is the
+ * policy's (`policy/conditions.ts`); what each operator makes of a value is in
+ * `comparison.ts`. Both are re-exported here, the public face of conditions.
  *
  * @module
  */
 
+import type { Condition } from "../policy/conditions.ts";
 import { compileFieldPath } from "../policy/field-path.ts";
 import {
   explainUnknown,
@@ -17,30 +18,17 @@ import {
   UNKNOWN,
   valueTest,
 } from "./comparison.ts";
-import type { Operator } from "./operators.ts";
 
-export { FALSE, TRUE, type Truth, UNKNOWN } from "./comparison.ts";
 export {
+  type Comparison,
+  type Condition,
   checkComparisonValue,
   OPERATOR_ALIASES,
   OPERATORS,
   type Operator,
   resolveOperator,
-} from "./operators.ts";
-
-/** One comparison of a context field against a value. */
-export interface Comparison {
-  readonly field: string;
-  readonly operator: Operator;
-  readonly value?: unknown;
-}
-
-/** A condition tree, as `when:` holds it after loading. */
-export type Condition =
-  | Comparison
-  | { readonly all: readonly Condition[] }
-  | { readonly any: readonly Condition[] }
-  | { readonly not: Condition };
+} from "../policy/conditions.ts";
+export { FALSE, TRUE, type Truth, UNKNOWN } from "./comparison.ts";
 
 /** A compiled condition, in two-valued logic: `true` only when it holds for certain. */
 export type Predicate = (context: Readonly<Record<string, unknown>>) => boolean;

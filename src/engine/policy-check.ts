@@ -10,15 +10,15 @@
  * @module
  */
 
-import { DecisionBackendError } from "../errors.ts";
 import type { Context } from "../kernel/context.ts";
+import { type Decision, makeDecision, type RateLimitRefusal } from "../kernel/decision.ts";
+import { DecisionBackendError } from "../kernel/errors.ts";
 import type { ConsumeResult, CounterAdjustment, StateStore } from "../state/types.ts";
 import { describeValue } from "../util/describe.ts";
 import { settleWithin } from "../util/timeout.ts";
 import { isThenable } from "../util/values.ts";
 import type { CompiledRule, CounterSpec, DecideInput, Outcome } from "./compile-rule.ts";
 import { CounterRequest, exceededDetail, nearDetail, refusalDetail } from "./counter-request.ts";
-import { type Decision, makeDecision, type RateLimitRefusal } from "./decision.ts";
 
 /** Options shared by every check of a client. */
 export interface CheckSettings {

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { GuardrailError } from "../errors.ts";
+import type { Decision, DecisionAction } from "../kernel/decision.ts";
+import { GuardrailError } from "../kernel/errors.ts";
 import { parseFieldPath } from "../policy/field-path.ts";
 import type { PolicyRule, RuleAction } from "../policy/types.ts";
 import { MemoryStateStore } from "../state/memory-state-store.ts";
@@ -24,7 +25,6 @@ import {
   type Operator,
   resolveOperator,
 } from "./conditions.ts";
-import type { Decision, DecisionAction } from "./decision.ts";
 import { PolicyCheck } from "./policy-check.ts";
 
 /** One condition of a {@link RuleDefinition}: all of a rule's conditions must hold. */

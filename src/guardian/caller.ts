@@ -7,8 +7,8 @@
 
 import type { ConfirmationBinding, ConfirmationStore } from "../confirm/types.ts";
 import type { DecideInput } from "../engine/compile-rule.ts";
-import type { Decision } from "../engine/decision.ts";
 import type { Context } from "../kernel/context.ts";
+import type { Decision } from "../kernel/decision.ts";
 import { isThenable } from "../util/values.ts";
 import { bindingOf, confirmWithToken, tokenOf } from "./confirm-call.ts";
 import { contextBuilder } from "./context.ts";

@@ -15,8 +15,8 @@ import type {
   ConsumeConfirmationResult,
 } from "../confirm/types.ts";
 import type { DecideInput } from "../engine/compile-rule.ts";
-import { type Decision, makeDecision } from "../engine/decision.ts";
 import type { Context } from "../kernel/context.ts";
+import { type Decision, makeDecision } from "../kernel/decision.ts";
 import { describeValue } from "../util/describe.ts";
 import { settleWithin } from "../util/timeout.ts";
 

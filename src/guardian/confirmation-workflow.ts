@@ -10,8 +10,8 @@ import { userInfo } from "node:os";
 import { createInterface } from "node:readline/promises";
 import { ttlRule } from "../confirm/tokens.ts";
 import type { ConfirmationBinding, ConfirmationStore } from "../confirm/types.ts";
-import { ConfirmationRequired } from "../errors.ts";
 import type { Context } from "../kernel/context.ts";
+import { ConfirmationRequired } from "../kernel/errors.ts";
 import {
   checkOption,
   checkOptions,

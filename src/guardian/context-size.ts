@@ -6,7 +6,7 @@
  * @internal
  */
 
-import { type Decision, makeDecision } from "../engine/decision.ts";
+import { type Decision, makeDecision } from "../kernel/decision.ts";
 import { invalidOption, type OptionRule } from "../util/check-options.ts";
 import type { PreparedDecide } from "./decision-source.ts";
 

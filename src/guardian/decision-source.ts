@@ -9,9 +9,9 @@
 
 import type { DecisionClient, DecisionLike } from "../decision/types.ts";
 import type { DecideInput } from "../engine/compile-rule.ts";
-import { type Decision, type DecisionAction, makeDecision } from "../engine/decision.ts";
-import { DecisionBackendError } from "../errors.ts";
 import { type Context, withoutToken } from "../kernel/context.ts";
+import { type Decision, type DecisionAction, makeDecision } from "../kernel/decision.ts";
+import { DecisionBackendError } from "../kernel/errors.ts";
 import { describeValue } from "../util/describe.ts";
 import { settleWithin } from "../util/timeout.ts";
 import { isThenable } from "../util/values.ts";

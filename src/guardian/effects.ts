@@ -9,9 +9,9 @@
 import type { DecisionEntry, DecisionRecorder } from "../audit/recorder.ts";
 import { truncatedContext } from "../audit/records.ts";
 import type { LocalDecisionClient } from "../decision/local-decision-client.ts";
-import type { Decision } from "../engine/decision.ts";
-import { GuardrailError } from "../errors.ts";
 import { type Context, withoutToken } from "../kernel/context.ts";
+import type { Decision } from "../kernel/decision.ts";
+import { GuardrailError } from "../kernel/errors.ts";
 import { describeValue } from "../util/describe.ts";
 import { isThenable } from "../util/values.ts";
 import { oversizedContextBytes } from "./context-size.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { GuardrailError } from "../errors.ts";
+import { GuardrailError } from "../kernel/errors.ts";
 
 /**
  * Guards functions and methods with a policy.

@@ -15,9 +15,9 @@ import {
 import type { ConfirmationStore } from "../confirm/types.ts";
 import { LocalDecisionClient } from "../decision/local-decision-client.ts";
 import type { DecisionClient } from "../decision/types.ts";
-import type { Decision } from "../engine/decision.ts";
-import { GuardrailError } from "../errors.ts";
 import type { Context } from "../kernel/context.ts";
+import type { Decision } from "../kernel/decision.ts";
+import { GuardrailError } from "../kernel/errors.ts";
 import type { Policy, PolicySet } from "../policy/types.ts";
 import { checkTimeout } from "../util/timeout.ts";
 import { type CallerHost, confirmable, makeCaller } from "./caller.ts";

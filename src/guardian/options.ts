@@ -7,8 +7,8 @@
 import type { DecisionRecorder } from "../audit/recorder.ts";
 import type { ConfirmationStore } from "../confirm/types.ts";
 import type { DecisionClient } from "../decision/types.ts";
-import type { Decision } from "../engine/decision.ts";
 import type { Context } from "../kernel/context.ts";
+import type { Decision } from "../kernel/decision.ts";
 import type { PolicySet } from "../policy/types.ts";
 import type { StateStore } from "../state/types.ts";
 import {

@@ -6,8 +6,8 @@
  */
 
 import type { ConfirmationBinding } from "../confirm/types.ts";
-import { type Decision, makeDecision } from "../engine/decision.ts";
-import { ConfirmationRequired, GuardrailError, PolicyViolation } from "../errors.ts";
+import { type Decision, makeDecision } from "../kernel/decision.ts";
+import { ConfirmationRequired, GuardrailError, PolicyViolation } from "../kernel/errors.ts";
 import type { CallInfo, GuardianMode } from "./options.ts";
 
 /** The default `onWarn`: one line on stderr, never a stack trace. */

@@ -7,7 +7,7 @@
 
 import type { LocalDecisionClient } from "../decision/local-decision-client.ts";
 import type { DecisionClient } from "../decision/types.ts";
-import { GuardrailError, InvalidOptionError, UnknownPolicyError } from "../errors.ts";
+import { GuardrailError, InvalidOptionError, UnknownPolicyError } from "../kernel/errors.ts";
 import { OpaDecisionClient } from "../opa/opa-decision-client.ts";
 import { loadPolicyFile, parsePolicies } from "../policy/load.ts";
 import { isPolicySet } from "../policy/policy-set.ts";

@@ -6,8 +6,8 @@
  * @internal
  */
 
-import type { DecisionAction } from "../engine/decision.ts";
-import { DecisionBackendError, defineErrorCode } from "../errors.ts";
+import type { DecisionAction } from "../kernel/decision.ts";
+import { DecisionBackendError, defineErrorCode } from "../kernel/errors.ts";
 import { describeValue } from "../util/describe.ts";
 import { isRecord } from "../util/values.ts";
 import type { OpaDecision } from "./opa-decision-client.ts";

@@ -14,9 +14,9 @@
  */
 
 import type { DecisionClient, DecisionLike } from "../decision/types.ts";
-import { type Decision, type DecisionAction, makeDecision } from "../engine/decision.ts";
-import { DecisionBackendError } from "../errors.ts";
 import { type Context, withoutToken } from "../kernel/context.ts";
+import { type Decision, type DecisionAction, makeDecision } from "../kernel/decision.ts";
+import { DecisionBackendError } from "../kernel/errors.ts";
 import {
   booleanRule,
   checkOptions,

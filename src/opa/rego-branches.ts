@@ -5,8 +5,8 @@
  * @module
  */
 
-import { type DecisionAction, SEVERITY } from "../engine/decision.ts";
 import { matchDetail } from "../engine/rule-matchers.ts";
+import { type DecisionAction, SEVERITY } from "../kernel/decision.ts";
 import type { PolicyRule } from "../policy/types.ts";
 import { formatUsd } from "../util/money.ts";
 import { schedule } from "./rego-schedule.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { defineErrorCode, GuardrailError } from "../errors.ts";
+import { defineErrorCode, GuardrailError } from "../kernel/errors.ts";
 import { parseFieldPath } from "../policy/field-path.ts";
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { DecisionAction } from "../engine/decision.ts";
+import type { DecisionAction } from "../kernel/decision.ts";
 import type { PolicyRule } from "../policy/types.ts";
 import { globPattern, regoValue } from "./rego-syntax.ts";
 

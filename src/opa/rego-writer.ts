@@ -5,7 +5,7 @@
  * @module
  */
 
-import { SEVERITY } from "../engine/decision.ts";
+import { SEVERITY } from "../kernel/decision.ts";
 import type { Policy, PolicyRule } from "../policy/types.ts";
 import { formatUsd } from "../util/money.ts";
 import { outcomeTerm, ruleBranches } from "./rego-branches.ts";

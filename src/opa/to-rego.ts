@@ -18,7 +18,7 @@
  * @module
  */
 
-import { UnknownPolicyError } from "../errors.ts";
+import { UnknownPolicyError } from "../kernel/errors.ts";
 import { parsePolicies } from "../policy/load.ts";
 import { isPolicySet } from "../policy/policy-set.ts";
 import type { PolicySet } from "../policy/types.ts";

@@ -6,7 +6,7 @@
  */
 
 import type { Document, LineCounter, Node } from "yaml";
-import { PolicyFileError, type PolicyFileIssue } from "../errors.ts";
+import { PolicyFileError, type PolicyFileIssue } from "../kernel/errors.ts";
 import { loadYaml } from "../util/lazy-module.ts";
 import { type FastYaml, unpackPosition } from "./fast-yaml.ts";
 

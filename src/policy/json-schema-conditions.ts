@@ -7,7 +7,7 @@
  * @module
  */
 
-import { OPERATORS, type Operator, resolveOperator } from "../engine/conditions.ts";
+import { OPERATORS, type Operator, resolveOperator } from "./conditions.ts";
 import { POLICY_DOCS_URL } from "./docs-url.ts";
 import {
   anyCase,

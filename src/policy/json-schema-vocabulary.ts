@@ -6,7 +6,7 @@
  * @module
  */
 
-import { OPERATOR_ALIASES, OPERATORS, type Operator } from "../engine/conditions.ts";
+import { OPERATOR_ALIASES, OPERATORS, type Operator } from "./conditions.ts";
 import { DAY_WORDS } from "./schema.ts";
 
 /** A JSON Schema node, as plain data. */

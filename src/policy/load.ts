@@ -6,10 +6,10 @@
 
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { PolicyFileError } from "../errors.ts";
+import { PolicyFileError } from "../kernel/errors.ts";
+import { nearest } from "../util/suggest.ts";
 import { normalizePolicyFile } from "./normalize.ts";
 import { policySchemas, type RawPolicyFile } from "./schema.ts";
-import { nearest } from "./suggest.ts";
 import type { PolicySet } from "./types.ts";
 import { readYamlSource } from "./yaml-source.ts";
 import { reportZodIssue } from "./zod-issues.ts";

@@ -5,16 +5,16 @@
  * @module
  */
 
+import { nearest } from "../util/suggest.ts";
 import {
   type Comparison,
   type Condition,
   checkComparisonValue,
   OPERATORS,
   resolveOperator,
-} from "../engine/conditions.ts";
+} from "./conditions.ts";
 import { parseFieldPath } from "./field-path.ts";
 import type { DocPath, IssueCollector } from "./issues.ts";
-import { nearest } from "./suggest.ts";
 
 /** Normalizes a `when:` value; reports problems and returns `undefined` on any. */
 export function normalizeCondition(

@@ -10,8 +10,8 @@
  */
 
 import type { z } from "zod";
-import { OPERATOR_ALIASES, OPERATORS } from "../engine/conditions.ts";
 import { loadZod } from "../util/lazy-module.ts";
+import { OPERATOR_ALIASES, OPERATORS } from "./conditions.ts";
 
 /** `warn_at_80%`, `block_at_90%` and the plain actions. */
 export const ACTION_PATTERN =

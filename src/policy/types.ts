@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Condition } from "../engine/conditions.ts";
+import type { Condition } from "./conditions.ts";
 import type { CalendarPeriod } from "./time-zone.ts";
 
 /** What a rule does when it fires. */

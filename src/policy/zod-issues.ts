@@ -6,9 +6,9 @@
  */
 
 import type { z } from "zod";
+import { nearest } from "../util/suggest.ts";
 import type { DocPath, IssueCollector } from "./issues.ts";
 import { DAY_WORDS, policySchemas } from "./schema.ts";
-import { nearest } from "./suggest.ts";
 
 /** The keys a rule and a policy take. */
 function knownKeys(): { readonly rule: string[]; readonly policy: string[] } {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DecisionBackendError } from "../errors.ts";
+import { DecisionBackendError } from "../kernel/errors.ts";
 
 /**
  * A node-redis client (`redis` v4 and later, `createClient()`), connected by its owner.

@@ -8,7 +8,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { DecisionBackendError, GuardrailError } from "../errors.ts";
+import { DecisionBackendError, GuardrailError } from "../kernel/errors.ts";
 import { checkOption, type OptionRule } from "../util/check-options.ts";
 import { importPeer } from "../util/optional-peer.ts";
 import {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { InvalidOptionError } from "../errors.ts";
+import { InvalidOptionError } from "../kernel/errors.ts";
 import { describeUrl, invalidOption } from "../util/check-options.ts";
 import { describeValue } from "../util/describe.ts";
 import { requirePeers } from "../util/optional-peer.ts";

@@ -15,7 +15,7 @@ import type {
   ConfirmationStore,
   ConsumeConfirmationResult,
 } from "../confirm/types.ts";
-import { DecisionBackendError, GuardrailError, InvalidOptionError } from "../errors.ts";
+import { DecisionBackendError, GuardrailError, InvalidOptionError } from "../kernel/errors.ts";
 import {
   checkedElsewhere,
   checkOptions,

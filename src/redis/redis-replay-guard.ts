@@ -6,7 +6,7 @@
  */
 
 import type { ReplayGuard } from "../confirm/signed-confirmation-store.ts";
-import { InvalidOptionError } from "../errors.ts";
+import { InvalidOptionError } from "../kernel/errors.ts";
 import {
   checkedElsewhere,
   checkOptions,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { GuardrailError, InvalidOptionError } from "../errors.ts";
+import { GuardrailError, InvalidOptionError } from "../kernel/errors.ts";
 import type { ConsumeResult, Counter, CounterAdjustment, StateStore } from "../state/types.ts";
 import { checkOptions } from "../util/check-options.ts";
 import { describeValue } from "../util/describe.ts";

@@ -6,7 +6,7 @@
  * @internal
  */
 
-import { DecisionBackendError } from "../errors.ts";
+import { DecisionBackendError } from "../kernel/errors.ts";
 import type { ConsumeResult } from "../state/types.ts";
 import type { RedisValue } from "./client.ts";
 

@@ -10,7 +10,7 @@ import type { FastifyRequest } from "fastify";
 import { apiKeyIdOf } from "../audit/api-keys/keys.ts";
 import type { ApiKey, ApiKeyScope, ApiKeyStore } from "../audit/api-keys/types.ts";
 import type { DecisionLogger } from "../audit/decision-logger.ts";
-import { makeDecision } from "../engine/decision.ts";
+import { makeDecision } from "../kernel/decision.ts";
 import type { Identity } from "./auth.ts";
 import { backend, HttpError } from "./errors.ts";
 

@@ -14,7 +14,7 @@ import Fastify from "fastify";
 import { apiKeyIdOf } from "../audit/api-keys/keys.ts";
 import { CheckpointSigner } from "../audit/checkpoints/signing.ts";
 import { auditedConfirmations, confirmationSink } from "../confirm/events.ts";
-import { VERSION } from "../version.ts";
+import { VERSION } from "../kernel/version.ts";
 import { type ApiKeyAuth, apiKeyAuth } from "./api-key-auth.ts";
 import { type Authenticator, bearerOf, type Identity, SANE_ID, staticTokenAuth } from "./auth.ts";
 import { clientErrorHandler } from "./client-error.ts";

@@ -11,9 +11,9 @@
 import type { FastifyRequest } from "fastify";
 import { confirmationIdOf } from "../confirm/events.ts";
 import { type RequestedApproval, requestApproval } from "../confirm/request-approval.ts";
-import type { Decision } from "../engine/decision.ts";
 import { bindingOf, withoutConfirmation } from "../guardian/confirm-call.ts";
 import type { Context } from "../kernel/context.ts";
+import type { Decision } from "../kernel/decision.ts";
 import { HttpError, unavailable } from "./errors.ts";
 import type { ServerContext } from "./routes/context.ts";
 import { maySelfConfirm } from "./self-confirm.ts";

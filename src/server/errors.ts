@@ -8,7 +8,7 @@
 
 import { STATUS_CODES } from "node:http";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { defineErrorCode, GuardrailError } from "../errors.ts";
+import { defineErrorCode, GuardrailError } from "../kernel/errors.ts";
 
 /** The server cannot start as configured (no API token without `allowAnon`, say). */
 export class ServerConfigError extends GuardrailError {}

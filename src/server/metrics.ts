@@ -7,7 +7,7 @@
 
 import type { FastifyInstance } from "fastify";
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
-import type { Decision } from "../engine/decision.ts";
+import type { Decision } from "../kernel/decision.ts";
 import { metricsSchema } from "./schemas.ts";
 
 /** What routes report to the metrics. */

@@ -7,4 +7,4 @@
 
 export { MemoryConfirmationStore } from "../confirm/memory-confirmation-store.ts";
 export { MemoryStateStore, type MemoryStateStoreOptions } from "../state/memory-state-store.ts";
-export { ManualClock } from "./manual-clock.ts";
+export { ManualClock } from "../util/manual-clock.ts";

@@ -11,9 +11,9 @@
  * @internal
  */
 
-import { InvalidOptionError } from "../errors.ts";
-import { editDistance } from "../policy/suggest.ts";
+import { InvalidOptionError } from "../kernel/errors.ts";
 import { describeValue } from "./describe.ts";
+import { editDistance } from "./suggest.ts";
 
 /** What one option takes. `undefined` means "the default" and passes, unless `required`. */
 export interface OptionRule {

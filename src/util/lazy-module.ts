@@ -15,7 +15,7 @@
 
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { GuardrailError } from "../errors.ts";
+import { GuardrailError } from "../kernel/errors.ts";
 
 const require = createRequire(import.meta.url);
 

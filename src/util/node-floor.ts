@@ -9,7 +9,7 @@
  * @module
  */
 
-import { defineErrorCode, GuardrailError } from "../errors.ts";
+import { defineErrorCode, GuardrailError } from "../kernel/errors.ts";
 
 /**
  * The oldest Node.js version supported: the first with `node:sqlite` built in without a

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { defineErrorCode, GuardrailError } from "../errors.ts";
+import { defineErrorCode, GuardrailError } from "../kernel/errors.ts";
 
 /**
  * Packages that a store or server needs are not installed. They are optional peer

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { DecisionLogger } from "../../src/audit/decision-logger.ts";
 import { SQLITE_MIGRATIONS } from "../../src/audit/sqlite/migrations.ts";
 import type { AuditRecord, AuditStore } from "../../src/audit/types.ts";
-import { uuidv7 } from "../../src/util/uuid.ts";
+import { uuidv7 } from "../../src/kernel/uuid.ts";
 
 export interface AuditFixture {
   readonly store: AuditStore;

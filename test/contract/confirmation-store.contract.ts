@@ -5,8 +5,8 @@
 import { describe, expect, it } from "vitest";
 import { fingerprintCall } from "../../src/confirm/fingerprint.ts";
 import type { ConfirmationBinding, ConfirmationStore } from "../../src/confirm/types.ts";
-import { GuardrailError } from "../../src/errors.ts";
-import { ManualClock } from "../../src/testing/manual-clock.ts";
+import { GuardrailError } from "../../src/kernel/errors.ts";
+import { ManualClock } from "../../src/util/manual-clock.ts";
 
 export interface ConfirmationFixture {
   readonly store: ConfirmationStore;

@@ -6,7 +6,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { GuardrailError, InvalidOptionError } from "../../errors.ts";
+import { GuardrailError, InvalidOptionError } from "../../kernel/errors.ts";
 import type { SqlRunner } from "../confirmations/sql-confirmations.ts";
 import { apiKeyIdOf, apiKeyMatches, generateApiKey, hashApiKey } from "./keys.ts";
 import type {

@@ -9,7 +9,7 @@
  */
 
 import { open, readFile } from "node:fs/promises";
-import { GuardrailError } from "../../errors.ts";
+import { GuardrailError } from "../../kernel/errors.ts";
 import type { AuditVerification } from "./checkpoints.ts";
 import type { AuditCheckpoint } from "./types.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { uuidv7 } from "../../util/uuid.ts";
+import { uuidv7 } from "../../kernel/uuid.ts";
 import type { DecisionLogger } from "../decision-logger.ts";
 import type { VerifyResult } from "../hash-chain.ts";
 import type { PrunedRun } from "../types.ts";

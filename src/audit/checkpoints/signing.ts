@@ -6,7 +6,7 @@
  */
 
 import { createHmac, hash, timingSafeEqual } from "node:crypto";
-import { InvalidOptionError } from "../../errors.ts";
+import { InvalidOptionError } from "../../kernel/errors.ts";
 import { describeValue } from "../../util/describe.ts";
 import { canonicalJson } from "../hash-chain.ts";
 import type { AuditCheckpoint, UnsignedCheckpoint } from "./types.ts";

@@ -22,7 +22,7 @@ import type {
   ConfirmationStore,
   ConsumeConfirmationResult,
 } from "../../confirm/types.ts";
-import { GuardrailError } from "../../errors.ts";
+import { GuardrailError } from "../../kernel/errors.ts";
 
 /** A row as a driver returns it. */
 export type ConfirmationRow = Record<string, unknown>;

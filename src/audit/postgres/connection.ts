@@ -5,7 +5,7 @@
  * @module
  */
 
-import { GuardrailError } from "../../errors.ts";
+import { GuardrailError } from "../../kernel/errors.ts";
 import { importPeer, requirePeers } from "../../util/optional-peer.ts";
 
 /** The slice of a `pg` query result this store reads. */

@@ -6,7 +6,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { InvalidOptionError } from "../../errors.ts";
+import { InvalidOptionError } from "../../kernel/errors.ts";
 import {
   booleanRule,
   checkOption,

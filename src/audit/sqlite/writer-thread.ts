@@ -7,7 +7,7 @@
  */
 
 import { Worker, type WorkerOptions } from "node:worker_threads";
-import { GuardrailError } from "../../errors.ts";
+import { GuardrailError } from "../../kernel/errors.ts";
 import type { WireBatch } from "./sqlite-append.ts";
 import type { WriterData, WriterReply, WriterRequest } from "./writer-worker.ts";
 

@@ -7,12 +7,12 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
-import { formatIssue, PolicyFileError } from "../../errors.ts";
+import { runPolicyTests } from "../../decision/run-policy-tests.ts";
+import { formatIssue, PolicyFileError } from "../../kernel/errors.ts";
 import {
   type PolicyTestFile,
   type PolicyTestResult,
   parsePolicyTests,
-  runPolicyTests,
 } from "../../policy/test-cases/index.ts";
 import { CliError, silentExit } from "../errors.ts";
 import { type CliIo, jsonText, painter } from "../output.ts";

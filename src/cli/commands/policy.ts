@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { Document, isMap, isSeq, parseDocument, type YAMLMap } from "yaml";
-import { formatIssue, PolicyFileError } from "../../errors.ts";
+import { formatIssue, PolicyFileError } from "../../kernel/errors.ts";
 import { RegoTranslationError } from "../../opa/rego-syntax.ts";
 import { toRego } from "../../opa/to-rego.ts";
 import { diffPolicies, formatChanges } from "../../policy/diff/index.ts";

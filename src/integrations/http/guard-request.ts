@@ -9,15 +9,15 @@
 
 import { type RequestedApproval, requestApproval } from "../../confirm/request-approval.ts";
 import type { ConfirmationStore } from "../../confirm/types.ts";
-import type { Decision } from "../../engine/decision.ts";
+import type { Guardian } from "../../guardian/guardian.ts";
+import type { Context } from "../../kernel/context.ts";
+import type { Decision } from "../../kernel/decision.ts";
 import {
   ConfirmationRequired,
   DecisionBackendError,
   GuardrailError,
   PolicyViolation,
-} from "../../errors.ts";
-import type { Guardian } from "../../guardian/guardian.ts";
-import type { Context } from "../../kernel/context.ts";
+} from "../../kernel/errors.ts";
 import { describeValue } from "../../util/describe.ts";
 import { checkTimeout } from "../../util/timeout.ts";
 import { isPlainObject, isThenable } from "../../util/values.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Decision, RateLimitRefusal } from "../../engine/decision.ts";
+import type { Decision, RateLimitRefusal } from "../../kernel/decision.ts";
 
 /**
  * The `type` of each problem the guards answer: stable identifiers, to compare as strings

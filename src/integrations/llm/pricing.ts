@@ -7,7 +7,7 @@
 
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { defineErrorCode, GuardrailError } from "../../errors.ts";
+import { defineErrorCode, GuardrailError } from "../../kernel/errors.ts";
 import BUILT_IN from "./pricing.json" with { type: "json" };
 
 /** A surcharge for long prompts: past the threshold the whole request is priced higher. */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { PolicyViolation } from "../../errors.ts";
+import { PolicyViolation } from "../../kernel/errors.ts";
 
 /**
  * The Guardian's refusal behind `error`: the error itself, or its `cause` (at any depth).

@@ -29,9 +29,9 @@
 
 import type { McpServer, RegisteredTool } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { ConfirmationRequired, GuardrailError, PolicyViolation } from "../../errors.ts";
 import type { Guardian } from "../../guardian/guardian.ts";
 import type { Context } from "../../kernel/context.ts";
+import { ConfirmationRequired, GuardrailError, PolicyViolation } from "../../kernel/errors.ts";
 
 /** The tool call as the context function sees it. */
 export interface McpToolCall {

@@ -31,15 +31,15 @@
  */
 
 import type { FunctionTool, RunContext } from "@openai/agents";
-import type { Decision } from "../../engine/decision.ts";
+import type { Guardian } from "../../guardian/guardian.ts";
+import type { Context } from "../../kernel/context.ts";
+import type { Decision } from "../../kernel/decision.ts";
 import {
   ConfirmationRequired,
   DecisionBackendError,
   GuardrailError,
   PolicyViolation,
-} from "../../errors.ts";
-import type { Guardian } from "../../guardian/guardian.ts";
-import type { Context } from "../../kernel/context.ts";
+} from "../../kernel/errors.ts";
 
 /** Token counts of a run's model calls so far (the SDK's `runContext.usage`). */
 export interface RunUsage {

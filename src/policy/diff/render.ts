@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Condition } from "../../engine/conditions.ts";
+import type { Condition } from "../conditions.ts";
 import type { DeniedWindow, TimeWindow } from "../types.ts";
 
 /** Shows a JSON-friendly value compactly: strings bare, lists in brackets. */

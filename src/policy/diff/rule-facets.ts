@@ -6,7 +6,7 @@
  * @module
  */
 
-import { SEVERITY } from "../../engine/decision.ts";
+import { SEVERITY } from "../../kernel/decision.ts";
 import { formatUsd } from "../../util/money.ts";
 import { DAY_MS, HOUR_MS, MINUTE_MS } from "../time-zone.ts";
 import type { PolicyRule, TimeWindow } from "../types.ts";

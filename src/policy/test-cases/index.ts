@@ -20,7 +20,6 @@
  */
 
 export { parsePolicyTests } from "./parse.ts";
-export { runPolicyTests } from "./run.ts";
 export {
   DEFAULT_TEST_TIME,
   MAX_REPEAT,

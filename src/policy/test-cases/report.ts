@@ -7,8 +7,8 @@
 
 import type { z } from "zod";
 import { describeValue } from "../../util/describe.ts";
+import { nearest } from "../../util/suggest.ts";
 import type { DocPath, IssueCollector } from "../issues.ts";
-import { nearest } from "../suggest.ts";
 import { EXPECT_KEYS, expectedFor, STEP_KEYS, TEST_KEYS, TOP_KEYS } from "./schema.ts";
 
 /** A value in words, a mapping as `a mapping`. */

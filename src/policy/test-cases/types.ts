@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { DecisionAction } from "../../engine/decision.ts";
 import type { Context } from "../../kernel/context.ts";
+import type { DecisionAction } from "../../kernel/decision.ts";
 
 /** The instant a test starts at when neither the test nor the file sets `at` (a Thursday, midnight UTC). */
 export const DEFAULT_TEST_TIME = "2026-01-01T00:00:00Z";

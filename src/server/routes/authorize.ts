@@ -8,9 +8,9 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { DecisionEntry } from "../../audit/recorder.ts";
-import { type Decision, makeDecision } from "../../engine/decision.ts";
-import { UnknownPolicyError } from "../../errors.ts";
 import { type Context, withoutToken } from "../../kernel/context.ts";
+import { type Decision, makeDecision } from "../../kernel/decision.ts";
+import { UnknownPolicyError } from "../../kernel/errors.ts";
 import { type CallerIdentity, judgePolicy, policyApplies } from "../api-policy-eval.ts";
 import { SANE_ID } from "../auth.ts";
 import {

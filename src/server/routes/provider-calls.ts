@@ -12,8 +12,8 @@
 import type { FastifyInstance } from "fastify";
 import { PROVIDER_CALL_ACTION } from "../../audit/records.ts";
 import type { Guardian } from "../../guardian/guardian.ts";
+import { uuidv7 } from "../../kernel/uuid.ts";
 import { compileGlobs } from "../../policy/glob.ts";
-import { uuidv7 } from "../../util/uuid.ts";
 import { bindSubject } from "../bound-subject.ts";
 import { backend } from "../errors.ts";
 import {

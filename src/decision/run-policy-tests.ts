@@ -5,19 +5,19 @@
  * @module
  */
 
-import { LocalDecisionClient } from "../../decision/local-decision-client.ts";
-import type { Decision } from "../../engine/decision.ts";
-import { MemoryStateStore } from "../../state/memory-state-store.ts";
-import { ManualClock } from "../../testing/manual-clock.ts";
-import { nearest } from "../suggest.ts";
-import type { PolicySet } from "../types.ts";
+import type { Decision } from "../kernel/decision.ts";
 import type {
   PolicyTestCase,
   PolicyTestExpectation,
   PolicyTestFile,
   PolicyTestResult,
   PolicyTestStep,
-} from "./types.ts";
+} from "../policy/test-cases/types.ts";
+import type { PolicySet } from "../policy/types.ts";
+import { MemoryStateStore } from "../state/memory-state-store.ts";
+import { ManualClock } from "../util/manual-clock.ts";
+import { nearest } from "../util/suggest.ts";
+import { LocalDecisionClient } from "./local-decision-client.ts";
 
 /** The expectation in words: `block`, `allowed, action allow`, `reason containing "…"`. */
 function describeExpectation(e: PolicyTestExpectation): string {

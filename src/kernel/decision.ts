@@ -4,7 +4,7 @@
  * @module
  */
 
-import { uuidv7 } from "../util/uuid.ts";
+import { uuidv7 } from "./uuid.ts";
 
 /** What the decision asks the caller to do. */
 export type DecisionAction = "allow" | "warn" | "block" | "require_confirmation";
@@ -254,4 +254,11 @@ function isoTimestamp(ms: number): string {
     isoMs = whole;
   }
   return isoText;
+}
+
+/** What a token is bound to: the policy and a fingerprint of the call's arguments. */
+export interface ConfirmationBinding {
+  readonly policyId: string;
+  /** From `fingerprintCall(policyId, args)`; also on `ConfirmationRequired.binding`. */
+  readonly fingerprint: string;
 }

@@ -5,8 +5,7 @@
  * @module
  */
 
-import type { ConfirmationBinding } from "./confirm/types.ts";
-import type { Decision, DecisionAction } from "./engine/decision.ts";
+import type { ConfirmationBinding, Decision, DecisionAction } from "./decision.ts";
 
 /**
  * Base class of every error thrown by hexarch-guardrails (the Python `GuardrailException`).
