@@ -12,11 +12,11 @@ import { DatabaseSync } from "node:sqlite";
 import pg from "pg";
 import { DecisionLogger } from "../src/audit/decision-logger.ts";
 import { NullAuditStore } from "../src/audit/null-audit-store.ts";
-import { PostgresAuditStore } from "../src/audit/postgres/postgres-audit-store.ts";
-import { SqliteAuditStore } from "../src/audit/sqlite/sqlite-audit-store.ts";
 import type { AuditRecord, AuditStore } from "../src/audit/types.ts";
 import { Guardian } from "../src/guardian/guardian.ts";
 import { uuidv7 } from "../src/kernel/uuid.ts";
+import { PostgresAuditStore } from "../src/postgres/audit-store.ts";
+import { SqliteAuditStore } from "../src/sqlite/audit-store.ts";
 import { BENCH_POLICIES, makeWorkload, type WorkloadContext } from "./workload.ts";
 
 const CALLS = Number(process.env.AUDIT_BENCH_CALLS ?? 100_000);

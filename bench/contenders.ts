@@ -6,8 +6,8 @@
 import { newEnforcer, newModelFromString, StringAdapter } from "casbin";
 import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 import { LocalDecisionClient } from "../src/decision/local-decision-client.ts";
+import { MemoryStateStore } from "../src/memory/state-store.ts";
 import { parsePolicies } from "../src/policy/load.ts";
-import { MemoryStateStore } from "../src/state/memory-state-store.ts";
 import { BENCH_POLICIES, type WorkloadContext } from "./workload.ts";
 
 /** 0 allowed, 1 warned, 2 blocked. */

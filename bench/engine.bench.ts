@@ -9,7 +9,7 @@
  * percentiles come from a separate run that times every call.
  */
 
-import { MemoryStateStore } from "../src/state/memory-state-store.ts";
+import { MemoryStateStore } from "../src/memory/state-store.ts";
 import { auditBench } from "./audit.bench.ts";
 import { floor, hexarch, PEER_BUDGET_WINDOW_DAYS, peer, type Verdict } from "./contenders.ts";
 import { guardedCallCost } from "./guarded-call.ts";

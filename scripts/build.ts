@@ -81,7 +81,7 @@ function packageEntries(): Map<string, string> {
   return entries;
 }
 
-/** A source file's name in `dist/`: `src/audit/sqlite/writer-thread.ts` → `audit/sqlite/writer-thread`. */
+/** A source file's name in `dist/`: `src/sqlite/writer-thread.ts` → `sqlite/writer-thread`. */
 const nameOf = (file: string): string => relative(SRC, file).replace(/\.ts$/, "");
 
 /**

@@ -24,10 +24,6 @@ export {
   TIMESTAMP_HEADER,
 } from "./confirm/http-gateway.ts";
 export {
-  MemoryConfirmationStore,
-  type MemoryConfirmationStoreOptions,
-} from "./confirm/memory-confirmation-store.ts";
-export {
   type AsymmetricSigningKey,
   type HmacSigningKey,
   MemoryReplayGuard,
@@ -112,6 +108,7 @@ export {
   ConfirmationRequired,
   DecisionBackendError,
   GuardrailError,
+  type GuardrailErrorOptions,
   InvalidOptionError,
   PolicyFileError,
   type PolicyFileIssue,
@@ -119,6 +116,11 @@ export {
   UnknownPolicyError,
 } from "./kernel/errors.ts";
 export { VERSION } from "./kernel/version.ts";
+export {
+  MemoryConfirmationStore,
+  type MemoryConfirmationStoreOptions,
+} from "./memory/confirmation-store.ts";
+export { MemoryStateStore, type MemoryStateStoreOptions } from "./memory/state-store.ts";
 export {
   type DiscoverOptions,
   discoverPolicyFile,
@@ -140,7 +142,6 @@ export type {
   Schedule,
   TimeWindow,
 } from "./policy/types.ts";
-export { MemoryStateStore, type MemoryStateStoreOptions } from "./state/memory-state-store.ts";
 export type {
   ConsumeResult,
   Counter,

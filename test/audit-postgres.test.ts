@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { DecisionLogger } from "../src/audit/decision-logger.ts";
-import { PostgresAuditStore } from "../src/audit/postgres/postgres-audit-store.ts";
+import { PostgresAuditStore } from "../src/postgres/audit-store.ts";
 import { record, runAuditStoreContract } from "./contract/audit-store.contract.ts";
 import { PG_URL, pgReachable } from "./pg.ts";
 

@@ -10,12 +10,12 @@ import { DatabaseSync } from "node:sqlite";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DecisionLogger } from "../src/audit/decision-logger.ts";
 import type { DecisionEntry } from "../src/audit/recorder.ts";
-import { encodeBatch } from "../src/audit/sqlite/sqlite-append.ts";
-import { SqliteAuditStore } from "../src/audit/sqlite/sqlite-audit-store.ts";
-import { WriterThread } from "../src/audit/sqlite/writer-thread.ts";
 import type { AuditRecord } from "../src/audit/types.ts";
 import type { Context } from "../src/kernel/context.ts";
 import type { Decision } from "../src/kernel/decision.ts";
+import { encodeBatch } from "../src/sqlite/append.ts";
+import { SqliteAuditStore } from "../src/sqlite/audit-store.ts";
+import { WriterThread } from "../src/sqlite/writer-thread.ts";
 import { record } from "./contract/audit-store.contract.ts";
 
 /** A fixture record as the Guardian hands it to a logger. */
@@ -137,7 +137,7 @@ describe("SqliteAuditStore { worker: true }", () => {
 
   // Run with flags a worker must not inherit (--input-type) or refuses (--expose-gc).
   it("lets the process exit, after close() and without it", () => {
-    const url = new URL("../src/audit/sqlite/sqlite-audit-store.ts", import.meta.url).href;
+    const url = new URL("../src/sqlite/audit-store.ts", import.meta.url).href;
     for (const close of [true, false]) {
       const script = `
         import { SqliteAuditStore } from ${JSON.stringify(url)};

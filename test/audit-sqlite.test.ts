@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { SqliteAuditStore } from "../src/audit/sqlite/sqlite-audit-store.ts";
+import { SqliteAuditStore } from "../src/sqlite/audit-store.ts";
 import { runAuditStoreContract } from "./contract/audit-store.contract.ts";
 
 for (const [name, worker] of [

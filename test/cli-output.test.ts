@@ -6,11 +6,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SqliteAuditStore } from "../src/audit/sqlite/sqlite-audit-store.ts";
 import type { AuditRecord } from "../src/audit/types.ts";
 import { type CliIo, type Column, csvField, renderTable } from "../src/cli/output.ts";
 import { runCli } from "../src/cli/program.ts";
 import { uuidv7 } from "../src/kernel/uuid.ts";
+import { SqliteAuditStore } from "../src/sqlite/audit-store.ts";
 import { fixtureRecords } from "./cli-fixtures.ts";
 
 /** A stream that keeps what is written. */

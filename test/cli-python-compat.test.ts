@@ -10,8 +10,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SqliteAuditStore } from "../src/audit/sqlite/sqlite-audit-store.ts";
 import type { AuditRecord } from "../src/audit/types.ts";
+import { SqliteAuditStore } from "../src/sqlite/audit-store.ts";
 import { BIN, ctl, fixtureRecords } from "./cli-fixtures.ts";
 
 const dirs: string[] = [];

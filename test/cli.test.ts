@@ -12,11 +12,11 @@ import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PostgresAuditStore } from "../src/audit/postgres/postgres-audit-store.ts";
-import { SQLITE_MIGRATIONS } from "../src/audit/sqlite/migrations.ts";
-import { SqliteAuditStore } from "../src/audit/sqlite/sqlite-audit-store.ts";
 import { VERSION } from "../src/kernel/version.ts";
 import { parsePolicies } from "../src/policy/load.ts";
+import { PostgresAuditStore } from "../src/postgres/audit-store.ts";
+import { SqliteAuditStore } from "../src/sqlite/audit-store.ts";
+import { SQLITE_MIGRATIONS } from "../src/sqlite/migrations.ts";
 import { ctl, expectGolden, fixtureRecords } from "./cli-fixtures.ts";
 import { PG_URL, pgReachable } from "./pg.ts";
 

@@ -8,7 +8,6 @@ import type { AddressInfo } from "node:net";
 import { PassThrough } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { DecisionLogger } from "../src/audit/decision-logger.ts";
-import { SqliteAuditStore } from "../src/audit/sqlite/sqlite-audit-store.ts";
 import { fingerprintCall } from "../src/confirm/fingerprint.ts";
 import {
   ConfirmationRequired,
@@ -20,6 +19,7 @@ import {
   PolicyViolation,
   SignedConfirmationStore,
 } from "../src/index.ts";
+import { SqliteAuditStore } from "../src/sqlite/audit-store.ts";
 import { ManualClock } from "../src/util/manual-clock.ts";
 
 const POLICIES = `policies:

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { fingerprintCall } from "../src/confirm/fingerprint.ts";
-import { MemoryConfirmationStore } from "../src/confirm/memory-confirmation-store.ts";
 import { ConfirmationRequired, Guardian } from "../src/index.ts";
+import { MemoryConfirmationStore } from "../src/memory/confirmation-store.ts";
 import { runConfirmationStoreContract } from "./contract/confirmation-store.contract.ts";
 
 const binding = (args: unknown[] = ["user-1"]) => ({

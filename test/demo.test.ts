@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DecisionLogger } from "../src/audit/decision-logger.ts";
-import { SqliteAuditStore } from "../src/audit/sqlite/sqlite-audit-store.ts";
 import { runDemo } from "../src/demo/main.ts";
+import { SqliteAuditStore } from "../src/sqlite/audit-store.ts";
 
 afterEach(() => {
   vi.restoreAllMocks();

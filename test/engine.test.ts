@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import { LocalDecisionClient } from "../src/decision/local-decision-client.ts";
 import type { Decision } from "../src/kernel/decision.ts";
 import { DecisionBackendError, UnknownPolicyError } from "../src/kernel/errors.ts";
+import { MemoryStateStore } from "../src/memory/state-store.ts";
 import { parsePolicies } from "../src/policy/load.ts";
-import { MemoryStateStore } from "../src/state/memory-state-store.ts";
 import type { ConsumeResult, Counter, CounterAdjustment, StateStore } from "../src/state/types.ts";
 import { ManualClock } from "../src/util/manual-clock.ts";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { DecisionEntry } from "../src/audit/recorder.ts";
-import { MemoryConfirmationStore } from "../src/confirm/memory-confirmation-store.ts";
 import { ConfirmationRequired, Guardian, GuardrailError, PolicyViolation } from "../src/index.ts";
+import { MemoryConfirmationStore } from "../src/memory/confirmation-store.ts";
 
 const CONFIRM =
   "policies: [{ id: safe_delete, rules: [{ operation: delete, action: require_confirmation }] }]";

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { InvalidOptionError } from "../src/kernel/errors.ts";
-import { MemoryStateStore } from "../src/state/memory-state-store.ts";
+import { MemoryStateStore } from "../src/memory/state-store.ts";
 import {
   periodCounter,
   runStateStoreContract,

@@ -140,7 +140,7 @@ describe("what loads before the version is known", () => {
           readFileSync(join(SRC, f), "utf8"),
         ),
       );
-    expect(importers).toEqual(["audit/sqlite/writer-worker.ts"]);
+    expect(importers).toEqual(["sqlite/writer-worker.ts"]);
   });
 });
 

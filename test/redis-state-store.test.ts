@@ -14,9 +14,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { LocalDecisionClient } from "../src/decision/local-decision-client.ts";
 import { Guardian } from "../src/guardian/guardian.ts";
 import { DecisionBackendError, GuardrailError, PolicyViolation } from "../src/kernel/errors.ts";
+import { MemoryStateStore } from "../src/memory/state-store.ts";
 import { parsePolicies } from "../src/policy/load.ts";
 import { perPolicyHashTag, type RedisLike, RedisStateStore } from "../src/redis/index.ts";
-import { MemoryStateStore } from "../src/state/memory-state-store.ts";
 import type { Counter, StateStore } from "../src/state/types.ts";
 import {
   periodCounter,

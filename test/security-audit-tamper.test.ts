@@ -22,9 +22,9 @@ import {
   SqliteAuditCheckpointStore,
   SqliteAuditStore,
 } from "../src/audit/index.ts";
-import { pruneStatements } from "../src/audit/prune.ts";
 import { Guardian } from "../src/index.ts";
 import { createServer } from "../src/server/index.ts";
+import { pruneStatements } from "../src/sql/prune.ts";
 import { ctl } from "./cli-fixtures.ts";
 import { record } from "./contract/audit-store.contract.ts";
 import { PG_URL, pgReachable } from "./pg.ts";

@@ -4,11 +4,11 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
-import { SqliteApiKeyStore } from "../src/audit/api-keys/sqlite-api-key-store.ts";
 import { DecisionLogger, SqliteAuditStore } from "../src/audit/index.ts";
-import { chainBatch } from "../src/audit/rows.ts";
 import { Guardian } from "../src/index.ts";
 import { createServer } from "../src/server/index.ts";
+import { chainBatch } from "../src/sql/rows.ts";
+import { SqliteApiKeyStore } from "../src/sqlite/api-key-store.ts";
 
 const TOKEN = "test-token-0123456789abcdef";
 const AUTH = { authorization: `Bearer ${TOKEN}` };

@@ -12,11 +12,11 @@ import { mkdtempSync, openSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DecisionLogger } from "../../src/audit/decision-logger.ts";
-import { SqliteAuditStore } from "../../src/audit/sqlite/sqlite-audit-store.ts";
 import { batchedLines } from "../../src/cli/batched-lines.ts";
 import { Guardian } from "../../src/guardian/guardian.ts";
 import { parsePolicies } from "../../src/policy/load.ts";
 import { createServer } from "../../src/server/app.ts";
+import { SqliteAuditStore } from "../../src/sqlite/audit-store.ts";
 import { BENCH_POLICIES } from "../workload.ts";
 
 const parts = new Set((process.env.ABLATION_PARTS ?? "").split(",").filter(Boolean));

@@ -10,13 +10,7 @@ export {
   apiKeyIdOf,
   generateApiKey,
   hashApiKey,
-} from "./api-keys/keys.ts";
-export {
-  PostgresApiKeyStore,
-  type PostgresApiKeyStoreOptions,
-} from "./api-keys/postgres-api-key-store.ts";
-export type { ApiKeyStoreOptions } from "./api-keys/sql-api-keys.ts";
-export { SqliteApiKeyStore } from "./api-keys/sqlite-api-key-store.ts";
+} from "../api-keys/keys.ts";
 export {
   API_KEY_SCOPES,
   type ApiKey,
@@ -25,15 +19,7 @@ export {
   type ApiKeyStore,
   type ApiKeySubject,
   type CreatedApiKey,
-} from "./api-keys/types.ts";
-export {
-  PostgresApiPolicyStore,
-  type PostgresApiPolicyStoreOptions,
-} from "./api-policies/postgres-api-policy-store.ts";
-export {
-  SqliteApiPolicyStore,
-  type SqliteApiPolicyStoreOptions,
-} from "./api-policies/sqlite-api-policy-store.ts";
+} from "../api-keys/types.ts";
 export {
   API_FAILURE_MODES,
   API_POLICY_SCOPES,
@@ -44,7 +30,45 @@ export {
   type ApiPolicyStore,
   type ApiRule,
   type ApiRuleInput,
-} from "./api-policies/types.ts";
+} from "../api-policies/types.ts";
+export {
+  PostgresApiKeyStore,
+  type PostgresApiKeyStoreOptions,
+} from "../postgres/api-key-store.ts";
+export {
+  PostgresApiPolicyStore,
+  type PostgresApiPolicyStoreOptions,
+} from "../postgres/api-policy-store.ts";
+export {
+  PostgresAuditStore,
+  type PostgresAuditStoreOptions,
+} from "../postgres/audit-store.ts";
+export {
+  PostgresAuditCheckpointStore,
+  type PostgresAuditCheckpointStoreOptions,
+} from "../postgres/checkpoint-store.ts";
+export {
+  PostgresConfirmationStore,
+  type PostgresConfirmationStoreOptions,
+} from "../postgres/confirmation-store.ts";
+export type {
+  PgClientLike,
+  PgConnectionConfig,
+  PgPoolLike,
+  PgResult,
+} from "../postgres/connection.ts";
+export type { ApiKeyStoreOptions } from "../sql/api-keys.ts";
+export { SqliteApiKeyStore } from "../sqlite/api-key-store.ts";
+export {
+  SqliteApiPolicyStore,
+  type SqliteApiPolicyStoreOptions,
+} from "../sqlite/api-policy-store.ts";
+export { SqliteAuditStore } from "../sqlite/audit-store.ts";
+export { SqliteAuditCheckpointStore } from "../sqlite/checkpoint-store.ts";
+export {
+  SqliteConfirmationStore,
+  type SqliteConfirmationStoreOptions,
+} from "../sqlite/confirmation-store.ts";
 export { type ChainWalkOptions, verifyChain } from "./chain-verify.ts";
 export {
   appendCheckpointFile,
@@ -59,17 +83,12 @@ export {
   verifyWithCheckpoints,
 } from "./checkpoints/checkpoints.ts";
 export {
-  PostgresAuditCheckpointStore,
-  type PostgresAuditCheckpointStoreOptions,
-} from "./checkpoints/postgres-checkpoint-store.ts";
-export {
   AUDIT_HMAC_MIN_BYTES,
   CheckpointSigner,
   type CheckpointSignerOptions,
   checkpointMessage,
   defaultKeyId,
 } from "./checkpoints/signing.ts";
-export { SqliteAuditCheckpointStore } from "./checkpoints/sqlite-checkpoint-store.ts";
 export type {
   AuditCheckpoint,
   AuditCheckpointStore,
@@ -77,14 +96,6 @@ export type {
   CheckpointVerifyResult,
   UnsignedCheckpoint,
 } from "./checkpoints/types.ts";
-export {
-  PostgresConfirmationStore,
-  type PostgresConfirmationStoreOptions,
-} from "./confirmations/postgres-confirmation-store.ts";
-export {
-  SqliteConfirmationStore,
-  type SqliteConfirmationStoreOptions,
-} from "./confirmations/sqlite-confirmation-store.ts";
 export {
   DecisionLogger,
   type DecisionLoggerCloseResult,
@@ -104,18 +115,7 @@ export {
   type VerifyResult,
 } from "./hash-chain.ts";
 export { NullAuditStore } from "./null-audit-store.ts";
-export type {
-  PgClientLike,
-  PgConnectionConfig,
-  PgPoolLike,
-  PgResult,
-} from "./postgres/connection.ts";
-export {
-  PostgresAuditStore,
-  type PostgresAuditStoreOptions,
-} from "./postgres/postgres-audit-store.ts";
 export type { DecisionEntry, DecisionRecorder } from "./recorder.ts";
-export { SqliteAuditStore } from "./sqlite/sqlite-audit-store.ts";
 export type {
   AuditOutcome,
   AuditQuery,

@@ -9,13 +9,13 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
-import type { ApiKeyStore } from "../audit/api-keys/types.ts";
-import type { ApiPolicyStore } from "../audit/api-policies/types.ts";
+import type { ApiKeyStore } from "../api-keys/types.ts";
+import type { ApiPolicyStore } from "../api-policies/types.ts";
 import type { AuditCheckpointStore } from "../audit/checkpoints/types.ts";
 import { DecisionLogger } from "../audit/decision-logger.ts";
-import type { PgConnectionConfig } from "../audit/postgres/connection.ts";
 import type { AuditStore } from "../audit/types.ts";
 import type { ConfirmationStore } from "../confirm/types.ts";
+import type { PgConnectionConfig } from "../postgres/connection.ts";
 import { CliError, usageError } from "./errors.ts";
 import type { CliIo } from "./output.ts";
 
@@ -110,7 +110,7 @@ export async function openStore(
 ): Promise<AuditStore> {
   const pg = pgTarget(flags, io);
   if (pg !== undefined) {
-    const { PostgresAuditStore } = await import("../audit/postgres/postgres-audit-store.ts");
+    const { PostgresAuditStore } = await import("../postgres/audit-store.ts");
     return new PostgresAuditStore(pg, { schema: flags.pgSchema ?? "public" });
   }
   const path = sqlitePath(flags, io);
@@ -119,7 +119,7 @@ export async function openStore(
       hint: "run `npm run demo` to make one, or point --db / HEXARCH_AUDIT_DB at your log",
     });
   }
-  const { SqliteAuditStore } = await import("../audit/sqlite/sqlite-audit-store.ts");
+  const { SqliteAuditStore } = await import("../sqlite/audit-store.ts");
   try {
     return new SqliteAuditStore(path, { worker: options.worker ?? false });
   } catch (err) {
@@ -139,15 +139,11 @@ export async function openConfirmationStore(
 ): Promise<ConfirmationStore> {
   const pg = pgTarget(flags, io);
   if (pg !== undefined) {
-    const { PostgresConfirmationStore } = await import(
-      "../audit/confirmations/postgres-confirmation-store.ts"
-    );
+    const { PostgresConfirmationStore } = await import("../postgres/confirmation-store.ts");
     return new PostgresConfirmationStore(pg, { schema: flags.pgSchema ?? "public" });
   }
   const path = sqlitePath(flags, io);
-  const { SqliteConfirmationStore } = await import(
-    "../audit/confirmations/sqlite-confirmation-store.ts"
-  );
+  const { SqliteConfirmationStore } = await import("../sqlite/confirmation-store.ts");
   try {
     return new SqliteConfirmationStore(path);
   } catch (err) {
@@ -161,13 +157,11 @@ export async function openConfirmationStore(
 export async function openApiPolicyStore(flags: StoreFlags, io: CliIo): Promise<ApiPolicyStore> {
   const pg = pgTarget(flags, io);
   if (pg !== undefined) {
-    const { PostgresApiPolicyStore } = await import(
-      "../audit/api-policies/postgres-api-policy-store.ts"
-    );
+    const { PostgresApiPolicyStore } = await import("../postgres/api-policy-store.ts");
     return new PostgresApiPolicyStore(pg, { schema: flags.pgSchema ?? "public" });
   }
   const path = sqlitePath(flags, io);
-  const { SqliteApiPolicyStore } = await import("../audit/api-policies/sqlite-api-policy-store.ts");
+  const { SqliteApiPolicyStore } = await import("../sqlite/api-policy-store.ts");
   try {
     return new SqliteApiPolicyStore(path);
   } catch (err) {
@@ -184,15 +178,11 @@ export async function openCheckpointStore(
 ): Promise<AuditCheckpointStore> {
   const pg = pgTarget(flags, io);
   if (pg !== undefined) {
-    const { PostgresAuditCheckpointStore } = await import(
-      "../audit/checkpoints/postgres-checkpoint-store.ts"
-    );
+    const { PostgresAuditCheckpointStore } = await import("../postgres/checkpoint-store.ts");
     return new PostgresAuditCheckpointStore(pg, { schema: flags.pgSchema ?? "public" });
   }
   const path = sqlitePath(flags, io);
-  const { SqliteAuditCheckpointStore } = await import(
-    "../audit/checkpoints/sqlite-checkpoint-store.ts"
-  );
+  const { SqliteAuditCheckpointStore } = await import("../sqlite/checkpoint-store.ts");
   try {
     return new SqliteAuditCheckpointStore(path);
   } catch (err) {
@@ -211,13 +201,13 @@ export async function openApiKeyStore(flags: StoreFlags, io: CliIo): Promise<Api
   const pg = pgTarget(flags, io);
   try {
     if (pg !== undefined) {
-      const { PostgresApiKeyStore } = await import("../audit/api-keys/postgres-api-key-store.ts");
+      const { PostgresApiKeyStore } = await import("../postgres/api-key-store.ts");
       return new PostgresApiKeyStore(pg, {
         schema: flags.pgSchema ?? "public",
         ...(pepper !== undefined && { pepper }),
       });
     }
-    const { SqliteApiKeyStore } = await import("../audit/api-keys/sqlite-api-key-store.ts");
+    const { SqliteApiKeyStore } = await import("../sqlite/api-key-store.ts");
     return new SqliteApiKeyStore(sqlitePath(flags, io), {
       ...(pepper !== undefined && { pepper }),
     });

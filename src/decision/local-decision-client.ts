@@ -9,8 +9,8 @@ import { PolicyCheck } from "../engine/policy-check.ts";
 import type { Context } from "../kernel/context.ts";
 import type { Decision } from "../kernel/decision.ts";
 import { GuardrailError, UnknownPolicyError } from "../kernel/errors.ts";
+import { MemoryStateStore } from "../memory/state-store.ts";
 import type { Policy, PolicySet } from "../policy/types.ts";
-import { MemoryStateStore } from "../state/memory-state-store.ts";
 import type { StateStore } from "../state/types.ts";
 import {
   booleanRule,

@@ -6,6 +6,7 @@
  */
 
 import type { Decision } from "../kernel/decision.ts";
+import { MemoryStateStore } from "../memory/state-store.ts";
 import type {
   PolicyTestCase,
   PolicyTestExpectation,
@@ -14,7 +15,6 @@ import type {
   PolicyTestStep,
 } from "../policy/test-cases/types.ts";
 import type { PolicySet } from "../policy/types.ts";
-import { MemoryStateStore } from "../state/memory-state-store.ts";
 import { ManualClock } from "../util/manual-clock.ts";
 import { nearest } from "../util/suggest.ts";
 import { LocalDecisionClient } from "./local-decision-client.ts";

@@ -8,10 +8,10 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { DecisionLogger } from "../audit/decision-logger.ts";
-import { SqliteAuditStore } from "../audit/sqlite/sqlite-audit-store.ts";
 import { Guardian } from "../guardian/guardian.ts";
 import type { Decision } from "../kernel/decision.ts";
 import { PolicyViolation } from "../kernel/errors.ts";
+import { SqliteAuditStore } from "../sqlite/audit-store.ts";
 import { ManualClock } from "../util/manual-clock.ts";
 import { DEMO_POLICIES } from "./policies.ts";
 

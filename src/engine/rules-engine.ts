@@ -8,9 +8,9 @@
 
 import type { Decision, DecisionAction } from "../kernel/decision.ts";
 import { GuardrailError } from "../kernel/errors.ts";
+import { MemoryStateStore } from "../memory/state-store.ts";
 import { parseFieldPath } from "../policy/field-path.ts";
 import type { PolicyRule, RuleAction } from "../policy/types.ts";
-import { MemoryStateStore } from "../state/memory-state-store.ts";
 import {
   checkOptions,
   functionRule,

@@ -19,6 +19,28 @@ export class GuardrailError extends Error {
    * `"unknown_policy"`). It never changes between releases, unlike the message.
    */
   declare readonly code: string;
+
+  /**
+   * @param options - `cause` as for `Error`; `code` names this one failure more precisely
+   *   than its class does (`"audit_store_closed"`). Without it the class's code stands.
+   */
+  constructor(message?: string, options?: GuardrailErrorOptions) {
+    super(message, options);
+    if (options?.code !== undefined) {
+      Object.defineProperty(this, "code", {
+        value: options.code,
+        writable: true,
+        configurable: true,
+        enumerable: false,
+      });
+    }
+  }
+}
+
+/** Options of a {@link GuardrailError}: the standard `cause`, and a code of its own. */
+export interface GuardrailErrorOptions extends ErrorOptions {
+  /** A stable snake_case code for this failure, listed in `docs/errors.md`. */
+  readonly code?: string | undefined;
 }
 
 /**

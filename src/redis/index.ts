@@ -10,10 +10,10 @@ export type { IoRedisLike, NodeRedisLike, RedisLike, RedisTarget } from "./clien
 export {
   RedisConfirmationStore,
   type RedisConfirmationStoreOptions,
-} from "./redis-confirmation-store.ts";
-export { RedisReplayGuard, type RedisReplayGuardOptions } from "./redis-replay-guard.ts";
+} from "./confirmation-store.ts";
+export { RedisReplayGuard, type RedisReplayGuardOptions } from "./replay-guard.ts";
 export {
   perPolicyHashTag,
   RedisStateStore,
   type RedisStateStoreOptions,
-} from "./redis-state-store.ts";
+} from "./state-store.ts";

@@ -14,7 +14,7 @@ import {
   stringRule,
 } from "../util/check-options.ts";
 import { isHashTag, type RedisTarget } from "./client.ts";
-import type { RedisStateStore } from "./redis-state-store.ts";
+import type { RedisStateStore } from "./state-store.ts";
 
 /** Options of {@link RedisStateStore}: `{ client }` or `{ url }`, and the settings below. */
 export type RedisStateStoreOptions = RedisTarget & {

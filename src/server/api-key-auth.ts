@@ -7,8 +7,8 @@
 
 import { createHash } from "node:crypto";
 import type { FastifyRequest } from "fastify";
-import { apiKeyIdOf } from "../audit/api-keys/keys.ts";
-import type { ApiKey, ApiKeyScope, ApiKeyStore } from "../audit/api-keys/types.ts";
+import { apiKeyIdOf } from "../api-keys/keys.ts";
+import type { ApiKey, ApiKeyScope, ApiKeyStore } from "../api-keys/types.ts";
 import type { DecisionLogger } from "../audit/decision-logger.ts";
 import { makeDecision } from "../kernel/decision.ts";
 import type { Identity } from "./auth.ts";

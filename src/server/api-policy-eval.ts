@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ApiPolicy, ApiRule } from "../audit/api-policies/types.ts";
+import type { ApiPolicy, ApiRule } from "../api-policies/types.ts";
 import {
   type CompiledCondition,
   compileTruth,

@@ -11,7 +11,7 @@ import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import Fastify from "fastify";
-import { apiKeyIdOf } from "../audit/api-keys/keys.ts";
+import { apiKeyIdOf } from "../api-keys/keys.ts";
 import { CheckpointSigner } from "../audit/checkpoints/signing.ts";
 import { auditedConfirmations, confirmationSink } from "../confirm/events.ts";
 import { VERSION } from "../kernel/version.ts";

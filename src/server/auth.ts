@@ -7,7 +7,7 @@
 
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyRequest } from "fastify";
-import type { ApiKeyScope, ApiKeySubject } from "../audit/api-keys/types.ts";
+import type { ApiKeyScope, ApiKeySubject } from "../api-keys/types.ts";
 import { HttpError } from "./errors.ts";
 
 /** The authenticated caller of a request. */

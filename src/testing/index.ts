@@ -5,6 +5,6 @@
  * @module hexarch-guardrails/testing
  */
 
-export { MemoryConfirmationStore } from "../confirm/memory-confirmation-store.ts";
-export { MemoryStateStore, type MemoryStateStoreOptions } from "../state/memory-state-store.ts";
+export { MemoryConfirmationStore } from "../memory/confirmation-store.ts";
+export { MemoryStateStore, type MemoryStateStoreOptions } from "../memory/state-store.ts";
 export { ManualClock } from "../util/manual-clock.ts";

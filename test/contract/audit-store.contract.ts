@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { DecisionLogger } from "../../src/audit/decision-logger.ts";
-import { SQLITE_MIGRATIONS } from "../../src/audit/sqlite/migrations.ts";
 import type { AuditRecord, AuditStore } from "../../src/audit/types.ts";
 import { uuidv7 } from "../../src/kernel/uuid.ts";
+import { SQLITE_MIGRATIONS } from "../../src/sqlite/migrations.ts";
 
 export interface AuditFixture {
   readonly store: AuditStore;

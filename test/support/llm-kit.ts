@@ -4,7 +4,7 @@
  */
 
 import type { DecisionEntry, DecisionRecorder } from "../../src/audit/recorder.ts";
-import { MemoryStateStore } from "../../src/state/memory-state-store.ts";
+import { MemoryStateStore } from "../../src/memory/state-store.ts";
 import type {
   ConsumeResult,
   Counter,

@@ -16,7 +16,7 @@ import {
 import { takeCheckpoint, verifyWithCheckpoints } from "../../audit/checkpoints/checkpoints.ts";
 import { CheckpointSigner } from "../../audit/checkpoints/signing.ts";
 import type { VerifyResult } from "../../audit/hash-chain.ts";
-import { defaultActor } from "../../audit/prune.ts";
+import { defaultActor } from "../../sql/prune.ts";
 import { CliError, silentExit, usageError } from "../errors.ts";
 import { type CliIo, jsonText, painter } from "../output.ts";
 import { type StoreFlags, withLogger, withStoreOptions } from "../store-options.ts";

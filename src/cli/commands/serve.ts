@@ -6,8 +6,8 @@
  */
 
 import { type Command, Option } from "commander";
-import type { ApiKeyStore } from "../../audit/api-keys/types.ts";
-import type { ApiPolicyStore } from "../../audit/api-policies/types.ts";
+import type { ApiKeyStore } from "../../api-keys/types.ts";
+import type { ApiPolicyStore } from "../../api-policies/types.ts";
 import type { AuditCheckpointStore } from "../../audit/checkpoints/types.ts";
 import type { DecisionLogger } from "../../audit/decision-logger.ts";
 import type { ConfirmationStore } from "../../confirm/types.ts";

@@ -8,7 +8,7 @@
  */
 
 import type { FastifyInstance } from "fastify";
-import type { ApiKeyStore, ApiKeySubject } from "../../audit/api-keys/types.ts";
+import type { ApiKeyStore, ApiKeySubject } from "../../api-keys/types.ts";
 import type { ApiKeyAuth } from "../api-key-auth.ts";
 import { backend, HttpError } from "../errors.ts";
 import { DEFAULT_API_KEY_SCOPES } from "../schemas/api-keys.ts";

@@ -17,7 +17,7 @@ import {
   type ApiPolicyStore,
   type ApiRule,
   type ApiRuleInput,
-} from "../../audit/api-policies/types.ts";
+} from "../../api-policies/types.ts";
 import type { Policy } from "../../policy/types.ts";
 import { compileRuleCondition } from "../api-policy-eval.ts";
 import { backend, HttpError } from "../errors.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { ApiPolicyStore } from "../../audit/api-policies/types.ts";
+import type { ApiPolicyStore } from "../../api-policies/types.ts";
 import type { CheckpointSigner } from "../../audit/checkpoints/signing.ts";
 import type { AuditCheckpointStore } from "../../audit/checkpoints/types.ts";
 import type { DecisionLogger } from "../../audit/decision-logger.ts";

@@ -4,11 +4,7 @@
  * @module
  */
 
-import {
-  API_KEY_SCOPES,
-  type ApiKeyScope,
-  type ApiKeySubject,
-} from "../../audit/api-keys/types.ts";
+import { API_KEY_SCOPES, type ApiKeyScope, type ApiKeySubject } from "../../api-keys/types.ts";
 import { errors } from "./common.ts";
 
 // ---- API keys (only the static token manages them) ----
