@@ -169,6 +169,25 @@ describe("the floors of src/ (imports run downward only)", () => {
     expect(upward).toEqual([]);
   });
 
+  it("opens each folder with a README.md that gives its floor and what it may import", () => {
+    for (const [folder, floor] of floorOf) {
+      const file = join(SRC, folder, "README.md");
+      expect(existsSync(file), `src/${folder}/README.md`).toBe(true);
+      const text = readFileSync(file, "utf8");
+      expect(text, `src/${folder}/README.md`).toContain(`Floor ${floor} of \`src/\``);
+      expect(text).toMatch(/\*\*Owns:\*\* \S/);
+      const line = /\*\*May import:\*\* (.*)\./.exec(text)?.[1] ?? "";
+      const declared = [...line.matchAll(/`([\w-]+)\/`/g)].map((m) => m[1] as string);
+      for (const d of declared)
+        expect(floorOf.get(d), `src/${folder}/README.md declares ${d}/`).toBeLessThan(floor);
+      const used = [...(graph.get(folder) ?? new Map<string, number>()).keys()];
+      expect(
+        used.filter((u) => !declared.includes(u)),
+        `src/${folder}/ imports folders its README does not declare`,
+      ).toEqual([]);
+    }
+  });
+
   it("keeps the kernel free of imports: Context and the errors are everyone's", () => {
     expect([...foldersImportedBy("kernel").keys()]).toEqual([]);
   });
