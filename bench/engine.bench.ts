@@ -79,7 +79,7 @@ async function latencies(
     const ctx = work[i] as WorkloadContext;
     const t0 = performance.now();
     if (isAsync) await decide(ctx);
-    else decide(ctx);
+    else void decide(ctx); // a sync contender: returns a verdict, never a promise
     out[i] = performance.now() - t0;
     simNow += STEP_MS;
   }

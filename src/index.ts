@@ -65,6 +65,11 @@ export {
 } from "./engine/conditions.ts";
 export { PolicyCheck } from "./engine/policy-check.ts";
 export {
+  type RefundOptions,
+  refundReservation,
+  settleReservation,
+} from "./engine/reservations.ts";
+export {
   type RuleCondition,
   type RuleDefinition,
   RulesEngine,
@@ -78,6 +83,11 @@ export {
   type PendingApproval,
   type WorkflowTerminal,
 } from "./guardian/confirmation-workflow.ts";
+export type {
+  DecideOptions,
+  DecideRecordOptions,
+  RecordMetadata,
+} from "./guardian/decide-options.ts";
 export type { PolicyServiceClient } from "./guardian/decision-source.ts";
 export type { Guard } from "./guardian/guard.ts";
 export { Guardian, type GuardianCloseResult } from "./guardian/guardian.ts";
@@ -92,17 +102,19 @@ export type {
   SpendReport,
 } from "./guardian/options.ts";
 export type { Context } from "./kernel/context.ts";
-export type {
-  AllowDecision,
-  BlockDecision,
-  ConfirmationDecision,
-  Decision,
-  DecisionAction,
-  DecisionBase,
-  DecisionOutcome,
-  RateLimitRefusal,
-  ReservedAmount,
-  WarnDecision,
+export {
+  type AllowDecision,
+  type BlockDecision,
+  type ConfirmationDecision,
+  type Decision,
+  type DecisionAction,
+  type DecisionBase,
+  type DecisionJSON,
+  type DecisionOutcome,
+  decisionToJSON,
+  type RateLimitRefusal,
+  type ReservedAmount,
+  type WarnDecision,
 } from "./kernel/decision.ts";
 export {
   ConfirmationRequired,

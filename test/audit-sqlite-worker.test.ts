@@ -68,7 +68,8 @@ describe("SqliteAuditStore { worker: true }", () => {
       exitHooks: false,
       flushIntervalMs: 60_000,
     });
-    for (let i = 0; i < 1200; i++) logger.record(entry(record({ context: { i } })));
+    // Not durable: record() only queues and returns nothing; flush() below reports the write.
+    for (let i = 0; i < 1200; i++) void logger.record(entry(record({ context: { i } })));
     await logger.flush();
     expect(await logger.store.query({ limit: 5000 })).toHaveLength(1200);
     await logger.close();
@@ -94,7 +95,8 @@ describe("SqliteAuditStore { worker: true }", () => {
     const db = new DatabaseSync(path);
     db.exec("ALTER TABLE hexarch_decisions RENAME TO moved");
     await expect(store.append([record()])).rejects.toThrow(/no such table/);
-    for (let i = 0; i < 4; i++) logger.record(entry(record()));
+    // Not durable: record() only queues; the failed write goes to onError, asserted below.
+    for (let i = 0; i < 4; i++) void logger.record(entry(record()));
     await logger.flush();
     await logger.flush();
     expect(onError).toHaveBeenCalledTimes(1);

@@ -254,22 +254,27 @@ describe("SignedConfirmationStore", () => {
   });
 });
 
-/** A local approval service: records requests, answers with the given statuses in turn. */
-async function approvalService(statuses: number[] = [200], delayMs = 0) {
+/**
+ * A local approval service: records requests, answers with the given statuses in turn (or,
+ * with `answers: false`, never answers until closed).
+ */
+async function approvalService(statuses: number[] = [200], answers = true) {
   const requests: { headers: IncomingMessage["headers"]; body: string }[] = [];
   const server: Server = createServer((req, res) => {
     let body = "";
     req.on("data", (c: Buffer) => (body += c.toString()));
     req.on("end", () => {
       requests.push({ headers: req.headers, body });
-      setTimeout(() => {
-        res.writeHead(statuses.shift() ?? 200).end();
-      }, delayMs);
+      if (answers) res.writeHead(statuses.shift() ?? 200).end();
     });
   });
   await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/approve`;
-  return { url, requests, close: () => new Promise((done) => server.close(done)) };
+  const close = () => {
+    server.closeAllConnections(); // a request left unanswered
+    return new Promise((done) => server.close(done));
+  };
+  return { url, requests, close };
 }
 
 describe("HttpConfirmationGateway", () => {
@@ -323,7 +328,7 @@ describe("HttpConfirmationGateway", () => {
   it("gives up after the bounded retries and on a 4xx, with a clear error", async () => {
     const down = await approvalService([500, 500, 500, 500]);
     const refused = await approvalService([403]);
-    const slow = await approvalService([200], 300);
+    const silent = await approvalService([200], false);
     try {
       const g = (url: string, extra = {}) =>
         new HttpConfirmationGateway({
@@ -342,13 +347,13 @@ describe("HttpConfirmationGateway", () => {
       );
       expect(refused.requests).toHaveLength(1);
       await expect(
-        g(slow.url, { timeoutMs: 50, retries: 0 }).notifyPendingApproval({ reason: "x" }),
+        g(silent.url, { timeoutMs: 50, retries: 0 }).notifyPendingApproval({ reason: "x" }),
       ).rejects.toThrow(/did not answer within 50 ms/);
       await expect(
         g("http://127.0.0.1:1/x", { retries: 0 }).notifyPendingApproval({ reason: "x" }),
       ).rejects.toThrow(/approval webhook/);
     } finally {
-      await Promise.all([down.close(), refused.close(), slow.close()]);
+      await Promise.all([down.close(), refused.close(), silent.close()]);
     }
   });
 

@@ -108,7 +108,8 @@ describe("DecisionLogger with a Guardian", () => {
     const g = new Guardian({ env: {}, policies: POLICIES, auditLogger: logger });
     const call = g.check("safe_delete", { operation: "read" })(async () => {});
     for (let i = 0; i < 25; i++) await call();
-    await new Promise((r) => setTimeout(r, 0));
+    // Full batches are written in the background, without waiting for the (60 s) timer.
+    await vi.waitFor(() => expect(logger.stats.written).toBe(20));
     expect(appended).toEqual([10, 10]);
     await g.close(); // flushes the last 5
     expect(appended).toEqual([10, 10, 5]);

@@ -261,12 +261,15 @@ policies:
 
 describe("ManualClock", () => {
   it("refuses an invalid instant in set() as the constructor does, and keeps its time", () => {
-    expect(() => new ManualClock("not a date")).toThrow(RangeError);
+    expect(() => new ManualClock("not a date")).toThrow(
+      expect.objectContaining({ code: "invalid_argument" }),
+    );
     const clock = new ManualClock("2026-11-25T12:00:00Z");
     const start = clock.now();
     for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, "soon", new Date("garbage")]) {
       expect(() => clock.set(bad)).toThrow(/^not a valid instant: /);
-      expect(() => clock.set(bad)).toThrow(RangeError);
+      expect(() => clock.set(bad)).toThrow(GuardrailError);
+      expect(() => clock.set(bad)).toThrow(expect.objectContaining({ code: "invalid_argument" }));
       expect(clock.now()).toBe(start);
     }
     clock.set("2026-11-26T00:00:00Z");

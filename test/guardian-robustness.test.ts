@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { DecisionEntry } from "../src/audit/recorder.ts";
 import { ConfirmationRequired, Guardian, GuardrailError, PolicyViolation } from "../src/index.ts";
 import { MemoryConfirmationStore } from "../src/memory/confirmation-store.ts";
@@ -31,18 +31,33 @@ describe("nothing a backend or hook does crashes the host", () => {
   });
 
   it("catches rejections of async onWarn and onError hooks", async () => {
-    const g = new Guardian({
-      env: {},
-      policies: "policies: [{ id: w, rules: [{ action: warn }] }]",
-      onWarn: async () => {
-        throw new Error("slack down");
-      },
-      onError: async () => {
-        throw new Error("pager down");
-      },
-    });
-    await expect(g.check("w")(async () => "ran")()).resolves.toBe("ran");
-    await new Promise((r) => setTimeout(r, 10)); // an unhandled rejection would fail the run
+    const unhandled: unknown[] = [];
+    const track = (reason: unknown) => void unhandled.push(reason);
+    process.on("unhandledRejection", track);
+    try {
+      const errorHook: Promise<void>[] = [];
+      const g = new Guardian({
+        env: {},
+        policies: "policies: [{ id: w, rules: [{ action: warn }] }]",
+        onWarn: async () => {
+          throw new Error("slack down");
+        },
+        onError: (err) => {
+          const rejected = Promise.reject(new Error(`pager down (${err.message})`));
+          errorHook.push(rejected);
+          return rejected;
+        },
+      });
+      await expect(g.check("w")(async () => "ran")()).resolves.toBe("ran");
+      // onWarn's rejection reaches onError, whose own rejection must be caught too.
+      await vi.waitFor(() => expect(errorHook).toHaveLength(1));
+      await Promise.allSettled(errorHook);
+      // Node reports an unhandled rejection once the microtasks drain: by the next macrotask.
+      await new Promise((r) => setImmediate(r));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", track);
+    }
   });
 
   it("applies an async settle function's answer", async () => {
@@ -53,8 +68,8 @@ describe("nothing a backend or hook does crashes the host", () => {
     const call = g.check("b", { cost: 5, settle: async () => 0.01 })(async () => 1);
     await call();
     await call();
-    await new Promise((r) => setTimeout(r, 0));
-    expect((await g.evaluate("b", { cost: 9.9 })).allowed).toBe(true);
+    // Reserved $5 twice; once both settle at $0.01 a $9.90 call fits.
+    await vi.waitFor(async () => expect((await g.evaluate("b", { cost: 9.9 })).allowed).toBe(true));
   });
 
   it("times out a state store that never answers", async () => {
@@ -80,14 +95,22 @@ describe("nothing a backend or hook does crashes the host", () => {
     expect(() => new Guardian({ env: {}, policies: CONFIRM, timeoutMs: Number.NaN })).toThrow(
       /timeoutMs/,
     );
-    const g = new Guardian({
-      env: {},
-      timeoutMs: Number.POSITIVE_INFINITY,
-      decisionClient: {
-        checkPolicy: () => new Promise((r) => setTimeout(() => r({ allowed: true }), 20)),
-      },
-    });
-    await expect(g.check("p")(async () => "ok")()).resolves.toBe("ok");
+    vi.useFakeTimers();
+    try {
+      const g = new Guardian({
+        env: {},
+        timeoutMs: Number.POSITIVE_INFINITY,
+        decisionClient: {
+          // An hour late: far past any default timeout.
+          checkPolicy: () => new Promise((r) => setTimeout(() => r({ allowed: true }), 3_600_000)),
+        },
+      });
+      const answered = expect(g.check("p")(async () => "ok")()).resolves.toBe("ok");
+      await vi.advanceTimersByTimeAsync(3_600_000);
+      await answered;
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("returns a rejected Promise, never a synchronous throw, when arguments cannot be fingerprinted", () => {

@@ -175,11 +175,29 @@ describe("budgets", () => {
   it("1,000 concurrent calls against a $10 budget at $0.05 each admit exactly 200", async () => {
     const { g } = guardian({ onWarn: () => {} });
     let ran = 0;
+    let refused = 0;
+    // Every admitted call stays in flight until all 1,000 were decided.
+    let openGate: () => void = () => {};
+    const gate = new Promise<void>((done) => {
+      openGate = done;
+    });
+    const decided = () => {
+      if (ran + refused === 1000) openGate();
+    };
     const call = g.check("api_budget", { resource: "openai", cost: 0.05 })(async () => {
       ran++;
-      await new Promise((r) => setTimeout(r, 1));
+      decided();
+      await gate;
     });
-    const results = await Promise.allSettled(Array.from({ length: 1000 }, () => call()));
+    const results = await Promise.allSettled(
+      Array.from({ length: 1000 }, () =>
+        call().catch((err: unknown) => {
+          refused++;
+          decided();
+          throw err;
+        }),
+      ),
+    );
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(200);
     expect(ran).toBe(200);
   });
@@ -263,7 +281,8 @@ describe("outcomes and hooks", () => {
     await expect(
       g.check("api_budget", { resource: "openai", cost: 9 })(async () => 1)(),
     ).resolves.toBe(1);
-    await new Promise((r) => setTimeout(r, 0));
+    // The audit write fails in the background: wait for its report.
+    await vi.waitFor(() => expect(errors).toHaveLength(2));
     expect(errors.map((e) => e.message).sort()).toEqual([
       "audit failed: disk full",
       "onWarn failed: bad hook",
@@ -583,7 +602,10 @@ policies:
 
   it("refuses bad amounts, unknown policies and remote decision clients", async () => {
     const { g } = guardian();
-    await expect(g.recordSpend("api_budget", { costUsd: -1 })).rejects.toThrow(RangeError);
+    await expect(g.recordSpend("api_budget", { costUsd: -1 })).rejects.toMatchObject({
+      code: "invalid_argument",
+      message: expect.stringMatching(/costUsd must be a non-negative number/),
+    });
     await expect(g.recordSpend("api_budget", { tokens: Number.NaN })).rejects.toThrow(/tokens/);
     await expect(g.recordSpend("nope", { costUsd: 1 })).rejects.toBeInstanceOf(UnknownPolicyError);
     const remote = new Guardian({
@@ -593,5 +615,8 @@ policies:
     await expect(remote.recordSpend("x", { costUsd: 1 })).rejects.toThrow(
       /decided in this process/,
     );
+    await expect(remote.recordSpend("x", { costUsd: 1 })).rejects.toMatchObject({
+      code: "embedded_engine_required",
+    });
   });
 });

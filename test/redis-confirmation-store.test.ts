@@ -3,7 +3,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { createClient } from "redis";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import type { ConfirmationStore } from "../src/confirm/types.ts";
 import { DecisionBackendError, GuardrailError } from "../src/kernel/errors.ts";
 import { hashTaggedKey, loadNodeRedis, RedisConnection } from "../src/redis/client.ts";
@@ -317,33 +317,42 @@ describe("RedisConfirmationStore without Redis", () => {
           sent.push({ options, answer });
         }),
     };
-    const connection = new RedisConnection(
-      { client: manual },
-      { owner: "RedisStateStore", commandTimeoutMs: 60 },
-    );
-    const first = connection.command(["GET", "a"]).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 5));
-    const second = connection.command(["GET", "b"]);
-    expect(sent).toHaveLength(2);
-    // node-redis's own per-command timeout is off: the connection times every command.
-    expect(sent[0]?.options?.timeout).toBe(0);
-    // Sent within a few ms of each other, the two share one signal.
-    const signal = sent[0]?.options?.abortSignal as AbortSignal;
-    expect(sent[1]?.options?.abortSignal).toBe(signal);
-    // The first times out; the second may still be answered, so nothing is withdrawn yet.
-    expect(await first).toBeInstanceOf(DecisionBackendError);
-    expect(signal.aborted).toBe(false);
-    sent[1]?.answer("b's value");
-    expect(await second).toBe("b's value");
-    expect(signal.aborted).toBe(false);
-    // A later command that goes unanswered is withdrawn when it times out.
-    await new Promise((r) => setTimeout(r, 15));
-    const third = connection.command(["GET", "c"]).catch((e: unknown) => e);
-    const later = sent[2]?.options?.abortSignal as AbortSignal;
-    expect(later).not.toBe(signal);
-    expect(await third).toBeInstanceOf(DecisionBackendError);
-    expect(later.aborted).toBe(true);
-    expect(signal.aborted).toBe(false);
+    vi.useFakeTimers();
+    try {
+      const connection = new RedisConnection(
+        { client: manual },
+        { owner: "RedisStateStore", commandTimeoutMs: 60 },
+      );
+      const first = connection.command(["GET", "a"]).catch((e: unknown) => e);
+      await vi.advanceTimersByTimeAsync(5);
+      const second = connection.command(["GET", "b"]);
+      expect(sent).toHaveLength(2);
+      // node-redis's own per-command timeout is off: the connection times every command.
+      expect(sent[0]?.options?.timeout).toBe(0);
+      // Sent within a few ms of each other, the two share one signal.
+      const signal = sent[0]?.options?.abortSignal as AbortSignal;
+      expect(sent[1]?.options?.abortSignal).toBe(signal);
+      // At 60 ms the first times out; the second may still be answered: nothing withdrawn yet.
+      await vi.advanceTimersByTimeAsync(54);
+      expect(signal.aborted).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await first).toBeInstanceOf(DecisionBackendError);
+      expect(signal.aborted).toBe(false);
+      sent[1]?.answer("b's value");
+      expect(await second).toBe("b's value");
+      expect(signal.aborted).toBe(false);
+      // A later command that goes unanswered is withdrawn when it times out.
+      await vi.advanceTimersByTimeAsync(15);
+      const third = connection.command(["GET", "c"]).catch((e: unknown) => e);
+      const later = sent[2]?.options?.abortSignal as AbortSignal;
+      expect(later).not.toBe(signal);
+      await vi.advanceTimersByTimeAsync(60);
+      expect(await third).toBeInstanceOf(DecisionBackendError);
+      expect(later.aborted).toBe(true);
+      expect(signal.aborted).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("wraps a client's failure in DecisionBackendError, keeping the cause", async () => {

@@ -4,7 +4,7 @@
  * `(user_id, timestamp)` index refuses (`index row size … exceeds btree … maximum 2704`).
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { DecisionLogger, PostgresAuditStore, SqliteAuditStore } from "../src/audit/index.ts";
 import type { AuditRecord, AuditStore } from "../src/audit/types.ts";
 import { Guardian } from "../src/index.ts";
@@ -204,10 +204,15 @@ describe("a store that cannot be reached (no record was sent, so none can be poi
   it("durable mode: a failed group is refused with its one append", async () => {
     const inner = new SqliteAuditStore(":memory:");
     let appends = 0;
+    let othersWaited = false;
     const down = wrapStore(inner, {
       append: async () => {
         appends++;
-        await new Promise((r) => setTimeout(r, 5));
+        // The first append fails only once the other eleven records wait behind it.
+        if (appends === 1) {
+          await vi.waitFor(() => expect(logger.pending).toBe(12));
+          othersWaited = true;
+        }
         throw unreachable();
       },
     });
@@ -217,6 +222,7 @@ describe("a store that cannot be reached (no record was sent, so none can be poi
       Array.from({ length: 12 }, (_, i) => g.check("open", { userId: `c${i}` })(async () => {})()),
     );
     expect(results.every((r) => r.status === "rejected")).toBe(true);
+    expect(othersWaited).toBe(true);
     expect(appends).toBe(2); // the first record alone, then the eleven taken meanwhile
     expect(logger.stats).toMatchObject({ refused: 12, written: 0 });
     await inner.close();

@@ -26,6 +26,7 @@ async function slowProxy(delayMs: number): Promise<{ url: string; server: Server
   const server = createServer((client) => {
     sockets.add(client);
     client.pause();
+    // Real wall-clock: the slow connect must outlast the store's real command timeout.
     setTimeout(() => {
       const upstream = connect(Number(target.port || 6379), target.hostname || "127.0.0.1");
       sockets.add(upstream);

@@ -36,6 +36,13 @@ describe("a denied signed confirmation stays denied", () => {
       GuardrailError,
     );
     await expect(store.deny(pending, { deniedBy: "carol" })).rejects.toThrow(/already decided/);
+    // The code every ConfirmationStore throws for it, which the decision server maps to 409.
+    await expect(store.deny(pending, { deniedBy: "carol" })).rejects.toMatchObject({
+      code: "confirmation_not_pending",
+    });
+    await expect(store.deny(`${pending}x`, { deniedBy: "carol" })).rejects.toMatchObject({
+      code: "confirmation_not_found",
+    });
     expect(await store.consume(first.token, binding)).toMatchObject({ ok: true });
   });
 

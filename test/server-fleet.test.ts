@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { createClient } from "redis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { DecisionLogger, PostgresAuditStore } from "../src/audit/index.ts";
 import { httpRateLimitPrefix } from "../src/server/rate-limit-store.ts";
 import { PG_URL, pgReachable } from "./pg.ts";
@@ -141,13 +141,15 @@ describe("a fleet of three instances on one Redis and one PostgreSQL", () => {
     expect(b.filter(Boolean)).toHaveLength(FITS);
     let total = 180;
 
-    // Each instance writes its records in batches; wait until the chain holds them all.
-    const deadline = Date.now() + 5000;
-    let verified = await call(urls[0] as string, "GET", "/audit-logs/verify");
-    while (verified.body.checked !== total && Date.now() < deadline) {
-      await new Promise((done) => setTimeout(done, 100));
-      verified = await call(urls[0] as string, "GET", "/audit-logs/verify");
-    }
+    // Each instance (another process, on its own flush timer) writes its records in batches:
+    // wait until the chain holds them all.
+    await vi.waitFor(
+      async () => {
+        const verified = await call(urls[0] as string, "GET", "/audit-logs/verify");
+        expect(verified.body.checked).toBe(total);
+      },
+      { timeout: 5000, interval: 100 },
+    );
     for (const url of urls) {
       const v = await call(url, "GET", "/audit-logs/verify");
       expect(v.status).toBe(200);

@@ -4,7 +4,7 @@ import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { DecisionLogger, SqliteAuditStore } from "../src/audit/index.ts";
 import {
   DecisionBackendError,
@@ -109,7 +109,14 @@ describe("startServer and RemoteDecisionClient", () => {
 });
 
 describe("graceful shutdown", () => {
-  const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+  /** A promise and the function that resolves it: a request's arrival, or its release. */
+  const signal = () => {
+    let fire: () => void = () => {};
+    const fired = new Promise<void>((done) => {
+      fire = done;
+    });
+    return { fire, fired };
+  };
   const post = (url: string) =>
     fetch(`${url}/authorize`, {
       method: "POST",
@@ -121,9 +128,12 @@ describe("graceful shutdown", () => {
     const dir = mkdtempSync(join(tmpdir(), "hexarch-shutdown-"));
     try {
       const file = join(dir, "decisions.db");
+      const arrived = signal();
+      const release = signal();
       const slow = {
         decide: async () => {
-          await sleep(300);
+          arrived.fire();
+          await release.fired;
           return { allowed: true, reason: "slow but sure", action: "allow" };
         },
       };
@@ -136,8 +146,11 @@ describe("graceful shutdown", () => {
         logger: false,
       });
       const pending = post(s.url);
-      await sleep(100);
+      await arrived.fired;
       const report = s.close();
+      // The server stops listening while the request is still being decided; then it may finish.
+      await vi.waitFor(() => expect(s.app.server.listening).toBe(false));
+      release.fire();
       const res = await pending;
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ allowed: true, reason: "slow but sure" });
@@ -153,11 +166,17 @@ describe("graceful shutdown", () => {
   });
 
   it("closes connections still busy after the shutdown timeout", async () => {
+    const arrived = signal();
     const s = await startServer({
       guardian: new Guardian({
         env: {},
         timeoutMs: 60_000,
-        decisionClient: { decide: () => new Promise(() => {}) },
+        decisionClient: {
+          decide: () => {
+            arrived.fire();
+            return new Promise(() => {});
+          },
+        },
       }),
       apiToken: TOKEN,
       port: 0,
@@ -169,7 +188,7 @@ describe("graceful shutdown", () => {
       (r) => r.status,
       () => "closed",
     );
-    await sleep(50);
+    await arrived.fired;
     const started = Date.now();
     await s.close();
     expect(Date.now() - started).toBeLessThan(2000);

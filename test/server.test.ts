@@ -2,7 +2,8 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fas
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DecisionLogger, SqliteAuditStore } from "../src/audit/index.ts";
 import type { AuditStore } from "../src/audit/types.ts";
-import { Guardian, MemoryConfirmationStore } from "../src/index.ts";
+import type { ConfirmationStore } from "../src/confirm/types.ts";
+import { DecisionBackendError, Guardian, MemoryConfirmationStore } from "../src/index.ts";
 import {
   createServer,
   redactUrl,
@@ -888,6 +889,53 @@ describe("approvals", () => {
     ).resolves.toBe("deleted u1");
     const status = await h.inject({ method: "GET", url: `/approvals/${token}`, headers: AUTH });
     expect(status.json().status).toBe("consumed");
+  });
+
+  it("answers a store's failure by its code alone, without reading the request again", async () => {
+    const inner = new MemoryConfirmationStore();
+    let reads = 0;
+    let approve: (token: string) => void = () => {};
+    const store: ConfirmationStore = {
+      create: (r) => inner.create(r),
+      get: (token) => {
+        reads++;
+        return inner.get(token);
+      },
+      consume: (token, b) => inner.consume(token, b),
+      approve: (token, by) => {
+        approve(token); // what happens between the server's read and its approval
+        return inner.approve(token, by);
+      },
+      deny: (token, by) => inner.deny(token, by),
+    };
+    const h = await harness({ confirmations: store });
+    const post = (token: string) =>
+      h.inject({ method: "POST", url: `/approvals/${token}/approve`, headers: AUTH });
+
+    // Another approver was quicker: the store's `confirmation_not_pending` is a 409.
+    approve = (token) => inner.deny(token, { deniedBy: "quicker" });
+    const raced = inner.create({ policyId: "safe_delete", fingerprint: "fp" });
+    reads = 0;
+    const lost = await post(raced);
+    expect(lost.statusCode).toBe(409);
+    expect(lost.json()).toMatchObject({
+      code: "not_pending",
+      message: expect.stringMatching(/denied/),
+    });
+    expect(reads).toBe(1);
+
+    // The store failed: a 503 naming it, whatever its message says.
+    approve = () => {
+      throw new DecisionBackendError("the confirmation is approved, not pending (not really)");
+    };
+    const down = inner.create({ policyId: "safe_delete", fingerprint: "fp" });
+    reads = 0;
+    const failed = await post(down);
+    expect(failed.statusCode).toBe(503);
+    expect(failed.json().code).toBe("confirmation_store_unavailable");
+    expect(failed.headers["retry-after"]).toBe("5");
+    expect(reads).toBe(1);
+    expect((await inner.get(down))?.status).toBe("pending");
   });
 
   it("answers 404 approvals_disabled without a confirmation store", async () => {

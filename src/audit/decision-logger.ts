@@ -8,6 +8,7 @@
  */
 
 import type { ConfirmationEvent } from "../confirm/events.ts";
+import { GuardrailError } from "../kernel/errors.ts";
 import { checkOption, checkOptions } from "../util/check-options.ts";
 import { type ChainWalkOptions, verifyChain } from "./chain-verify.ts";
 import {
@@ -193,8 +194,9 @@ export class DecisionLogger implements DecisionRecorder {
     const unwritten = this.pending;
     if (unwritten > 0)
       this.#tally.report(
-        new Error(
+        new GuardrailError(
           `${unwritten} audit record${unwritten === 1 ? "" : "s"} could not be written before ${when}${timedOut ? ` (the store did not finish within ${ms} ms)` : " (the store failed)"}; they are lost`,
+          { code: "audit_records_unwritten" },
         ),
       );
     return { unwritten, timedOut };
@@ -202,7 +204,7 @@ export class DecisionLogger implements DecisionRecorder {
 
   /** Writes queued records: only full batches, or everything. One write loop at a time. */
   async #write(fullBatchesOnly: boolean): Promise<void> {
-    while (this.#flushing) await this.#flushing;
+    while (this.#flushing !== undefined) await this.#flushing;
     if (this.#queue.length === 0) return;
     const run = async () => {
       while (this.#queue.length >= (fullBatchesOnly ? this.#batchSize : 1)) {
@@ -249,7 +251,11 @@ export class DecisionLogger implements DecisionRecorder {
     const closing = this.store.close();
     if ((await within(closing, left)) === "timeout") {
       closing.catch(() => {}); // settles after we stopped waiting: nobody to tell
-      this.#tally.report(new Error(`the audit store did not close within ${left} ms; left behind`));
+      this.#tally.report(
+        new GuardrailError(`the audit store did not close within ${left} ms; left behind`, {
+          code: "close_timeout",
+        }),
+      );
       return { unwritten: flushed.unwritten, timedOut: true };
     }
     await closing;
@@ -368,7 +374,9 @@ export class DecisionLogger implements DecisionRecorder {
 
   async #prune(days: number, outcomes: readonly AuditOutcome[], dryRun = false): Promise<number> {
     if (!Number.isFinite(days) || days < 0)
-      throw new RangeError(`days must be a non-negative number, got ${days}`);
+      throw new GuardrailError(`days must be a non-negative number, got ${days}`, {
+        code: "invalid_argument",
+      });
     await this.flush();
     const before = new Date(Date.now() - days * 86_400_000).toISOString();
     return this.store.prune(before, outcomes, { dryRun });

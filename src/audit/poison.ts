@@ -9,6 +9,7 @@
  * @internal
  */
 
+import { GuardrailError } from "../kernel/errors.ts";
 import type { AuditRecord, AuditStore } from "./types.ts";
 import { toError, type WriteTally } from "./write-tally.ts";
 
@@ -147,9 +148,9 @@ export async function isolatePoison(
       tally.poisoned++;
       const error = toError(err);
       tally.report(
-        new Error(
+        new GuardrailError(
           `audit record ${s.record.decisionId} (policy '${s.record.policyId}') dropped: the store refuses it while the records around it are written (${error.message})`,
-          { cause: error },
+          { code: "audit_record_dropped", cause: error },
         ),
       );
     }

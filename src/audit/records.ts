@@ -6,6 +6,7 @@
  */
 
 import type { ConfirmationEvent } from "../confirm/events.ts";
+import { GuardrailError } from "../kernel/errors.ts";
 import { uuidv7 } from "../kernel/uuid.ts";
 import { canonicalJson } from "./hash-chain.ts";
 import type { DecisionEntry } from "./recorder.ts";
@@ -24,7 +25,10 @@ const UNIT_MS: Record<string, number> = {
 /** Parses `"24h"`, `"7d"`, `"30d"`, `"90m"`, `"2w"` into ms. */
 export function parseDuration(text: string): number {
   const m = DURATION.exec(text.trim());
-  if (!m) throw new RangeError(`not a duration: '${text}' (expected e.g. 24h, 7d, 30d)`);
+  if (!m)
+    throw new GuardrailError(`not a duration: '${text}' (expected e.g. 24h, 7d, 30d)`, {
+      code: "invalid_argument",
+    });
   return Number(m[1]) * (UNIT_MS[m[2] as string] as number);
 }
 

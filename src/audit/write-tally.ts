@@ -7,6 +7,8 @@
  * @internal
  */
 
+import { GuardrailError } from "../kernel/errors.ts";
+
 /** Counters of what happened to records, and the once-per-outage failure report. */
 export class WriteTally {
   recorded = 0;
@@ -37,7 +39,12 @@ export class WriteTally {
     if (this.#failing) return;
     this.#failing = true;
     const error = toError(err);
-    this.report(new Error(`writing the audit log failed: ${error.message}`, { cause: error }));
+    this.report(
+      new GuardrailError(`writing the audit log failed: ${error.message}`, {
+        code: "audit_write_failed",
+        cause: error,
+      }),
+    );
   }
 
   /** Tells `onError`, whose own failure must not take the host down. */
@@ -52,5 +59,7 @@ export class WriteTally {
 
 /** `err` as an `Error`. */
 export function toError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
+  return err instanceof Error
+    ? err
+    : new GuardrailError(String(err), { code: "non_error_thrown", cause: err });
 }

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { GuardrailError } from "../kernel/errors.ts";
+
 /** Exit code of a usage error (a bad flag, a missing argument). */
 export const USAGE = 2;
 /** Exit code of a failure (a broken chain, an invalid file, a store that is down). */
@@ -26,6 +28,13 @@ export class CliError extends Error {
   }
 }
 CliError.prototype.name = "CliError";
+
+/**
+ * Whether a library error is a bad argument the user typed (`--older-than 7x`, a negative
+ * number of days): code `invalid_argument`, reported as a usage error.
+ */
+export const isInvalidArgument = (err: unknown): err is GuardrailError =>
+  err instanceof GuardrailError && err.code === "invalid_argument";
 
 /** A usage error: exit code 2. */
 export const usageError = (message: string, hint?: string): CliError =>

@@ -14,7 +14,7 @@ import { healthCommand } from "./commands/health.ts";
 import { initCommand } from "./commands/init.ts";
 import { policyCommand } from "./commands/policy.ts";
 import { serveCommand } from "./commands/serve.ts";
-import { CliError, FAILURE, USAGE } from "./errors.ts";
+import { CliError, FAILURE, isInvalidArgument, USAGE } from "./errors.ts";
 import type { CliIo } from "./output.ts";
 
 /** Builds the program; `io` is where it reads and writes. */
@@ -119,7 +119,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         io.stderr.write(`${(err.cause as Error | undefined)?.stack ?? err.stack}\n`);
       return err.exitCode;
     }
-    if (err instanceof RangeError) {
+    if (err instanceof RangeError || isInvalidArgument(err)) {
       io.stderr.write(`hexarch-ctl: ${err.message}\n`);
       return USAGE;
     }

@@ -16,7 +16,7 @@ import { DecisionLogger } from "../audit/decision-logger.ts";
 import type { AuditStore } from "../audit/types.ts";
 import type { ConfirmationStore } from "../confirm/types.ts";
 import type { PgConnectionConfig } from "../postgres/connection.ts";
-import { CliError, usageError } from "./errors.ts";
+import { CliError, isInvalidArgument, usageError } from "./errors.ts";
 import type { CliIo } from "./output.ts";
 
 /** The store flags as commander parses them. */
@@ -242,7 +242,7 @@ export async function withLogger<T>(
 
 /** A store failure as a CLI error naming the store (passes CLI errors through). */
 export function storeError(err: unknown, flags: StoreFlags, io: CliIo): unknown {
-  if (err instanceof CliError || err instanceof RangeError) return err;
+  if (err instanceof CliError || err instanceof RangeError || isInvalidArgument(err)) return err;
   const message = err instanceof Error ? err.message : String(err);
   const where = describeStore(flags, io);
   return new CliError(`the audit store at ${where} failed: ${message}`, {

@@ -30,16 +30,22 @@ function canonical(value: unknown, seen: Set<object>, depth: number): string {
       return '{"$undefined":true}';
     case "function":
     case "symbol":
-      throw new GuardrailError(`cannot fingerprint a ${typeof value} argument`);
+      throw new GuardrailError(`cannot fingerprint a ${typeof value} argument`, {
+        code: "arguments_not_fingerprintable",
+      });
     default:
       break;
   }
   if (value === null) return "null";
   const obj = value as object;
   if (seen.has(obj))
-    throw new GuardrailError("cannot fingerprint arguments that refer to themselves");
+    throw new GuardrailError("cannot fingerprint arguments that refer to themselves", {
+      code: "arguments_not_fingerprintable",
+    });
   if (depth > MAX_DEPTH)
-    throw new GuardrailError(`cannot fingerprint arguments nested deeper than ${MAX_DEPTH}`);
+    throw new GuardrailError(`cannot fingerprint arguments nested deeper than ${MAX_DEPTH}`, {
+      code: "arguments_not_fingerprintable",
+    });
   seen.add(obj);
   try {
     const next = (v: unknown) => canonical(v, seen, depth + 1);
@@ -59,7 +65,9 @@ function canonical(value: unknown, seen: Set<object>, depth: number): string {
     const proto = Object.getPrototypeOf(obj);
     if (proto !== Object.prototype && proto !== null) {
       const name = (proto as { constructor?: { name?: string } }).constructor?.name ?? "an object";
-      throw new GuardrailError(`cannot fingerprint an instance of ${name}: pass plain data`);
+      throw new GuardrailError(`cannot fingerprint an instance of ${name}: pass plain data`, {
+        code: "arguments_not_fingerprintable",
+      });
     }
     const keys = Object.keys(obj).sort();
     return `{${keys.map((k) => `${JSON.stringify(k)}:${next((obj as Record<string, unknown>)[k])}`).join(",")}}`;

@@ -212,27 +212,36 @@ export class HttpConfirmationGateway {
     if (!timestamp || !signature) {
       throw new GuardrailError(
         `callback refused: missing ${TIMESTAMP_HEADER} or ${SIGNATURE_HEADER}`,
+        { code: "approval_callback_unauthenticated" },
       );
     }
-    if (!/^\d{1,16}$/.test(timestamp)) throw new GuardrailError("callback refused: bad timestamp");
+    if (!/^\d{1,16}$/.test(timestamp))
+      throw new GuardrailError("callback refused: bad timestamp", {
+        code: "approval_callback_unauthenticated",
+      });
     const body =
       typeof request.body === "string" ? request.body : Buffer.from(request.body).toString("utf8");
     const expected = Buffer.from(sign(this.#secret, timestamp, body));
     const given = Buffer.from(signature);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw new GuardrailError("callback refused: the signature does not match");
+      throw new GuardrailError("callback refused: the signature does not match", {
+        code: "approval_callback_unauthenticated",
+      });
     }
     const skew = Math.abs(this.#clock() - Number(timestamp));
     if (skew > this.#toleranceMs) {
       throw new GuardrailError(
         `callback refused: timestamp is ${Math.round(skew / 1000)} s from now (tolerance ${this.#toleranceMs / 1000} s)`,
+        { code: "approval_callback_unauthenticated" },
       );
     }
     let data: unknown;
     try {
       data = JSON.parse(body);
     } catch {
-      throw new GuardrailError("callback refused: the body is not JSON");
+      throw new GuardrailError("callback refused: the body is not JSON", {
+        code: "approval_callback_malformed",
+      });
     }
     const d = data as Partial<ApprovalCallback> | null;
     if (
@@ -246,6 +255,7 @@ export class HttpConfirmationGateway {
     ) {
       throw new GuardrailError(
         "callback refused: expected { token: string, approved: boolean, decidedBy: string, reason?: string }",
+        { code: "approval_callback_malformed" },
       );
     }
     return {
@@ -259,7 +269,10 @@ export class HttpConfirmationGateway {
   /** Verifies a callback and approves or denies its request in the store. */
   async applyCallback(request: CallbackRequest): Promise<ConfirmationRecord> {
     const store = this.#store;
-    if (!store) throw new GuardrailError("applyCallback needs the gateway's store option");
+    if (!store)
+      throw new GuardrailError("applyCallback needs the gateway's store option", {
+        code: "confirmation_store_missing",
+      });
     const cb = this.verifyCallback(request);
     const why = cb.reason === undefined ? {} : { reason: cb.reason };
     return cb.approved

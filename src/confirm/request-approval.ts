@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DecisionBackendError } from "../kernel/errors.ts";
+import { DecisionBackendError, GuardrailError } from "../kernel/errors.ts";
 import { describeValue } from "../util/describe.ts";
 import { settleWithin } from "../util/timeout.ts";
 import type { ConfirmationRequest, ConfirmationStore } from "./types.ts";
@@ -36,9 +36,14 @@ export async function requestApproval(
     (token) =>
       typeof token === "string" && token !== ""
         ? { token }
-        : new Error(`create answered ${describeValue(token)}, not a token`),
-    () => new Error(`no answer within ${timeoutMs} ms`),
-    (e: unknown) => (e instanceof Error ? e : new Error(describeValue(e))),
+        : new GuardrailError(`create answered ${describeValue(token)}, not a token`, {
+            code: "store_answer_invalid",
+          }),
+    () => new GuardrailError(`no answer within ${timeoutMs} ms`, { code: "timed_out" }),
+    (e: unknown) =>
+      e instanceof Error
+        ? e
+        : new GuardrailError(describeValue(e), { code: "non_error_thrown", cause: e }),
   );
   if (created instanceof Error) {
     throw new DecisionBackendError(

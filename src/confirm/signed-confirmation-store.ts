@@ -22,6 +22,7 @@ import {
   required,
 } from "../util/check-options.ts";
 import { refusal, refusalOf } from "./refusals.ts";
+import { bindingMissing, confirmationNotFound, confirmationNotPending } from "./store-errors.ts";
 import { checkTtl, ttlRule } from "./tokens.ts";
 import type {
   ConfirmationBinding,
@@ -352,10 +353,9 @@ export class SignedConfirmationStore implements ConfirmationStore {
     reason: string | undefined,
   ): Promise<SignedConfirmationRecord> {
     const claims = await this.#verify(token);
-    if (!claims) throw new GuardrailError("unknown confirmation token");
+    if (!claims) throw confirmationNotFound();
     const current = this.#record(claims);
-    if (current.status !== "pending")
-      throw new GuardrailError(`the confirmation is ${current.status}, not pending`);
+    if (current.status !== "pending") throw confirmationNotPending(current.status);
     // The pending token stays valid after a decision (it is signed, not stored): remember
     // that this request was decided, so a denial cannot be turned into an approval by a
     // second approver, nor an approval into a second approved token.
@@ -366,7 +366,7 @@ export class SignedConfirmationStore implements ConfirmationStore {
         current.expiresAtMs + this.#toleranceOf(claims),
       ))
     )
-      throw new GuardrailError("the confirmation was already decided, not pending");
+      throw confirmationNotPending("decided");
     const decided: Claims = {
       ...claims,
       st: status,
@@ -381,7 +381,9 @@ export class SignedConfirmationStore implements ConfirmationStore {
   async #sign(claims: Claims): Promise<string> {
     const key = this.#signer;
     if (!key?.sign) {
-      throw new GuardrailError("this SignedConfirmationStore only verifies: no key can sign");
+      throw new GuardrailError("this SignedConfirmationStore only verifies: no key can sign", {
+        code: "confirmation_store_read_only",
+      });
     }
     const { iss: _i, exp: _e, iat: _t, ...rest } = claims;
     const body: Claims = { ...rest, sid: this.#sid };
@@ -458,9 +460,5 @@ export class SignedConfirmationStore implements ConfirmationStore {
 }
 
 function checkBinding(request: ConfirmationBinding): void {
-  if (!request.policyId || !request.fingerprint) {
-    throw new GuardrailError(
-      "a confirmation request needs policyId and fingerprint (see ConfirmationRequired.binding)",
-    );
-  }
+  if (!request.policyId || !request.fingerprint) throw bindingMissing();
 }

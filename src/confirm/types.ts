@@ -69,12 +69,22 @@ export type MaybePromise<T> = T | Promise<T>;
 export interface ConfirmationStore {
   /** Stores a pending request and returns its token (give it to the caller and the approver). */
   create(request: ConfirmationRequest): MaybePromise<string>;
-  /** Approves a pending request. */
+  /**
+   * Approves a pending request.
+   *
+   * @throws GuardrailError with code `confirmation_not_found` for a token no request has,
+   *   `confirmation_not_pending` for a request already decided, used or expired: every
+   *   store throws these two codes, and the decision server answers by them.
+   */
   approve(
     token: string,
     by: { readonly approvedBy: string; readonly reason?: string },
   ): MaybePromise<ConfirmationRecord>;
-  /** Denies a pending request. */
+  /**
+   * Denies a pending request.
+   *
+   * @throws GuardrailError with the codes `approve` throws.
+   */
   deny(
     token: string,
     by: { readonly deniedBy: string; readonly reason?: string },

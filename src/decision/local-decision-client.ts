@@ -6,6 +6,12 @@
 
 import { type CompiledRule, compileRule, type DecideInput } from "../engine/compile-rule.ts";
 import { PolicyCheck } from "../engine/policy-check.ts";
+import {
+  type ActualUsage,
+  type RefundOptions,
+  refundReservation,
+  settleReservation,
+} from "../engine/reservations.ts";
 import type { Context } from "../kernel/context.ts";
 import type { Decision } from "../kernel/decision.ts";
 import { GuardrailError, UnknownPolicyError } from "../kernel/errors.ts";
@@ -62,13 +68,7 @@ const OPTION_RULES = {
   timeoutMs: positiveMsRule,
 } satisfies RulesFor<LocalDecisionClientOptions>;
 
-/** Actual usage of a call, to settle its budget reservation with. */
-export interface ActualUsage {
-  /** What the call really cost, in USD. */
-  readonly costUsd?: number;
-  /** Tokens the call really used. */
-  readonly tokens?: number;
-}
+export type { ActualUsage } from "../engine/reservations.ts";
 
 /**
  * Decides from compiled policies in this process. Each policy is compiled once; each
@@ -86,7 +86,6 @@ export class LocalDecisionClient implements DecisionClient {
   readonly #byId = new Map<string, Policy>();
   readonly #compiled = new Map<string, readonly CompiledRule[]>();
   readonly #checks = new Map<string, PolicyCheck>();
-  readonly #appliedByDecision = new WeakMap<Decision, number[]>();
   readonly #settings;
 
   /** @throws InvalidOptionError for missing `policies` or an option of the wrong type. */
@@ -126,7 +125,10 @@ export class LocalDecisionClient implements DecisionClient {
    */
   check(policyIds: string | readonly string[]): PolicyCheck {
     const ids = typeof policyIds === "string" ? [policyIds] : [...new Set(policyIds)];
-    if (ids.length === 0) throw new GuardrailError("check() needs at least one policy id");
+    if (ids.length === 0)
+      throw new GuardrailError("check() needs at least one policy id", {
+        code: "policy_id_missing",
+      });
     // Cached by a key no id can forge: ["a","b"] and a policy named "a,b" stay apart.
     const cacheKey = typeof policyIds === "string" ? policyIds : JSON.stringify(ids);
     const key = ids.join(",");
@@ -177,13 +179,10 @@ export class LocalDecisionClient implements DecisionClient {
    * Corrects an admitted decision's budget reservation with what the call really used.
    * Amounts not given keep their estimate. Settling again replaces the previous amounts
    * (it does not add to them); settling after a refund does nothing.
+   * Delegates to the engine's {@link settleReservation}, in this client's store.
    */
   settle(decision: Decision, actual: ActualUsage): void | Promise<void> {
-    const cost = actual.costUsd === undefined ? undefined : Math.round(actual.costUsd * 1_000_000);
-    return this.#rebalance(decision, (r) => {
-      const real = r.unit === "usd" ? cost : actual.tokens;
-      return real !== undefined && Number.isFinite(real) && real >= 0 ? real : undefined;
-    });
+    return settleReservation(decision, actual, this.state);
   }
 
   /**
@@ -192,8 +191,8 @@ export class LocalDecisionClient implements DecisionClient {
    * applies to `context`, without deciding or refusing anything. Answers how many budget
    * counters moved.
    *
-   * @throws UnknownPolicyError when an id is not loaded; RangeError for a negative or
-   *   non-finite amount.
+   * @throws UnknownPolicyError when an id is not loaded; GuardrailError (code
+   *   `invalid_argument`) for a negative or non-finite amount.
    */
   recordSpend(
     policyIds: string | readonly string[],
@@ -203,7 +202,9 @@ export class LocalDecisionClient implements DecisionClient {
     const amount = (v: number | undefined, name: string, scale: number): number => {
       if (v === undefined) return 0;
       if (typeof v !== "number" || !Number.isFinite(v) || v < 0)
-        throw new RangeError(`${name} must be a non-negative number, got ${String(v)}`);
+        throw new GuardrailError(`${name} must be a non-negative number, got ${String(v)}`, {
+          code: "invalid_argument",
+        });
       return Math.round(v * scale);
     };
     const costMicroUsd = amount(usage.costUsd, "costUsd", 1_000_000);
@@ -217,38 +218,11 @@ export class LocalDecisionClient implements DecisionClient {
   /**
    * Gives an admitted decision's budget back: what it currently counts (the estimate, or
    * the settled amount). With `onError`, only amounts whose rule says `refund_on_error`
-   * (the default). Refunding twice does nothing.
+   * (the default). Refunding twice does nothing. Delegates to the engine's
+   * {@link refundReservation}, in this client's store.
    */
-  refund(decision: Decision, options: { readonly onError?: boolean } = {}): void | Promise<void> {
-    return this.#rebalance(decision, (r) => (options.onError && !r.refundOnError ? undefined : 0));
-  }
-
-  /**
-   * Moves each reserved amount to the amount `target` gives (`undefined`: leave it) and
-   * applies the differences. What each amount counts is remembered per decision, so
-   * repeated settles and refunds never count twice.
-   */
-  #rebalance(
-    decision: Decision,
-    target: (r: NonNullable<Decision["reservation"]>[number]) => number | undefined,
-  ): void | Promise<void> {
-    const reservation = decision.reservation;
-    if (!reservation) return;
-    let applied = this.#appliedByDecision.get(decision);
-    if (!applied) {
-      applied = reservation.map((r) => r.amount);
-      this.#appliedByDecision.set(decision, applied);
-    }
-    const adjustments = [];
-    for (let i = 0; i < reservation.length; i++) {
-      const r = reservation[i] as (typeof reservation)[number];
-      const next = target(r);
-      const delta = next === undefined ? 0 : next - (applied[i] as number);
-      if (delta === 0) continue;
-      applied[i] = next as number;
-      adjustments.push({ key: r.key, delta, expiresAtMs: r.expiresAtMs });
-    }
-    if (adjustments.length > 0) return this.state.adjust(adjustments);
+  refund(decision: Decision, options: RefundOptions = {}): void | Promise<void> {
+    return refundReservation(decision, this.state, options);
   }
 
   /** Closes the state store. */

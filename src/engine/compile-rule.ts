@@ -57,6 +57,10 @@ export interface CounterSpec {
   readonly limit: number;
   /** The limit as written. */
   readonly nominalLimit: number;
+  /** {@link CounterSpec.limit} as reasons show it, formatted once (not per decision). */
+  readonly limitText: string;
+  /** {@link CounterSpec.nominalLimit} as reasons show it. */
+  readonly nominalLimitText: string;
   /** Total at or above which the rule warns; `Infinity` for none. */
   readonly warnAt: number;
   readonly windowMs: number;
@@ -300,6 +304,8 @@ export function compileRule(rule: PolicyRule, policyId: string): CompiledRule {
       unit: "requests",
       limit: effective(r.limit),
       nominalLimit: r.limit,
+      limitText: String(effective(r.limit)),
+      nominalLimitText: String(r.limit),
       warnAt: warnAt(r.limit),
       windowMs: r.windowMs,
       keys: new CounterKeys(`${rule.id}:w${r.windowMs}:`),
@@ -310,6 +316,11 @@ export function compileRule(rule: PolicyRule, policyId: string): CompiledRule {
   const always =
     triggers.length === 0 && counters.length === 0 ? fired(matchDetail(rule)) : undefined;
   return { ...compiled, counters, always };
+}
+
+/** An amount of a counter's unit as reasons show it: `$12.50`, `500 tokens`, `3`. */
+export function amountText(unit: CounterSpec["unit"], n: number): string {
+  return unit === "usd" ? formatUsd(n) : unit === "tokens" ? `${n} tokens` : `${n}`;
 }
 
 function budgetSpec(
@@ -330,6 +341,8 @@ function budgetSpec(
     unit: b.unit,
     limit,
     nominalLimit: b.limit,
+    limitText: amountText(b.unit, limit),
+    nominalLimitText: amountText(b.unit, b.limit),
     warnAt,
     windowMs: 0,
     keys: new CounterKeys(`${rule.id}:${b.unit === "usd" ? "$" : "t"}${b.period[0]}`),

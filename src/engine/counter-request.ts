@@ -7,11 +7,10 @@
 
 import type { Counter } from "../state/types.ts";
 import { describeValue } from "../util/describe.ts";
-import { formatUsd } from "../util/money.ts";
-import type { CounterSpec } from "./compile-rule.ts";
+import { amountText, type CounterSpec } from "./compile-rule.ts";
 
 function describeAmount(spec: CounterSpec, n: number): string {
-  return spec.unit === "usd" ? formatUsd(n) : spec.unit === "tokens" ? `${n} tokens` : `${n}`;
+  return amountText(spec.unit, n);
 }
 
 /** A counter of one decision, with what the check needs to explain the store's answer. */
@@ -62,15 +61,15 @@ export function refusalDetail(counter: CounterRequest, total: number): string {
   const spec = counter.spec;
   const who = spec.rule.perName ? ` for ${spec.rule.perName} ${describeValue(counter.per)}` : "";
   return spec.kind === "window"
-    ? `limit of ${spec.limit} ${spec.label} reached${who}`
-    : `${spec.label} of ${describeAmount(spec, spec.limit)} would be exceeded${who} (${describeAmount(spec, total)} used, this call ${describeAmount(spec, counter.amount)})`;
+    ? `limit of ${spec.limitText} ${spec.label} reached${who}`
+    : `${spec.label} of ${spec.limitText} would be exceeded${who} (${describeAmount(spec, total)} used, this call ${describeAmount(spec, counter.amount)})`;
 }
 
 export function exceededDetail(spec: CounterSpec, total: number): string {
-  return `${spec.label} of ${describeAmount(spec, spec.limit)} exceeded (${describeAmount(spec, total)} used)`;
+  return `${spec.label} of ${spec.limitText} exceeded (${describeAmount(spec, total)} used)`;
 }
 
 export function nearDetail(spec: CounterSpec, total: number): string {
   const pct = Math.floor((total / spec.nominalLimit) * 100);
-  return `${pct}% of the ${spec.label} used (${describeAmount(spec, total)} of ${describeAmount(spec, spec.nominalLimit)})`;
+  return `${pct}% of the ${spec.label} used (${describeAmount(spec, total)} of ${spec.nominalLimitText})`;
 }

@@ -128,7 +128,8 @@ export class RulesEngine {
         );
       if (!Array.isArray(def.actions))
         throw invalidOption(OWNER, `${at}.actions`, "an actions list", def.actions);
-      if (ids.has(def.id)) throw new GuardrailError(`duplicate rule id '${def.id}'`);
+      if (ids.has(def.id))
+        throw new GuardrailError(`duplicate rule id '${def.id}'`, { code: "rule_invalid" });
       ids.add(def.id);
       const rule: PolicyRule = {
         id: def.id,
@@ -177,13 +178,15 @@ export class RulesEngine {
 }
 
 function toAction(def: RuleDefinition): RuleAction {
-  if (def.actions.length === 0) throw new GuardrailError(`rule '${def.id}' has no actions`);
+  if (def.actions.length === 0)
+    throw new GuardrailError(`rule '${def.id}' has no actions`, { code: "rule_invalid" });
   let best: RuleAction = "allow";
   for (const name of def.actions) {
     const action = ACTIONS[name.toLowerCase()];
     if (!action) {
       throw new GuardrailError(
         `rule '${def.id}': unknown action '${name}' (expected one of ${Object.keys(ACTIONS).join(", ")})`,
+        { code: "rule_invalid" },
       );
     }
     if (RANK[action] > RANK[best]) best = action;
@@ -195,12 +198,19 @@ function toComparison(ruleId: string, c: RuleCondition): Condition {
   if (typeof c?.field !== "string" || !parseFieldPath(c.field)) {
     throw new GuardrailError(
       `rule '${ruleId}': malformed field path '${String(c?.field)}' (expected e.g. user.roles[0])`,
+      { code: "rule_invalid" },
     );
   }
   const operator = resolveOperator(String(c.operator).trim().toLowerCase());
-  if (!operator) throw new GuardrailError(`rule '${ruleId}': unknown operator '${c.operator}'`);
+  if (!operator)
+    throw new GuardrailError(`rule '${ruleId}': unknown operator '${c.operator}'`, {
+      code: "rule_invalid",
+    });
   const problem = checkComparisonValue(operator, c.value);
-  if (problem) throw new GuardrailError(`rule '${ruleId}', field '${c.field}': ${problem}`);
+  if (problem)
+    throw new GuardrailError(`rule '${ruleId}', field '${c.field}': ${problem}`, {
+      code: "rule_invalid",
+    });
   return c.value === undefined
     ? { field: c.field, operator }
     : { field: c.field, operator, value: c.value };

@@ -62,7 +62,7 @@ export function makeCaller(
     args: unknown[],
   ): Promise<unknown> => {
     const written = effects.record(decision, ctx, functionName, options.metadata);
-    if (written) return written.then(() => run(decision, self, args));
+    if (written !== undefined) return written.then(() => run(decision, self, args));
     return run(decision, self, args);
   };
   const run = (decision: Decision, self: unknown, args: unknown[]): Promise<unknown> => {

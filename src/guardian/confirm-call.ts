@@ -17,6 +17,7 @@ import type {
 import type { DecideInput } from "../engine/compile-rule.ts";
 import type { Context } from "../kernel/context.ts";
 import { type Decision, makeDecision } from "../kernel/decision.ts";
+import { GuardrailError } from "../kernel/errors.ts";
 import { describeValue } from "../util/describe.ts";
 import { settleWithin } from "../util/timeout.ts";
 
@@ -122,7 +123,9 @@ export async function confirmWithToken(
   const r = used.value as ConsumeConfirmationResult | undefined;
   if (r === null || typeof r !== "object" || typeof r.ok !== "boolean") {
     t.refund(confirmed);
-    return storeFailed(new Error(`consume answered ${describeValue(r)}`));
+    return storeFailed(
+      new GuardrailError(`consume answered ${describeValue(r)}`, { code: "store_answer_invalid" }),
+    );
   }
   if (!r.ok) {
     t.refund(confirmed);

@@ -55,6 +55,7 @@ export function makeGuard(wrap: Wrap, policyId: string): Guard {
       if (kind !== "method") {
         throw new GuardrailError(
           `@guardian.check("${policyId}") decorates methods, not a ${String(kind)}`,
+          { code: "guard_target_invalid" },
         );
       }
       const { name } = b as { name?: unknown };
@@ -73,10 +74,14 @@ export function makeGuard(wrap: Wrap, policyId: string): Guard {
       return descriptor;
     }
     if (c !== null && typeof c === "object" && ("get" in c || "set" in c)) {
-      throw new GuardrailError(`@guardian.check("${policyId}") decorates methods, not an accessor`);
+      throw new GuardrailError(
+        `@guardian.check("${policyId}") decorates methods, not an accessor`,
+        { code: "guard_target_invalid" },
+      );
     }
     throw new GuardrailError(
       `guardian.check("${policyId}") takes the function to guard (or decorates a method); got ${typeof a}`,
+      { code: "guard_target_invalid" },
     );
   }
   return guard as Guard;

@@ -12,19 +12,21 @@ import {
   type ConfirmationEvent,
   confirmationSink,
 } from "../confirm/events.ts";
-import type { ConfirmationStore } from "../confirm/types.ts";
+import type { ConfirmationBinding, ConfirmationStore } from "../confirm/types.ts";
 import { LocalDecisionClient } from "../decision/local-decision-client.ts";
 import type { DecisionClient } from "../decision/types.ts";
 import type { Context } from "../kernel/context.ts";
 import type { Decision } from "../kernel/decision.ts";
 import { GuardrailError } from "../kernel/errors.ts";
+import { compileGlobs } from "../policy/glob.ts";
 import type { Policy, PolicySet } from "../policy/types.ts";
 import { checkTimeout } from "../util/timeout.ts";
 import { type CallerHost, confirmable, makeCaller } from "./caller.ts";
 import { bindingOf, withoutConfirmation } from "./confirm-call.ts";
 import { checkMaxContextBytes, DEFAULT_MAX_CONTEXT_BYTES } from "./context-size.ts";
+import type { DecideOptions, DecideRecordOptions } from "./decide-options.ts";
 import { DecisionLogFile, fanOut } from "./decision-log-file.ts";
-import type { PolicyServiceClient } from "./decision-source.ts";
+import { type PolicyServiceClient, remoteDecide } from "./decision-source.ts";
 import { CallEffects } from "./effects.ts";
 import { type Guard, makeGuard } from "./guard.ts";
 import {
@@ -147,8 +149,8 @@ export class Guardian {
       ),
       onWarn: options.onWarn ?? defaultWarn,
       onError: options.onError,
-      local: this.#local,
       mode: this.mode,
+      state: this.#local?.state,
     });
   }
 
@@ -179,14 +181,76 @@ export class Guardian {
   }
 
   /**
-   * Decides for a context without throwing. Like a guarded call, an admitted decision
-   * consumes its rate-limit and budget counters, and a `confirmationToken` in the context
-   * is checked and used (bound to the context, as with `enforce`). In `off` mode nothing
-   * is evaluated and the answer is an allow.
+   * Decides for a context without throwing, recording nothing and warning no one:
+   * `decide` with `{ record: false, warn: false }`. Like a guarded call, an admitted
+   * decision consumes its rate-limit and budget counters, and a `confirmationToken` in
+   * the context is checked and used (bound to the context, as with `enforce`). In `off`
+   * mode nothing is evaluated and the answer is an allow.
+   *
+   * @throws UnknownPolicyError when the policy is not loaded.
    */
   async evaluate(policyId: string, context: Context = {}): Promise<Decision> {
+    return this.decide(policyId, context, { record: false, warn: false });
+  }
+
+  /**
+   * Decides for a context, records the decision and returns it, refusals included: what
+   * `enforce` does, without throwing `PolicyViolation` or `ConfirmationRequired` (what a
+   * web guard or a decision server needs, which answer refusals rather than throw them).
+   * Like a guarded call, an admitted decision consumes its rate-limit and budget
+   * counters, a `confirmationToken` in the context is checked and used, and `onWarn`
+   * hears warnings (unless `warn: false`). In `off` mode nothing is evaluated nor
+   * recorded and the answer is an allow.
+   *
+   * @example
+   * ```ts
+   * const decision = await guardian.decide("payments", { userId, amount }, {
+   *   record: { functionName: "POST /payments", metadata: { requestId } },
+   * });
+   * if (!decision.allowed) return reply.code(403).send({ reason: decision.reason });
+   * ```
+   * @throws UnknownPolicyError when the policy is not loaded (and no `client` decides);
+   *   GuardrailError `audit_write_failed` when a durable audit log cannot record the
+   *   decision (it is not to be acted on); whatever a `record.metadata` function throws.
+   */
+  async decide(
+    policyId: string,
+    context: Context = {},
+    options: DecideOptions = {},
+  ): Promise<Decision> {
+    const warn = options.warn !== false;
+    const functionName = options.record ? options.record.functionName : undefined;
+    if (options.client) {
+      const { ctx, decision } = await this.#decideContext(policyId, context, {
+        policyId,
+        usesArgs: true,
+        decide: remoteDecide(options.client, policyId, {
+          failOpen: this.#failOpen,
+          timeoutMs: this.#remoteTimeoutMs,
+          clock: this.#clock,
+        }),
+      });
+      await this.#record(decision, ctx, options.record, "enforce");
+      if (warn && decision.action === "warn")
+        this.#effects.warn(decision, policyId, functionName, "enforce");
+      return decision;
+    }
     if (this.mode === "off") return offDecision(policyId, this.#clock());
-    return (await this.#decideContext(policyId, context)).decision;
+    const { prepared, ctx, decision } = await this.#decideContext(policyId, context);
+    await this.#record(decision, ctx, options.record, this.mode);
+    if (warn) this.#warn(decision, prepared.policyId, functionName);
+    return decision;
+  }
+
+  /**
+   * What a confirmation token for this policy and context is bound to (the `withContext`
+   * scope included, confirmation fields left out), as the `ConfirmationRequired` of
+   * `enforce` carries it: request approval with it when `decide` answers
+   * `require_confirmation`, and the token confirms this same call. `undefined` when the
+   * context cannot be fingerprinted (it holds something other than plain data).
+   */
+  confirmationBinding(policyId: string, context: Context = {}): ConfirmationBinding | undefined {
+    return bindingOf(policyId, [withoutConfirmation(this.#withScope(context))]);
   }
 
   /**
@@ -209,9 +273,7 @@ export class Guardian {
         decision.action === "require_confirmation" ? binding : undefined,
       );
     }
-    if (!decision.allowed) this.#effects.warn(decision, prepared.policyId, options.name, "monitor");
-    else if (decision.action === "warn")
-      this.#effects.warn(decision, prepared.policyId, options.name, "enforce");
+    this.#warn(decision, prepared.policyId, options.name);
     return decision;
   }
 
@@ -227,9 +289,9 @@ export class Guardian {
    * ```ts
    * await guardian.recordSpend("api_budget", { resource: "openai", costUsd: 0.42 });
    * ```
-   * @throws UnknownPolicyError when the policy is not loaded; RangeError for a negative
-   *   amount; GuardrailError when decisions are made elsewhere (a decision client or OPA
-   *   keeps the counters, not this process).
+   * @throws UnknownPolicyError when the policy is not loaded; GuardrailError with code
+   *   `invalid_argument` for a negative amount, or `embedded_engine_required` when decisions
+   *   are made elsewhere (a decision client or OPA keeps the counters, not this process).
    */
   async recordSpend(
     policyId: string | readonly string[],
@@ -240,6 +302,7 @@ export class Guardian {
     if (!local) {
       throw new GuardrailError(
         "recordSpend needs policies decided in this process; with a decision client or OPA the counters live where decisions are made",
+        { code: "embedded_engine_required" },
       );
     }
     const ctx = this.#withScope({
@@ -268,6 +331,32 @@ export class Guardian {
     this.#scoped = true;
     const outer = this.#scope.getStore();
     return this.#scope.run(outer ? { ...outer, ...context } : context, fn);
+  }
+
+  /**
+   * Ids of the enabled loaded policies with an enabled USD or token budget rule whose
+   * `resource` matches `resource` (or that names none): the policies a spend report on
+   * it is worth counting against with {@link Guardian.recordSpend}.
+   *
+   * @example
+   * ```ts
+   * for (const id of guardian.spendPolicies("openai"))
+   *   await guardian.recordSpend(id, { resource: "openai", costUsd: 0.42 });
+   * ```
+   */
+  spendPolicies(resource: string): string[] {
+    return (this.#policies?.policies ?? [])
+      .filter(
+        (policy) =>
+          policy.enabled &&
+          policy.rules.some(
+            (r) =>
+              r.enabled &&
+              r.budgets.some((b) => b.unit === "usd" || b.unit === "tokens") &&
+              (r.resource === undefined || compileGlobs(r.resource)(resource)),
+          ),
+      )
+      .map((p) => p.id);
   }
 
   /** Ids of the loaded policies (the Python `list_policies`). */
@@ -361,11 +450,15 @@ export class Guardian {
   }
 
   /**
-   * `evaluate` and `enforce`: decides a context (with the `withContext` scope), checking
-   * and using a confirmation token in it, bound to the context itself.
+   * `decide` and `enforce`: decides a context (with the `withContext` scope) by the
+   * Guardian's own policies or a client's `prepared` decide, checking and using a
+   * confirmation token in it, bound to the context itself.
    */
-  async #decideContext(policyId: string, context: Context) {
-    const prepared = this.#prepare(policyId);
+  async #decideContext(
+    policyId: string,
+    context: Context,
+    prepared: Prepared = this.#prepare(policyId),
+  ) {
     const ctx = this.#withScope(context);
     const binding = () => bindingOf(prepared.policyId, [withoutConfirmation(ctx)]);
     const decision = await confirmable(
@@ -379,6 +472,37 @@ export class Guardian {
       binding,
     );
     return { prepared, ctx, decision, binding };
+  }
+
+  /** `onWarn` for a decision let through: a warning, or a refusal in monitor mode. */
+  #warn(decision: Decision, policyId: string, functionName: string | undefined): void {
+    if (!decision.allowed) {
+      if (this.mode === "monitor") this.#effects.warn(decision, policyId, functionName, "monitor");
+    } else if (decision.action === "warn") {
+      this.#effects.warn(decision, policyId, functionName, "enforce");
+    }
+  }
+
+  /** `decide`'s record: none with `false`, else as `options` say. */
+  async #record(
+    decision: Decision,
+    ctx: Context,
+    options: DecideRecordOptions | false | undefined,
+    mode: GuardianMode,
+  ): Promise<void> {
+    if (options === false) return;
+    if (!options) {
+      await this.#effects.record(decision, ctx, undefined, undefined);
+      return;
+    }
+    if (!options.to && !this.#effects.records) return;
+    const metadata =
+      typeof options.metadata === "function" ? await options.metadata(decision) : options.metadata;
+    await this.#effects.record(decision, options.context ?? ctx, options.functionName, metadata, {
+      to: options.to,
+      userId: options.userId,
+      mode,
+    });
   }
 
   #withScope(context: Context): Context {

@@ -61,10 +61,14 @@ export function explicitMode(
 ): GuardianMode | undefined {
   const fromEnv = env?.trim().toLowerCase();
   if (fromEnv && !MODES.includes(fromEnv as GuardianMode)) {
-    throw new GuardrailError(`HEXARCH_MODE must be enforce, monitor or off, not '${env}'`);
+    throw new GuardrailError(`HEXARCH_MODE must be enforce, monitor or off, not '${env}'`, {
+      code: "invalid_mode",
+    });
   }
   if (option !== undefined && !MODES.includes(option)) {
-    throw new GuardrailError(`mode must be enforce, monitor or off, not '${String(option)}'`);
+    throw new GuardrailError(`mode must be enforce, monitor or off, not '${String(option)}'`, {
+      code: "invalid_mode",
+    });
   }
   return option ?? (fromEnv as GuardianMode | undefined) ?? undefined;
 }

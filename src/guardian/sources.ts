@@ -134,6 +134,7 @@ function prepareUncapped(ids: string | readonly string[], s: CheckSources): Prep
   if (typeof ids !== "string") {
     throw new GuardrailError(
       "checking several policies at once needs the embedded engine (no decisionClient)",
+      { code: "embedded_engine_required" },
     );
   }
   const remote = s.remote;

@@ -6,6 +6,11 @@
 
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { refusal, refusalOf } from "../confirm/refusals.ts";
+import {
+  bindingMissing,
+  confirmationNotFound,
+  confirmationNotPending,
+} from "../confirm/store-errors.ts";
 import { checkTtl, ttlRule } from "../confirm/tokens.ts";
 import type {
   ConfirmationBinding,
@@ -14,7 +19,6 @@ import type {
   ConfirmationStore,
   ConsumeConfirmationResult,
 } from "../confirm/types.ts";
-import { GuardrailError } from "../kernel/errors.ts";
 import { checkOptions, functionRule, type RulesFor } from "../util/check-options.ts";
 
 const SECRET_PATTERN = /^[A-Za-z0-9_-]{43}$/;
@@ -70,9 +74,7 @@ export class MemoryConfirmationStore implements ConfirmationStore {
   /** {@inheritDoc ConfirmationStore.create} */
   create(request: ConfirmationRequest): string {
     if (!request.policyId || !request.fingerprint) {
-      throw new GuardrailError(
-        "a confirmation request needs policyId and fingerprint (see ConfirmationRequired.binding)",
-      );
+      throw bindingMissing();
     }
     const now = this.#clock();
     if (++this.#creates % 256 === 0) this.#sweep(now);
@@ -136,10 +138,9 @@ export class MemoryConfirmationStore implements ConfirmationStore {
     reason: string | undefined,
   ): ConfirmationRecord {
     const stored = this.#find(token);
-    if (!stored) throw new GuardrailError("unknown confirmation token");
+    if (!stored) throw confirmationNotFound();
     const record = this.#current(stored);
-    if (record.status !== "pending")
-      throw new GuardrailError(`the confirmation is ${record.status}, not pending`);
+    if (record.status !== "pending") throw confirmationNotPending(record.status);
     stored.record = {
       ...record,
       status,

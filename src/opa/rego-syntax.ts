@@ -65,6 +65,7 @@ export function packagePath(parts: readonly string[]): string {
   if (first === undefined || !isIdentifier(first)) {
     throw new GuardrailError(
       `a Rego package must start with a plain name, got '${String(first)}' (path ${parts.join("/")})`,
+      { code: "rego_package_invalid" },
     );
   }
   return first + rest.map((p) => segment(p)).join("");
@@ -73,14 +74,16 @@ export function packagePath(parts: readonly string[]): string {
 /** A reference into the input for a dotted field path with list indexes (`user.roles[0]`). */
 export function inputRef(path: string): string {
   const parts = parseFieldPath(path);
-  if (!parts) throw new GuardrailError(`malformed field path '${path}'`);
+  if (!parts)
+    throw new GuardrailError(`malformed field path '${path}'`, { code: "field_path_malformed" });
   return `input${parts.map(segment).join("")}`;
 }
 
 /** The path array of a field path, for `object.get(input, [...], null)`. */
 export function inputPathArray(path: string): string {
   const parts = parseFieldPath(path);
-  if (!parts) throw new GuardrailError(`malformed field path '${path}'`);
+  if (!parts)
+    throw new GuardrailError(`malformed field path '${path}'`, { code: "field_path_malformed" });
   return `[${parts.map((p) => (typeof p === "number" ? String(p) : regoString(p))).join(", ")}]`;
 }
 
@@ -96,7 +99,8 @@ export function regoValue(v: unknown): string {
     case "boolean":
       return String(v);
     case "number":
-      if (!Number.isFinite(v)) throw new GuardrailError(`${v} has no Rego equivalent`);
+      if (!Number.isFinite(v))
+        throw new GuardrailError(`${v} has no Rego equivalent`, { code: "rego_value_unsupported" });
       return JSON.stringify(v);
     case "object":
       if (Array.isArray(v)) return `[${v.map(regoValue).join(", ")}]`;
@@ -104,7 +108,9 @@ export function regoValue(v: unknown): string {
         .map(([k, x]) => `${regoString(k)}: ${regoValue(x)}`)
         .join(", ")}}`;
     default:
-      throw new GuardrailError(`a ${typeof v} has no Rego equivalent`);
+      throw new GuardrailError(`a ${typeof v} has no Rego equivalent`, {
+        code: "rego_value_unsupported",
+      });
   }
 }
 

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { GuardrailError } from "../kernel/errors.ts";
+
 /** Reads a field of a decision context; `undefined` when any step is missing. */
 export type FieldGetter = (context: Readonly<Record<string, unknown>>) => unknown;
 
@@ -32,7 +34,8 @@ function step(value: unknown, key: string | number): unknown {
 /** Compiles a path into a getter. One-segment paths (the common case) get a direct read. */
 export function compileFieldPath(path: string): FieldGetter {
   const segments = parseFieldPath(path);
-  if (!segments) throw new Error(`malformed field path '${path}'`);
+  if (!segments)
+    throw new GuardrailError(`malformed field path '${path}'`, { code: "field_path_malformed" });
   const [first, second] = segments;
   if (segments.length === 1 && typeof first === "string") {
     // Plain property read, unless the name is also inherited (toString, constructor…),

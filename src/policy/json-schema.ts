@@ -24,6 +24,7 @@
  * @module
  */
 
+import { GuardrailError } from "../kernel/errors.ts";
 import { POLICY_DOCS_URL } from "./docs-url.ts";
 import { conditionDefs } from "./json-schema-conditions.ts";
 import { actionChoice, dayOrDays, type JsonSchema, ref, slot } from "./json-schema-vocabulary.ts";
@@ -32,6 +33,13 @@ import { policyJsonSchema, TIME_WINDOW_PATTERN } from "./schema.ts";
 export type { JsonSchema } from "./json-schema-vocabulary.ts";
 
 // ---------------------------------------------------------------- messages
+
+/**
+ * The generator's assumptions about the zod schema no longer hold (a build-time check:
+ * `npm run schema` fails with it, never a user).
+ */
+const drift = (message: string): GuardrailError =>
+  new GuardrailError(message, { code: "schema_generator_drift" });
 
 /** Messages for the patterns the zod schema uses, by pattern source. */
 const PATTERN_MESSAGES: ReadonlyMap<string, string> = new Map([
@@ -99,7 +107,7 @@ function addMessages(node: unknown, key?: string): void {
   }
   if (typeof schema.pattern === "string" && schema.patternErrorMessage === undefined) {
     const message = PATTERN_MESSAGES.get(schema.pattern);
-    if (!message) throw new Error(`no message for the pattern ${schema.pattern}: add one`);
+    if (!message) throw drift(`no message for the pattern ${schema.pattern}: add one`);
     schema.patternErrorMessage = key ? `${key}: ${message}` : message;
     if (schema.type === "string") schema.errorMessage ??= schema.patternErrorMessage;
   }
@@ -168,7 +176,7 @@ function at(root: JsonSchema, ...path: (string | number)[]): JsonSchema {
   for (const step of path) {
     node = (node as Record<string | number, unknown> | undefined)?.[step];
     if (node === undefined || node === null || typeof node !== "object") {
-      throw new Error(`the generated schema has no ${path.join(".")}; update json-schema.ts`);
+      throw drift(`the generated schema has no ${path.join(".")}; update json-schema.ts`);
     }
   }
   return node as JsonSchema;
@@ -199,12 +207,12 @@ export function editorJsonSchema(): JsonSchema {
   if (typeof zodCondition === "string" && zodCondition.startsWith("#/$defs/")) {
     const name = zodCondition.slice("#/$defs/".length);
     delete defs[name];
-    if (refsTo(schema, zodCondition)) throw new Error(`${zodCondition} is still referenced`);
+    if (refsTo(schema, zodCondition)) throw drift(`${zodCondition} is still referenced`);
   }
   schema.$defs = { ...defs, ...conditionDefs() };
 
   rules.action = actionChoice(at(rules, "action"));
-  if (at(rules, "action").default !== "block") throw new Error("action's default moved");
+  if (at(rules, "action").default !== "block") throw drift("action's default moved");
   for (const key of ["allowed_days", "forbidden_days"]) {
     rules[key] = dayOrDays(String(at(rules, key).description));
   }

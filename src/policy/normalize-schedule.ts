@@ -4,6 +4,7 @@
  * @module
  */
 
+import { GuardrailError } from "../kernel/errors.ts";
 import type { DocPath, IssueCollector } from "./issues.ts";
 import { dayNumbers, type RawRule, TIME_WINDOW_PATTERN } from "./schema.ts";
 import { MINUTE_MS, TimeZone } from "./time-zone.ts";
@@ -15,7 +16,7 @@ const list = <T>(v: T | readonly T[] | undefined): readonly T[] | undefined =>
 /** Parses `"HH:MM-HH:MM"` into minutes. Assumes the pattern already matched. */
 export function parseTimeWindow(text: string): TimeWindow {
   const m = TIME_WINDOW_PATTERN.exec(text.trim());
-  if (!m) throw new Error(`not a time window: ${text}`);
+  if (!m) throw new GuardrailError(`not a time window: ${text}`, { code: "time_window_invalid" });
   const start = Number(m[1]) * 60 + Number(m[2]);
   const end = m[3] === "24:00" ? 1440 : Number(m[4]) * 60 + Number(m[5]);
   return { startMinute: start, endMinute: end };

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { GuardrailError } from "../kernel/errors.ts";
 import { loadRe2 } from "../util/lazy-module.ts";
 
 /** A compiled `matches` pattern: `test` searches the whole value in linear time. */
@@ -24,7 +25,7 @@ const PATTERN_CACHE_MAX = 4096;
  * for hours). RE2 has no backreferences and no lookaround; such a pattern is refused here,
  * when the policy loads, never at decision time.
  *
- * @throws Error whose message says why RE2 refuses the pattern.
+ * @throws GuardrailError (code `pattern_invalid`) whose message says why RE2 refuses the pattern.
  */
 export function compilePattern(source: string): CompiledPattern {
   let compiled = patternCache.get(source);
@@ -45,9 +46,9 @@ export function compilePattern(source: string): CompiledPattern {
             ? err.message
             : String(err);
     const shown = source.length > 80 ? `${source.slice(0, 80)}…` : source;
-    throw new Error(
+    throw new GuardrailError(
       `invalid regular expression /${shown}/: ${why} (patterns use RE2 syntax, matched in linear time)`,
-      { cause: err },
+      { code: "pattern_invalid", cause: err },
     );
   }
   // A bounded cache: patterns from API rules are caller-supplied.

@@ -141,7 +141,8 @@ export class PostgresAuditStore implements AuditStore {
   }
 
   async #getPool(): Promise<PgPoolLike> {
-    if (this.#closed) throw new GuardrailError("PostgresAuditStore is closed");
+    if (this.#closed)
+      throw new GuardrailError("PostgresAuditStore is closed", { code: "store_closed" });
     this.#pool ??= await openPool(this.#config ?? {});
     return this.#pool;
   }

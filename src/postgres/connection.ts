@@ -81,6 +81,7 @@ function timeoutOf(
   if (!Number.isInteger(value) || value <= 0)
     throw new GuardrailError(
       `${given === undefined ? envName : name} must be a whole number of milliseconds above 0, got '${String(raw)}'`,
+      { code: "connection_config_invalid" },
     );
   return value;
 }
@@ -116,7 +117,10 @@ export async function openPool(config: string | PgConnectionConfig): Promise<PgP
     default?: { Pool: new (config: unknown) => PgPoolLike };
   };
   const Pool = pg.Pool ?? pg.default?.Pool;
-  if (!Pool) throw new GuardrailError("the 'pg' package has no Pool export");
+  if (!Pool)
+    throw new GuardrailError("the 'pg' package has no Pool export", {
+      code: "peer_dependency_unusable",
+    });
   const given: PgConnectionConfig =
     typeof config === "string" ? { connectionString: config } : config;
   const { connectTimeoutMs, statementTimeoutMs, idleTimeoutMs, ...rest } = given;

@@ -32,7 +32,8 @@ export function pgRunner(
   let ready: Promise<PgPoolLike> | undefined;
   let closed = false;
   const connected = (): Promise<PgPoolLike> => {
-    if (closed) return Promise.reject(new GuardrailError(`the ${what} is closed`));
+    if (closed)
+      return Promise.reject(new GuardrailError(`the ${what} is closed`, { code: "store_closed" }));
     ready ??= (async () => {
       pool ??= await openPool(isPool(connection) ? {} : connection);
       const audit = new PostgresAuditStore(pool, { schema });

@@ -58,7 +58,9 @@ export async function loadNodeRedis(
   };
   const createClient = mod.createClient ?? mod.default?.createClient;
   if (typeof createClient !== "function") {
-    throw new GuardrailError("the 'redis' package has no createClient export");
+    throw new GuardrailError("the 'redis' package has no createClient export", {
+      code: "peer_dependency_unusable",
+    });
   }
   return { createClient: createClient as NodeRedisModule["createClient"] };
 }
@@ -102,7 +104,8 @@ export function isHashTag(tag: unknown): tag is string {
  * @internal
  */
 export function hashTaggedKey(prefix: string, tag: string, suffix = ""): string {
-  if (!isHashTag(tag)) throw new GuardrailError(`invalid Redis hash tag '${tag}'`);
+  if (!isHashTag(tag))
+    throw new GuardrailError(`invalid Redis hash tag '${tag}'`, { code: "redis_hash_tag_invalid" });
   return `${prefix}{${tag}}${suffix}`;
 }
 
@@ -305,7 +308,7 @@ export class RedisConnection {
    * client keeps trying to connect.
    */
   #whenConnected(): Promise<Send> {
-    if (this.#waiting) return this.#waiting;
+    if (this.#waiting !== undefined) return this.#waiting;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {

@@ -5,6 +5,11 @@
  */
 
 import { refusal } from "../confirm/refusals.ts";
+import {
+  bindingMissing,
+  confirmationNotFound,
+  confirmationNotPending,
+} from "../confirm/store-errors.ts";
 import { checkTtl, digestMatches, issueToken, parseToken, ttlRule } from "../confirm/tokens.ts";
 import type {
   ConfirmationBinding,
@@ -135,9 +140,7 @@ export class RedisConfirmationStore implements ConfirmationStore {
   /** {@inheritDoc hexarch-guardrails!ConfirmationStore.create} */
   async create(request: ConfirmationRequest): Promise<string> {
     if (!request?.policyId || !request.fingerprint) {
-      throw new GuardrailError(
-        "a confirmation request needs policyId and fingerprint (see ConfirmationRequired.binding)",
-      );
+      throw bindingMissing();
     }
     const ttlMs = request.ttlMs === undefined ? this.#ttlMs : checkTtl(request.ttlMs);
     let metadata: string | undefined;
@@ -146,6 +149,7 @@ export class RedisConfirmationStore implements ConfirmationStore {
         metadata = JSON.stringify(request.metadata);
       } catch (err) {
         throw new GuardrailError("confirmation metadata must be JSON-serializable", {
+          code: "confirmation_request_invalid",
           cause: err,
         });
       }
@@ -258,10 +262,11 @@ export class RedisConfirmationStore implements ConfirmationStore {
     if (typeof by !== "string") {
       throw new GuardrailError(
         `${status === "approved" ? "approvedBy" : "deniedBy"} must be a string naming who decided`,
+        { code: "confirmation_request_invalid" },
       );
     }
     const parsed = parseToken(token);
-    if (!parsed) throw new GuardrailError("unknown confirmation token");
+    if (!parsed) throw confirmationNotFound();
     const reply = await this.#redis.evalScript(
       DECIDE,
       [this.#key(parsed.id)],
@@ -276,8 +281,8 @@ export class RedisConfirmationStore implements ConfirmationStore {
     );
     const [outcome, values] = scriptReply(reply);
     if (outcome === "ok") return toRecord(parsed.id, values);
-    if (outcome === "unknown") throw new GuardrailError("unknown confirmation token");
-    throw new GuardrailError(`the confirmation is ${outcome}, not pending`);
+    if (outcome === "unknown") throw confirmationNotFound();
+    throw confirmationNotPending(outcome);
   }
 
   #key(id: string): string {

@@ -80,6 +80,7 @@ export function checkTag(tag: unknown): string {
   if (!isHashTag(tag)) {
     throw new GuardrailError(
       `a Redis hash tag must be a non-empty string without braces, got ${JSON.stringify(tag)}`,
+      { code: "redis_hash_tag_invalid" },
     );
   }
   return tag;

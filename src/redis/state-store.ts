@@ -157,6 +157,7 @@ export class RedisStateStore implements StateStore {
         return Promise.reject(
           new GuardrailError(
             `RedisStateStore: window '${c.key}' must last a positive number of ms, got ${String(c.windowMs)}`,
+            { code: "counter_window_invalid" },
           ),
         );
       }
@@ -314,6 +315,7 @@ export class RedisStateStore implements StateStore {
       if (tag !== first) {
         throw new GuardrailError(
           `RedisStateStore: the counters of one decision must share a hash tag, but '${(items[0] as { key: string }).key}' has {${first}} and '${key}' has {${tag}}`,
+          { code: "redis_hash_tag_mismatch" },
         );
       }
     }

@@ -10,7 +10,8 @@ import type { FastifyRequest } from "fastify";
 import { apiKeyIdOf } from "../api-keys/keys.ts";
 import type { ApiKey, ApiKeyScope, ApiKeyStore } from "../api-keys/types.ts";
 import type { DecisionLogger } from "../audit/decision-logger.ts";
-import { makeDecision } from "../kernel/decision.ts";
+import { refusingClient } from "../decision/refusing-client.ts";
+import type { Guardian } from "../guardian/guardian.ts";
 import type { Identity } from "./auth.ts";
 import { backend, HttpError } from "./errors.ts";
 
@@ -95,10 +96,14 @@ const digest = (s: string): string => createHash("sha256").update(s, "utf8").dig
 /** Keys remembered for the rate limiter, at most (then it starts over). */
 const MAX_REMEMBERED = 10_000;
 
-/** Builds the API key checks over a store; refusals go to `auditLogger` when there is one. */
+/**
+ * Builds the API key checks over a store; refusals are decided by the Guardian in force
+ * (`guardian()`: a reload replaces it) and recorded in `auditLogger` when there is one.
+ */
 export function apiKeyAuth(
   store: ApiKeyStore,
   auditLogger: DecisionLogger | undefined,
+  guardian: () => Guardian,
   onRecordError: (err: unknown) => void,
 ): ApiKeyAuth {
   // Digests of keys that matched, for the rate limiter (which cannot wait for the store).
@@ -112,27 +117,26 @@ export function apiKeyAuth(
     if (!auditLogger) return;
     const route = `${request.method} ${request.routeOptions.url ?? ""}`;
     try {
-      await auditLogger.record({
-        decision: makeDecision({
-          action: "block",
-          policyId: API_KEY_AUDIT_POLICY,
-          reason,
-          matchedRules: [code],
-          durationMs: 0,
-          timestampMs: Date.now(),
-        }),
-        functionName: route,
-        context: { route },
-        metadata: {
-          via: "api-key",
-          requestId: request.id,
-          actor: `api-key:${apiKey.id}`,
-          keyId: apiKey.id,
-          keyName: apiKey.name,
-          code,
+      await guardian().decide(
+        API_KEY_AUDIT_POLICY,
+        { route },
+        {
+          client: refusingClient(reason, code),
+          warn: false,
+          record: {
+            to: auditLogger,
+            functionName: route,
+            metadata: {
+              via: "api-key",
+              requestId: request.id,
+              actor: `api-key:${apiKey.id}`,
+              keyId: apiKey.id,
+              keyName: apiKey.name,
+              code,
+            },
+          },
         },
-        mode: "enforce",
-      });
+      );
     } catch (err) {
       onRecordError(err);
     }

@@ -14,6 +14,7 @@ import Fastify from "fastify";
 import { apiKeyIdOf } from "../api-keys/keys.ts";
 import { CheckpointSigner } from "../audit/checkpoints/signing.ts";
 import { auditedConfirmations, confirmationSink } from "../confirm/events.ts";
+import { ApiPolicyDecisions } from "../decision/api-policy-client.ts";
 import { VERSION } from "../kernel/version.ts";
 import { type ApiKeyAuth, apiKeyAuth } from "./api-key-auth.ts";
 import { type Authenticator, bearerOf, type Identity, SANE_ID, staticTokenAuth } from "./auth.ts";
@@ -67,6 +68,7 @@ async function docsUi(app: FastifyInstance): Promise<void> {
       { cause: err },
     );
   }
+  // biome-ignore lint/nursery/noMisusedPromises: Fastify awaits an async plugin (FastifyPluginAsync); Biome cannot see Fastify's types.
   await app.register(async (scope) => {
     // Every route the plugin adds (the page, its assets, /docs/json) follows the document's rule.
     scope.addHook("onRoute", (route) => {
@@ -156,8 +158,11 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   const auth = staticTokenAuth(options.apiToken, options.allowAnon === true);
   const apiKeyStore = options.apiKeys;
   const keys = apiKeyStore
-    ? apiKeyAuth(apiKeyStore, options.auditLogger, (err) =>
-        app.log.error({ err }, "recording an API key refusal in the audit log failed"),
+    ? apiKeyAuth(
+        apiKeyStore,
+        options.auditLogger,
+        () => ctx.guardian,
+        (err) => app.log.error({ err }, "recording an API key refusal in the audit log failed"),
       )
     : undefined;
   if (options.allowAnon) {
@@ -326,7 +331,11 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     state: options.state ?? { kind: "memory" },
     healthTimeoutMs: options.healthTimeoutMs ?? 2000,
     metrics,
-    apiPolicies: options.apiPolicies,
+    apiPolicies:
+      options.apiPolicies &&
+      (options.apiPolicies instanceof ApiPolicyDecisions
+        ? options.apiPolicies
+        : new ApiPolicyDecisions(options.apiPolicies)),
     reloadPolicies: options.reloadPolicies,
     checkpoints: options.auditCheckpoints && {
       signer: new CheckpointSigner(options.auditCheckpoints),

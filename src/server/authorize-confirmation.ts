@@ -11,7 +11,6 @@
 import type { FastifyRequest } from "fastify";
 import { confirmationIdOf } from "../confirm/events.ts";
 import { type RequestedApproval, requestApproval } from "../confirm/request-approval.ts";
-import { bindingOf, withoutConfirmation } from "../guardian/confirm-call.ts";
 import type { Context } from "../kernel/context.ts";
 import type { Decision } from "../kernel/decision.ts";
 import { HttpError, unavailable } from "./errors.ts";
@@ -131,7 +130,7 @@ export async function askForApproval(
       ],
     };
   if (input.token !== undefined) return { notes: [] };
-  const binding = bindingOf(policyId, [withoutConfirmation(input.context)]);
+  const binding = ctx.guardian.confirmationBinding(policyId, input.context);
   if (!binding)
     return { notes: ["no confirmation token was issued: the context cannot be fingerprinted"] };
   const actor = request.identity?.actorId ?? "anonymous";

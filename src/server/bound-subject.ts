@@ -75,8 +75,9 @@ function overridden(context: Fields, fields: readonly string[], bound: string): 
  * @example
  * ```ts
  * const { context, claimed } = bindSubject(request.identity, request.body.context ?? {});
- * const decision = await guardian.evaluate(policyId, context);
- * logger.record({ decision, context, metadata: { ...claimed, via: "POST /authorize" } });
+ * const decision = await guardian.decide(policyId, context, {
+ *   record: { to: logger, metadata: { ...claimed, via: "POST /authorize" } },
+ * });
  * ```
  */
 export function bindSubject<T extends Fields>(

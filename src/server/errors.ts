@@ -64,13 +64,34 @@ export function unavailable(what: string, cause: unknown): HttpError {
   );
 }
 
-/** Runs a backend call, turning its failure into a 503 naming the backend. */
+/**
+ * The answers to library errors that are the caller's mistake rather than a backend's
+ * failure, by the error's stable `code` (see `docs/errors.md`): the HTTP status and code.
+ */
+const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string]>> = {
+  confirmation_not_found: [404, "unknown_confirmation"],
+  confirmation_not_pending: [409, "not_pending"],
+};
+
+/**
+ * The answer to a backend call's failure, by the error's code alone (never by asking the
+ * backend again): a library error the caller caused (`confirmation_not_found`,
+ * `confirmation_not_pending`) keeps its message and gets its 4xx; an `HttpError` stands; anything else (a `DecisionBackendError`, a dropped
+ * connection) is a 503 naming the backend.
+ */
+export function backendFailure(what: string, err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  const known = err instanceof GuardrailError ? CLIENT_ERRORS[err.code] : undefined;
+  if (known) return new HttpError(known[0], known[1], (err as Error).message, { cause: err });
+  return unavailable(what, err);
+}
+
+/** Runs a backend call, turning its failure into an answer by {@link backendFailure}. */
 export async function backend<T>(what: string, fn: () => T | Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof HttpError) throw err;
-    throw unavailable(what, err);
+    throw backendFailure(what, err);
   }
 }
 

@@ -7,6 +7,7 @@
  */
 
 import type { FastifyInstance } from "fastify";
+import { GuardrailError } from "../kernel/errors.ts";
 import { settleWithin } from "../util/timeout.ts";
 import { createServer } from "./create-server.ts";
 import type { ServerOptions } from "./options.ts";
@@ -65,7 +66,8 @@ export interface RunningServer {
   readonly closed: Promise<ShutdownReport>;
 }
 
-const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+const asError = (e: unknown): Error =>
+  e instanceof Error ? e : new GuardrailError(String(e), { code: "non_error_thrown", cause: e });
 
 /**
  * Builds the server, listens, and (by default) shuts down gracefully on SIGTERM/SIGINT.
@@ -160,7 +162,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       // (Durable records whose write failed were refused to their callers: not counted.)
       const unwrittenRecords = auditUnwritten ?? options.auditLogger?.pending ?? 0;
       if (unwrittenRecords > 0)
-        errors.push(new Error(`${unwrittenRecords} audit records could not be written`));
+        errors.push(
+          new GuardrailError(`${unwrittenRecords} audit records could not be written`, {
+            code: "audit_records_unwritten",
+          }),
+        );
       for (const err of errors) app.log.error({ err }, "shutdown: %s", err.message);
       app.log.info({ clean: errors.length === 0 }, "stopped");
       for (const s of signals) process.removeListener(s, onSignal);
@@ -175,7 +181,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     return shutdown;
   };
   const onSignal = (signal: NodeJS.Signals) => {
-    if (shutdown) {
+    if (shutdown !== undefined) {
       app.log.warn({ signal }, "second signal: exiting now");
       process.exit(1);
     }
@@ -192,7 +198,10 @@ async function bounded(what: string, ms: number, close: () => Promise<unknown>):
     Promise.resolve().then(close),
     ms,
     () => undefined,
-    () => new Error(`the ${what} did not close within ${ms} ms; left behind`),
+    () =>
+      new GuardrailError(`the ${what} did not close within ${ms} ms; left behind`, {
+        code: "close_timeout",
+      }),
     asError,
   );
   if (failure) throw failure;

@@ -12,6 +12,7 @@
 
 import helmet from "@fastify/helmet";
 import Fastify from "fastify";
+import { GuardrailError } from "../kernel/errors.ts";
 
 /** Header names (lower case) and values. */
 export type SecurityHeaders = Readonly<Record<string, string>>;
@@ -39,7 +40,10 @@ async function learn(): Promise<SecurityHeaders> {
     );
     await probe.inject({ method: "GET", url: "/" });
     if (Object.keys(seen).length === 0)
-      throw new Error("@fastify/helmet set no headers: cannot learn the security headers");
+      throw new GuardrailError(
+        "@fastify/helmet set no headers: cannot learn the security headers",
+        { code: "peer_dependency_unusable" },
+      );
     return Object.freeze(seen);
   } finally {
     await probe.close();

@@ -121,7 +121,10 @@ export class SqlApiKeys implements ApiKeyStore {
         );
         row = await read();
       }
-      if (!row) throw new GuardrailError("the API key secret could not be stored");
+      if (!row)
+        throw new GuardrailError("the API key secret could not be stored", {
+          code: "api_key_secret_unavailable",
+        });
       return String(row.value);
     })().catch((err: unknown) => {
       this.#pepper = undefined;

@@ -8,6 +8,11 @@
 
 import { refusal, refusalOf } from "../confirm/refusals.ts";
 import {
+  bindingMissing,
+  confirmationNotFound,
+  confirmationNotPending,
+} from "../confirm/store-errors.ts";
+import {
   checkTtl,
   digestMatches,
   issueToken,
@@ -54,7 +59,10 @@ const ms = (v: unknown): number | undefined =>
 
 /** Who decided, checked at run time (a JavaScript caller may pass anything). */
 function checkDecider(value: unknown, field: string): string {
-  if (typeof value !== "string") throw new GuardrailError(`${field} must be a string`);
+  if (typeof value !== "string")
+    throw new GuardrailError(`${field} must be a string naming who decided`, {
+      code: "confirmation_request_invalid",
+    });
   return value;
 }
 
@@ -64,7 +72,10 @@ function metadataText(metadata: ConfirmationRequest["metadata"]): string | null 
   try {
     return JSON.stringify(metadata);
   } catch (err) {
-    throw new GuardrailError("confirmation metadata must be JSON-serializable", { cause: err });
+    throw new GuardrailError("confirmation metadata must be JSON-serializable", {
+      code: "confirmation_request_invalid",
+      cause: err,
+    });
   }
 }
 
@@ -129,9 +140,7 @@ export class SqlConfirmations implements ConfirmationStore {
 
   async create(request: ConfirmationRequest): Promise<string> {
     if (!request.policyId || !request.fingerprint) {
-      throw new GuardrailError(
-        "a confirmation request needs policyId and fingerprint (see ConfirmationRequired.binding)",
-      );
+      throw bindingMissing();
     }
     const ttlMs = request.ttlMs === undefined ? this.#ttlMs : checkTtl(request.ttlMs);
     const metadata = metadataText(request.metadata);
@@ -163,7 +172,7 @@ export class SqlConfirmations implements ConfirmationStore {
     reason: string | undefined,
   ): Promise<ConfirmationRecord> {
     const parsed = parseToken(token);
-    if (!parsed) throw new GuardrailError("unknown confirmation token");
+    if (!parsed) throw confirmationNotFound();
     const now = this.#now();
     // Only a pending, unexpired request moves, in one statement: of two deciders, one wins.
     const rows = await this.#db.all(
@@ -173,8 +182,8 @@ export class SqlConfirmations implements ConfirmationStore {
     const moved = rows[0];
     if (moved && digestMatches(moved.secret_hash, parsed.secretHash)) return toRecord(moved, now);
     const record = await this.#read(parsed, now);
-    if (!record) throw new GuardrailError("unknown confirmation token");
-    throw new GuardrailError(`the confirmation is ${record.status}, not pending`);
+    if (!record) throw confirmationNotFound();
+    throw confirmationNotPending(record.status);
   }
 
   async approve(

@@ -9,8 +9,13 @@
 
 import { hostname, userInfo } from "node:os";
 import { GENESIS, pruneHash, RunsDigest } from "../audit/hash-chain.ts";
-import type { AuditOutcome, PrunedRun, PruneOptions, PruneRecord } from "../audit/types.ts";
-import { GuardrailError } from "../kernel/errors.ts";
+import {
+  AuditChainDamageError,
+  type AuditOutcome,
+  type PrunedRun,
+  type PruneOptions,
+  type PruneRecord,
+} from "../audit/types.ts";
 import { COUNTED_IN_STATS, type Row } from "./rows.ts";
 
 /** A stretch of consecutive removed entries, by its edges. */
@@ -88,10 +93,11 @@ export const pruneWho = (
  * The head a prune record is chained after, from the `head_seq`, `head_hash` row of
  * `hexarch_chain`.
  *
- * @throws GuardrailError when the row is missing.
+ * @throws AuditChainDamageError when the row is missing.
  */
 export function pruneHead(row: Row | undefined): { seq: number; hash: string } {
-  if (!row) throw new GuardrailError("the audit chain's state row (hexarch_chain) is missing");
+  if (!row)
+    throw new AuditChainDamageError("the audit chain's state row (hexarch_chain) is missing");
   return { seq: Number(row.head_seq), hash: String(row.head_hash) };
 }
 

@@ -16,5 +16,7 @@ import { GuardrailError } from "../kernel/errors.ts";
 export function throwIfMigrationFailed(results: readonly MigrationResult[]): void {
   const failed = results.find((r) => r.status === "failed");
   if (failed)
-    throw new GuardrailError(`audit schema migration ${failed.version} failed: ${failed.error}`);
+    throw new GuardrailError(`audit schema migration ${failed.version} failed: ${failed.error}`, {
+      code: "schema_migration_failed",
+    });
 }

@@ -41,7 +41,7 @@ export function sqliteRunner(
   };
   const statement = async (sql: string): Promise<StatementSync> => {
     await ready();
-    if (!open) throw new GuardrailError(`the ${what} is closed`);
+    if (!open) throw new GuardrailError(`the ${what} is closed`, { code: "store_closed" });
     let st = statements.get(sql);
     if (!st) {
       st = db.prepare(sql);

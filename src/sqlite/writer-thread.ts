@@ -75,8 +75,10 @@ export class WriterThread {
 
   /** Posts a batch; settles once the thread has committed it (or failed to). */
   append(batch: WireBatch): Promise<void> {
-    if (this.#closing)
-      return Promise.reject(new GuardrailError("the SQLite audit store is closed"));
+    if (this.#closing !== undefined)
+      return Promise.reject(
+        new GuardrailError("the SQLite audit store is closed", { code: "store_closed" }),
+      );
     let worker: Worker;
     try {
       worker = this.#worker ?? this.#start();
@@ -84,7 +86,7 @@ export class WriterThread {
       return Promise.reject(
         new GuardrailError(
           `cannot start the SQLite audit writer thread: ${(err as Error).message}`,
-          { cause: err },
+          { code: "audit_writer_failed", cause: err },
         ),
       );
     }
@@ -121,7 +123,10 @@ export class WriterThread {
       worker.postMessage({ type: "close" } satisfies WriterRequest);
     });
     await worker.terminate();
-    this.#stopped(worker, new GuardrailError("the SQLite audit store is closed"));
+    this.#stopped(
+      worker,
+      new GuardrailError("the SQLite audit store is closed", { code: "store_closed" }),
+    );
   }
 
   #start(): Worker {
@@ -135,6 +140,7 @@ export class WriterThread {
       this.#stopped(
         worker,
         new GuardrailError(`the SQLite audit writer thread failed: ${err.message}`, {
+          code: "audit_writer_failed",
           cause: err,
         }),
       );
@@ -143,6 +149,7 @@ export class WriterThread {
       this.#stopped(
         worker,
         new GuardrailError(`the SQLite audit writer thread sent an unreadable answer`, {
+          code: "audit_writer_failed",
           cause: err,
         }),
       );
@@ -151,7 +158,9 @@ export class WriterThread {
     worker.on("exit", (code) => {
       this.#stopped(
         worker,
-        new GuardrailError(`the SQLite audit writer thread exited (code ${code})`),
+        new GuardrailError(`the SQLite audit writer thread exited (code ${code})`, {
+          code: "audit_writer_failed",
+        }),
       );
     });
     this.#worker = worker;
@@ -167,7 +176,14 @@ export class WriterThread {
     if (reply.type === "done") pending.resolve();
     else
       pending.reject(
-        Object.assign(new GuardrailError(reply.message), reply.code && { code: reply.code }),
+        // The thread's own codes (`audit_chain_damaged`) stand; SQLite's (ERR_SQLITE_ERROR)
+        // are not this library's, and are named by the message.
+        new GuardrailError(reply.message, {
+          code:
+            reply.code !== undefined && /^[a-z]+(_[a-z]+)*$/.test(reply.code)
+              ? reply.code
+              : "audit_write_failed",
+        }),
       );
   }
 

@@ -9,6 +9,7 @@
 
 import { DatabaseSync } from "node:sqlite";
 import { parentPort, workerData } from "node:worker_threads";
+import { GuardrailError } from "../kernel/errors.ts";
 import { decodeBatch, SQLITE_PRAGMAS, SqliteAppender, type WireBatch } from "./append.ts";
 
 /** What the store posts to its writer thread. */
@@ -33,7 +34,10 @@ export interface WriterData {
 }
 
 const port = parentPort;
-if (port === null) throw new Error("writer-worker.ts runs as a worker thread of SqliteAuditStore");
+if (port === null)
+  throw new GuardrailError("writer-worker.ts runs as a worker thread of SqliteAuditStore", {
+    code: "internal_misuse",
+  });
 const db = new DatabaseSync((workerData as WriterData).path);
 db.exec(SQLITE_PRAGMAS);
 const appender = new SqliteAppender(db);
@@ -53,7 +57,10 @@ port.on("message", (request: WriterRequest) => {
     appender.append(decodeBatch(request.batch));
     reply = { type: "done", id: request.id };
   } catch (err) {
-    const e = err instanceof Error ? err : new Error(String(err));
+    const e =
+      err instanceof Error
+        ? err
+        : new GuardrailError(String(err), { code: "non_error_thrown", cause: err });
     const code = (e as NodeJS.ErrnoException).code;
     reply = {
       type: "failed",

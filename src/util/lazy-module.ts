@@ -54,7 +54,7 @@ export function lazyModule<T>(specifier: string): () => T {
         // first use, where a bundler does not see it.
         throw new GuardrailError(
           `hexarch-guardrails loads '${specifier}' when it is first needed, and it cannot be found from ${import.meta.url}. If you bundle your application, keep '${specifier}' external (with zod, yaml and re2js) and install it beside the bundle`,
-          { cause: err },
+          { code: "bundled_module_missing", cause: err },
         );
       }
     }

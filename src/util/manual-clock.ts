@@ -4,6 +4,8 @@
  * @module
  */
 
+import { GuardrailError } from "../kernel/errors.ts";
+
 /**
  * A controllable clock. Pass `clock.now` wherever a `clock` option is taken.
  *
@@ -33,16 +35,18 @@ export class ManualClock {
   /**
    * Sets the clock to an instant (ms since the epoch, a `Date` or an ISO string).
    *
-   * @throws RangeError when `at` is not a valid instant; the clock is left as it was.
+   * @throws GuardrailError (code `invalid_argument`) when `at` is not a valid instant; the
+   *   clock is left as it was.
    */
   set(at: number | Date | string): void {
     this.#ms = toMs(at);
   }
 }
 
-/** An instant in ms since the epoch; throws a `RangeError` for one that is not valid (`NaN`, `"soon"`). */
+/** An instant in ms since the epoch; throws `invalid_argument` for one that is not valid (`NaN`, `"soon"`). */
 function toMs(at: number | Date | string): number {
   const ms = typeof at === "number" ? at : new Date(at).getTime();
-  if (!Number.isFinite(ms)) throw new RangeError(`not a valid instant: ${String(at)}`);
+  if (!Number.isFinite(ms))
+    throw new GuardrailError(`not a valid instant: ${String(at)}`, { code: "invalid_argument" });
   return ms;
 }

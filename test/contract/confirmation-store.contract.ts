@@ -19,6 +19,16 @@ export const binding = (args: unknown[] = ["user-1"]): ConfirmationBinding => ({
   fingerprint: fingerprintCall("safe_delete", args),
 });
 
+/** What `fn` threw or rejected with; fails the test when it succeeded. */
+async function failure(fn: () => unknown): Promise<unknown> {
+  try {
+    await fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error("expected a failure, but the call succeeded");
+}
+
 export function runConfirmationStoreContract(
   name: string,
   make: (clock: () => number) => Promise<ConfirmationFixture>,
@@ -136,21 +146,34 @@ export function runConfirmationStoreContract(
     );
 
     it(
-      "approves or denies only pending, unexpired requests",
+      "approves or denies only pending, unexpired requests, saying why by code",
       withStore(async (store, clock) => {
         const token = await store.create({ ...binding(), ttlMs: 1000 });
         await store.approve(token, { approvedBy: "bob" });
-        await expect(async () => store.deny(token, { deniedBy: "carol" })).rejects.toThrow(
-          /approved, not pending/,
-        );
-        await expect(async () => store.approve("nope.nope", { approvedBy: "bob" })).rejects.toThrow(
-          GuardrailError,
-        );
+        // The decision server answers by these codes alone (409, 404), whatever the store.
+        const again = await failure(() => store.deny(token, { deniedBy: "carol" }));
+        expect(again).toBeInstanceOf(GuardrailError);
+        expect(again).toMatchObject({
+          code: "confirmation_not_pending",
+          message: expect.stringMatching(/approved, not pending/),
+        });
+        const [id, secret] = token.split(".") as [string, string];
+        for (const unknown of [
+          "nope.nope",
+          `${id}.${secret.slice(0, 42)}${secret.endsWith("A") ? "B" : "A"}`,
+          `${"0".repeat(id.length)}.${secret}`,
+        ]) {
+          const err = await failure(() => store.approve(unknown, { approvedBy: "bob" }));
+          expect(err, unknown).toBeInstanceOf(GuardrailError);
+          expect(err, unknown).toMatchObject({ code: "confirmation_not_found" });
+        }
         const late = await store.create({ ...binding(), ttlMs: 1000 });
         clock.advance(1000);
-        await expect(async () => store.approve(late, { approvedBy: "bob" })).rejects.toThrow(
-          /expired, not pending/,
-        );
+        const expired = await failure(() => store.approve(late, { approvedBy: "bob" }));
+        expect(expired).toMatchObject({
+          code: "confirmation_not_pending",
+          message: expect.stringMatching(/expired, not pending/),
+        });
       }),
     );
 
@@ -176,9 +199,12 @@ export function runConfirmationStoreContract(
             String(ttlMs),
           ).rejects.toThrow(/ttlMs must be a positive number/);
         }
-        await expect(async () => store.create({ policyId: "", fingerprint: "x" })).rejects.toThrow(
-          /needs policyId and fingerprint/,
-        );
+        const unbound = await failure(() => store.create({ policyId: "", fingerprint: "x" }));
+        expect(unbound).toBeInstanceOf(GuardrailError);
+        expect(unbound).toMatchObject({
+          code: "confirmation_request_invalid",
+          message: expect.stringMatching(/needs policyId and fingerprint/),
+        });
       }),
     );
   });

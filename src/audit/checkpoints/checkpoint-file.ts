@@ -37,6 +37,7 @@ export function appendCheckpointFile(path: string, checkpoint: AuditCheckpoint):
     } catch (err) {
       throw new GuardrailError(
         `cannot append the audit checkpoint to ${path}: ${(err as Error).message}`,
+        { code: "checkpoint_file_unavailable", cause: err },
       );
     }
   });
@@ -88,7 +89,10 @@ export async function readCheckpointFile(path: string): Promise<CheckpointFile> 
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    throw new GuardrailError(`cannot read the checkpoint file ${path}: ${(err as Error).message}`);
+    throw new GuardrailError(`cannot read the checkpoint file ${path}: ${(err as Error).message}`, {
+      code: "checkpoint_file_unavailable",
+      cause: err,
+    });
   }
   const checkpoints: AuditCheckpoint[] = [];
   const badLines: { line: number; message: string }[] = [];

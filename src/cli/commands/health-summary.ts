@@ -7,6 +7,7 @@
  */
 
 import type { DecisionLogger } from "../../audit/decision-logger.ts";
+import { GuardrailError } from "../../kernel/errors.ts";
 import { type CliIo, outputWidth, painter, renderTable } from "../output.ts";
 
 /** One policy's decision totals. */
@@ -68,10 +69,15 @@ export async function opaPolicyIds(url: string, timeoutMs: number): Promise<stri
     headers: { ...headers, accept: "application/json" },
     signal: AbortSignal.timeout(timeoutMs),
   });
-  if (!res.ok) throw new Error(`GET /v1/policies answered ${res.status}`);
+  if (!res.ok)
+    throw new GuardrailError(`GET /v1/policies answered ${res.status}`, {
+      code: "health_check_failed",
+    });
   const body = (await res.json().catch(() => undefined)) as { result?: unknown } | undefined;
   if (!body || !Array.isArray(body.result))
-    throw new Error("GET /v1/policies did not answer { result: [...] }: is this OPA?");
+    throw new GuardrailError("GET /v1/policies did not answer { result: [...] }: is this OPA?", {
+      code: "health_check_failed",
+    });
   return body.result
     .map((m: unknown) => (m && typeof m === "object" ? (m as { id?: unknown }).id : undefined))
     .filter((id): id is string => typeof id === "string")

@@ -10,6 +10,7 @@ import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
+import { GuardrailError } from "../../kernel/errors.ts";
 import { CliError, silentExit } from "../errors.ts";
 import { type CliIo, jsonText, outputWidth, painter, renderTable } from "../output.ts";
 import { loadFile } from "../policy-file.ts";
@@ -43,12 +44,15 @@ const TIMEOUT_MS = 2000;
 /** Sends Redis a PING over plain RESP and waits for PONG (no client library needed). */
 export function pingRedis(url: string): Promise<string> {
   const u = new URL(url);
-  if (u.protocol !== "redis:") throw new Error(`only redis:// URLs are checked, not ${u.protocol}`);
+  if (u.protocol !== "redis:")
+    throw new GuardrailError(`only redis:// URLs are checked, not ${u.protocol}`, {
+      code: "health_check_failed",
+    });
   return new Promise((done, fail) => {
     const socket = connect({ host: u.hostname || "127.0.0.1", port: Number(u.port || 6379) });
     const timer = setTimeout(() => {
       socket.destroy();
-      fail(new Error(`no answer within ${TIMEOUT_MS} ms`));
+      fail(new GuardrailError(`no answer within ${TIMEOUT_MS} ms`, { code: "timed_out" }));
     }, TIMEOUT_MS);
     let reply = "";
     socket.on("connect", () => {
@@ -63,7 +67,12 @@ export function pingRedis(url: string): Promise<string> {
         clearTimeout(timer);
         socket.end();
         if (reply.includes("+PONG")) done("PONG");
-        else fail(new Error(reply.split("\r\n")[0]?.slice(1)));
+        else
+          fail(
+            new GuardrailError(reply.split("\r\n")[0]?.slice(1) ?? "", {
+              code: "health_check_failed",
+            }),
+          );
       }
     });
     socket.on("error", (err) => {
@@ -76,7 +85,8 @@ export function pingRedis(url: string): Promise<string> {
 async function checkOpa(url: string): Promise<string> {
   const { href, headers } = opaRequest(url, "/health");
   const res = await fetch(href, { headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
-  if (!res.ok) throw new Error(`GET /health answered ${res.status}`);
+  if (!res.ok)
+    throw new GuardrailError(`GET /health answered ${res.status}`, { code: "health_check_failed" });
   return `GET /health answered ${res.status}`;
 }
 
@@ -290,7 +300,8 @@ async function checkStore(flags: StoreFlags, io: CliIo): Promise<Check> {
         store.migrationStatus(),
         new Promise<never>((_, fail) =>
           setTimeout(
-            () => fail(new Error(`no answer within ${TIMEOUT_MS} ms`)),
+            () =>
+              fail(new GuardrailError(`no answer within ${TIMEOUT_MS} ms`, { code: "timed_out" })),
             TIMEOUT_MS,
           ).unref(),
         ),

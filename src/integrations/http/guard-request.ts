@@ -12,12 +12,7 @@ import type { ConfirmationStore } from "../../confirm/types.ts";
 import type { Guardian } from "../../guardian/guardian.ts";
 import type { Context } from "../../kernel/context.ts";
 import type { Decision } from "../../kernel/decision.ts";
-import {
-  ConfirmationRequired,
-  DecisionBackendError,
-  GuardrailError,
-  PolicyViolation,
-} from "../../kernel/errors.ts";
+import { DecisionBackendError, GuardrailError } from "../../kernel/errors.ts";
 import { describeValue } from "../../util/describe.ts";
 import { checkTimeout } from "../../util/timeout.ts";
 import { isPlainObject, isThenable } from "../../util/values.ts";
@@ -161,6 +156,7 @@ function reporter(onError: ((error: GuardrailError) => void) | undefined, policy
   return (what: string, err: unknown): void => {
     const message = err instanceof Error ? err.message : describeValue(err);
     const error = new GuardrailError(`http guard for policy '${policyId}': ${what}: ${message}`, {
+      code: "http_guard_failed",
       cause: err,
     });
     try {
@@ -187,7 +183,7 @@ const refuse = (r: Refusal, decision?: Decision): HttpGuardRefusal => ({
 
 /**
  * The guard of one route (or one group of routes): decides each request with
- * `guardian.enforce` — which records the decision to the Guardian's audit log, checks and
+ * `guardian.decide` — which records the decision to the Guardian's audit log, checks and
  * uses a confirmation token, and calls `onWarn` as a guarded call does — and answers:
  *
  * - allow, warn (and monitor mode's would-be refusals): pass, a warning in
@@ -214,7 +210,7 @@ export function httpGuard<Req>(
 ): (request: HttpRequestInfo, source: Req) => Promise<HttpGuardResult> {
   const { policyId, context } = options;
   if (typeof policyId !== "string" || policyId === "") {
-    throw new GuardrailError("guard() needs a policyId");
+    throw new GuardrailError("guard() needs a policyId", { code: "policy_id_missing" });
   }
   guardian.check(policyId); // an unknown id fails at startup, as guardian.check does
   const report = reporter(options.onError, policyId);
@@ -235,11 +231,10 @@ export function httpGuard<Req>(
     );
 
   const askForConfirmation = async (
-    err: ConfirmationRequired,
+    decision: Decision,
     ctx: Context,
     request: HttpRequestInfo,
   ): Promise<HttpGuardRefusal> => {
-    const decision = err.decision;
     const store: ConfirmationStore | undefined = guardian.confirmations;
     const cannot = (detail: string) =>
       refuse(
@@ -259,7 +254,7 @@ export function httpGuard<Req>(
         "The policy requires confirmation, and this server has no confirmation store to ask for one with (the Guardian's `confirmations` option), so the request was refused.",
       );
     }
-    const binding = err.binding;
+    const binding = guardian.confirmationBinding(policyId, ctx);
     if (!binding) {
       return cannot(
         "The policy requires confirmation, and this request's context cannot be bound to a token (the context function returned something other than plain data).",
@@ -339,7 +334,10 @@ export function httpGuard<Req>(
       const base = requestContext(request);
       const extra: unknown = context ? await context(source) : undefined;
       if (extra !== undefined && extra !== null && !isPlainObject(extra)) {
-        throw new TypeError(`the context function returned ${describeValue(extra)}, not an object`);
+        throw new GuardrailError(
+          `the context function returned ${describeValue(extra)}, not an object`,
+          { code: "context_invalid" },
+        );
       }
       // Confirmation comes only from an approved token in the header: a context function
       // passing request data through (`...req.query`) must not let `?confirm=true` skip it.
@@ -360,20 +358,26 @@ export function httpGuard<Req>(
     const token = tokenIn(request.headers);
     let decision: Decision;
     try {
-      decision = await guardian.enforce(
+      decision = await guardian.decide(
         policyId,
         token === undefined ? ctx : { ...ctx, confirmationToken: token },
-        { name: `${request.method} ${request.route ?? request.path}` },
+        { record: { functionName: `${request.method} ${request.route ?? request.path}` } },
       );
     } catch (err) {
-      // A new request for approval; with a token, only when no store could have checked it.
-      if (err instanceof ConfirmationRequired && (token === undefined || !guardian.confirmations)) {
-        return askForConfirmation(err, ctx, request);
-      }
-      if (err instanceof PolicyViolation) return refused(err.decision, token !== undefined);
       // A durable audit log that could not write, or a bug: fail closed, never crash.
       report("the Guardian failed", err);
       return unavailable(`Policy '${policyId}' could not decide: the Guardian failed`);
+    }
+    // Monitor mode lets refusals through (with a warning below); enforce answers them.
+    if (!decision.allowed && guardian.mode === "enforce") {
+      // A new request for approval; with a token, only when no store could have checked it.
+      if (
+        decision.action === "require_confirmation" &&
+        (token === undefined || !guardian.confirmations)
+      ) {
+        return askForConfirmation(decision, ctx, request);
+      }
+      return refused(decision, token !== undefined);
     }
     if (decision.action === "warn" || !decision.allowed) {
       const what = decision.allowed

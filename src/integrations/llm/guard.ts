@@ -14,6 +14,7 @@
 import type { Guardian } from "../../guardian/guardian.ts";
 import type { SettledUsage } from "../../guardian/options.ts";
 import type { Context } from "../../kernel/context.ts";
+import { GuardrailError } from "../../kernel/errors.ts";
 import { estimateTokens } from "./estimate.ts";
 import {
   costOfUsage,
@@ -312,7 +313,10 @@ export class LlmGuard {
    */
   start<T>(plan: CallPlan, launch: (life: CallLife) => T): Promise<Started<T>> {
     const run = this.#runs.get(plan.operation);
-    if (!run) return Promise.reject(new Error(`no guarded operation ${plan.operation}`));
+    if (!run)
+      return Promise.reject(
+        new GuardrailError(`no guarded operation ${plan.operation}`, { code: "internal_misuse" }),
+      );
     return new Promise<Started<T>>((resolve, reject) => {
       let started = false;
       run(plan, {

@@ -144,7 +144,9 @@ function parseTable(value: unknown, where: string): PricingTable {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const at = issue?.path.length ? ` at ${issue.path.join(".")}` : "";
-    throw new GuardrailError(`invalid pricing table (${where})${at}: ${issue?.message ?? "?"}`);
+    throw new GuardrailError(`invalid pricing table (${where})${at}: ${issue?.message ?? "?"}`, {
+      code: "pricing_table_invalid",
+    });
   }
   const { about: _about, ...providers } = parsed.data;
   // Validated above; zod's output marks optional fields `| undefined`, which the table never holds.
@@ -216,13 +218,19 @@ export class Pricing {
       try {
         text = readFileSync(overrides, "utf8");
       } catch (err) {
-        throw new GuardrailError(`cannot read the pricing file ${overrides}`, { cause: err });
+        throw new GuardrailError(`cannot read the pricing file ${overrides}`, {
+          code: "pricing_file_unreadable",
+          cause: err,
+        });
       }
       let json: unknown;
       try {
         json = JSON.parse(text);
       } catch (err) {
-        throw new GuardrailError(`the pricing file ${overrides} is not JSON`, { cause: err });
+        throw new GuardrailError(`the pricing file ${overrides} is not JSON`, {
+          code: "pricing_table_invalid",
+          cause: err,
+        });
       }
       this.table = mergePricing(BUILT_IN_PRICING, parseTable(json, overrides));
     } else {

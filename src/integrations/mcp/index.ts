@@ -110,6 +110,7 @@ export function guardMcpServer<S extends McpServer>(
     if (policyId === undefined) {
       throw new GuardrailError(
         `tool '${name}' has no policy: name it in guardMcpServer's policyId map, or add a "*" entry`,
+        { code: "policy_id_missing" },
       );
     }
     return policyId;
@@ -135,6 +136,7 @@ export function guardMcpServer<S extends McpServer>(
     if (typeof handler !== "function") {
       throw new GuardrailError(
         `tool '${name}' is a task-based tool; guardMcpServer guards plain tool callbacks only`,
+        { code: "guard_target_invalid" },
       );
     }
     if ((handler as { [GUARDED]?: boolean })[GUARDED]) return;

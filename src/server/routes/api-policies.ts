@@ -18,8 +18,8 @@ import {
   type ApiRule,
   type ApiRuleInput,
 } from "../../api-policies/types.ts";
+import { compileRuleCondition } from "../../decision/api-policy-client.ts";
 import type { Policy } from "../../policy/types.ts";
-import { compileRuleCondition } from "../api-policy-eval.ts";
 import { backend, HttpError } from "../errors.ts";
 import {
   type PolicyBody,

@@ -9,7 +9,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ConfirmationRecord, ConfirmationStore } from "../../confirm/types.ts";
 import type { Identity } from "../auth.ts";
-import { backend, HttpError, unavailable } from "../errors.ts";
+import { backend, HttpError } from "../errors.ts";
 import { type ApprovalBody, approvalDecideSchema, approvalGetSchema } from "../schemas.ts";
 import type { ServerContext } from "./context.ts";
 
@@ -96,17 +96,14 @@ export function approvalRoutes(app: FastifyInstance, ctx: ServerContext): void {
             "self_approval",
             `'${by}' asked for this confirmation and cannot approve it: another principal must`,
           );
-        try {
-          return await (verb === "approve"
+        // Another approver may have been quicker, or the request expired meanwhile: the
+        // store's error says so by its code (409 not_pending, 404 unknown_confirmation),
+        // without a second read; any other failure is a 503.
+        return backend(STORE, () =>
+          verb === "approve"
             ? store.approve(token, { approvedBy: by, ...(reason !== undefined && { reason }) })
-            : store.deny(token, { deniedBy: by, ...(reason !== undefined && { reason }) }));
-        } catch (err) {
-          // Another approver may have been quicker, or the request expired meanwhile.
-          const now = await backend(STORE, () => store.get(token));
-          if (!now) throw unknown();
-          if (now.status !== "pending") throw notPending(now);
-          throw unavailable(STORE, err);
-        }
+            : store.deny(token, { deniedBy: by, ...(reason !== undefined && { reason }) }),
+        );
       },
     );
   }

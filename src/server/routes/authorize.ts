@@ -1,21 +1,30 @@
 /**
- * `POST /authorize { policyId, context }`: the decision exactly as `guardian.evaluate`
- * makes it (consuming quota like a guarded call), recorded in the audit log, answered 200
- * whether it allows or denies.
+ * `POST /authorize`: a thin call to `guardian.decide`, which decides, records in the
+ * server's audit log and returns, answered 200 whether it allows or denies. With
+ * `{ policyId, context }` the Guardian's policies decide (consuming quota like a guarded
+ * call); with the Python shape `{ action, resource, context }` the API-defined policies do,
+ * as the Guardian's decision client. The route builds neither decisions nor records: it
+ * reads the request, and says what the record is tagged with.
  *
  * @module
  */
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { DecisionEntry } from "../../audit/recorder.ts";
+import {
+  API_POLICIES_ID,
+  type ApiPolicyEnvelope,
+  type CallerIdentity,
+  noApiPolicies,
+} from "../../decision/api-policy-client.ts";
+import type { DecideOptions } from "../../guardian/decide-options.ts";
 import { type Context, withoutToken } from "../../kernel/context.ts";
-import { type Decision, makeDecision } from "../../kernel/decision.ts";
-import { UnknownPolicyError } from "../../kernel/errors.ts";
-import { type CallerIdentity, judgePolicy, policyApplies } from "../api-policy-eval.ts";
+import type { Decision } from "../../kernel/decision.ts";
+import { GuardrailError, UnknownPolicyError } from "../../kernel/errors.ts";
 import { SANE_ID } from "../auth.ts";
 import {
   askForApproval,
   CONFIRMATION_TOKEN_HEADER,
+  type ConfirmationAnswer,
   confirmationInput,
 } from "../authorize-confirmation.ts";
 import { bindSubject } from "../bound-subject.ts";
@@ -28,37 +37,31 @@ const stringField = (ctx: Context, ...keys: string[]): string | undefined => {
   return undefined;
 };
 
-/** The audit entry of a decision made over HTTP: who asked, and under which request id. */
-function entryOf(
-  decision: Decision,
-  context: Context,
-  request: FastifyRequest,
-  monitor: boolean,
-): DecisionEntry {
-  return {
-    decision,
-    functionName: stringField(context, "functionName"),
-    userId: stringField(context, "userId", "user_id"),
-    // Confirmation tokens are secrets: never in the log.
-    context: withoutToken(context),
-    metadata: {
-      via: "POST /authorize",
-      requestId: request.id,
-      actor: request.identity?.actorId ?? "anonymous",
-    },
-    mode: !decision.allowed && monitor ? "monitor" : "enforce",
-  };
-}
+/** Decisions made without the API-defined policies of a store: none applies, so all deny. */
+const NO_API_POLICIES = noApiPolicies();
 
-/** Records a decision; a durable log writes before answering (a decision it cannot record is not given). */
-async function recordEntry(ctx: ServerContext, entry: DecisionEntry): Promise<void> {
-  const logger = ctx.auditLogger;
-  if (!logger) return;
+/**
+ * `guardian.decide`, its failures as answers: an unknown policy is a 404 naming the known
+ * ones, a durable audit log that cannot record the decision a 503 (a decision it cannot
+ * record is not given).
+ */
+async function decided(
+  ctx: ServerContext,
+  policyId: string,
+  context: Context,
+  options: DecideOptions,
+): Promise<Decision> {
   try {
-    const written = logger.record(entry);
-    if (written) await written;
+    return await ctx.guardian.decide(policyId, context, options);
   } catch (err) {
-    throw unavailable("audit log", err);
+    if (err instanceof UnknownPolicyError) {
+      throw new HttpError(404, "unknown_policy", err.message, {
+        extras: { knownPolicies: ctx.guardian.listPolicies() },
+      });
+    }
+    if (err instanceof GuardrailError && err.code === "audit_write_failed")
+      throw unavailable("audit log", err.cause ?? err);
+    throw err;
   }
 }
 
@@ -116,7 +119,6 @@ async function authorizeByApiPolicies(
   request: FastifyRequest<{ Body: AuthorizeBody }>,
   ctx: ServerContext,
 ): Promise<AuthorizeReply> {
-  const started = performance.now();
   const action = request.body.action ?? "request";
   // A key bound to a subject decides for it here too: API rules read input.context.
   const { context: boundContext, claimed } = bindSubject(
@@ -129,7 +131,7 @@ async function authorizeByApiPolicies(
     context: boundContext,
   };
   const identity = callerIdentity(request);
-  const envelope = {
+  const envelope: ApiPolicyEnvelope = {
     request: {
       method: request.method,
       path: request.url.split("?")[0] ?? "",
@@ -139,70 +141,43 @@ async function authorizeByApiPolicies(
     input,
   };
   const store = ctx.apiPolicies;
-  const policies = store
-    ? (await backend("policy store", () => store.listPolicies())).filter(
-        (p) => p.enabled && policyApplies(p, identity),
-      )
-    : [];
-  const rules = new Map(
-    (store && policies.length > 0
-      ? await backend("policy store", () => store.getRules(policies.flatMap((p) => p.rule_ids)))
-      : []
-    ).map((r) => [r.id, r]),
-  );
-  const verdicts = policies.map((p) => judgePolicy(p, rules, envelope));
-  const denying = verdicts.find((v) => !v.allowed);
-  const failedOpen = verdicts.filter((v) => v.failedOpen);
-  const policyIds = policies.map((p) => p.id);
-  let reason: string;
-  if (policies.length === 0) reason = "no_applicable_policies";
-  else if (denying)
-    reason = `policy_denied:${denying.policyId}${denying.errors.length > 0 && denying.failedRules.length === 0 ? ` (evaluation failed: ${denying.errors.map((e) => e.message).join("; ")})` : denying.unknown.length > 0 ? ` (${denying.unknown.map((e) => e.message).join("; ")})` : ""}`;
-  else if (failedOpen.length > 0)
-    reason = `allowed: evaluation failed and FAIL_OPEN let it through (${failedOpen.map((v) => `${v.policyId}: ${v.errors.map((e) => e.message).join("; ")}`).join(", ")})`;
-  else
-    reason = `allowed by ${policies.length === 1 ? "policy" : "policies"} ${policyIds.join(", ")}`;
-  const allowed = policies.length > 0 && denying === undefined;
-  const errorText = verdicts.flatMap((v) =>
-    v.errors.map((e) => `${v.policyId}/${e.ruleId}: ${e.message}`),
-  );
-  const decision = makeDecision({
-    action: allowed ? "allow" : "block",
-    policyId: denying?.policyId ?? (policyIds.length > 0 ? policyIds.join(",") : "api:none"),
-    reason,
-    matchedRules: denying ? [...denying.failedRules, ...denying.errors.map((e) => e.ruleId)] : [],
-    durationMs: performance.now() - started,
-    timestampMs: Date.now(),
-    ...(errorText.length > 0 && { error: new Error(errorText.join("; ")) }),
-    ...(failedOpen.length > 0 && allowed && { failedOpen: true }),
+  const client = store ? await backend("policy store", () => store.client()) : NO_API_POLICIES;
+  const logger = ctx.auditLogger;
+  const decision = await decided(ctx, API_POLICIES_ID, envelope, {
+    client,
+    warn: false,
+    record: logger !== undefined && {
+      to: logger,
+      functionName: action,
+      userId: identity.user_id ?? undefined,
+      // Confirmation tokens are secrets, here too: never in the log.
+      context: { ...input, context: withoutToken(input.context) },
+      metadata: (d) => {
+        const outcome = client.outcomeOf(d);
+        const failedOpen = outcome?.failedOpen ?? [];
+        const errors = outcome?.evaluationErrors ?? [];
+        return {
+          via: "POST /authorize",
+          requestId: request.id,
+          actor: identity.actor_id,
+          ...claimed,
+          policies: outcome?.policies ?? [],
+          ...(identity.org_id !== null && { orgId: identity.org_id }),
+          ...(identity.team_id !== null && { teamId: identity.team_id }),
+          ...(identity.tenant_id !== null && { tenantId: identity.tenant_id }),
+          ...(errors.length > 0 && { evaluationErrors: errors }),
+          ...(failedOpen.length > 0 && { failedOpen }),
+        };
+      },
+    },
   });
   ctx.metrics.decided(decision);
-  await recordEntry(ctx, {
-    decision,
-    functionName: action,
-    userId: identity.user_id ?? undefined,
-    // Confirmation tokens are secrets, here too: never in the log.
-    context: { ...input, context: withoutToken(input.context) },
-    metadata: {
-      via: "POST /authorize",
-      requestId: request.id,
-      actor: identity.actor_id,
-      ...claimed,
-      policies: policyIds,
-      ...(identity.org_id !== null && { orgId: identity.org_id }),
-      ...(identity.team_id !== null && { teamId: identity.team_id }),
-      ...(identity.tenant_id !== null && { tenantId: identity.tenant_id }),
-      ...(errorText.length > 0 && { evaluationErrors: errorText }),
-      ...(failedOpen.length > 0 && allowed && { failedOpen: failedOpen.map((v) => v.policyId) }),
-    },
-    mode: "enforce",
-  });
   return {
-    allowed,
-    decision: allowed ? "ALLOW" : "DENY",
+    allowed: decision.allowed,
+    decision: decision.allowed ? "ALLOW" : "DENY",
     action: decision.action,
-    reason,
-    policies: policyIds,
+    reason: decision.reason,
+    policies: [...(client.outcomeOf(decision)?.policies ?? [])],
     decisionId: decision.decisionId,
     matchedRules: decision.matchedRules,
     timestamp: decision.timestamp,
@@ -232,32 +207,40 @@ export function authorizeRoutes(app: FastifyInstance, ctx: ServerContext): void 
       // The token is handed to the Guardian apart; `confirm` counts only from a self-confirmer.
       const input = confirmationInput(request, bound.context);
       const { context, token } = input;
-      let decision: Decision;
-      try {
-        decision = await ctx.guardian.evaluate(
-          policyId,
-          token === undefined ? context : { ...context, confirmationToken: token },
-        );
-      } catch (err) {
-        if (err instanceof UnknownPolicyError) {
-          throw new HttpError(404, "unknown_policy", err.message, {
-            extras: { knownPolicies: ctx.guardian.listPolicies() },
-          });
-        }
-        throw err;
-      }
-      ctx.metrics.decided(decision);
-      const asked = await askForApproval(ctx, request, policyId, decision, input);
-      const entry = entryOf(decision, context, request, ctx.guardian.mode === "monitor");
-      await recordEntry(ctx, {
-        ...entry,
-        metadata: {
-          ...entry.metadata,
-          ...claimed,
-          ...(input.ignored.length > 0 && { ignored: input.ignored }),
-          ...(asked.confirmationId !== undefined && { confirmationId: asked.confirmationId }),
+      const logger = ctx.auditLogger;
+      // A require_confirmation asks for approval before the record, which names the request.
+      let asking: Promise<ConfirmationAnswer> | undefined;
+      const ask = (d: Decision) => {
+        asking ??= askForApproval(ctx, request, policyId, d, input);
+        return asking;
+      };
+      const decision = await decided(
+        ctx,
+        policyId,
+        token === undefined ? context : { ...context, confirmationToken: token },
+        {
+          warn: false,
+          record: logger !== undefined && {
+            to: logger,
+            functionName: stringField(context, "functionName"),
+            metadata: async (d) => {
+              const asked = await ask(d);
+              return {
+                via: "POST /authorize",
+                requestId: request.id,
+                actor: request.identity?.actorId ?? "anonymous",
+                ...claimed,
+                ...(input.ignored.length > 0 && { ignored: input.ignored }),
+                ...(asked.confirmationId !== undefined && {
+                  confirmationId: asked.confirmationId,
+                }),
+              };
+            },
+          },
         },
-      });
+      );
+      ctx.metrics.decided(decision);
+      const asked = await ask(decision);
       const notes = [...input.notes, ...asked.notes];
       if (asked.confirmationToken !== undefined)
         void reply.header(CONFIRMATION_TOKEN_HEADER, asked.confirmationToken);

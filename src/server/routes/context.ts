@@ -4,11 +4,11 @@
  * @module
  */
 
-import type { ApiPolicyStore } from "../../api-policies/types.ts";
 import type { CheckpointSigner } from "../../audit/checkpoints/signing.ts";
 import type { AuditCheckpointStore } from "../../audit/checkpoints/types.ts";
 import type { DecisionLogger } from "../../audit/decision-logger.ts";
 import type { ConfirmationStore } from "../../confirm/types.ts";
+import type { ApiPolicyDecisions } from "../../decision/api-policy-client.ts";
 import type { Guardian } from "../../guardian/guardian.ts";
 import { HttpError } from "../errors.ts";
 import type { ServerMetrics } from "../metrics.ts";
@@ -25,7 +25,8 @@ export interface ServerContext {
   readonly state: StateBackend;
   readonly healthTimeoutMs: number;
   readonly metrics: ServerMetrics;
-  readonly apiPolicies: ApiPolicyStore | undefined;
+  /** The API-defined policies' store, deciding with them (writes through it take effect at once). */
+  readonly apiPolicies: ApiPolicyDecisions | undefined;
   readonly reloadPolicies: (() => Guardian | Promise<Guardian>) | undefined;
   /**
    * Signs checkpoints (and keeps them, with a store and/or an append-only file);

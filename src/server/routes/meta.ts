@@ -7,6 +7,7 @@
 
 import type { FastifyInstance } from "fastify";
 import type { AuditStore } from "../../audit/types.ts";
+import { GuardrailError } from "../../kernel/errors.ts";
 import {
   type EchoBody,
   echoSchema,
@@ -30,7 +31,10 @@ async function probe(check: () => Promise<unknown>, ms: number): Promise<"ok" | 
     await Promise.race([
       check(),
       new Promise((_, fail) => {
-        timer = setTimeout(() => fail(new Error(`no answer within ${ms} ms`)), ms);
+        timer = setTimeout(
+          () => fail(new GuardrailError(`no answer within ${ms} ms`, { code: "timed_out" })),
+          ms,
+        );
       }),
     ]);
     return "ok";

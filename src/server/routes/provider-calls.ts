@@ -13,7 +13,6 @@ import type { FastifyInstance } from "fastify";
 import { PROVIDER_CALL_ACTION } from "../../audit/records.ts";
 import type { Guardian } from "../../guardian/guardian.ts";
 import { uuidv7 } from "../../kernel/uuid.ts";
-import { compileGlobs } from "../../policy/glob.ts";
 import { bindSubject } from "../bound-subject.ts";
 import { backend } from "../errors.ts";
 import {
@@ -28,18 +27,7 @@ const LOG = "audit log";
 
 /** Ids of the enabled policies with an enabled budget rule (USD or tokens) whose `resource` matches. */
 export function budgetPoliciesFor(guardian: Guardian, resource: string): string[] {
-  return guardian.listPolicies().filter((id) => {
-    const policy = guardian.getPolicy(id);
-    return (
-      policy?.enabled === true &&
-      policy.rules.some(
-        (r) =>
-          r.enabled &&
-          r.budgets.some((b) => b.unit === "usd" || b.unit === "tokens") &&
-          (r.resource === undefined || compileGlobs(r.resource)(resource)),
-      )
-    );
-  });
+  return guardian.spendPolicies(resource);
 }
 
 /** What settling a call's spend against one policy gave. */

@@ -1,0 +1,66 @@
+/**
+ * Options of `Guardian.decide`: how the decision is recorded, whether it is warned about,
+ * and what decides instead of the Guardian's own policies.
+ *
+ * @module
+ */
+
+import type { DecisionRecorder } from "../audit/recorder.ts";
+import type { DecisionClient } from "../decision/types.ts";
+import type { Context } from "../kernel/context.ts";
+import type { Decision } from "../kernel/decision.ts";
+
+/** Tags of an audit record. */
+export type RecordMetadata = Readonly<Record<string, unknown>>;
+
+/** How `Guardian.decide` records its decision. */
+export interface DecideRecordOptions {
+  /** The record's function name (a route, a tool), and `onWarn`'s. */
+  readonly functionName?: string | undefined;
+  /** The record's user id. Default: the context's `userId`, else its `user_id`. */
+  readonly userId?: string | undefined;
+  /**
+   * Tags for the record, or a function making them once the decision is made and before
+   * it is recorded (to tag it with what the decision led to: the id of a confirmation
+   * request it asked for, the policies that applied). Called only when the decision is
+   * recorded; when it throws or rejects, nothing is recorded and `decide` rejects with
+   * its error.
+   */
+  readonly metadata?:
+    | RecordMetadata
+    | ((decision: Decision) => RecordMetadata | Promise<RecordMetadata>)
+    | undefined;
+  /**
+   * The context to record, when it is not the context decided (confirmation tokens are
+   * left out of either). Default: the decided context, with the `withContext` scope.
+   */
+  readonly context?: Context | undefined;
+  /**
+   * Record here instead of the Guardian's audit log (a server's own log). A durable
+   * recorder (`durable: true`) is waited for, as the Guardian's own is.
+   */
+  readonly to?: DecisionRecorder | undefined;
+}
+
+/** Options of `Guardian.decide`. */
+export interface DecideOptions {
+  /**
+   * How to record the decision; `false` to not record it. Default: recorded in the
+   * Guardian's audit log, without a function name or metadata.
+   */
+  readonly record?: DecideRecordOptions | false;
+  /**
+   * Call `onWarn` as a guarded call does: for a `warn` decision, and for a refusal let
+   * through by monitor mode.
+   * @default true
+   */
+  readonly warn?: boolean;
+  /**
+   * Decide with this client instead of the Guardian's own policies (a server's
+   * API-defined policies). Its answer is checked, bounded in time and failed open or
+   * closed like a `decisionClient`'s (confirmation tokens are checked here, never sent to
+   * it), and recorded in `enforce` mode: the Guardian's mode (`monitor`, `off`) is its own
+   * policies' and does not apply to it.
+   */
+  readonly client?: DecisionClient | undefined;
+}
