@@ -22,41 +22,60 @@ let suffix = "";
 /** Where `sequence` started this millisecond: it is about to repeat there. */
 let firstSequence = 0;
 
-/** Draws `rand_b` afresh; answers 11 more random bits (a sequence start). */
-function draw(): number {
-  if (poolOffset + 10 > pool.length) {
+/** The next random bytes of the pool, refilled when it runs out. */
+function take(n: number): number {
+  if (poolOffset + n > pool.length) {
     randomFillSync(pool);
     poolOffset = 0;
   }
-  const p = pool;
   const i = poolOffset;
-  poolOffset += 10;
+  poolOffset += n;
+  return i;
+}
+
+/** Draws `rand_b` afresh. */
+function drawSuffix(): void {
+  const i = take(8);
+  const p = pool;
   const h = (k: number) => HEX[p[i + k] as number] as string;
   suffix = `${HEX[0x80 | ((p[i] as number) & 0x3f)] as string}${h(1)}-${h(2)}${h(3)}${h(4)}${h(5)}${h(6)}${h(7)}`;
-  return (((p[i + 8] as number) << 4) | ((p[i + 9] as number) >> 4)) & 0x7ff;
 }
+
+/** A random 11-bit start for a millisecond's counter (headroom to count up). */
+function drawStart(): number {
+  const i = take(2);
+  return (((pool[i] as number) << 3) | ((pool[i + 1] as number) >> 5)) & 0x7ff;
+}
+
+/** The top 24 bits of the timestamp last formatted, and their text (they change every 4.6 hours). */
+let hiMs = -1;
+let hiText = "";
 
 /**
  * A new UUIDv7 for the instant `ms` (default: now).
  *
- * Every decision gets one, so it is cheap: the random `rand_b` is drawn once per
- * millisecond (RFC 9562 §6.2, method 1: a 12-bit counter in `rand_a` orders and tells apart
- * the ids of one millisecond), and again whenever the counter comes round to where it
- * started, so no id repeats.
+ * Every decision gets one, so it is cheap. RFC 9562 §6.2, method 1: a 12-bit counter in
+ * `rand_a`, started at a random value each millisecond, orders and tells apart the ids of
+ * one millisecond; `rand_b` is random, drawn when the process makes its first id and again
+ * whenever a millisecond's counter comes round to where it started, so no id repeats.
  */
 export function uuidv7(ms: number = Date.now()): string {
   const t = Math.max(0, Math.floor(ms));
   if (t === lastMs) {
     sequence = (sequence + 1) & 0xfff;
-    if (sequence === firstSequence) draw();
+    if (sequence === firstSequence) drawSuffix();
   } else {
+    if (suffix === "") drawSuffix();
     lastMs = t;
-    sequence = draw(); // a random start, with headroom to count up
+    sequence = drawStart();
     firstSequence = sequence;
     const hi = Math.floor(t / 0x1000000); // top 24 bits of the 48-bit timestamp
     const lo = t % 0x1000000;
-    const h = (n: number) => HEX[n & 0xff] as string;
-    prefix = `${h(hi >> 16)}${h(hi >> 8)}${h(hi)}${h(lo >> 16)}-${h(lo >> 8)}${h(lo)}`;
+    if (hi !== hiMs) {
+      hiMs = hi;
+      hiText = `${HEX[(hi >> 16) & 0xff] as string}${HEX[(hi >> 8) & 0xff] as string}${HEX[hi & 0xff] as string}`;
+    }
+    prefix = `${hiText}${HEX[lo >> 16] as string}-${HEX[(lo >> 8) & 0xff] as string}${HEX[lo & 0xff] as string}`;
   }
   return `${prefix}${VERSIONED[sequence] as string}${suffix}`;
 }

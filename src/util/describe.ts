@@ -5,11 +5,16 @@
  * @module
  */
 
+/** Text that JSON.stringify would only put in quotes. */
+const SAFE = /^[\w .,:@/+=-]*$/;
+
 /** A short description of a value: `"text"`, `42`, `NaN`, `5n`, `a list`, `an object`. */
 export function describeValue(v: unknown): string {
   try {
     switch (typeof v) {
       case "string":
+        // Ids and names (most counter keys) need no escaping: skip JSON.stringify.
+        if (v.length <= 60 && SAFE.test(v)) return `"${v}"`;
         return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
       case "number":
       case "boolean":
