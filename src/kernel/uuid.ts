@@ -56,8 +56,8 @@ let hiText = "";
  *
  * Every decision gets one, so it is cheap. RFC 9562 §6.2, method 1: a 12-bit counter in
  * `rand_a`, started at a random value each millisecond, orders and tells apart the ids of
- * one millisecond; `rand_b` is random, drawn when the process makes its first id and again
- * whenever a millisecond's counter comes round to where it started, so no id repeats.
+ * one millisecond; `rand_b` is random, drawn each millisecond and again whenever a
+ * millisecond's counter comes round to where it started, so no id repeats.
  */
 export function uuidv7(ms: number = Date.now()): string {
   const t = Math.max(0, Math.floor(ms));
@@ -65,7 +65,8 @@ export function uuidv7(ms: number = Date.now()): string {
     sequence = (sequence + 1) & 0xfff;
     if (sequence === firstSequence) drawSuffix();
   } else {
-    if (suffix === "") drawSuffix();
+    // A fresh rand_b each millisecond: an id seen does not tell the ids of later ones.
+    drawSuffix();
     lastMs = t;
     sequence = drawStart();
     firstSequence = sequence;

@@ -8,7 +8,7 @@
  * with `yaml` as before, so a file never means something different, and every problem
  * is still found and placed by `yaml`. When it succeeds the data is exactly what
  * `yaml`'s `parseDocument(...).toJS()` gives (YAML 1.2 core schema), which
- * test/fast-yaml.test.ts checks against `yaml` on generated documents.
+ * test/policy/fast-yaml.test.ts checks against `yaml` on generated documents.
  *
  * @module
  */

@@ -35,7 +35,7 @@ import { checkpointRoutes } from "./routes/checkpoints.ts";
 import type { ServerContext } from "./routes/context.ts";
 import { metaRoutes } from "./routes/meta.ts";
 import { providerCallRoutes } from "./routes/provider-calls.ts";
-import { openapiSchema } from "./schemas.ts";
+import { openapiSchema } from "./schemas/index.ts";
 import { securityHeaders } from "./security-headers.ts";
 import { checkServerOptions } from "./server-options.ts";
 import { trustProxyOption } from "./trust-proxy.ts";

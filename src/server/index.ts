@@ -43,4 +43,4 @@ export type {
   AuthorizeReply,
   EchoBody,
   HealthReply,
-} from "./schemas.ts";
+} from "./schemas/index.ts";

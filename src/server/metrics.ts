@@ -8,7 +8,7 @@
 import type { FastifyInstance } from "fastify";
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import type { Decision } from "../kernel/decision.ts";
-import { metricsSchema } from "./schemas.ts";
+import { metricsSchema } from "./schemas/index.ts";
 
 /** What routes report to the metrics. */
 export interface ServerMetrics {

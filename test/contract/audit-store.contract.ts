@@ -3,9 +3,10 @@
  * `makeStore` returns a fresh, empty store and a way to run raw SQL on it (to tamper).
  */
 import { describe, expect, it } from "vitest";
-import { DecisionLogger } from "../../src/audit/decision-logger.ts";
-import type { AuditRecord, AuditStore } from "../../src/audit/types.ts";
+import { type AuditRecord, type AuditStore, DecisionLogger } from "../../src/audit/index.ts";
+// Internal: decision ids, made for fixed instants.
 import { uuidv7 } from "../../src/kernel/uuid.ts";
+// Internal: the SQLite schema, to build a database as an older version left it.
 import { SQLITE_MIGRATIONS } from "../../src/sqlite/migrations.ts";
 
 export interface AuditFixture {

@@ -3,10 +3,13 @@
  * PostgreSQL). `make(clock)` returns a fresh, empty store reading time from `clock`.
  */
 import { describe, expect, it } from "vitest";
-import { fingerprintCall } from "../../src/confirm/fingerprint.ts";
-import type { ConfirmationBinding, ConfirmationStore } from "../../src/confirm/types.ts";
-import { GuardrailError } from "../../src/kernel/errors.ts";
-import { ManualClock } from "../../src/util/manual-clock.ts";
+import {
+  type ConfirmationBinding,
+  type ConfirmationStore,
+  fingerprintCall,
+  GuardrailError,
+} from "../../src/index.ts";
+import { ManualClock } from "../../src/testing/index.ts";
 
 export interface ConfirmationFixture {
   readonly store: ConfirmationStore;

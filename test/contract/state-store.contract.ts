@@ -3,7 +3,7 @@
  * Call `runStateStoreContract(name, makeStore)` from a test file.
  */
 import { describe, expect, it } from "vitest";
-import type { Counter, StateStore } from "../../src/state/types.ts";
+import type { Counter, StateStore } from "../../src/index.ts";
 
 /** Creates a fresh, empty store with its own key space; `cleanup` runs after each test. */
 export type StoreFactory = () => Promise<{

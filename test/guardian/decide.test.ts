@@ -1,14 +1,16 @@
 import { describe, expect, it } from "vitest";
-import type { DecisionEntry, DecisionRecorder } from "../../src/audit/recorder.ts";
+// Internal: the client the server uses to record API-key refusals.
 import { refusingClient } from "../../src/decision/refusing-client.ts";
 import {
   ConfirmationRequired,
+  type DecisionEntry,
+  type DecisionRecorder,
   Guardian,
   type GuardianOptions,
   GuardrailError,
+  MemoryConfirmationStore,
   UnknownPolicyError,
 } from "../../src/index.ts";
-import { MemoryConfirmationStore } from "../../src/memory/confirmation-store.ts";
 
 const POLICIES = `
 policies:

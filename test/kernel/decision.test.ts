@@ -1,10 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { LocalDecisionClient } from "../../src/decision/local-decision-client.ts";
-import { type Decision, decisionToJSON, makeDecision } from "../../src/kernel/decision.ts";
-import { DecisionBackendError } from "../../src/kernel/errors.ts";
-import { parsePolicies } from "../../src/policy/load.ts";
-import type { StateStore } from "../../src/state/types.ts";
-import { ManualClock } from "../../src/util/manual-clock.ts";
+import {
+  type Decision,
+  DecisionBackendError,
+  decisionToJSON,
+  LocalDecisionClient,
+  parsePolicies,
+  type StateStore,
+} from "../../src/index.ts";
+// Internal: makeDecision, which the engine and clients use to build decisions.
+import { makeDecision } from "../../src/kernel/decision.ts";
+import { ManualClock } from "../../src/testing/index.ts";
 
 const POLICIES = `
 policies:

@@ -3,6 +3,7 @@
  * has no public name; decisions carry its ids as `decisionId`.
  */
 import { describe, expect, it } from "vitest";
+// Internal: decision ids, made for fixed instants.
 import { uuidv7 } from "../../src/kernel/uuid.ts";
 
 const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -26,5 +27,11 @@ describe("uuidv7", () => {
     expect(ids.map((id) => Number.parseInt(id.replaceAll("-", "").slice(0, 12), 16))).toEqual(
       instants,
     );
+  });
+
+  it("draws rand_b afresh each millisecond: one id does not give away the next millisecond's", () => {
+    const ms = Date.UTC(2026, 11, 7, 13);
+    const tails = Array.from({ length: 50 }, (_, i) => uuidv7(ms + i).slice(19));
+    expect(new Set(tails).size).toBe(tails.length);
   });
 });

@@ -1,20 +1,23 @@
 import { describe, expect, it } from "vitest";
-import type {
-  ApiPolicy,
-  ApiPolicyInput,
-  ApiPolicyStore,
-  ApiRule,
-  ApiRuleInput,
-} from "../../src/api-policies/types.ts";
-import { DecisionLogger, SqliteApiPolicyStore, SqliteAuditStore } from "../../src/audit/index.ts";
+import {
+  type ApiPolicy,
+  type ApiPolicyInput,
+  type ApiPolicyStore,
+  type ApiRule,
+  type ApiRuleInput,
+  DecisionLogger,
+  SqliteApiPolicyStore,
+  SqliteAuditStore,
+} from "../../src/audit/index.ts";
+// Internal: an empty API-policy source, to build a Guardian like the server does.
+import { noApiPolicies } from "../../src/decision/api-policy-client.ts";
+import { Guardian } from "../../src/index.ts";
 import {
   API_POLICIES_ID,
   ApiPolicyDecisions,
   type ApiPolicyEnvelope,
-  noApiPolicies,
-} from "../../src/decision/api-policy-client.ts";
-import { Guardian } from "../../src/index.ts";
-import { createServer } from "../../src/server/index.ts";
+  createServer,
+} from "../../src/server/index.ts";
 import { closeAfterEach, tempDbs } from "../support/cleanup.ts";
 
 /** An in-memory store counting its reads. */

@@ -6,7 +6,7 @@
 
 import { DatabaseSync } from "node:sqlite";
 import type pg from "pg";
-import type { AuditStore } from "../../src/audit/types.ts";
+import type { AuditStore } from "../../src/audit/index.ts";
 
 /** A row as the driver returns it. */
 export type Row = Record<string, unknown>;

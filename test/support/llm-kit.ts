@@ -3,14 +3,15 @@
  * and an audit recorder that keeps the decisions.
  */
 
-import type { DecisionEntry, DecisionRecorder } from "../../src/audit/recorder.ts";
-import { MemoryStateStore } from "../../src/memory/state-store.ts";
-import type {
-  ConsumeResult,
-  Counter,
-  CounterAdjustment,
-  StateStore,
-} from "../../src/state/types.ts";
+import {
+  type ConsumeResult,
+  type Counter,
+  type CounterAdjustment,
+  type DecisionEntry,
+  type DecisionRecorder,
+  MemoryStateStore,
+  type StateStore,
+} from "../../src/index.ts";
 
 /** A memory store that also keeps each period counter's running total (micro-dollars or tokens). */
 export class CountingStore implements StateStore {

@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { afterEach } from "vitest";
-import { BIN } from "../cli-fixtures.ts";
+import { BIN } from "./cli-fixtures.ts";
 
 /** A `serve api` process: what it wrote so far, and its exit code once it exits. */
 export interface ServeProcess {

@@ -17,7 +17,7 @@ import {
   apiKeyCreateSchema,
   apiKeyListSchema,
   apiKeyRevokeSchema,
-} from "../schemas.ts";
+} from "../schemas/index.ts";
 
 const STORE = "API key store";
 

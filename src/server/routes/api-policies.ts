@@ -37,7 +37,7 @@ import {
   ruleListSchema,
   rulePatchSchema,
   ruleReplaceSchema,
-} from "../schemas.ts";
+} from "../schemas/index.ts";
 import type { ServerContext } from "./context.ts";
 
 const STORE = "policy store";

@@ -10,7 +10,7 @@ import type { FastifyInstance } from "fastify";
 import type { ConfirmationRecord, ConfirmationStore } from "../../confirm/types.ts";
 import type { Identity } from "../auth.ts";
 import { backend, HttpError } from "../errors.ts";
-import { type ApprovalBody, approvalDecideSchema, approvalGetSchema } from "../schemas.ts";
+import { type ApprovalBody, approvalDecideSchema, approvalGetSchema } from "../schemas/index.ts";
 import type { ServerContext } from "./context.ts";
 
 const STORE = "confirmation store";

@@ -17,7 +17,7 @@ import {
   auditStatsSchema,
   auditTrailSchema,
   auditVerifySchema,
-} from "../schemas.ts";
+} from "../schemas/index.ts";
 import { type AuditVerifyReply, verifyAuditLog } from "./checkpoints.ts";
 import { auditLogOf, type ServerContext } from "./context.ts";
 

@@ -29,7 +29,7 @@ import {
 } from "../authorize-confirmation.ts";
 import { bindSubject } from "../bound-subject.ts";
 import { backend, HttpError, unavailable } from "../errors.ts";
-import { type AuthorizeBody, type AuthorizeReply, authorizeSchema } from "../schemas.ts";
+import { type AuthorizeBody, type AuthorizeReply, authorizeSchema } from "../schemas/index.ts";
 import type { ServerContext } from "./context.ts";
 
 const stringField = (ctx: Context, ...keys: string[]): string | undefined => {

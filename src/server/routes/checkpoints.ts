@@ -33,7 +33,7 @@ import {
   auditCheckpointNowSchema,
   type CheckpointCreateBody,
   type CheckpointListQuery,
-} from "../schemas.ts";
+} from "../schemas/index.ts";
 import { auditLogOf, type ServerContext } from "./context.ts";
 
 const LOG = "audit log";

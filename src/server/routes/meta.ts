@@ -14,7 +14,7 @@ import {
   type HealthReply,
   healthSchema,
   rootSchema,
-} from "../schemas.ts";
+} from "../schemas/index.ts";
 import type { ServerContext } from "./context.ts";
 
 /** `sqlite` for a `SqliteAuditStore`: the kind of store, never its path or URL. */

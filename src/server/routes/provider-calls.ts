@@ -20,7 +20,7 @@ import {
   type ProviderCallsQuery,
   providerCallCreateSchema,
   providerCallListSchema,
-} from "../schemas.ts";
+} from "../schemas/index.ts";
 import { auditLogOf, type ServerContext } from "./context.ts";
 
 const LOG = "audit log";
