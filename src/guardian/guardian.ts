@@ -492,7 +492,8 @@ export class Guardian {
   ): Promise<void> {
     if (options === false) return;
     if (!options) {
-      await this.#effects.record(decision, ctx, undefined, undefined);
+      // The mode decide chose (enforce for a client's decisions), not the Guardian's.
+      await this.#effects.record(decision, ctx, undefined, undefined, { mode });
       return;
     }
     if (!options.to && !this.#effects.records) return;

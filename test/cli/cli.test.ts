@@ -83,6 +83,11 @@ describe("hexarch-ctl", () => {
       ],
       [["audit", "cleanup"], "say what to delete: --days N", "hint: add --dry-run"],
       [["audit", "trail"], "required option '--user-id <id>' not specified", ""],
+      [
+        ["serve", "api", "--api-policy-max-age", "-1"],
+        "--api-policy-max-age must be a whole number",
+        "hint: run hexarch-ctl serve api --help",
+      ],
     ] as const;
     for (const [args, message, hint] of cases) {
       const r = await ctl(args);

@@ -194,6 +194,10 @@ describe("Guardian.decide", () => {
       expect(entries).toEqual([
         expect.objectContaining({ decision, mode: "enforce", context: { route: "POST /x" } }),
       ]);
+      // Without record options too: the client's refusal is recorded as enforced.
+      entries.length = 0;
+      await g.decide("hexarch:api-key", {}, { client: refusingClient("revoked", "revoked_key") });
+      expect(entries).toEqual([expect.objectContaining({ mode: "enforce" })]);
     }
   });
 

@@ -47,6 +47,7 @@ interface ServeFlags extends StoreFlags {
   readonly corsOrigins?: string;
   readonly rateLimit: number;
   readonly rateLimitIp: number;
+  readonly apiPolicyMaxAge: number;
   readonly trustProxy?: number | string;
   readonly logLevel: string;
   readonly durable?: boolean;
@@ -137,6 +138,12 @@ export function serveCommand(program: Command, io: CliIo): void {
         "requests per minute per IP without a valid token",
         wholeNumber("--rate-limit-ip", 1),
         600,
+      )
+      .option(
+        "--api-policy-max-age <ms>",
+        "how long an instance may answer from API-defined policies it read before another instance changed them (0: read on every request)",
+        wholeNumber("--api-policy-max-age", 0),
+        1000,
       )
       .option(
         "--trust-proxy <hops|list>",
@@ -303,7 +310,12 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
       guardian,
       auditLogger,
       ...(confirmations && { confirmations }),
-      ...(apiPolicies && { apiPolicies }),
+      ...(apiPolicies && {
+        apiPolicies: new (await import("../../decision/api-policy-client.ts")).ApiPolicyDecisions(
+          apiPolicies,
+          { maxAgeMs: flags.apiPolicyMaxAge },
+        ),
+      }),
       ...(apiKeys && { apiKeys }),
       apiKeyAdmin: truthy(io.env.HEXARCH_API_KEY_ADMIN_ENABLED),
       ...(hmacKey !== undefined && {
