@@ -81,7 +81,8 @@ const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string]>> = {
  */
 export function backendFailure(what: string, err: unknown): HttpError {
   if (err instanceof HttpError) return err;
-  const known = err instanceof GuardrailError && Object.hasOwn(CLIENT_ERRORS, err.code)
+  const known =
+    err instanceof GuardrailError && Object.hasOwn(CLIENT_ERRORS, err.code)
       ? CLIENT_ERRORS[err.code]
       : undefined;
   if (known) return new HttpError(known[0], known[1], (err as Error).message, { cause: err });
