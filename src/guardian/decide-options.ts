@@ -57,10 +57,11 @@ export interface DecideOptions {
   readonly warn?: boolean;
   /**
    * Decide with this client instead of the Guardian's own policies (a server's
-   * API-defined policies). Its answer is checked, bounded in time and failed open or
-   * closed like a `decisionClient`'s (confirmation tokens are checked here, never sent to
-   * it), and recorded in `enforce` mode: the Guardian's mode (`monitor`, `off`) is its own
-   * policies' and does not apply to it.
+   * API-defined policies). Its answer is checked and bounded in time like a
+   * `decisionClient`'s (confirmation tokens are checked here, never sent to it); a client
+   * that throws or does not answer in time refuses (fails closed, whatever the Guardian's
+   * `failOpen`); the decision is recorded in `enforce` mode: the Guardian's mode
+   * (`monitor`, `off`) and `failOpen` are its own policies' and do not apply to it.
    */
   readonly client?: DecisionClient | undefined;
 }

@@ -225,7 +225,8 @@ export class Guardian {
         policyId,
         usesArgs: true,
         decide: remoteDecide(options.client, policyId, {
-          failOpen: this.#failOpen,
+          // A client given here fails closed: the Guardian's failOpen is for its own policies.
+          failOpen: false,
           timeoutMs: this.#remoteTimeoutMs,
           clock: this.#clock,
         }),

@@ -229,7 +229,14 @@ describe("Guardian.decide", () => {
     expect(again.allowed).toBe(false);
   });
 
-  it("fails closed when a client throws, naming the failure", async () => {
+  it("fails closed when a client throws, naming the failure, even on a Guardian that fails open", async () => {
+    const open = guardian({ failOpen: true }).g;
+    const refused = await open.decide(
+      "remote",
+      {},
+      { client: { decide: () => Promise.reject(new Error("connection refused")) } },
+    );
+    expect(refused).toMatchObject({ allowed: false, action: "block", failedOpen: false });
     const { g, entries } = guardian();
     const decision = await g.decide(
       "remote",
