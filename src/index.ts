@@ -141,6 +141,7 @@ export {
   POLICY_FILE_NAMES,
   parsePolicies,
 } from "./policy/load.ts";
+export type { CalendarPeriod } from "./policy/time-zone.ts";
 export type {
   Budget,
   DeniedWindow,

@@ -63,7 +63,7 @@ export {
   SqliteApiPolicyStore,
   type SqliteApiPolicyStoreOptions,
 } from "../sqlite/api-policy-store.ts";
-export { SqliteAuditStore } from "../sqlite/audit-store.ts";
+export { SqliteAuditStore, type SqliteAuditStoreOptions } from "../sqlite/audit-store.ts";
 export { SqliteAuditCheckpointStore } from "../sqlite/checkpoint-store.ts";
 export {
   SqliteConfirmationStore,
@@ -116,6 +116,7 @@ export {
 } from "./hash-chain.ts";
 export { NullAuditStore } from "./null-audit-store.ts";
 export type { DecisionEntry, DecisionRecorder } from "./recorder.ts";
+export type { ProviderCallEvent } from "./records.ts";
 export type {
   AuditOutcome,
   AuditQuery,
@@ -124,6 +125,7 @@ export type {
   ChainEntry,
   ChainedRecord,
   MigrationResult,
+  MigrationStatus,
   PolicyCounts,
   PrunedRun,
   PruneOptions,

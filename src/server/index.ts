@@ -21,8 +21,9 @@ export {
 export { type Authenticator, type Identity, staticTokenAuth, tokenMatches } from "./auth.ts";
 export { bindSubject, type SubjectClaims } from "./bound-subject.ts";
 export { createServer } from "./create-server.ts";
-export { HttpError, ServerConfigError } from "./errors.ts";
+export { type ErrorExtras, HttpError, ServerConfigError } from "./errors.ts";
 export {
+  type AuditCheckpointOptions,
   DEFAULT_BODY_LIMIT_BYTES,
   type RateLimitOptions,
   type ServerLoggerOptions,
