@@ -63,6 +63,11 @@ describe("policy validate on a Rego module", () => {
     expect(out.issues).toHaveLength(1);
     expect(out.issues[0].message).toContain("not a policy file");
     expect(out.hint).toContain("opa check guard.txt");
+    // Behind a byte order mark, as editors on Windows save it.
+    writeFileSync(join(cwd, "bom.txt"), `\uFEFF${REGO}`);
+    const bom = await ctl(["policy", "validate", "bom.txt", "--format", "json"], { cwd });
+    expect(bom.code).toBe(2);
+    expect(JSON.parse(bom.stdout)).toMatchObject({ valid: false, kind: "rego" });
   });
 
   it("still validates YAML and JSON policy files, and notes an odd file name on a failure", async () => {

@@ -66,7 +66,8 @@ const REGO_PACKAGE =
  * checks and how to check Rego, not YAML errors about a file that was never YAML.
  */
 export function looksLikeRego(path: string, text: string): boolean {
-  return /\.rego$/i.test(path) || REGO_PACKAGE.test(text);
+  // A byte order mark (editors on Windows write one) does not make it something else.
+  return /\.rego$/i.test(path) || REGO_PACKAGE.test(text.replace(/^\uFEFF/, ""));
 }
 
 /** Reports a Rego module given to `policy validate` and ends it (exit 2: the wrong kind of file). */
