@@ -32,6 +32,13 @@ export {
   type ApiRuleInput,
 } from "../api-policies/types.ts";
 export {
+  type ReplayFlip,
+  type ReplayOptions,
+  type ReplayPolicyReport,
+  type ReplayReport,
+  replayAuditLog,
+} from "../decision/replay.ts";
+export {
   PostgresApiKeyStore,
   type PostgresApiKeyStoreOptions,
 } from "../postgres/api-key-store.ts";

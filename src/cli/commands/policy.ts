@@ -26,6 +26,7 @@ import {
 } from "../output.ts";
 import { displayPath, type LoadedFile, loadFile } from "../policy-file.ts";
 import { testSkeleton } from "../test-skeleton.ts";
+import { policyReplayCommand } from "./policy-replay.ts";
 import { policyTestCommand } from "./policy-test.ts";
 
 /** The policy's node in the file as written (comments kept), or an error naming the ids. */
@@ -269,6 +270,7 @@ Examples:
     );
 
   policyTestCommand(policy, io);
+  policyReplayCommand(policy, io);
 
   policy
     .command("export")
