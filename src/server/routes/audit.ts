@@ -8,11 +8,16 @@
 import type { FastifyInstance } from "fastify";
 import { parseDuration } from "../../audit/decision-logger.ts";
 import type { AuditQuery } from "../../audit/types.ts";
+import { replayAuditLog } from "../../decision/replay.ts";
+import { PolicyFileError } from "../../kernel/errors.ts";
+import { parsePolicies } from "../../policy/load.ts";
 import { backend, HttpError } from "../errors.ts";
 import {
   type AuditLogsQuery,
+  type AuditReplayBody,
   auditBlockedSchema,
   auditLogsSchema,
+  auditReplaySchema,
   auditStatsAllSchema,
   auditStatsSchema,
   auditTrailSchema,
@@ -98,6 +103,32 @@ export function pythonVerifyFields(v: AuditVerifyReply): PythonVerifyFields {
 
 /** Registers the audit routes. */
 export function auditRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.post<{ Body: AuditReplayBody }>(
+    "/audit-logs/replay",
+    { schema: auditReplaySchema },
+    async (request) => {
+      const body = request.body;
+      const logger = auditLogOf(ctx);
+      let proposed: ReturnType<typeof parsePolicies>;
+      try {
+        proposed = parsePolicies(body.policy_file, { source: "policy_file" });
+      } catch (err) {
+        if (!(err instanceof PolicyFileError)) throw err;
+        throw new HttpError(422, "invalid_policy_file", err.message, { cause: err });
+      }
+      const since = body.since === undefined ? undefined : parseInstant(body.since, "body.since");
+      const until = body.until === undefined ? undefined : parseInstant(body.until, "body.until");
+      return backend(LOG, async () => {
+        await logger.flush();
+        return replayAuditLog(logger.store, proposed, {
+          since,
+          until,
+          examples: body.examples ?? 5,
+        });
+      });
+    },
+  );
+
   app.get<{ Querystring: AuditLogsQuery }>(
     "/audit-logs",
     { schema: auditLogsSchema },

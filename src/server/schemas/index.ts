@@ -16,8 +16,10 @@ export {
 export { type ApprovalBody, approvalDecideSchema, approvalGetSchema } from "./approvals.ts";
 export {
   type AuditLogsQuery,
+  type AuditReplayBody,
   auditBlockedSchema,
   auditLogsSchema,
+  auditReplaySchema,
   auditStatsAllSchema,
   auditStatsSchema,
   auditTrailSchema,
