@@ -14,7 +14,7 @@ import Fastify from "fastify";
 import { apiKeyIdOf } from "../api-keys/keys.ts";
 import { CheckpointSigner } from "../audit/checkpoints/signing.ts";
 import { auditedConfirmations, confirmationSink } from "../confirm/events.ts";
-import { ApiPolicyDecisions } from "../decision/api-policy-client.ts";
+import { ApiPolicyDecisions } from "../decision/api-policy-decisions.ts";
 import { VERSION } from "../kernel/version.ts";
 import { type ApiKeyAuth, apiKeyAuth } from "./api-key-auth.ts";
 import { type Authenticator, bearerOf, type Identity, SANE_ID, staticTokenAuth } from "./auth.ts";

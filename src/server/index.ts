@@ -12,12 +12,14 @@ export { borrowedConfirmations } from "../confirm/borrowed.ts";
 export {
   API_POLICIES_ID,
   type ApiPolicyClient,
-  ApiPolicyDecisions,
-  type ApiPolicyDecisionsOptions,
   type ApiPolicyEnvelope,
   type ApiPolicyOutcome,
   type CallerIdentity,
 } from "../decision/api-policy-client.ts";
+export {
+  ApiPolicyDecisions,
+  type ApiPolicyDecisionsOptions,
+} from "../decision/api-policy-decisions.ts";
 export { type Authenticator, type Identity, staticTokenAuth, tokenMatches } from "./auth.ts";
 export { bindSubject, type SubjectClaims } from "./bound-subject.ts";
 export { createServer } from "./create-server.ts";

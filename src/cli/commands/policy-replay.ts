@@ -7,7 +7,8 @@
 
 import { type Command, Option } from "commander";
 import { type ReplayReport, replayAuditLog } from "../../decision/replay.ts";
-import { CliError, silentExit } from "../errors.ts";
+import { silentExit } from "../errors.ts";
+import { wholeNumber } from "../flags.ts";
 import { type CliIo, jsonText, outputWidth, painter, renderTable } from "../output.ts";
 import { loadFile } from "../policy-file.ts";
 import { openStore, type StoreFlags, storeError, withStoreOptions } from "../store-options.ts";
@@ -39,7 +40,12 @@ export function policyReplayCommand(policy: Command, io: CliIo): void {
           .choices(["table", "json"])
           .default("table"),
       )
-      .option("--examples <n>", "examples shown per kind of flip and policy", wholeNumber, 3)
+      .option(
+        "--examples <n>",
+        "examples shown per kind of flip and policy",
+        wholeNumber("--examples", 0, 50),
+        3,
+      )
       .option("--fail-on-block", "exit 1 when any recorded call would now be blocked"),
   )
     .addHelpText(
@@ -74,11 +80,6 @@ Examples:
       else printReport(report, io);
       if (flags.failOnBlock && report.toBlocked > 0) throw silentExit(1);
     });
-}
-
-function wholeNumber(value: string): number {
-  if (!/^\d+$/.test(value)) throw new CliError(`--examples must be a whole number, not '${value}'`);
-  return Number(value);
 }
 
 function printReport(report: ReplayReport, io: CliIo): void {

@@ -18,6 +18,7 @@ import type { StateStore } from "../../state/types.ts";
 import { requirePeers } from "../../util/optional-peer.ts";
 import { batchedLines } from "../batched-lines.ts";
 import { CliError, usageError } from "../errors.ts";
+import { wholeNumber } from "../flags.ts";
 import type { CliIo } from "../output.ts";
 import { type LoadedFile, loadFile } from "../policy-file.ts";
 import {
@@ -57,15 +58,6 @@ interface ServeFlags extends StoreFlags {
 /** `1`, `true`, `yes`, `on` (any case): an environment switch that is on. */
 const truthy = (v: string | undefined): boolean =>
   v !== undefined && ["1", "true", "yes", "y", "on"].includes(v.trim().toLowerCase());
-
-function wholeNumber(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max || value.trim() === "")
-      throw usageError(`${name} must be a whole number from ${min} to ${max}, not '${value}'`);
-    return n;
-  };
-}
 
 /**
  * `--trust-proxy`: a hop count, or addresses and ranges (checked when the server starts).
@@ -311,10 +303,9 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
       auditLogger,
       ...(confirmations && { confirmations }),
       ...(apiPolicies && {
-        apiPolicies: new (await import("../../decision/api-policy-client.ts")).ApiPolicyDecisions(
-          apiPolicies,
-          { maxAgeMs: flags.apiPolicyMaxAge },
-        ),
+        apiPolicies: new (
+          await import("../../decision/api-policy-decisions.ts")
+        ).ApiPolicyDecisions(apiPolicies, { maxAgeMs: flags.apiPolicyMaxAge }),
       }),
       ...(apiKeys && { apiKeys }),
       apiKeyAdmin: truthy(io.env.HEXARCH_API_KEY_ADMIN_ENABLED),

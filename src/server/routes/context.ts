@@ -8,7 +8,7 @@ import type { CheckpointSigner } from "../../audit/checkpoints/signing.ts";
 import type { AuditCheckpointStore } from "../../audit/checkpoints/types.ts";
 import type { DecisionLogger } from "../../audit/decision-logger.ts";
 import type { ConfirmationStore } from "../../confirm/types.ts";
-import type { ApiPolicyDecisions } from "../../decision/api-policy-client.ts";
+import type { ApiPolicyDecisions } from "../../decision/api-policy-decisions.ts";
 import type { Guardian } from "../../guardian/guardian.ts";
 import { HttpError } from "../errors.ts";
 import type { ServerMetrics } from "../metrics.ts";

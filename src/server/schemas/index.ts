@@ -16,10 +16,8 @@ export {
 export { type ApprovalBody, approvalDecideSchema, approvalGetSchema } from "./approvals.ts";
 export {
   type AuditLogsQuery,
-  type AuditReplayBody,
   auditBlockedSchema,
   auditLogsSchema,
-  auditReplaySchema,
   auditStatsAllSchema,
   auditStatsSchema,
   auditTrailSchema,
@@ -41,6 +39,7 @@ export {
   providerCallCreateSchema,
   providerCallListSchema,
 } from "./provider-calls.ts";
+export { type AuditReplayBody, auditReplaySchema } from "./replay.ts";
 export {
   type PolicyBody,
   policyCreateSchema,
