@@ -38,6 +38,8 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts", "src/**/*.test.ts"],
+    // The console (dist/ui), built when missing or older than ui/: /ui and the browser tests use it.
+    globalSetup: ["test/support/ui-build.ts"],
     typecheck: { enabled: true, include: ["test/**/*.test-d.ts"] },
     allowOnly: false,
     testTimeout: 20_000,

@@ -193,6 +193,16 @@ if (!args["no-types"]) {
   if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 }
 
+// The console (`/ui`): built after the bundle, since the output directory was emptied first.
+{
+  const ui = spawnSync(
+    process.execPath,
+    [join(ROOT, "scripts/build-ui.ts"), "--out", join(DIST, "ui")],
+    { stdio: "inherit" },
+  );
+  if (ui.status !== 0) process.exit(ui.status ?? 1);
+}
+
 const files = readdirSync(DIST, { recursive: true, encoding: "utf8" }).filter((f) =>
   f.endsWith(".js"),
 );

@@ -35,6 +35,7 @@ export {
 } from "./confirm/signed-confirmation-store.ts";
 export type {
   ConfirmationBinding,
+  ConfirmationListFilter,
   ConfirmationRecord,
   ConfirmationRefusal,
   ConfirmationRequest,

@@ -32,7 +32,21 @@ import {
   providerCallRecord,
   toAuditRecord,
 } from "./records.ts";
-import type { AuditOutcome, AuditQuery, AuditRecord, AuditStore, ChainedRecord } from "./types.ts";
+import type {
+  AuditOutcome,
+  AuditQuery,
+  AuditRecord,
+  AuditStore,
+  AuditWindow,
+  ChainedRecord,
+} from "./types.ts";
+import {
+  defaultBucketMs,
+  summaryOf,
+  type Timeseries,
+  type WindowSummary,
+  zeroFilled,
+} from "./windows.ts";
 import { WriteTally } from "./write-tally.ts";
 
 export type {
@@ -42,6 +56,25 @@ export type {
   PolicyStats,
 } from "./decision-logger-options.ts";
 export { confirmationRecord, parseDuration, toAuditRecord } from "./records.ts";
+export type {
+  Timeseries,
+  TimeseriesPoint,
+  WindowPolicyCounts,
+  WindowSummary,
+} from "./windows.ts";
+
+/** A window's ends as ms and ISO text, checked. */
+function windowOf(window: Partial<AuditWindow>): { since: number; until: number } {
+  const until = window.until === undefined ? Date.now() : new Date(window.until).getTime();
+  const since = window.since === undefined ? until - 86_400_000 : new Date(window.since).getTime();
+  if (!Number.isFinite(since) || !Number.isFinite(until))
+    throw new GuardrailError("since and until must be dates or ISO 8601 times", {
+      code: "invalid_argument",
+    });
+  if (until < since)
+    throw new GuardrailError("until must not be before since", { code: "invalid_argument" });
+  return { since, until };
+}
 
 const OWNER = "DecisionLogger";
 
@@ -294,6 +327,60 @@ export class DecisionLogger implements DecisionRecorder {
     };
   }
 
+  /**
+   * Decisions per time bucket in a window (default: the 24 hours before now), counted by
+   * the store, every bucket of the window listed (zeros where none). Buckets are aligned
+   * to the epoch; `bucketMs` defaults to the shortest of 1m, 5m, 15m, 1h and 1d giving at
+   * most 200 buckets. Confirmation events and provider calls are not counted.
+   *
+   * @throws GuardrailError `invalid_argument` for a window ending before it starts, a
+   *   bucket that is not a whole number of seconds, or more than 2000 buckets.
+   */
+  async getTimeseries(
+    options: Partial<AuditWindow> & { readonly bucketMs?: number } = {},
+  ): Promise<Timeseries> {
+    const { since, until } = windowOf(options);
+    const bucketMs = options.bucketMs ?? defaultBucketMs(since, until);
+    // Checked (and the bucket count bounded) before the store is asked.
+    zeroFilled(since, until, bucketMs, []);
+    await this.flush();
+    const counts = await this.store.timeseries({
+      since: new Date(since),
+      until: new Date(until),
+      bucketMs,
+      ...(options.policyId !== undefined && { policyId: options.policyId }),
+    });
+    return {
+      since: new Date(since).toISOString(),
+      until: new Date(until).toISOString(),
+      bucketMs,
+      points: zeroFilled(since, until, bucketMs, counts),
+    };
+  }
+
+  /**
+   * Decisions in a window (default: the 24 hours before now), counted by the store: per
+   * outcome, per policy, with the block rate and the most frequent block reasons.
+   * Confirmation events and provider calls are not counted (as in `getPolicyStats`).
+   *
+   * @throws GuardrailError `invalid_argument` for a window ending before it starts.
+   */
+  async getSummary(
+    options: Partial<AuditWindow> & { readonly topReasons?: number } = {},
+  ): Promise<WindowSummary> {
+    const { since, until } = windowOf(options);
+    await this.flush();
+    const counts = await this.store.summary(
+      {
+        since: new Date(since),
+        until: new Date(until),
+        ...(options.policyId !== undefined && { policyId: options.policyId }),
+      },
+      options.topReasons ?? 5,
+    );
+    return summaryOf(new Date(since).toISOString(), new Date(until).toISOString(), counts);
+  }
+
   /** Every decision for one user, newest first. */
   async getUserAuditTrail(
     userId: string,
@@ -309,8 +396,9 @@ export class DecisionLogger implements DecisionRecorder {
   }
 
   /**
-   * Every decision matching a filter, oldest first, read a page at a time, so an export
-   * of millions of records holds one page in memory.
+   * Every decision matching a filter, oldest first (`order: "desc"`: newest first, from
+   * `beforeSeq` down when given), read a page at a time by position in the log, so an
+   * export of millions of records holds one page in memory.
    *
    * @example
    * ```ts
@@ -321,20 +409,28 @@ export class DecisionLogger implements DecisionRecorder {
    */
   async *exportDecisions(
     filter: Omit<AuditQuery, "order" | "afterSeq" | "offset"> = {},
-    options: { pageSize?: number } = {},
+    options: { pageSize?: number; order?: "asc" | "desc" } = {},
   ): AsyncGenerator<ChainedRecord, void, undefined> {
     await this.flush();
     const pageSize = Math.max(1, options.pageSize ?? 1000);
+    const desc = options.order === "desc";
     let remaining = filter.limit ?? Number.POSITIVE_INFINITY;
-    let afterSeq = 0;
+    // Newest first starts below `filter.beforeSeq` when given; oldest first keeps it as a bound.
+    let at: number | undefined = desc ? filter.beforeSeq : 0;
     while (remaining > 0) {
       const limit = Math.min(pageSize, remaining);
-      const page = await this.store.query({ ...filter, order: "asc", afterSeq, limit });
+      const page = await this.store.query({
+        ...filter,
+        limit,
+        ...(desc
+          ? { order: "desc", ...(at !== undefined && { beforeSeq: at }) }
+          : { order: "asc", afterSeq: at ?? 0 }),
+      });
       yield* page;
       const last = page[page.length - 1];
       if (page.length < limit || last === undefined) return;
       remaining -= page.length;
-      afterSeq = last.seq;
+      at = last.seq;
     }
   }
 

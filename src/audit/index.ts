@@ -32,6 +32,13 @@ export {
   type ApiRuleInput,
 } from "../api-policies/types.ts";
 export {
+  type BudgetForecast,
+  type BudgetForecastOptions,
+  type BudgetForecastReport,
+  budgetForecast,
+  type TruncatedBudget,
+} from "../decision/budget-forecast.ts";
+export {
   type ReplayFlip,
   type ReplayOptions,
   type ReplayPolicyReport,
@@ -110,7 +117,11 @@ export {
   type DecisionLoggerStats,
   type PolicyStats,
   parseDuration,
+  type Timeseries,
+  type TimeseriesPoint,
   toAuditRecord,
+  type WindowPolicyCounts,
+  type WindowSummary,
 } from "./decision-logger.ts";
 export {
   type ChainProblem,
@@ -125,10 +136,15 @@ export { NullAuditStore } from "./null-audit-store.ts";
 export type { DecisionEntry, DecisionRecorder } from "./recorder.ts";
 export type { ProviderCallEvent } from "./records.ts";
 export type {
+  AuditBucketCount,
   AuditOutcome,
+  AuditPolicyOutcomeCount,
   AuditQuery,
   AuditRecord,
   AuditStore,
+  AuditTimeseriesQuery,
+  AuditWindow,
+  AuditWindowCounts,
   ChainEntry,
   ChainedRecord,
   MigrationResult,
@@ -140,3 +156,4 @@ export type {
   Tombstone,
 } from "./types.ts";
 export { AuditChainDamageError } from "./types.ts";
+export { MAX_TIMESERIES_BUCKETS } from "./windows.ts";

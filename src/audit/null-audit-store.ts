@@ -6,7 +6,9 @@
 
 import { GENESIS } from "./hash-chain.ts";
 import type {
+  AuditBucketCount,
   AuditStore,
+  AuditWindowCounts,
   ChainEntry,
   ChainedRecord,
   MigrationResult,
@@ -37,6 +39,12 @@ export class NullAuditStore implements AuditStore {
   }
   async policyIds(): Promise<readonly string[]> {
     return [];
+  }
+  async timeseries(): Promise<readonly AuditBucketCount[]> {
+    return [];
+  }
+  async summary(): Promise<AuditWindowCounts> {
+    return { outcomes: [], topBlockReasons: [] };
   }
   async prune(): Promise<number> {
     return 0;

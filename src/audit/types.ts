@@ -141,8 +141,68 @@ export interface AuditQuery {
   readonly offset?: number;
   /** Only records after this position in the log (`seq`): keyset paging for exports. */
   readonly afterSeq?: number;
+  /**
+   * Only records before this position in the log (`seq`): keyset paging newest first (pass
+   * the last `seq` of a page to get the next, older one).
+   */
+  readonly beforeSeq?: number;
+  /** Only records of the guarded function with this name. */
+  readonly functionName?: string;
+  /**
+   * Only records whose `reason` contains this text, ignoring case (ASCII letters in SQLite;
+   * all letters in PostgreSQL). `%` and `_` are matched literally.
+   */
+  readonly text?: string;
+  /** Only the record with this decision id (unique). */
+  readonly decisionId?: string;
   /** `"desc"`: newest first (the default); `"asc"`: oldest first, in log order. */
   readonly order?: "asc" | "desc";
+}
+
+/**
+ * The window of `AuditStore.timeseries` and `AuditStore.summary`: records at or after
+ * `since` and before `until` (ISO 8601 UTC). Like the policy stats, they count decisions
+ * only: confirmation events (`confirmation_*`) and provider calls are left out.
+ */
+export interface AuditWindow {
+  /** ISO timestamp or Date: records at or after it. */
+  readonly since: string | Date;
+  /** ISO timestamp or Date: records before it. */
+  readonly until: string | Date;
+  /** Only this policy's decisions. */
+  readonly policyId?: string;
+}
+
+/** The question of `AuditStore.timeseries`. */
+export interface AuditTimeseriesQuery extends AuditWindow {
+  /**
+   * The bucket's length in ms, a whole number of seconds. Buckets are aligned to the Unix
+   * epoch (a `3_600_000` bucket starts on the hour, a day's at midnight UTC).
+   */
+  readonly bucketMs: number;
+}
+
+/** Decisions of one outcome in one bucket (`AuditStore.timeseries`). */
+export interface AuditBucketCount {
+  /** The bucket's start, in ms since the epoch (a multiple of the bucket length). */
+  readonly t: number;
+  readonly decision: AuditOutcome;
+  readonly n: number;
+}
+
+/** Decisions of one outcome for one policy in a window (`AuditStore.summary`). */
+export interface AuditPolicyOutcomeCount {
+  readonly policyId: string;
+  readonly decision: AuditOutcome;
+  readonly n: number;
+}
+
+/** What `AuditStore.summary` counts in a window. */
+export interface AuditWindowCounts {
+  /** Counts per policy and outcome (no row for a zero). */
+  readonly outcomes: readonly AuditPolicyOutcomeCount[];
+  /** The most frequent reasons of blocks, most frequent first (ties by reason). */
+  readonly topBlockReasons: readonly { readonly reason: string; readonly count: number }[];
 }
 
 /** What a store counts for `getPolicyStats`. */
@@ -192,6 +252,16 @@ export interface AuditStore {
   counts(policyId: string, topReasons: number): Promise<PolicyCounts>;
   /** Ids of the policies with at least one stored decision, sorted. */
   policyIds(): Promise<readonly string[]>;
+  /**
+   * Decisions per time bucket and outcome in a window, counted by the database (only
+   * buckets with decisions, in time order).
+   */
+  timeseries(query: AuditTimeseriesQuery): Promise<readonly AuditBucketCount[]>;
+  /**
+   * Decisions per policy and outcome in a window, and the `topReasons` most frequent block
+   * reasons, counted by the database.
+   */
+  summary(window: AuditWindow, topReasons: number): Promise<AuditWindowCounts>;
   /**
    * Deletes records older than `before` whose outcome is in `outcomes` and appends one
    * chained {@link PruneRecord} listing what went (nothing when nothing matched). Returns

@@ -147,17 +147,7 @@ export function renderTable<T>(
   return `${out.join("\n")}\n`;
 }
 
-/** One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
-export function csvField(v: string | number | boolean | null | undefined): string {
-  if (v === null || v === undefined) return "";
-  const s = String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
-/** A CSV line (CRLF-terminated, as RFC 4180 asks). */
-export const csvLine = (
-  values: readonly (string | number | boolean | null | undefined)[],
-): string => `${values.map(csvField).join(",")}\r\n`;
+export { csvField, csvLine } from "../util/csv.ts";
 
 /** Stable JSON for scripts: two-space indent, trailing newline. */
 export const jsonText = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;

@@ -6,6 +6,7 @@
  */
 
 import type { PolicyStats } from "../audit/decision-logger.ts";
+import { RECORD_CSV_HEADER, recordCsv, recordJson } from "../audit/record-format.ts";
 import type { ChainedRecord } from "../audit/types.ts";
 import {
   type CliIo,
@@ -19,62 +20,7 @@ import {
   type Tone,
 } from "./output.ts";
 
-/** The JSON of one record, fields in a fixed order. */
-export function recordJson(r: ChainedRecord): Record<string, unknown> {
-  return {
-    seq: r.seq,
-    decisionId: r.decisionId,
-    timestamp: r.timestamp,
-    policyId: r.policyId,
-    functionName: r.functionName,
-    decision: r.decision,
-    action: r.action,
-    reason: r.reason,
-    userId: r.userId,
-    durationMs: r.durationMs,
-    mode: r.mode,
-    context: r.context,
-    metadata: r.metadata,
-    hash: r.hash,
-  };
-}
-
-/** CSV header of records. */
-export const RECORD_CSV_HEADER = [
-  "seq",
-  "decision_id",
-  "timestamp",
-  "policy_id",
-  "function_name",
-  "decision",
-  "action",
-  "reason",
-  "user_id",
-  "duration_ms",
-  "mode",
-  "context",
-  "metadata",
-  "hash",
-] as const;
-
-/** One record as a CSV line. */
-export const recordCsv = (r: ChainedRecord): string =>
-  csvLine([
-    r.seq,
-    r.decisionId,
-    r.timestamp,
-    r.policyId,
-    r.functionName,
-    r.decision,
-    r.action,
-    r.reason,
-    r.userId,
-    r.durationMs,
-    r.mode,
-    JSON.stringify(r.context),
-    r.metadata === null ? null : JSON.stringify(r.metadata),
-    r.hash,
-  ]);
+export { RECORD_CSV_HEADER, recordCsv, recordJson } from "../audit/record-format.ts";
 
 const DECISION_TONE: Record<string, Tone> = { allowed: "green", warned: "yellow", blocked: "red" };
 

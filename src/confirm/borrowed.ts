@@ -5,7 +5,7 @@
  */
 
 import type { ConfirmationEvent } from "./events.ts";
-import { auditedConfirmations } from "./events.ts";
+import { auditedConfirmations, listingOf } from "./events.ts";
 import type { ConfirmationStore } from "./types.ts";
 
 /**
@@ -25,6 +25,7 @@ export function borrowedConfirmations(
     deny: (token, by) => store.deny(token, by),
     get: (token) => store.get(token),
     consume: (token, binding) => store.consume(token, binding),
+    ...listingOf(store),
     close: () => {},
   };
   return emit ? auditedConfirmations(view, emit) : view;

@@ -83,7 +83,22 @@ export function auditedConfirmations(
     operation: r.operation,
     metadata: r.metadata,
   });
+  const listing = listingOf(store);
   return {
+    ...(listing.list && { list: listing.list }),
+    ...(listing.getById && { getById: listing.getById }),
+    ...(listing.approveById && {
+      approveById: (id: string, by: { readonly approvedBy: string; readonly reason?: string }) =>
+        then(listing.approveById?.(id, by) as MaybePromise<ConfirmationRecord>, (r) =>
+          emit(fromRecord("approve", r, by.approvedBy, by.reason)),
+        ),
+    }),
+    ...(listing.denyById && {
+      denyById: (id: string, by: { readonly deniedBy: string; readonly reason?: string }) =>
+        then(listing.denyById?.(id, by) as MaybePromise<ConfirmationRecord>, (r) =>
+          emit(fromRecord("deny", r, by.deniedBy, by.reason)),
+        ),
+    }),
     create: (request: ConfirmationRequest) =>
       then(store.create(request), (token) =>
         emit({
@@ -123,6 +138,25 @@ export function auditedConfirmations(
           refusal: result.refusal,
         });
       }),
+  };
+}
+
+/**
+ * The optional listing methods of `store` (`list`, `getById`, `approveById`, `denyById`),
+ * each bound to it, for a wrapper to pass on: only those the store has.
+ */
+export function listingOf(
+  store: ConfirmationStore,
+): Pick<ConfirmationStore, "list" | "getById" | "approveById" | "denyById"> {
+  return {
+    ...(store.list && { list: (filter) => store.list?.(filter) ?? [] }),
+    ...(store.getById && { getById: (id) => store.getById?.(id) }),
+    ...(store.approveById && {
+      approveById: (id, by) => store.approveById?.(id, by) as MaybePromise<ConfirmationRecord>,
+    }),
+    ...(store.denyById && {
+      denyById: (id, by) => store.denyById?.(id, by) as MaybePromise<ConfirmationRecord>,
+    }),
   };
 }
 

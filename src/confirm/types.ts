@@ -59,6 +59,20 @@ export type ConsumeConfirmationResult =
   | { readonly ok: true; readonly record: ConfirmationRecord }
   | { readonly ok: false; readonly refusal: ConfirmationRefusal; readonly message: string };
 
+/** Which requests {@link ConfirmationStore.list} answers. */
+export interface ConfirmationListFilter {
+  /**
+   * Only requests in this status (`expired`: pending or approved, and past `expiresAtMs`).
+   * @default "all"
+   */
+  readonly status?: ConfirmationStatus | "all";
+  /**
+   * At most this many (a whole number from 1 to 1000).
+   * @default 100
+   */
+  readonly limit?: number;
+}
+
 /** Answers of a store may be synchronous (memory) or asynchronous (Redis, SQL). */
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -96,6 +110,39 @@ export interface ConfirmationStore {
    * unused, and issued for this policy and these arguments.
    */
   consume(token: string, binding: ConfirmationBinding): MaybePromise<ConsumeConfirmationResult>;
+  /**
+   * The stored requests, newest first (by `createdAtMs`), for an approvals inbox. Records
+   * never carry a token or its secret: a listing names requests (`id`), it cannot be used
+   * to confirm a call. Stores that keep no list (a `SignedConfirmationStore`) leave it out.
+   * Every built-in store with shared state has it, with `getById`, `approveById` and
+   * `denyById`.
+   *
+   * @throws GuardrailError with code `invalid_argument` for a `limit` that is not a whole
+   *   number from 1 to 1000, or an unknown `status`.
+   */
+  list?(filter?: ConfirmationListFilter): MaybePromise<readonly ConfirmationRecord[]>;
+  /** The request with this id (the part of its token before the dot), or `undefined`. */
+  getById?(id: string): MaybePromise<ConfirmationRecord | undefined>;
+  /**
+   * Approves a pending request named by its id, for an approver who found it in `list`
+   * (the id only names the request: approving it does not let anyone use it; the caller
+   * still needs the token).
+   *
+   * @throws GuardrailError with the codes `approve` throws.
+   */
+  approveById?(
+    id: string,
+    by: { readonly approvedBy: string; readonly reason?: string },
+  ): MaybePromise<ConfirmationRecord>;
+  /**
+   * Denies a pending request named by its id.
+   *
+   * @throws GuardrailError with the codes `approve` throws.
+   */
+  denyById?(
+    id: string,
+    by: { readonly deniedBy: string; readonly reason?: string },
+  ): MaybePromise<ConfirmationRecord>;
   /** Releases connections the store opened (`Guardian.close()` calls it). */
   close?(): void | Promise<void>;
 }

@@ -237,7 +237,8 @@ function reasonOf(
  * The API-defined policies in force at one moment, compiled: a {@link DecisionClient}
  * whose `decide` reads an {@link ApiPolicyEnvelope} as its context, answers at once and
  * never throws. The policy id it is asked for is not read: every enabled policy whose
- * scope covers the caller decides; one denial denies; none applying denies.
+ * scope covers the caller decides; one denial denies; none applying denies. It keeps no
+ * counters and records nothing, so a dry run (`input.dryRun`) is decided as any request.
  *
  * @example
  * ```ts

@@ -166,7 +166,10 @@ export class LocalDecisionClient implements DecisionClient {
     return check;
   }
 
-  /** Decides for a context. Synchronous with a synchronous state store. */
+  /**
+   * Decides for a context. Synchronous with a synchronous state store. With
+   * `input.dryRun`, counters are only read (the store's `peek`) and nothing is reserved.
+   */
   decide(
     policyIds: string | readonly string[],
     context: Context,

@@ -6,9 +6,10 @@
  * @module
  */
 
+import type { DecideInput } from "../engine/compile-rule.ts";
 import { type Context, withoutToken } from "../kernel/context.ts";
 import { type Decision, type DecisionAction, makeDecision } from "../kernel/decision.ts";
-import { DecisionBackendError, defineErrorCode } from "../kernel/errors.ts";
+import { DecisionBackendError, defineErrorCode, GuardrailError } from "../kernel/errors.ts";
 import {
   booleanRule,
   checkOptions,
@@ -135,15 +136,29 @@ export class RemoteDecisionClient implements DecisionClient {
    * Asks the server for one policy's decision. Confirmation tokens are removed from the
    * context before it leaves the process (the Guardian checks them itself).
    *
+   * With `input.dryRun` it asks for a dry run (`dry_run: true`): the server answers the
+   * same decision without recording it, moving a counter or creating a confirmation
+   * request. An answer not marked `dryRun: true` (a server too old to know dry runs) is
+   * refused, as a block with code `dry_run_unsupported` (whatever `failOpen` says).
+   *
    * @returns `{ allowed, action, reason }`; a block for mistakes (unknown policy, refused
    *   token); when the server cannot be asked and `failOpen` is set, a decision made by it.
    * @throws DecisionBackendError when the server cannot be asked and `failOpen` is left out.
    */
-  async decide(policyId: string, context: Context): Promise<RemoteDecision | Decision> {
+  async decide(
+    policyId: string,
+    context: Context,
+    input?: DecideInput,
+  ): Promise<RemoteDecision | Decision> {
     const started = performance.now();
+    const dryRun = input?.dryRun === true;
     let body: string;
     try {
-      body = JSON.stringify({ policyId, context: withoutToken(context ?? {}) });
+      body = JSON.stringify({
+        policyId,
+        context: withoutToken(context ?? {}),
+        ...(dryRun && { dry_run: true }),
+      });
     } catch (err) {
       return refusal(
         policyId,
@@ -155,7 +170,19 @@ export class RemoteDecisionClient implements DecisionClient {
     try {
       if (this.#closed) throw new ServerUnavailable("the remote decision client is closed");
       const { status, document } = await this.#exchange(body);
-      if (status === 200) return answerOf(document, this.url);
+      if (status === 200) {
+        const answer = answerOf(document, this.url);
+        if (dryRun && (document as Record<string, unknown>).dryRun !== true) {
+          return refusal(
+            policyId,
+            started,
+            `the decision server at ${this.url} did not answer as a dry run (it may not know dry_run, and may have decided for real)`,
+            undefined,
+            "dry_run_unsupported",
+          );
+        }
+        return answer;
+      }
       const message =
         isRecord(document) && typeof document.message === "string" ? document.message : "";
       const code = isRecord(document) && typeof document.code === "string" ? document.code : "";
@@ -256,7 +283,13 @@ function answerOf(document: unknown, url: string): RemoteDecision {
 }
 
 /** A refusal that no fail-open setting turns into an allow. */
-function refusal(policyId: string, started: number, detail: string, cause?: unknown): Decision {
+function refusal(
+  policyId: string,
+  started: number,
+  detail: string,
+  cause?: unknown,
+  code?: string,
+): Decision {
   return makeDecision({
     policyId,
     action: "block",
@@ -264,7 +297,10 @@ function refusal(policyId: string, started: number, detail: string, cause?: unkn
     matchedRules: [],
     durationMs: performance.now() - started,
     timestampMs: Date.now(),
-    error: new DecisionBackendError(detail, cause === undefined ? undefined : { cause }),
+    error:
+      code === undefined
+        ? new DecisionBackendError(detail, cause === undefined ? undefined : { cause })
+        : new GuardrailError(detail, { code }),
     failedOpen: false,
   });
 }

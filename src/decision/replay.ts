@@ -8,9 +8,11 @@
  */
 
 import type { AuditOutcome, AuditStore, ChainedRecord } from "../audit/types.ts";
+import type { Decision } from "../kernel/decision.ts";
 import { GuardrailError, UnknownPolicyError } from "../kernel/errors.ts";
 import { MemoryStateStore } from "../memory/state-store.ts";
 import type { PolicySet } from "../policy/types.ts";
+import type { StateStore } from "../state/types.ts";
 import { LocalDecisionClient } from "./local-decision-client.ts";
 
 /** What {@link replayAuditLog} replays. */
@@ -130,91 +132,61 @@ export async function replayAuditLog(
   }
   const since = options.since === undefined ? undefined : iso(options.since, "since");
   const until = iso(options.until ?? new Date(), "until");
-  let now = 0;
-  const client = new LocalDecisionClient({
-    policies: proposed,
-    state: new MemoryStateStore(),
-    clock: () => now,
-  });
-  const known = new Set(proposed.policies.map((p) => p.id));
   const tallies = new Map<string, Tally>();
   let notDecisions = 0;
   let unknownPolicy = 0;
-  let afterSeq: number | undefined;
-  for (;;) {
-    const page: readonly ChainedRecord[] = await store.query({
-      ...(since !== undefined && { since }),
-      until,
-      order: "asc",
-      limit: pageSize,
-      ...(afterSeq !== undefined && { afterSeq }),
-    });
-    for (const record of page) {
-      if (!DECISION_ACTIONS.has(record.action)) {
-        notDecisions++;
-        continue;
-      }
-      const ids = record.policyId.split(",");
-      if (!ids.every((id) => known.has(id))) {
-        unknownPolicy++;
-        continue;
-      }
-      now = Date.parse(record.timestamp);
-      let decision: Awaited<ReturnType<LocalDecisionClient["decide"]>>;
-      try {
-        decision = await client.decide(ids.length === 1 ? (ids[0] as string) : ids, record.context);
-      } catch (err) {
-        if (err instanceof UnknownPolicyError) {
-          unknownPolicy++;
-          continue;
-        }
-        throw err;
-      }
-      let t = tallies.get(record.policyId);
-      if (!t) {
-        t = {
-          replayed: 0,
-          unchanged: 0,
-          toBlocked: 0,
-          toAllowed: 0,
-          warnChanged: 0,
-          byRule: {},
-          examples: [],
-          shown: { toBlocked: 0, toAllowed: 0, warnChanged: 0 },
-        };
-        tallies.set(record.policyId, t);
-      }
-      t.replayed++;
-      const before = record.decision;
-      const after = decision.decision;
-      if (before === after) {
-        t.unchanged++;
-        continue;
-      }
-      const kind =
-        after === "blocked" ? "toBlocked" : before === "blocked" ? "toAllowed" : "warnChanged";
-      t[kind]++;
-      const rule = decision.ruleId ?? "(none)";
-      t.byRule[rule] = (t.byRule[rule] ?? 0) + 1;
-      if (t.shown[kind] < examples) {
-        t.shown[kind]++;
-        t.examples.push({
-          decisionId: record.decisionId,
-          timestamp: record.timestamp,
-          policyId: record.policyId,
-          functionName: record.functionName,
-          userId: record.userId,
-          before,
-          after,
-          action: decision.action,
-          ruleId: decision.ruleId,
-          reason: decision.reason,
-        });
-      }
+  await walkAuditLog(store, proposed, { since, until, pageSize }, (step) => {
+    if (step.kind === "notDecision") {
+      notDecisions++;
+      return;
     }
-    if (page.length < pageSize) break;
-    afterSeq = (page[page.length - 1] as ChainedRecord).seq;
-  }
+    if (step.kind !== "decided") {
+      unknownPolicy++;
+      return;
+    }
+    const { record, decision } = step;
+    let t = tallies.get(record.policyId);
+    if (!t) {
+      t = {
+        replayed: 0,
+        unchanged: 0,
+        toBlocked: 0,
+        toAllowed: 0,
+        warnChanged: 0,
+        byRule: {},
+        examples: [],
+        shown: { toBlocked: 0, toAllowed: 0, warnChanged: 0 },
+      };
+      tallies.set(record.policyId, t);
+    }
+    t.replayed++;
+    const before = record.decision;
+    const after = decision.decision;
+    if (before === after) {
+      t.unchanged++;
+      return;
+    }
+    const kind =
+      after === "blocked" ? "toBlocked" : before === "blocked" ? "toAllowed" : "warnChanged";
+    t[kind]++;
+    const rule = decision.ruleId ?? "(none)";
+    t.byRule[rule] = (t.byRule[rule] ?? 0) + 1;
+    if (t.shown[kind] < examples) {
+      t.shown[kind]++;
+      t.examples.push({
+        decisionId: record.decisionId,
+        timestamp: record.timestamp,
+        policyId: record.policyId,
+        functionName: record.functionName,
+        userId: record.userId,
+        before,
+        after,
+        action: decision.action,
+        ruleId: decision.ruleId,
+        reason: decision.reason,
+      });
+    }
+  });
   const policies = [...tallies].map(
     ([policyId, t]): ReplayPolicyReport => ({
       policyId,
@@ -241,10 +213,108 @@ export async function replayAuditLog(
   };
 }
 
-function iso(value: string | Date, name: string): string {
+/** What {@link walkAuditLog} walks: a period of the log, read in pages. */
+export interface AuditWalk {
+  /** Records at or after this instant (ISO). Default: the whole log. */
+  readonly since: string | undefined;
+  /** Records before this instant (ISO). */
+  readonly until: string;
+  /** Records read per query. */
+  readonly pageSize: number;
+  /** The counters decisions consume. Default: a fresh `MemoryStateStore`. */
+  readonly state?: StateStore | undefined;
+  /**
+   * Which decision records to re-decide, by their policy ids (all known to the policy
+   * set); the others are visited as `skipped`. Default: all.
+   */
+  readonly select?: ((policyIds: readonly string[]) => boolean) | undefined;
+}
+
+/** One record of a {@link walkAuditLog}, and what became of it. */
+export type AuditWalkStep =
+  | {
+      /** Re-decided at its recorded time. */
+      readonly kind: "decided";
+      readonly record: ChainedRecord;
+      readonly decision: Decision;
+    }
+  | {
+      /**
+       * `notDecision`: an event (provider call, confirmation…), not re-decided;
+       * `unknownPolicy`: a decision of a policy the set does not have; `skipped`: a decision
+       * `select` left out.
+       */
+      readonly kind: "notDecision" | "unknownPolicy" | "skipped";
+      readonly record: ChainedRecord;
+    };
+
+/**
+ * Walks the audit log's records of a period oldest first, re-deciding each decision
+ * record through `policies` at its recorded time, with counters that start empty. The
+ * client's clock reads each record's time while `visit` runs, so `visit` may count more
+ * against the same counters at that instant (`client.recordSpend`).
+ *
+ * @internal Shared by {@link replayAuditLog} and `budgetForecast`.
+ */
+export async function walkAuditLog(
+  store: AuditStore,
+  policies: PolicySet,
+  walk: AuditWalk,
+  visit: (step: AuditWalkStep, client: LocalDecisionClient) => void | Promise<void>,
+): Promise<void> {
+  let now = 0;
+  const client = new LocalDecisionClient({
+    policies,
+    state: walk.state ?? new MemoryStateStore(),
+    clock: () => now,
+  });
+  const known = new Set(policies.policies.map((p) => p.id));
+  let afterSeq: number | undefined;
+  for (;;) {
+    const page: readonly ChainedRecord[] = await store.query({
+      ...(walk.since !== undefined && { since: walk.since }),
+      until: walk.until,
+      order: "asc",
+      limit: walk.pageSize,
+      ...(afterSeq !== undefined && { afterSeq }),
+    });
+    for (const record of page) {
+      now = Date.parse(record.timestamp);
+      if (!DECISION_ACTIONS.has(record.action)) {
+        await visit({ kind: "notDecision", record }, client);
+        continue;
+      }
+      const ids = record.policyId.split(",");
+      if (!ids.every((id) => known.has(id))) {
+        await visit({ kind: "unknownPolicy", record }, client);
+        continue;
+      }
+      if (walk.select !== undefined && !walk.select(ids)) {
+        await visit({ kind: "skipped", record }, client);
+        continue;
+      }
+      let decision: Decision;
+      try {
+        decision = await client.decide(ids.length === 1 ? (ids[0] as string) : ids, record.context);
+      } catch (err) {
+        if (err instanceof UnknownPolicyError) {
+          await visit({ kind: "unknownPolicy", record }, client);
+          continue;
+        }
+        throw err;
+      }
+      await visit({ kind: "decided", record, decision }, client);
+    }
+    if (page.length < walk.pageSize) break;
+    afterSeq = (page[page.length - 1] as ChainedRecord).seq;
+  }
+}
+
+/** @internal An instant given as ISO text or a Date, as ISO text; `invalid_argument` when it is not one. */
+export function iso(value: string | Date, name: string, fn = "replayAuditLog"): string {
   const t = value instanceof Date ? value.getTime() : Date.parse(value);
   if (Number.isNaN(t))
-    throw new GuardrailError(`replayAuditLog: ${name} is not a date: ${String(value)}`, {
+    throw new GuardrailError(`${fn}: ${name} is not a date: ${String(value)}`, {
       code: "invalid_argument",
     });
   return new Date(t).toISOString();

@@ -23,7 +23,12 @@ export interface DecisionLike {
  * and the remote client implement it; so can your own.
  */
 export interface DecisionClient {
-  /** Decides for one policy id. May answer synchronously. */
+  /**
+   * Decides for one policy id. May answer synchronously. With `input.dryRun` (a dry run:
+   * `guardian.decide(id, ctx, { dryRun: true })`), answer the same decision with no
+   * effect — consume no quota, record nothing — or refuse it; a client that keeps no
+   * state (OPA, API-defined policies) answers as usual.
+   */
   decide(
     policyId: string,
     context: Context,

@@ -38,6 +38,13 @@ export interface Outcome {
 export interface DecideInput {
   /** The guarded call's arguments (for `parameter:` rules). */
   readonly args?: readonly unknown[] | undefined;
+  /**
+   * A dry run: decide exactly as a real call would, but move nothing. Counters are read
+   * with the state store's `peek` (never `consume`), and the decision reserves no budget.
+   * With a store that has no `peek`, a decision that needs counters is refused with an
+   * error of code `dry_run_unsupported`, never consumed.
+   */
+  readonly dryRun?: boolean | undefined;
 }
 
 /** A stateless trigger: returns an outcome when the rule fires (or warns), else `undefined`. */

@@ -12,7 +12,7 @@
 
 import type { Context } from "../kernel/context.ts";
 import { type Decision, makeDecision, type RateLimitRefusal } from "../kernel/decision.ts";
-import { DecisionBackendError } from "../kernel/errors.ts";
+import { DecisionBackendError, GuardrailError } from "../kernel/errors.ts";
 import type { ConsumeResult, CounterAdjustment, StateStore } from "../state/types.ts";
 import { describeValue } from "../util/describe.ts";
 import { settleWithin } from "../util/timeout.ts";
@@ -197,16 +197,24 @@ export class PolicyCheck {
       return this.#finish(best, matched, started, now);
     }
     const cs = counters;
+    const dryRun = input !== undefined && input.dryRun === true;
     const after = (r: ConsumeResult): Decision => {
       try {
-        return this.#afterConsume(r, cs, best, matched, started, now);
+        return this.#afterConsume(r, cs, best, matched, started, now, dryRun);
       } catch (err) {
         return this.#failed(err, matched, started, now);
       }
     };
     let result: ConsumeResult | Promise<ConsumeResult>;
+    const state = this.#settings.state;
     try {
-      result = this.#settings.state.consume(counters, now);
+      if (!dryRun) {
+        result = state.consume(counters, now);
+      } else if (typeof state.peek === "function") {
+        result = state.peek(counters, now);
+      } else {
+        return this.#dryRunUnsupported(matched, started, now);
+      }
     } catch (err) {
       return this.#failed(err, matched, started, now);
     }
@@ -266,6 +274,7 @@ export class PolicyCheck {
     matched: readonly string[],
     started: number,
     now: number,
+    dryRun: boolean,
   ): Decision {
     if (result === null || typeof result !== "object" || !Array.isArray(result.totals)) {
       throw new DecisionBackendError(
@@ -327,7 +336,27 @@ export class PolicyCheck {
       }
       if (o !== undefined && beats(o, best)) best = o;
     }
-    return this.#finish(best, matched, started, now, counters);
+    // A dry run reserved nothing: its decision carries no reservation to settle or refund.
+    return this.#finish(best, matched, started, now, dryRun ? undefined : counters);
+  }
+
+  /**
+   * A dry run the state store cannot answer (it has no `peek`): refused, whatever
+   * `failOpen` says (a dry run must not be taken for an allow), and nothing consumed.
+   */
+  #dryRunUnsupported(matched: readonly string[], started: number, now: number): Decision {
+    const message =
+      "the state store cannot answer a dry run (it has no peek method); nothing was consumed";
+    return makeDecision({
+      policyId: this.policyId,
+      action: "block",
+      reason: `Policy '${this.policyId}' blocked the call: ${message}`,
+      matchedRules: matched,
+      durationMs: performance.now() - started,
+      timestampMs: now,
+      error: new GuardrailError(message, { code: "dry_run_unsupported" }),
+      failedOpen: false,
+    });
   }
 
   /** The ids of the rules in `mask`; lists are shared between decisions with the same mask. */

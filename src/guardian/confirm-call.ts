@@ -69,6 +69,8 @@ export interface TokenContext {
  * A decision that asks for confirmation, given a token: the confirmed decision when the
  * token is approved, unexpired, unused and issued for this policy and these arguments;
  * otherwise the same refusal, saying which check the token failed. Never rejects.
+ * In a dry run (`input.dryRun`) the token is checked and the call decided as confirmed
+ * (without moving counters), but the token is not used: the answer says it would be.
  */
 export async function confirmWithToken(
   decision: Decision,
@@ -114,6 +116,20 @@ export async function confirmWithToken(
   // 2. Decide as confirmed: another rule may still refuse, and then the token stays unused.
   const confirmed = await t.decide({ ...ctx, confirm: true }, input);
   if (!confirmed.allowed) return confirmed;
+  // A dry run says what the token would do, and leaves it usable (it reserved nothing).
+  if (input.dryRun === true) {
+    return makeDecision({
+      policyId: confirmed.policyId,
+      action: confirmed.action,
+      reason: `${confirmed.reason}; dry run: the confirmation token would be used (it was checked, not used)`,
+      matchedRules: confirmed.matchedRules,
+      ruleId: confirmed.ruleId,
+      durationMs: confirmed.durationMs,
+      timestampMs: confirmed.timestampMs,
+      error: confirmed.error,
+      failedOpen: confirmed.failedOpen,
+    });
+  }
   // 3. Use the token, atomically; a call that lost the race gives its reservation back.
   const used = await call(() => t.store.consume(t.token, binding));
   if (!("value" in used)) {

@@ -64,4 +64,28 @@ export interface DecideOptions {
    * (`monitor`, `off`) and `failOpen` are its own policies' and do not apply to it.
    */
   readonly client?: DecisionClient | undefined;
+  /**
+   * A dry run: the decision a real call would get — action, reason, matched rules — with
+   * no effect at all. Nothing is recorded (whatever `record` says), `onWarn` is not
+   * called (whatever `warn` says), rate-limit windows and budgets are read and not moved
+   * (the state store's `peek`; the decision carries no reservation to settle or refund),
+   * and no confirmation request is created.
+   *
+   * A `confirmationToken` in the context is checked and not used: the answer says what
+   * the token would do (the confirmed decision when it is approved, unexpired, unused and
+   * bound to this call; else the refusal naming the check it fails), and the token stays
+   * usable for the real call.
+   *
+   * Whatever decides must be able to answer without effect, or the decision is refused
+   * (block, error code `dry_run_unsupported`, whatever `failOpen` says) and nothing moves:
+   * a state store without `peek`, or a client with only `checkPolicy` (no `decide` to
+   * pass the dry run to). The built-in stores and clients answer dry runs: the memory and
+   * Redis stores, `LocalDecisionClient`, `RemoteDecisionClient` (which sends
+   * `dry_run: true` and refuses an answer not marked as a dry run), and the stateless API
+   * policy and OPA clients (OPA's own decision logs, if it keeps any, are OPA's). A
+   * `decisionClient` of your own receives `{ dryRun: true }` as its `input` and must
+   * honour it.
+   * @default false
+   */
+  readonly dryRun?: boolean | undefined;
 }

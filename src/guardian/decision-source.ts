@@ -11,7 +11,7 @@ import type { DecisionClient, DecisionLike } from "../decision/types.ts";
 import type { DecideInput } from "../engine/compile-rule.ts";
 import { type Context, withoutToken } from "../kernel/context.ts";
 import { type Decision, type DecisionAction, makeDecision } from "../kernel/decision.ts";
-import { DecisionBackendError } from "../kernel/errors.ts";
+import { DecisionBackendError, GuardrailError } from "../kernel/errors.ts";
 import { describeValue } from "../util/describe.ts";
 import { settleWithin } from "../util/timeout.ts";
 import { isThenable } from "../util/values.ts";
@@ -86,6 +86,25 @@ export function failureDecision(
   });
 }
 
+/**
+ * A dry run a client cannot answer (it has only `checkPolicy`): refused, whatever
+ * `failOpen` says, without asking it.
+ */
+function dryRunRefused(policyId: string, startedMs: number, clock: () => number): Decision {
+  const message =
+    "the decision client cannot answer a dry run (it has checkPolicy but no decide to pass it to); it was not asked";
+  return makeDecision({
+    policyId,
+    action: "block",
+    reason: `Policy '${policyId}' blocked the call: ${message}`,
+    matchedRules: [],
+    durationMs: performance.now() - startedMs,
+    timestampMs: clock(),
+    error: new GuardrailError(message, { code: "dry_run_unsupported" }),
+    failedOpen: false,
+  });
+}
+
 /** Options of {@link remoteDecide}. */
 export interface RemoteDecideOptions {
   readonly failOpen: boolean;
@@ -104,10 +123,11 @@ export function remoteDecide(
   options: RemoteDecideOptions,
 ): PreparedDecide {
   // Confirmation tokens are secrets: they are checked here, never sent to a remote decider.
-  const ask =
-    "decide" in client && typeof client.decide === "function"
-      ? (ctx: Context, input: DecideInput) => client.decide(policyId, withoutToken(ctx), input)
-      : (ctx: Context) => (client as PolicyServiceClient).checkPolicy(policyId, withoutToken(ctx));
+  const hasDecide = "decide" in client && typeof client.decide === "function";
+  const ask = hasDecide
+    ? (ctx: Context, input: DecideInput) =>
+        (client as DecisionClient).decide(policyId, withoutToken(ctx), input)
+    : (ctx: Context) => (client as PolicyServiceClient).checkPolicy(policyId, withoutToken(ctx));
   const settle = (answer: unknown, started: number): Decision => {
     try {
       if (isDecision(answer)) return answer;
@@ -127,6 +147,9 @@ export function remoteDecide(
   };
   return (ctx, input) => {
     const started = performance.now();
+    // `checkPolicy` cannot be told it is a dry run: asking it might consume or record.
+    if (!hasDecide && input?.dryRun === true)
+      return dryRunRefused(policyId, started, options.clock);
     let answer: Decision | DecisionLike | Promise<Decision | DecisionLike>;
     try {
       answer = ask(ctx, input);

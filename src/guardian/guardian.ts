@@ -15,6 +15,7 @@ import {
 import type { ConfirmationBinding, ConfirmationStore } from "../confirm/types.ts";
 import { LocalDecisionClient } from "../decision/local-decision-client.ts";
 import type { DecisionClient } from "../decision/types.ts";
+import type { DecideInput } from "../engine/compile-rule.ts";
 import type { Context } from "../kernel/context.ts";
 import type { Decision } from "../kernel/decision.ts";
 import { GuardrailError } from "../kernel/errors.ts";
@@ -39,6 +40,11 @@ import {
 } from "./options.ts";
 import { defaultWarn, explicitMode, offDecision, violation } from "./outcomes.ts";
 import { opaUrlOf, type Prepared, policySetOf, prepareCheck, remoteOf } from "./sources.ts";
+
+/** The input of a decision that is not a dry run (no arguments: `decide` has none). */
+const NO_INPUT: DecideInput = Object.freeze({});
+/** The input of a dry-run decision. */
+const DRY_RUN: DecideInput = Object.freeze({ dryRun: true });
 
 /** What {@link Guardian.close} resolves to. */
 export interface GuardianCloseResult {
@@ -184,13 +190,22 @@ export class Guardian {
    * Decides for a context without throwing, recording nothing and warning no one:
    * `decide` with `{ record: false, warn: false }`. Like a guarded call, an admitted
    * decision consumes its rate-limit and budget counters, and a `confirmationToken` in
-   * the context is checked and used (bound to the context, as with `enforce`). In `off`
-   * mode nothing is evaluated and the answer is an allow.
+   * the context is checked and used (bound to the context, as with `enforce`). With
+   * `{ dryRun: true }` nothing moves (see {@link DecideOptions.dryRun}). In `off` mode
+   * nothing is evaluated and the answer is an allow.
    *
    * @throws UnknownPolicyError when the policy is not loaded.
    */
-  async evaluate(policyId: string, context: Context = {}): Promise<Decision> {
-    return this.decide(policyId, context, { record: false, warn: false });
+  async evaluate(
+    policyId: string,
+    context: Context = {},
+    options: Pick<DecideOptions, "dryRun"> = {},
+  ): Promise<Decision> {
+    return this.decide(policyId, context, {
+      record: false,
+      warn: false,
+      ...(options.dryRun === true && { dryRun: true }),
+    });
   }
 
   /**
@@ -199,8 +214,10 @@ export class Guardian {
    * web guard or a decision server needs, which answer refusals rather than throw them).
    * Like a guarded call, an admitted decision consumes its rate-limit and budget
    * counters, a `confirmationToken` in the context is checked and used, and `onWarn`
-   * hears warnings (unless `warn: false`). In `off` mode nothing is evaluated nor
-   * recorded and the answer is an allow.
+   * hears warnings (unless `warn: false`). With `dryRun: true` the answer is the same
+   * and nothing happens: no record, no warning, no counter moved, no token used (see
+   * {@link DecideOptions.dryRun}). In `off` mode nothing is evaluated nor recorded and the
+   * answer is an allow.
    *
    * @example
    * ```ts
@@ -218,10 +235,13 @@ export class Guardian {
     context: Context = {},
     options: DecideOptions = {},
   ): Promise<Decision> {
-    const warn = options.warn !== false;
+    const dryRun = options.dryRun === true;
+    // A dry run records nothing and warns no one, whatever `record` and `warn` say.
+    const warn = !dryRun && options.warn !== false;
+    const input = dryRun ? DRY_RUN : NO_INPUT;
     const functionName = options.record ? options.record.functionName : undefined;
     if (options.client) {
-      const { ctx, decision } = await this.#decideContext(policyId, context, {
+      const { ctx, decision } = await this.#decideContext(policyId, context, input, {
         policyId,
         usesArgs: true,
         decide: remoteDecide(options.client, policyId, {
@@ -231,14 +251,14 @@ export class Guardian {
           clock: this.#clock,
         }),
       });
-      await this.#record(decision, ctx, options.record, "enforce");
+      if (!dryRun) await this.#record(decision, ctx, options.record, "enforce");
       if (warn && decision.action === "warn")
         this.#effects.warn(decision, policyId, functionName, "enforce");
       return decision;
     }
     if (this.mode === "off") return offDecision(policyId, this.#clock());
-    const { prepared, ctx, decision } = await this.#decideContext(policyId, context);
-    await this.#record(decision, ctx, options.record, this.mode);
+    const { prepared, ctx, decision } = await this.#decideContext(policyId, context, input);
+    if (!dryRun) await this.#record(decision, ctx, options.record, this.mode);
     if (warn) this.#warn(decision, prepared.policyId, functionName);
     return decision;
   }
@@ -458,6 +478,7 @@ export class Guardian {
   async #decideContext(
     policyId: string,
     context: Context,
+    input: DecideInput = NO_INPUT,
     prepared: Prepared = this.#prepare(policyId),
   ) {
     const ctx = this.#withScope(context);
@@ -467,9 +488,9 @@ export class Guardian {
       this.#timeoutMs,
       this.#confirmations,
       prepared,
-      await prepared.decide(ctx, {}),
+      await prepared.decide(ctx, input),
       ctx,
-      {},
+      input,
       binding,
     );
     return { prepared, ctx, decision, binding };

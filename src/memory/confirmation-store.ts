@@ -5,6 +5,7 @@
  */
 
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { checkListFilter, statusMatches } from "../confirm/listing.ts";
 import { refusal, refusalOf } from "../confirm/refusals.ts";
 import {
   bindingMissing,
@@ -14,6 +15,7 @@ import {
 import { checkTtl, ttlRule } from "../confirm/tokens.ts";
 import type {
   ConfirmationBinding,
+  ConfirmationListFilter,
   ConfirmationRecord,
   ConfirmationRequest,
   ConfirmationStore,
@@ -120,6 +122,41 @@ export class MemoryConfirmationStore implements ConfirmationStore {
     return stored && this.#current(stored);
   }
 
+  /** {@inheritDoc ConfirmationStore.list} */
+  list(filter?: ConfirmationListFilter): readonly ConfirmationRecord[] {
+    const { status, limit } = checkListFilter(filter);
+    const out: ConfirmationRecord[] = [];
+    // Insertion order is creation order: walk it backwards for newest first.
+    const all = [...this.#byId.values()];
+    for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
+      const record = this.#current(all[i] as Stored);
+      if (statusMatches(record, status)) out.push(record);
+    }
+    return out;
+  }
+
+  /** {@inheritDoc ConfirmationStore.getById} */
+  getById(id: string): ConfirmationRecord | undefined {
+    const stored = typeof id === "string" ? this.#byId.get(id) : undefined;
+    return stored && this.#current(stored);
+  }
+
+  /** {@inheritDoc ConfirmationStore.approveById} */
+  approveById(
+    id: string,
+    by: { readonly approvedBy: string; readonly reason?: string },
+  ): ConfirmationRecord {
+    return this.#decideStored(this.#byId.get(id), "approved", by.approvedBy, by.reason);
+  }
+
+  /** {@inheritDoc ConfirmationStore.denyById} */
+  denyById(
+    id: string,
+    by: { readonly deniedBy: string; readonly reason?: string },
+  ): ConfirmationRecord {
+    return this.#decideStored(this.#byId.get(id), "denied", by.deniedBy, by.reason);
+  }
+
   /** {@inheritDoc ConfirmationStore.consume} */
   consume(token: string, binding: ConfirmationBinding): ConsumeConfirmationResult {
     const stored = this.#find(token);
@@ -137,7 +174,15 @@ export class MemoryConfirmationStore implements ConfirmationStore {
     by: string,
     reason: string | undefined,
   ): ConfirmationRecord {
-    const stored = this.#find(token);
+    return this.#decideStored(this.#find(token), status, by, reason);
+  }
+
+  #decideStored(
+    stored: Stored | undefined,
+    status: "approved" | "denied",
+    by: string,
+    reason: string | undefined,
+  ): ConfirmationRecord {
     if (!stored) throw confirmationNotFound();
     const record = this.#current(stored);
     if (record.status !== "pending") throw confirmationNotPending(record.status);

@@ -121,27 +121,9 @@ export class MemoryStateStore implements StateStore {
     const n = counters.length;
     const totals = new Array<number>(n);
     const found = this.#found;
-    let refusedIndex = -1;
-    for (let i = 0; i < n; i++) {
-      const c = counters[i] as Counter;
-      const entry = this.#entries.get(c.key);
-      let current = 0;
-      if (entry !== undefined) {
-        if (entry.kind === 0) {
-          if (c.kind === "window") current = this.#advance(entry, nowMs);
-        } else if (entry.expiresAtMs > nowMs) {
-          current = entry.total;
-        } else {
-          entry.total = 0;
-        }
-      }
-      found[i] = entry;
-      totals[i] = current;
-      if (refusedIndex < 0 && c.hard && (current >= c.limit || current + c.amount > c.limit)) {
-        refusedIndex = i;
-      }
-    }
+    const refusedIndex = this.#check(counters, nowMs, totals, true);
     if (refusedIndex >= 0) {
+      found.fill(undefined, 0, n);
       this.#sweepSome(nowMs);
       return { admitted: false, totals, refusedIndex };
     }
@@ -173,6 +155,56 @@ export class MemoryStateStore implements StateStore {
     }
     this.#sweepSome(nowMs);
     return { admitted: true, totals, refusedIndex: -1 };
+  }
+
+  /**
+   * What {@link MemoryStateStore.consume} would answer, moving nothing
+   * ({@link hexarch-guardrails!StateStore.peek}): the same checks on the same numbers (a
+   * window's ring is read as it would be advanced to `nowMs`, an ended period as zero),
+   * with no write, no sweep, and no effect on later calls.
+   */
+  peek(counters: readonly Counter[], nowMs: number): ConsumeResult {
+    const n = counters.length;
+    const totals = new Array<number>(n);
+    const refusedIndex = this.#check(counters, nowMs, totals, false);
+    this.#found.fill(undefined, 0, n);
+    if (refusedIndex >= 0) return { admitted: false, totals, refusedIndex };
+    for (let i = 0; i < n; i++) totals[i] = (totals[i] as number) + (counters[i] as Counter).amount;
+    return { admitted: true, totals, refusedIndex: -1 };
+  }
+
+  /**
+   * The first loop of consume (and all of peek): reads every counter's current total into
+   * `totals` and its entry into the scratch `#found`, and answers the index of the first
+   * hard counter that refuses, or -1. With `commit`, a window's ring moves forward to
+   * `nowMs` and an ended period is zeroed (as consume keeps them); without, both are only
+   * computed.
+   */
+  #check(counters: readonly Counter[], nowMs: number, totals: number[], commit: boolean): number {
+    const n = counters.length;
+    const found = this.#found;
+    let refusedIndex = -1;
+    for (let i = 0; i < n; i++) {
+      const c = counters[i] as Counter;
+      const entry = this.#entries.get(c.key);
+      let current = 0;
+      if (entry !== undefined) {
+        if (entry.kind === 0) {
+          if (c.kind === "window")
+            current = commit ? this.#advance(entry, nowMs) : windowCountAt(entry, nowMs);
+        } else if (entry.expiresAtMs > nowMs) {
+          current = entry.total;
+        } else if (commit) {
+          entry.total = 0;
+        }
+      }
+      found[i] = entry;
+      totals[i] = current;
+      if (refusedIndex < 0 && c.hard && (current >= c.limit || current + c.amount > c.limit)) {
+        refusedIndex = i;
+      }
+    }
+    return refusedIndex;
   }
 
   /** {@inheritDoc StateStore.adjust} */
@@ -272,6 +304,29 @@ export class MemoryStateStore implements StateStore {
     }
     this.#sweep = it;
   }
+}
+
+/**
+ * What `#advance` would answer for `entry` at `nowMs`, without moving its ring: the count
+ * that may still lie inside the window. Buckets the ring would zero are left out of the
+ * sum; the oldest bucket kept is never one of them (they are the newest `steps` slots).
+ */
+function windowCountAt(entry: WindowEntry, nowMs: number): number {
+  const counts = entry.counts;
+  const len = counts.length;
+  const bucket = Math.floor(nowMs / entry.bucketMs);
+  const steps = bucket - entry.head;
+  let total = entry.total;
+  let head = entry.head;
+  if (steps > 0) {
+    if (steps >= len) return 0;
+    for (let b = head + 1; b <= bucket; b++) total -= counts[b % len] as number;
+    head = bucket;
+  }
+  const oldest = (head + 1) % len;
+  return (entry.lasts[oldest] as number) <= nowMs - entry.windowMs
+    ? total - (counts[oldest] as number)
+    : total;
 }
 
 /** The instant after which an entry holds nothing (its last bucket or its period is over). */

@@ -9,6 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import { PolicyFileError } from "../kernel/errors.ts";
 import { nearest } from "../util/suggest.ts";
 import { normalizePolicyFile } from "./normalize.ts";
+import { rememberPolicyOrigins } from "./policy-text.ts";
 import { policySchemas, type RawPolicyFile } from "./schema.ts";
 import type { PolicySet } from "./types.ts";
 import { readYamlSource } from "./yaml-source.ts";
@@ -166,5 +167,6 @@ export function parsePolicies(
   if (skipAll) issues.throwIfAny();
   const set = normalizePolicyFile(top as RawPolicyFile, source, issues, skip);
   issues.throwIfAny();
+  rememberPolicyOrigins(set, input, top);
   return set;
 }

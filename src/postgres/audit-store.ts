@@ -6,10 +6,14 @@
  */
 
 import type {
+  AuditBucketCount,
   AuditOutcome,
   AuditQuery,
   AuditRecord,
   AuditStore,
+  AuditTimeseriesQuery,
+  AuditWindow,
+  AuditWindowCounts,
   ChainEntry,
   ChainedRecord,
   MigrationResult,
@@ -40,6 +44,7 @@ import {
 } from "../sql/rows.ts";
 import { throwIfMigrationFailed } from "../sql/schema-ready.ts";
 import { policyCounts } from "../sql/stats.ts";
+import { bucketCounts, summarySql, timeseriesSql, windowCounts } from "../sql/windows.ts";
 import {
   isPool,
   openPool,
@@ -256,7 +261,12 @@ export class PostgresAuditStore implements AuditStore {
   /** {@inheritDoc AuditStore.query} */
   async query(filter: AuditQuery): Promise<readonly ChainedRecord[]> {
     await this.#ready();
-    const { sql, params } = historySql(this.#t("hexarch_decisions"), filter, (n) => `$${n}`);
+    const { sql, params } = historySql(
+      this.#t("hexarch_decisions"),
+      filter,
+      (n) => `$${n}`,
+      "postgres",
+    );
     return (await (await this.#getPool()).query(sql, params)).rows.map(rowToRecord);
   }
 
@@ -267,6 +277,35 @@ export class PostgresAuditStore implements AuditStore {
       `SELECT policy_id FROM ${this.#t("hexarch_policy_counts")} GROUP BY policy_id HAVING sum(n) > 0 ORDER BY policy_id`,
     );
     return r.rows.map((row) => String(row.policy_id));
+  }
+
+  /** {@inheritDoc AuditStore.timeseries} */
+  async timeseries(query: AuditTimeseriesQuery): Promise<readonly AuditBucketCount[]> {
+    await this.#ready();
+    const { sql, params } = timeseriesSql(
+      this.#t("hexarch_decisions"),
+      query,
+      (n) => `$${n}`,
+      "postgres",
+    );
+    return bucketCounts((await (await this.#getPool()).query(sql, params)).rows, query.bucketMs);
+  }
+
+  /** {@inheritDoc AuditStore.summary} */
+  async summary(window: AuditWindow, topReasons: number): Promise<AuditWindowCounts> {
+    await this.#ready();
+    const pool = await this.#getPool();
+    const { outcomes, reasons } = summarySql(
+      this.#t("hexarch_decisions"),
+      window,
+      topReasons,
+      (n) => `$${n}`,
+      "postgres",
+    );
+    return windowCounts(
+      (await pool.query(outcomes.sql, outcomes.params)).rows,
+      (await pool.query(reasons.sql, reasons.params)).rows,
+    );
   }
 
   /** {@inheritDoc AuditStore.counts} */

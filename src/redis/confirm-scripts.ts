@@ -32,17 +32,17 @@ const luaFields = FIELDS.map((f) => `'${f}'`).join(", ");
 
 /**
  * Shared by the three scripts that act on a token (KEYS[1] is the request's hash):
- * `record()` reads the fields in {@link FIELDS} order; `open(digest, now)` checks the
- * secret's digest and returns the status, turning a pending or approved request whose
+ * `record()` reads the fields in {@link FIELDS} order; `open(digest, now, byId)` checks the
+ * secret's digest (unless `byId`: the caller named the request by its id) and returns the status, turning a pending or approved request whose
  * time is up into `expired` (nil for an unknown key or a wrong secret).
  */
 const PRELUDE = `
 local function record()
   return redis.call('HMGET', KEYS[1], ${luaFields})
 end
-local function open(digest, now)
+local function open(digest, now, byId)
   local s = redis.call('HMGET', KEYS[1], '${DIGEST_FIELD}', 'status', 'expiresAtMs')
-  if not s[1] or s[1] ~= digest then return nil end
+  if not s[1] or (not byId and s[1] ~= digest) then return nil end
   local status = s[2]
   if (status == 'pending' or status == 'approved') and now >= tonumber(s[3]) then
     redis.call('HSET', KEYS[1], 'status', 'expired')
@@ -69,7 +69,7 @@ return 1
 export const CONSUME = new RedisScript(
   "confirm consume",
   `${PRELUDE}
-local status = open(ARGV[1], tonumber(ARGV[2]))
+local status = open(ARGV[1], tonumber(ARGV[2]), false)
 if not status then return {'unknown'} end
 if status == 'consumed' then return {'used', record()} end
 if status ~= 'approved' then return {status, record()} end
@@ -81,13 +81,14 @@ return {'ok', record()}
 );
 
 /**
- * ARGV: digest, now, new status, decided by, has reason ('1'/'0'), reason. Answers
- * `{ 'ok', record }`, `{ 'unknown' }`, or `{ <status> }` when the request is not pending.
+ * ARGV: digest, now, new status, decided by, has reason ('1'/'0'), reason, by id ('1'/'0':
+ * the request was named by its id, the digest is not checked). Answers `{ 'ok', record }`,
+ * `{ 'unknown' }`, or `{ <status> }` when the request is not pending.
  */
 export const DECIDE = new RedisScript(
   "confirm decide",
   `${PRELUDE}
-local status = open(ARGV[1], tonumber(ARGV[2]))
+local status = open(ARGV[1], tonumber(ARGV[2]), ARGV[7] == '1')
 if not status then return {'unknown'} end
 if status ~= 'pending' then return {status} end
 redis.call('HSET', KEYS[1], 'status', ARGV[3], 'decidedBy', ARGV[4], 'decidedAtMs', ARGV[2])

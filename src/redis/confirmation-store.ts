@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkListFilter, statusMatches } from "../confirm/listing.ts";
 import { refusal } from "../confirm/refusals.ts";
 import {
   bindingMissing,
@@ -13,6 +14,7 @@ import {
 import { checkTtl, digestMatches, issueToken, parseToken, ttlRule } from "../confirm/tokens.ts";
 import type {
   ConfirmationBinding,
+  ConfirmationListFilter,
   ConfirmationRecord,
   ConfirmationRefusal,
   ConfirmationRequest,
@@ -29,7 +31,13 @@ import {
   stringRule,
 } from "../util/check-options.ts";
 import { describeValue } from "../util/describe.ts";
-import { hashTaggedKey, RedisConnection, type RedisTarget, type RedisValue } from "./client.ts";
+import {
+  hashTaggedKey,
+  isHashTag,
+  RedisConnection,
+  type RedisTarget,
+  type RedisValue,
+} from "./client.ts";
 import {
   CONSUME,
   CREATE,
@@ -90,6 +98,9 @@ const OPTION_RULES: OptionRules = {
  * Redis keeps only the SHA-256 of the secret. Each request is one hash; `create`,
  * `approve`, `deny` and `consume` are one Lua script each, so a token is consumed once even
  * by many processes at the same time. Requests are forgotten a day after they expire.
+ * `list` reads an index of request ids by creation time (a sorted set at
+ * `<keyPrefix>{index}`, written before each request's hash, so no request is missing
+ * from it; ids whose request Redis has forgotten are dropped from it as they are met).
  *
  * Given `{ url }`, the store connects with the `redis` package on first use and
  * {@link RedisConfirmationStore.close} closes that connection; a `{ client }` you pass
@@ -111,6 +122,7 @@ export class RedisConfirmationStore implements ConfirmationStore {
   readonly #prefix: string;
   readonly #clock: () => number;
   readonly #ttlMs: number;
+  #creates = 0;
 
   /**
    * @throws InvalidOptionError for missing or conflicting `client`/`url`, a URL that is not
@@ -181,6 +193,10 @@ export class RedisConfirmationStore implements ConfirmationStore {
     // Relative to Redis's clock, not `clock`: an injected clock (tests, replays) must not
     // make Redis drop a request at once or keep it for years.
     const keepMs = String(Math.ceil(ttlMs + KEEP_AFTER_EXPIRY_MS));
+    // The index is in another cluster slot than the request, so not in the script: written
+    // first, a request is never missing from it (an id without a request is dropped later).
+    await this.#redis.command(["ZADD", this.#index(), String(now), id], "ZADD (confirm index)");
+    if (++this.#creates % TRIM_EVERY === 0) await this.#trim();
     const created = await this.#redis.evalScript(CREATE, [this.#key(id)], [keepMs, ...fields]);
     if (created !== 1) throw new DecisionBackendError("Redis refused to store the confirmation");
     return token;
@@ -223,6 +239,65 @@ export class RedisConfirmationStore implements ConfirmationStore {
     return record;
   }
 
+  /** {@inheritDoc hexarch-guardrails!ConfirmationStore.list} */
+  async list(filter?: ConfirmationListFilter): Promise<readonly ConfirmationRecord[]> {
+    const { status, limit } = checkListFilter(filter);
+    const out: ConfirmationRecord[] = [];
+    const seen = new Set<string>();
+    let start = 0;
+    for (;;) {
+      const reply = await this.#redis.command(
+        ["ZREVRANGE", this.#index(), String(start), String(start + LIST_PAGE - 1)],
+        "ZREVRANGE (confirm list)",
+      );
+      if (!Array.isArray(reply)) throw unexpected(reply);
+      const ids = (reply as readonly RedisValue[]).filter(
+        (id): id is string => typeof id === "string",
+      );
+      const records = await Promise.all(ids.map((id) => this.#byId(id)));
+      const gone: string[] = [];
+      ids.forEach((id, i) => {
+        const record = records[i];
+        if (!record) gone.push(id);
+        else if (!seen.has(id) && out.length < limit && statusMatches(record, status)) {
+          seen.add(id);
+          out.push(record);
+        }
+      });
+      if (gone.length > 0)
+        await this.#redis.command(["ZREM", this.#index(), ...gone], "ZREM (confirm index)");
+      if (out.length >= limit || ids.length < LIST_PAGE) return out;
+      start += LIST_PAGE - gone.length;
+    }
+  }
+
+  /** {@inheritDoc hexarch-guardrails!ConfirmationStore.getById} */
+  async getById(id: string): Promise<ConfirmationRecord | undefined> {
+    return isHashTag(id) ? this.#byId(id) : undefined;
+  }
+
+  /** {@inheritDoc hexarch-guardrails!ConfirmationStore.approveById} */
+  async approveById(
+    id: string,
+    by: { readonly approvedBy: string; readonly reason?: string },
+  ): Promise<ConfirmationRecord> {
+    return this.#decideOne(
+      isHashTag(id) ? id : undefined,
+      "",
+      "approved",
+      by?.approvedBy,
+      by?.reason,
+    );
+  }
+
+  /** {@inheritDoc hexarch-guardrails!ConfirmationStore.denyById} */
+  async denyById(
+    id: string,
+    by: { readonly deniedBy: string; readonly reason?: string },
+  ): Promise<ConfirmationRecord> {
+    return this.#decideOne(isHashTag(id) ? id : undefined, "", "denied", by?.deniedBy, by?.reason);
+  }
+
   /** {@inheritDoc hexarch-guardrails!ConfirmationStore.consume} */
   async consume(token: string, binding: ConfirmationBinding): Promise<ConsumeConfirmationResult> {
     const parsed = parseToken(token);
@@ -259,36 +334,101 @@ export class RedisConfirmationStore implements ConfirmationStore {
     by: string | undefined,
     reason: string | undefined,
   ): Promise<ConfirmationRecord> {
+    const parsed = parseToken(token);
+    return this.#decideOne(parsed?.id, parsed?.secretHash, status, by, reason);
+  }
+
+  /** Decides the request `id`: its token's secret must have `digest`, unless `digest` is `""` (by id). */
+  async #decideOne(
+    id: string | undefined,
+    digest: string | undefined,
+    status: "approved" | "denied",
+    by: string | undefined,
+    reason: string | undefined,
+  ): Promise<ConfirmationRecord> {
     if (typeof by !== "string") {
       throw new GuardrailError(
         `${status === "approved" ? "approvedBy" : "deniedBy"} must be a string naming who decided`,
         { code: "confirmation_request_invalid" },
       );
     }
-    const parsed = parseToken(token);
-    if (!parsed) throw confirmationNotFound();
+    if (id === undefined || digest === undefined) throw confirmationNotFound();
     const reply = await this.#redis.evalScript(
       DECIDE,
-      [this.#key(parsed.id)],
+      [this.#key(id)],
       [
-        parsed.secretHash,
+        digest,
         String(this.#clock()),
         status,
         by,
         reason === undefined ? "0" : "1",
         reason === undefined ? "" : String(reason),
+        digest === "" ? "1" : "0",
       ],
     );
     const [outcome, values] = scriptReply(reply);
-    if (outcome === "ok") return toRecord(parsed.id, values);
+    if (outcome === "ok") return toRecord(id, values);
     if (outcome === "unknown") throw confirmationNotFound();
     throw confirmationNotPending(outcome);
+  }
+
+  /** The request with this id, its status read against the clock, or `undefined`. */
+  async #byId(id: string): Promise<ConfirmationRecord | undefined> {
+    if (!isHashTag(id)) return undefined;
+    const reply = await this.#redis.command(
+      ["HMGET", this.#key(id), DIGEST_FIELD, ...FIELDS],
+      "HMGET (confirm get)",
+    );
+    if (!Array.isArray(reply)) throw unexpected(reply);
+    const [digest, ...values] = reply as readonly RedisValue[];
+    if (typeof digest !== "string") return undefined;
+    return this.#current(toRecord(id, values));
+  }
+
+  /** `record`, `expired` when it was pending or approved and its time is up. */
+  #current(record: ConfirmationRecord): ConfirmationRecord {
+    return (record.status === "pending" || record.status === "approved") &&
+      this.#clock() >= record.expiresAtMs
+      ? { ...record, status: "expired" }
+      : record;
+  }
+
+  /** Drops the oldest index entries whose request Redis has forgotten. */
+  async #trim(): Promise<void> {
+    const reply = await this.#redis.command(
+      ["ZRANGE", this.#index(), "0", String(LIST_PAGE - 1)],
+      "ZRANGE (confirm index)",
+    );
+    if (!Array.isArray(reply)) return;
+    const ids = (reply as readonly RedisValue[]).filter(
+      (id): id is string => typeof id === "string",
+    );
+    const present = await Promise.all(
+      ids.map((id) =>
+        isHashTag(id)
+          ? this.#redis.command(["EXISTS", this.#key(id)], "EXISTS (confirm index)")
+          : Promise.resolve(0),
+      ),
+    );
+    const gone = ids.filter((_, i) => present[i] !== 1);
+    if (gone.length > 0)
+      await this.#redis.command(["ZREM", this.#index(), ...gone], "ZREM (confirm index)");
   }
 
   #key(id: string): string {
     return hashTaggedKey(this.#prefix, id);
   }
+
+  /** The sorted set of request ids, scored by creation time. */
+  #index(): string {
+    return hashTaggedKey(this.#prefix, "index");
+  }
 }
+
+/** Index entries read per round trip by `list`, and looked at per trim. */
+const LIST_PAGE = 200;
+/** Trim the index on every this many creates. */
+const TRIM_EVERY = 256;
 
 function unknownToken(): ConsumeConfirmationResult {
   return refusal("unknown");

@@ -46,7 +46,10 @@ import { RedisScript } from "./client.ts";
  * number of decisions, then per decision its `now` (the caller's clock, ms) and its
  * number of counters n, then per counter its limit, amount, and `windowMs` (window) or
  * `expiresAtMs` (period). ARGV[2]: one letter per counter: `W` window, `P` period; lower
- * case when the counter is soft (reports, never refuses). One JSON argument, decoded in C
+ * case when the counter is soft (reports, never refuses). ARGV[3], optional: `1` for a
+ * peek (`RedisStateStore.peek`, a dry run): every decision is checked and answered exactly
+ * as it would be, and nothing is written (no write command is called, so the script may
+ * run as `EVALSHA_RO`). One JSON argument, decoded in C
  * by `cjson`, costs the script half of what a dozen decimal arguments and `tonumber`
  * calls do (and Redis and the client parse fewer arguments); packed binary doubles would
  * be cheaper still in Lua, but node-redis writes a Buffer argument as separate socket
@@ -224,6 +227,10 @@ for d = 1, decisions do
   ai = ai + 3 * n
   ki = ki + n
 end
+
+-- A peek (ARGV[3] = '1', a dry run) answers the same, and writes nothing: the script then
+-- calls no write command, so it may run as EVALSHA_RO.
+if ARGV[3] == '1' then return out end
 
 -- Write back what changed, once per key: admitted counters, and also when a decision was
 -- refused, windows whose ring moved forward and ended periods read as zero (the memory

@@ -5,11 +5,12 @@
  * @module
  */
 
-import { GuardrailError, InvalidOptionError } from "../kernel/errors.ts";
+import { DecisionBackendError, GuardrailError, InvalidOptionError } from "../kernel/errors.ts";
 import type { ConsumeResult, Counter, CounterAdjustment, StateStore } from "../state/types.ts";
 import { checkOptions } from "../util/check-options.ts";
 import { describeValue } from "../util/describe.ts";
-import { RedisConnection } from "./client.ts";
+import { RedisConnection, type RedisValue } from "./client.ts";
+import { messageOf } from "./client-shapes.ts";
 import {
   checkTag,
   OPTION_RULES,
@@ -21,6 +22,19 @@ export { perPolicyHashTag, type RedisStateStoreOptions } from "./redis-state-opt
 
 import { MAX_BATCH, settleBatch, unexpected, type Waiting } from "./state-replies.ts";
 import { ADJUST_SCRIPT, CONSUME_SCRIPT } from "./state-scripts.ts";
+
+/** One decision's part of a consume script, made by `RedisStateStore#ask`. */
+interface Asked {
+  readonly tag: string;
+  readonly keys: string[];
+  readonly numbers: string;
+  readonly kinds: string;
+}
+
+/** Whether a failed command's Redis error starts with `prefix` (`NOSCRIPT`, `ERR unknown command`). */
+function redisSaid(err: unknown, prefix: string): boolean {
+  return err instanceof DecisionBackendError && messageOf(err.cause).startsWith(prefix);
+}
 
 /**
  * Formats a number for a script argument: JavaScript's shortest round-trip spelling, which
@@ -79,6 +93,8 @@ export class RedisStateStore implements StateStore {
   #flushAt: "tick" | "immediate" | undefined;
   /** Consume scripts sent and not yet answered. */
   #scripts = 0;
+  /** Whether peeks try `EVALSHA_RO` (until Redis says it does not know it). */
+  #readOnlyScripts = true;
 
   /**
    * @throws InvalidOptionError for missing or conflicting `client`/`url`, a URL that is not
@@ -136,34 +152,14 @@ export class RedisStateStore implements StateStore {
   consume(counters: readonly Counter[], nowMs: number): Promise<ConsumeResult> {
     const n = counters.length;
     if (n === 0) return Promise.resolve({ admitted: true, totals: [], refusedIndex: -1 });
-    let keys: string[];
-    // Decisions whose keys carry different hash tags cannot share a script.
-    let tag = "";
+    let asked: Asked;
     try {
-      if (this.#tagOf) tag = this.#sameTag(counters);
-      keys = this.#keys(counters, tag);
+      asked = this.#ask(counters, nowMs);
     } catch (err) {
       return Promise.reject(err);
     }
     this.#lastNowMs = nowMs;
-    // This decision's numbers, as the script reads them (see CONSUME_SCRIPT).
-    let numbers = `,${num(nowMs)},${n}`;
-    let kinds = "";
-    for (let i = 0; i < n; i++) {
-      const c = counters[i] as Counter;
-      const window = c.kind === "window";
-      if (window && !(c.windowMs > 0 && Number.isFinite(c.windowMs))) {
-        // The script would fail on it, and with it every decision sharing the script.
-        return Promise.reject(
-          new GuardrailError(
-            `RedisStateStore: window '${c.key}' must last a positive number of ms, got ${String(c.windowMs)}`,
-            { code: "counter_window_invalid" },
-          ),
-        );
-      }
-      kinds += window ? (c.hard ? "W" : "w") : c.hard ? "P" : "p";
-      numbers += `,${num(c.limit)},${num(c.amount)},${num(window ? c.windowMs : c.expiresAtMs)}`;
-    }
+    const { tag, keys, numbers, kinds } = asked;
     return new Promise<ConsumeResult>((resolve, reject) => {
       let waiting = this.#waiting.get(tag);
       if (waiting === undefined) {
@@ -179,6 +175,92 @@ export class RedisStateStore implements StateStore {
         process.nextTick(this.#flush);
       }
     });
+  }
+
+  /**
+   * What {@link RedisStateStore.consume} would answer, moving nothing
+   * ({@link hexarch-guardrails!StateStore.peek}): the consume script itself, run with its
+   * peek flag, which checks the counters exactly as a consume would (a window's ring read
+   * as advanced to `nowMs`, an ended period as zero) and writes nothing. One round trip,
+   * as `EVALSHA_RO` (a read-only script, which a replica may answer) when Redis knows it
+   * (7.0 and later), else `EVALSHA`. Decisions asked before the peek reach Redis before
+   * it, so it sees what they consumed. Not batched with other decisions.
+   *
+   * @throws DecisionBackendError and GuardrailError as {@link RedisStateStore.consume}.
+   */
+  peek(counters: readonly Counter[], nowMs: number): Promise<ConsumeResult> {
+    const n = counters.length;
+    if (n === 0) return Promise.resolve({ admitted: true, totals: [], refusedIndex: -1 });
+    let asked: Asked;
+    try {
+      asked = this.#ask(counters, nowMs);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // Decisions asked before this peek are counted before it.
+    this.#sendWaiting();
+    const { keys, numbers, kinds } = asked;
+    const args = [`[${this.#precision},${this.#grace},1${numbers}]`, kinds, "1"];
+    return new Promise<ConsumeResult>((resolve, reject) => {
+      this.#evalReadOnly(keys, args).then(
+        (reply) => settleBatch([{ n, keys, numbers, kinds, resolve, reject }], reply),
+        reject,
+      );
+    });
+  }
+
+  /**
+   * Runs the consume script read-only (`EVALSHA_RO`, `EVAL_RO` on NOSCRIPT); on a Redis
+   * that does not know those commands (before 7.0), as a plain script from then on.
+   */
+  async #evalReadOnly(keys: readonly string[], args: readonly string[]): Promise<RedisValue> {
+    if (this.#readOnlyScripts) {
+      const rest = [String(keys.length), ...keys, ...args];
+      const what = `script ${CONSUME_SCRIPT.name} (peek)`;
+      try {
+        try {
+          return await this.#redis.command(["EVALSHA_RO", CONSUME_SCRIPT.sha1, ...rest], what);
+        } catch (err) {
+          if (!redisSaid(err, "NOSCRIPT")) throw err;
+          return await this.#redis.command(["EVAL_RO", CONSUME_SCRIPT.source, ...rest], what);
+        }
+      } catch (err) {
+        if (!redisSaid(err, "ERR unknown command")) throw err;
+        this.#readOnlyScripts = false;
+      }
+    }
+    return this.#redis.evalScript(CONSUME_SCRIPT, keys, args);
+  }
+
+  /**
+   * One decision's counters as the consume script reads them (see CONSUME_SCRIPT): their
+   * hash tag ("" for a fixed tag), Redis keys, numbers and kinds.
+   *
+   * @throws GuardrailError when a `hashTag` function gives the counters different tags,
+   *   or a window counter's `windowMs` is not a positive number.
+   */
+  #ask(counters: readonly Counter[], nowMs: number): Asked {
+    const n = counters.length;
+    // Decisions whose keys carry different hash tags cannot share a script.
+    const tag = this.#tagOf ? this.#sameTag(counters) : "";
+    const keys = this.#keys(counters, tag);
+    // This decision's numbers, as the script reads them (see CONSUME_SCRIPT).
+    let numbers = `,${num(nowMs)},${n}`;
+    let kinds = "";
+    for (let i = 0; i < n; i++) {
+      const c = counters[i] as Counter;
+      const window = c.kind === "window";
+      if (window && !(c.windowMs > 0 && Number.isFinite(c.windowMs))) {
+        // The script would fail on it, and with it every decision sharing the script.
+        throw new GuardrailError(
+          `RedisStateStore: window '${c.key}' must last a positive number of ms, got ${String(c.windowMs)}`,
+          { code: "counter_window_invalid" },
+        );
+      }
+      kinds += window ? (c.hard ? "W" : "w") : c.hard ? "P" : "p";
+      numbers += `,${num(c.limit)},${num(c.amount)},${num(window ? c.windowMs : c.expiresAtMs)}`;
+    }
+    return { tag, keys, numbers, kinds };
   }
 
   /**

@@ -17,10 +17,11 @@ import { backend, HttpError } from "./errors.ts";
 
 /**
  * What a route (or a feature) asks of its caller: a scope a key can hold, or the static
- * token itself (`token`). The legacy `write` and the wildcard `*` are never asked for:
- * they only grant (see {@link scopesGrant}).
+ * token itself (`token`), or only that the caller authenticated (`authenticated`: any
+ * credential the server admits, whatever its scopes). The legacy `write` and the wildcard
+ * `*` are never asked for: they only grant (see {@link scopesGrant}).
  */
-export type RouteScope = Exclude<ApiKeyScope, "write" | "*"> | "token";
+export type RouteScope = Exclude<ApiKeyScope, "write" | "*"> | "token" | "authenticated";
 
 /**
  * The scope a route needs (by method and route pattern), so a key holds only what its
@@ -30,7 +31,9 @@ export type RouteScope = Exclude<ApiKeyScope, "write" | "*"> | "token";
  * | ---------------------------------------------- | ------- |
  * | `/api-keys…` (any method)                      | `token` (the static token; no API key) |
  * | `POST /policies/reload`                        | `admin` |
- * | any other `GET`/`HEAD` (audit, rules, policies, approvals, metrics) | `read` |
+ * | `GET /whoami`                                  | `authenticated` (any credential, whatever its scopes) |
+ * | `GET /approvals` (the inbox)                   | `approve` |
+ * | any other `GET`/`HEAD` (audit, rules, policies, one approval, `/events/stream`, metrics) | `read` |
  * | `POST /authorize`, `POST /events/provider-calls` | `decide` |
  * | `POST /approvals/:token/approve\|deny`        | `approve` |
  * | `POST/PUT/PATCH/DELETE` on `/rules…`, `/policies…`; `POST /audit-checkpoints` | `policy` |
@@ -39,6 +42,8 @@ export type RouteScope = Exclude<ApiKeyScope, "write" | "*"> | "token";
 export function requiredScope(method: string, url: string): RouteScope {
   if (url === "/api-keys" || url.startsWith("/api-keys/")) return "token";
   if (url === "/policies/reload") return "admin";
+  if (url === "/whoami") return "authenticated";
+  if (url === "/approvals" && (method === "GET" || method === "HEAD")) return "approve";
   if (method === "GET" || method === "HEAD") return "read";
   if (url === "/authorize" || url === "/events/provider-calls") return "decide";
   if (url.startsWith("/approvals/")) return "approve";
@@ -60,10 +65,12 @@ const WRITE_GRANTS: ReadonlySet<RouteScope> = new Set(["decide", "approve", "pol
  * Whether scopes grant what a route needs: `*` and `admin` grant every scope; the legacy
  * `write` grants `decide`, `approve` and `policy` (keys made before the split keep
  * working); any other scope grants only itself (a key that decides need not read the
- * audit log, nor change policies, nor confirm its own calls). No scope grants `token`.
+ * audit log, nor change policies, nor confirm its own calls). No scope grants `token`;
+ * every scope list, the empty one too, grants `authenticated`.
  */
 export function scopesGrant(scopes: readonly ApiKeyScope[], need: RouteScope): boolean {
   if (need === "token") return false;
+  if (need === "authenticated") return true;
   return scopes.some(
     (s) => s === "*" || s === "admin" || s === need || (s === "write" && WRITE_GRANTS.has(need)),
   );

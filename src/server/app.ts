@@ -13,13 +13,18 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import Fastify from "fastify";
 import { apiKeyIdOf } from "../api-keys/keys.ts";
 import { CheckpointSigner } from "../audit/checkpoints/signing.ts";
-import { auditedConfirmations, confirmationSink } from "../confirm/events.ts";
+import {
+  auditedConfirmations,
+  type ConfirmationEvent,
+  confirmationSink,
+} from "../confirm/events.ts";
 import { ApiPolicyDecisions } from "../decision/api-policy-decisions.ts";
 import { VERSION } from "../kernel/version.ts";
 import { type ApiKeyAuth, apiKeyAuth } from "./api-key-auth.ts";
 import { type Authenticator, bearerOf, type Identity, SANE_ID, staticTokenAuth } from "./auth.ts";
 import { clientErrorHandler } from "./client-error.ts";
 import { errorBody, errorHandler, HttpError, ServerConfigError } from "./errors.ts";
+import { EventHub, withDecisionEvents } from "./event-hub.ts";
 import { loggerOptions, versionedOptions } from "./fastify-config.ts";
 import { installMetrics, NO_METRICS } from "./metrics.ts";
 import { DEFAULT_BODY_LIMIT_BYTES, type ServerOptions } from "./options.ts";
@@ -31,14 +36,18 @@ import { apiPolicyRoutes } from "./routes/api-policies.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { authorizeRoutes } from "./routes/authorize.ts";
+import { budgetRoutes } from "./routes/budgets.ts";
 import { checkpointRoutes } from "./routes/checkpoints.ts";
 import type { ServerContext } from "./routes/context.ts";
+import { eventRoutes } from "./routes/events.ts";
 import { metaRoutes } from "./routes/meta.ts";
 import { providerCallRoutes } from "./routes/provider-calls.ts";
+import { whoamiRoutes } from "./routes/whoami.ts";
 import { openapiSchema } from "./schemas/index.ts";
 import { securityHeaders } from "./security-headers.ts";
 import { checkServerOptions } from "./server-options.ts";
 import { trustProxyOption } from "./trust-proxy.ts";
+import { uiRoutes } from "./ui.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -156,11 +165,15 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   app.setErrorHandler(handleError);
 
   const auth = staticTokenAuth(options.apiToken, options.allowAnon === true);
+  // Live events: every decision recorded through the server's audit log is streamed.
+  const events = options.events ?? new EventHub();
+  app.addHook("preClose", async () => events.close());
+  const auditLogger = options.auditLogger && withDecisionEvents(options.auditLogger, events);
   const apiKeyStore = options.apiKeys;
   const keys = apiKeyStore
     ? apiKeyAuth(
         apiKeyStore,
-        options.auditLogger,
+        auditLogger,
         () => ctx.guardian,
         (err) => app.log.error({ err }, "recording an API key refusal in the audit log failed"),
       )
@@ -316,16 +329,19 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
 
   const metrics =
     options.metrics === false ? NO_METRICS : installMetrics(app, options.metrics?.public === true);
-  const sink = confirmationSink(options.auditLogger, (err) =>
+  const auditSink = confirmationSink(options.auditLogger, (err) =>
     app.log.error({ err }, "recording an approval in the audit log failed"),
   );
+  // Requests the routes create, approve and deny go to the audit log and the live events.
+  const sink = (event: ConfirmationEvent) => {
+    auditSink?.(event);
+    events.confirmation(event);
+  };
   const ctx: ServerContext = {
     guardian: options.guardian,
-    auditLogger: options.auditLogger,
+    auditLogger,
     confirmations: options.confirmations
-      ? sink
-        ? auditedConfirmations(options.confirmations, sink)
-        : options.confirmations
+      ? auditedConfirmations(options.confirmations, sink)
       : options.guardian.confirmations,
     version,
     state: options.state ?? { kind: "memory" },
@@ -350,10 +366,17 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   metaRoutes(app, ctx);
   authorizeRoutes(app, ctx);
   auditRoutes(app, ctx);
+  budgetRoutes(app, ctx);
   checkpointRoutes(app, ctx);
   approvalRoutes(app, ctx);
   apiPolicyRoutes(app, ctx);
   providerCallRoutes(app, ctx);
   if (options.apiKeyAdmin === true && apiKeyStore && keys) apiKeyRoutes(app, apiKeyStore, keys);
+  if (options.ui !== false) uiRoutes(app);
+  eventRoutes(app, events);
+  whoamiRoutes(app, ctx, {
+    apiKeys: options.apiKeyAdmin === true && apiKeyStore !== undefined && keys !== undefined,
+    ui: options.ui !== false,
+  });
   return app;
 }

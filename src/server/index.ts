@@ -25,6 +25,14 @@ export { bindSubject, type SubjectClaims } from "./bound-subject.ts";
 export { createServer } from "./create-server.ts";
 export { type ErrorExtras, HttpError, ServerConfigError } from "./errors.ts";
 export {
+  type ConfirmationEventData,
+  type DecisionEventData,
+  EventHub,
+  type EventHubOptions,
+  type ServerEvent,
+  type Subscription,
+} from "./event-hub.ts";
+export {
   type AuditCheckpointOptions,
   DEFAULT_BODY_LIMIT_BYTES,
   type RateLimitOptions,

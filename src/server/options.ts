@@ -11,6 +11,7 @@ import type { DecisionLogger } from "../audit/decision-logger.ts";
 import type { ConfirmationStore } from "../confirm/types.ts";
 import type { Guardian } from "../guardian/guardian.ts";
 import type { RedisTarget } from "../redis/client.ts";
+import type { EventHub } from "./event-hub.ts";
 
 /**
  * Which `X-Forwarded-For` entries the server believes: none (`false`), a number of proxy
@@ -202,4 +203,21 @@ export interface ServerOptions {
    * answer 404 `checkpoints_disabled`.
    */
   readonly auditCheckpoints?: AuditCheckpointOptions;
+  /**
+   * Serve the console (the built web UI) at `/ui` (public static files; every data route
+   * it calls keeps its authentication). Off: `/ui` answers 404. The files are read from
+   * `HEXARCH_UI_DIR`, else `dist/ui` of the package; when they are missing `/ui` answers
+   * 503 `ui_not_built`. `serve api --no-ui` (or `HEXARCH_API_UI=false`) turns it off.
+   * @default true
+   */
+  readonly ui?: boolean;
+  /**
+   * The live events of `GET /events/stream`. The server feeds it the decisions it records
+   * and the confirmation requests its routes create, approve and deny, and closes it when
+   * it closes; give your own to publish more (the Guardian's confirmation events, so the
+   * stream hears of tokens used: `borrowedConfirmations(store, (e) => events.confirmation(e))`)
+   * or to set its heartbeat.
+   * @default a new `EventHub()` (a `: ping` every 15 s)
+   */
+  readonly events?: EventHub;
 }

@@ -126,7 +126,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     );
   }
   app.log.info(
-    { url: address, policies: options.guardian.listPolicies(), mode: options.guardian.mode },
+    {
+      url: address,
+      console: options.ui === false ? null : `${address}/ui/`,
+      policies: options.guardian.listPolicies(),
+      mode: options.guardian.mode,
+    },
     "hexarch-guardrails decision server ready",
   );
 

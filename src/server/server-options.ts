@@ -48,6 +48,7 @@ const SERVER_OPTION_RULES = {
   docs: booleanRule,
   reloadPolicies: functionRule("a function returning a Guardian"),
   apiKeyAdmin: booleanRule,
+  ui: booleanRule,
   // Checked where they are used (trustProxy, checkpoints below), or by their own types.
   trustProxy: checkedElsewhere,
   metrics: checkedElsewhere,
@@ -55,6 +56,7 @@ const SERVER_OPTION_RULES = {
   apiPolicies: checkedElsewhere,
   apiKeys: checkedElsewhere,
   auditCheckpoints: checkedElsewhere,
+  events: methodsRule("EventHub", ["subscribe", "publish", "decision", "confirmation", "close"]),
 } satisfies RulesFor<ServerOptions>;
 
 /**

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { checkListFilter } from "../confirm/listing.ts";
 import { refusal, refusalOf } from "../confirm/refusals.ts";
 import {
   bindingMissing,
@@ -21,6 +22,7 @@ import {
 } from "../confirm/tokens.ts";
 import type {
   ConfirmationBinding,
+  ConfirmationListFilter,
   ConfirmationRecord,
   ConfirmationRequest,
   ConfirmationStatus,
@@ -165,25 +167,86 @@ export class SqlConfirmations implements ConfirmationStore {
     return issued.token;
   }
 
+  /** Approves or denies the pending request behind a token. */
   async decide(
     token: string,
     status: "approved" | "denied",
     by: string,
     reason: string | undefined,
   ): Promise<ConfirmationRecord> {
-    const parsed = parseToken(token);
+    return this.#decide(token, status, by, reason, false);
+  }
+
+  /** Approves or denies the pending request behind a token, or (`byId`) with that id. */
+  async #decide(
+    token: string,
+    status: "approved" | "denied",
+    by: string,
+    reason: string | undefined,
+    byId: boolean,
+  ): Promise<ConfirmationRecord> {
+    const parsed: ParsedToken | undefined = byId
+      ? typeof token === "string"
+        ? { id: token, secretHash: "" }
+        : undefined
+      : parseToken(token);
     if (!parsed) throw confirmationNotFound();
     const now = this.#now();
     // Only a pending, unexpired request moves, in one statement: of two deciders, one wins.
     const rows = await this.#db.all(
-      `UPDATE ${this.#table} SET status = ?, decided_by = ?, decided_at_ms = ?, decision_reason = ? WHERE id = ? AND secret_hash = ? AND status = 'pending' AND expires_at_ms > ? RETURNING *`,
-      [status, by, now, text(reason) ?? null, parsed.id, parsed.secretHash, now],
+      `UPDATE ${this.#table} SET status = ?, decided_by = ?, decided_at_ms = ?, decision_reason = ? WHERE id = ?${byId ? "" : " AND secret_hash = ?"} AND status = 'pending' AND expires_at_ms > ? RETURNING *`,
+      [status, by, now, text(reason) ?? null, parsed.id, ...(byId ? [] : [parsed.secretHash]), now],
     );
     const moved = rows[0];
-    if (moved && digestMatches(moved.secret_hash, parsed.secretHash)) return toRecord(moved, now);
-    const record = await this.#read(parsed, now);
+    if (moved && (byId || digestMatches(moved.secret_hash, parsed.secretHash)))
+      return toRecord(moved, now);
+    const record = byId ? await this.getById(parsed.id) : await this.#read(parsed, now);
     if (!record) throw confirmationNotFound();
     throw confirmationNotPending(record.status);
+  }
+
+  /** {@inheritDoc hexarch-guardrails!ConfirmationStore.list} */
+  async list(filter?: ConfirmationListFilter): Promise<readonly ConfirmationRecord[]> {
+    const { status, limit } = checkListFilter(filter);
+    const now = this.#now();
+    const where: Record<typeof status, [string, SqlValue[]]> = {
+      all: ["", []],
+      pending: [" WHERE status = 'pending' AND expires_at_ms > ?", [now]],
+      approved: [" WHERE status = 'approved' AND expires_at_ms > ?", [now]],
+      expired: [" WHERE status IN ('pending', 'approved') AND expires_at_ms <= ?", [now]],
+      denied: [" WHERE status = 'denied'", []],
+      consumed: [" WHERE status = 'consumed'", []],
+    };
+    const [clause, params] = where[status];
+    const rows = await this.#db.all(
+      `SELECT * FROM ${this.#table}${clause} ORDER BY created_at_ms DESC, id DESC LIMIT ?`,
+      [...params, limit],
+    );
+    return rows.map((row) => toRecord(row, now));
+  }
+
+  /** {@inheritDoc hexarch-guardrails!ConfirmationStore.getById} */
+  async getById(id: string): Promise<ConfirmationRecord | undefined> {
+    if (typeof id !== "string") return undefined;
+    const rows = await this.#db.all(`SELECT * FROM ${this.#table} WHERE id = ?`, [id]);
+    const row = rows[0];
+    return row && toRecord(row, this.#now());
+  }
+
+  /** {@inheritDoc hexarch-guardrails!ConfirmationStore.approveById} */
+  async approveById(
+    id: string,
+    by: { readonly approvedBy: string; readonly reason?: string },
+  ): Promise<ConfirmationRecord> {
+    return this.#decide(id, "approved", checkDecider(by.approvedBy, "approvedBy"), by.reason, true);
+  }
+
+  /** {@inheritDoc hexarch-guardrails!ConfirmationStore.denyById} */
+  async denyById(
+    id: string,
+    by: { readonly deniedBy: string; readonly reason?: string },
+  ): Promise<ConfirmationRecord> {
+    return this.#decide(id, "denied", checkDecider(by.deniedBy, "deniedBy"), by.reason, true);
   }
 
   async approve(

@@ -74,6 +74,19 @@ export interface StateStore {
    * keeps its kind: it is always a window or always a period (the engine's keys name it).
    */
   consume(counters: readonly Counter[], nowMs: number): ConsumeResult | Promise<ConsumeResult>;
+  /**
+   * What {@link StateStore.consume} would answer for these counters at `nowMs`, without
+   * moving anything: `admitted`, the totals as they would be after the call (as they stand
+   * when refused) and `refusedIndex`, exactly as `consume` computes them (a window's
+   * sliding-window math included), while no counter, window ring or expiry changes. A
+   * later `consume` answers as if the peek never happened.
+   *
+   * Dry-run decisions (`guardian.decide(id, ctx, { dryRun: true })`, `POST /authorize`
+   * with `dry_run: true`) use it. Optional: a store without it cannot answer a dry run,
+   * and such a decision is refused (`dry_run_unsupported`) without consuming anything.
+   * The built-in stores implement it.
+   */
+  peek?(counters: readonly Counter[], nowMs: number): ConsumeResult | Promise<ConsumeResult>;
   /** Applies corrections to period counters (never refuses: spent money is spent). */
   adjust(adjustments: readonly CounterAdjustment[]): void | Promise<void>;
   /** Releases resources (connections, timers). */

@@ -194,6 +194,88 @@ export function runConfirmationStoreContract(
     );
 
     it(
+      "lists requests newest first, by status, without their tokens",
+      withStore(async (store, clock) => {
+        expect(store.list, "a built-in store lists").toBeTypeOf("function");
+        const list = (filter?: Parameters<NonNullable<ConfirmationStore["list"]>>[0]) =>
+          Promise.resolve(store.list?.(filter));
+        expect(await list()).toEqual([]);
+        const tokens: string[] = [];
+        for (const who of ["alice", "bob", "carol", "dave"]) {
+          tokens.push(await store.create({ ...binding([who]), requestedBy: who, ttlMs: 10_000 }));
+          clock.advance(1000);
+        }
+        const [alice, bob, carol, dave] = tokens as [string, string, string, string];
+        await store.approve(bob, { approvedBy: "erin" });
+        await store.deny(carol, { deniedBy: "erin", reason: "no" });
+        await store.approve(dave, { approvedBy: "erin" });
+        await store.consume(dave, binding(["dave"]));
+        const idOf = (token: string) => token.split(".")[0];
+        const all = await list();
+        expect(all?.map((r) => r.requestedBy)).toEqual(["dave", "carol", "bob", "alice"]);
+        expect(all?.map((r) => r.id)).toEqual([dave, carol, bob, alice].map(idOf));
+        expect(all?.map((r) => r.status)).toEqual(["consumed", "denied", "approved", "pending"]);
+        for (const token of tokens) expect(JSON.stringify(all)).not.toContain(token.split(".")[1]);
+        expect((await list({ status: "pending" }))?.map((r) => r.requestedBy)).toEqual(["alice"]);
+        expect((await list({ status: "denied" }))?.[0]).toMatchObject({
+          requestedBy: "carol",
+          decidedBy: "erin",
+          decisionReason: "no",
+        });
+        expect((await list({ status: "all", limit: 2 }))?.map((r) => r.requestedBy)).toEqual([
+          "dave",
+          "carol",
+        ]);
+        // alice's request was made at 0 s with 10 s to live: at 10 s it is expired, and so
+        // is bob's approved but unused one (made at 1 s) from 11 s on.
+        clock.advance(6000);
+        expect(await list({ status: "pending" })).toEqual([]);
+        expect((await list({ status: "expired" }))?.map((r) => r.requestedBy)).toEqual(["alice"]);
+        clock.advance(1000);
+        expect((await list({ status: "expired" }))?.map((r) => r.requestedBy)).toEqual([
+          "bob",
+          "alice",
+        ]);
+        for (const bad of [{ limit: 0 }, { limit: 1.5 }, { limit: 1001 }, { status: "done" }]) {
+          const err = await failure(() => list(bad as never));
+          expect(err, JSON.stringify(bad)).toMatchObject({ code: "invalid_argument" });
+        }
+      }),
+    );
+
+    it(
+      "reads, approves and denies a request by its id, as by its token",
+      withStore(async (store, clock) => {
+        const token = await store.create({ ...binding(), requestedBy: "alice", ttlMs: 5000 });
+        const id = token.split(".")[0] as string;
+        expect(await store.getById?.(id)).toMatchObject({ id, status: "pending" });
+        expect(await store.getById?.("00000000-0000-4000-8000-000000000000")).toBeUndefined();
+        const approved = await store.approveById?.(id, { approvedBy: "bob", reason: "ok" });
+        expect(approved).toMatchObject({ id, status: "approved", decidedBy: "bob" });
+        expect(await store.get(token)).toMatchObject({ status: "approved", decisionReason: "ok" });
+        expect(await store.consume(token, binding())).toMatchObject({ ok: true });
+        const again = await failure(async () => store.denyById?.(id, { deniedBy: "bob" }));
+        expect(again).toMatchObject({ code: "confirmation_not_pending" });
+        const unknown = await failure(async () =>
+          store.approveById?.("00000000-0000-4000-8000-000000000000", { approvedBy: "bob" }),
+        );
+        expect(unknown).toMatchObject({ code: "confirmation_not_found" });
+        const other = await store.create({ ...binding(["x"]), ttlMs: 5000 });
+        const otherId = other.split(".")[0] as string;
+        expect(await store.denyById?.(otherId, { deniedBy: "carol" })).toMatchObject({
+          status: "denied",
+          decidedBy: "carol",
+        });
+        const late = await store.create({ ...binding(["y"]), ttlMs: 1000 });
+        clock.advance(1000);
+        const expired = await failure(async () =>
+          store.approveById?.(late.split(".")[0] as string, { approvedBy: "bob" }),
+        );
+        expect(expired).toMatchObject({ code: "confirmation_not_pending" });
+      }),
+    );
+
+    it(
       "refuses requests without a binding and lifetimes that are not positive",
       withStore(async (store) => {
         for (const ttlMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {

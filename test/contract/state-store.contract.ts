@@ -142,6 +142,90 @@ export function runStateStoreContract(name: string, factory: StoreFactory): void
       }),
     );
 
+    /** The store's peek (the built-in stores all have one). */
+    const peekOf = (store: StateStore) => {
+      const peek = store.peek;
+      if (peek === undefined) throw new Error(`${name} has no peek`);
+      return (counters: readonly Counter[], nowMs: number) => peek.call(store, counters, nowMs);
+    };
+
+    it(
+      "peek answers exactly what the next consume answers, across window buckets and periods",
+      withStore(async (store) => {
+        const peek = peekOf(store);
+        const counters = [windowCounter("w", 3, 1000), periodCounter("b", 100, 30, T0 + 2000)];
+        // Bursts, a refusal, buckets moving forward, the window passing, the period ending.
+        const times = [0, 0, 150, 400, 900, 1050, 1100, 1450, 2100, 2100, 2500, 4000];
+        for (const t of times) {
+          const peeked = await peek(counters, T0 + t);
+          const consumed = await store.consume(counters, T0 + t);
+          expect(peeked, `at +${t} ms`).toEqual(consumed);
+        }
+      }),
+    );
+
+    it(
+      "a peek never changes what a later consume answers (not even one at a later time)",
+      withStore(async (store) => {
+        const peek = peekOf(store);
+        for (let i = 0; i < 3; i++) await store.consume([windowCounter("w", 3, 1000)], T0);
+        await store.consume([periodCounter("b", 100, 60, T0 + 1000)], T0);
+        // Peeks far ahead would, if they wrote, move the ring past the burst and end the period.
+        expect(await peek([windowCounter("w", 3, 1000)], T0 + 5000)).toEqual({
+          admitted: true,
+          totals: [1],
+          refusedIndex: -1,
+        });
+        expect((await peek([periodCounter("b", 100, 60, T0 + 9000)], T0 + 2000)).totals).toEqual([
+          60,
+        ]);
+        for (let i = 0; i < 5; i++) await peek([windowCounter("w", 3, 1000)], T0 + 100);
+        // A clock that goes back (another host) still sees everything the consumes counted.
+        expect(await store.consume([windowCounter("w", 3, 1000)], T0 + 500)).toEqual({
+          admitted: false,
+          totals: [3],
+          refusedIndex: 0,
+        });
+        expect(await store.consume([periodCounter("b", 100, 40, T0 + 1000)], T0 + 500)).toEqual({
+          admitted: true,
+          totals: [100],
+          refusedIndex: -1,
+        });
+      }),
+    );
+
+    it(
+      "peek at the limit reports the refusal, and a soft counter past it",
+      withStore(async (store) => {
+        const peek = peekOf(store);
+        await store.consume([windowCounter("w", 2)], T0);
+        await store.consume([windowCounter("w", 2)], T0);
+        expect(await peek([windowCounter("w", 2)], T0 + 1)).toEqual({
+          admitted: false,
+          totals: [2],
+          refusedIndex: 0,
+        });
+        await store.consume([periodCounter("b", 100, 90)], T0);
+        // All or none: the refusal names the budget, the window's total is as it stands.
+        expect(await peek([windowCounter("x", 5), periodCounter("b", 100, 20)], T0)).toEqual({
+          admitted: false,
+          totals: [0, 90],
+          refusedIndex: 1,
+        });
+        expect(
+          await peek(
+            [
+              windowCounter("w", 2, 60_000, false),
+              periodCounter("b", 100, 20, T0 + 86_400_000, false),
+            ],
+            T0,
+          ),
+        ).toEqual({ admitted: true, totals: [3, 110], refusedIndex: -1 });
+        // Still as the consumes left them.
+        expect((await store.consume([periodCounter("b", 100, 10)], T0)).totals).toEqual([100]);
+      }),
+    );
+
     it(
       "keeps counters with different keys apart",
       withStore(async (store) => {

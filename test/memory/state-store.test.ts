@@ -98,6 +98,55 @@ describe("MemoryStateStore properties", () => {
     );
   });
 
+  it("a peek at any time answers what consume would, and changes no later answer", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 10 }),
+        fc.integer({ min: 10, max: 3000 }),
+        fc.integer({ min: 1, max: 20 }),
+        fc.array(
+          fc.record({
+            gap: fc.integer({ min: 0, max: 800 }),
+            peekAt: fc.option(fc.integer({ min: -500, max: 10_000 })),
+          }),
+          { minLength: 1, maxLength: 120 },
+        ),
+        (limit, windowMs, precision, steps) => {
+          // Two stores see the same consumes; only one is peeked at, ahead and behind.
+          const peeked = new MemoryStateStore({ precision });
+          const plain = new MemoryStateStore({ precision });
+          const counters = (now: number) => [
+            windowCounter("w", limit, windowMs),
+            periodCounter("b", 10 * limit, 3, now - (now % 5000) + 5000),
+          ];
+          const consumedAt: number[] = [];
+          /** A store that saw the same consumes, and nothing else. */
+          const replayed = () => {
+            const store = new MemoryStateStore({ precision });
+            for (const t of consumedAt) store.consume(counters(t), t);
+            return store;
+          };
+          let now = T0;
+          for (const { gap, peekAt } of steps) {
+            now += gap;
+            if (peekAt !== null) {
+              const at = now + peekAt;
+              const answer = peeked.peek(counters(at), at);
+              if (JSON.stringify(answer) !== JSON.stringify(replayed().consume(counters(at), at)))
+                return false;
+            }
+            consumedAt.push(now);
+            const a = peeked.consume(counters(now), now);
+            const b = plain.consume(counters(now), now);
+            if (JSON.stringify(a) !== JSON.stringify(b)) return false;
+          }
+          return true;
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it("a budget is never overspent and every refusal leaves it unchanged", () => {
     fc.assert(
       fc.property(

@@ -128,7 +128,9 @@ if (admin) {
       const store = new RedisConfirmationStore({ client: admin, keyPrefix, ttlMs: 60_000 });
       const token = await store.create(binding());
       const id = token.split(".")[0] as string;
-      expect(await keysUnder(keyPrefix)).toEqual([`${keyPrefix}{${id}}`]);
+      expect((await keysUnder(keyPrefix)).sort()).toEqual(
+        [`${keyPrefix}{${id}}`, `${keyPrefix}{index}`].sort(),
+      );
       expect(await admin.sendCommand(["TYPE", `${keyPrefix}{${id}}`])).toBe("hash");
       const ttl = Number(await admin.sendCommand(["PTTL", `${keyPrefix}{${id}}`]));
       expect(ttl).toBeGreaterThan(86_400_000 + 50_000);
@@ -139,6 +141,19 @@ if (admin) {
       expect(Number(await admin.sendCommand(["PTTL", `${keyPrefix}{${id}}`]))).toBeGreaterThan(
         86_400_000,
       );
+    });
+
+    it("lists from a sorted set of ids at <prefix>{index}, dropping ids Redis forgot", async () => {
+      const keyPrefix = prefix();
+      const store = new RedisConfirmationStore({ client: admin, keyPrefix });
+      const kept = await store.create({ ...binding(), requestedBy: "alice" });
+      const forgotten = await store.create({ ...binding(), requestedBy: "bob" });
+      const index = `${keyPrefix}{index}`;
+      expect(await admin.sendCommand(["TYPE", index])).toBe("zset");
+      await admin.sendCommand(["DEL", hashTaggedKey(keyPrefix, forgotten.split(".")[0] as string)]);
+      const listed = await store.list();
+      expect(listed.map((r) => r.requestedBy)).toEqual(["alice"]);
+      expect(await admin.sendCommand(["ZRANGE", index, "0", "-1"])).toEqual([kept.split(".")[0]]);
     });
 
     it("never stores the secret, only its SHA-256", async () => {
@@ -366,7 +381,7 @@ describe("RedisConfirmationStore without Redis", () => {
     const err = await store.create(binding()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DecisionBackendError);
     expect(err).toMatchObject({
-      message: "Redis failed on script confirm create: The client is closed",
+      message: "Redis failed on ZADD (confirm index): The client is closed",
       cause,
     });
   });

@@ -416,13 +416,13 @@ async function proxied(trustProxy: ServerOptions["trustProxy"], maxPerIp = 100) 
     rateLimit: { maxPerIp },
     ...(trustProxy !== undefined && { trustProxy }),
   });
-  app.get("/whoami", { config: { public: true } }, async (request) => ({ ip: request.ip }));
+  app.get("/my-address", { config: { public: true } }, async (request) => ({ ip: request.ip }));
   closers.push(() => app.close());
   const seen = async (socket: string, xff?: string) =>
     (
       await app.inject({
         method: "GET",
-        url: "/whoami",
+        url: "/my-address",
         remoteAddress: socket,
         headers: xff === undefined ? {} : { "x-forwarded-for": xff },
       })

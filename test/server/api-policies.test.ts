@@ -422,6 +422,7 @@ describe("policies", () => {
         rules: 1,
         source: "yaml",
         readOnly: true,
+        yaml: '- id: open\n  description: everything goes\n  rules: [{ resource: "*", action: allow }]',
       },
       { ...policy, source: "api", readOnly: false },
     ]);

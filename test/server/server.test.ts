@@ -44,6 +44,8 @@ function flakyStore(inner: AuditStore, down: { value: boolean }): AuditStore {
     query: gate((f) => inner.query(f)),
     counts: gate((p, n) => inner.counts(p, n)),
     policyIds: gate(() => inner.policyIds()),
+    timeseries: gate((q) => inner.timeseries(q)),
+    summary: gate((w, n) => inner.summary(w, n)),
     prune: gate((b, o, x) => inner.prune(b, o, x)),
     chain: gate((a, l) => inner.chain(a, l)),
     ends: gate(() => inner.ends()),
@@ -1052,7 +1054,13 @@ describe("headers, CORS, metrics and the OpenAPI document", () => {
     const body = doc.paths["/authorize"].post.requestBody.content["application/json"].schema;
     // Both shapes: the native `policyId`, or the Python `action`, `resource`, `context`.
     expect(body.required).toBeUndefined();
-    expect(Object.keys(body.properties)).toEqual(["policyId", "action", "resource", "context"]);
+    expect(Object.keys(body.properties)).toEqual([
+      "policyId",
+      "action",
+      "resource",
+      "context",
+      "dry_run",
+    ]);
     expect(doc.paths["/health"].get.security).toEqual([]);
     const off = await harness();
     expect((await off.inject({ method: "GET", url: "/openapi.json" })).statusCode).toBe(404);

@@ -48,6 +48,8 @@ export function wrapStore(inner: AuditStore, overrides: Partial<AuditStore>): Au
     query: (f) => inner.query(f),
     counts: (p, n) => inner.counts(p, n),
     policyIds: () => inner.policyIds(),
+    timeseries: (q) => inner.timeseries(q),
+    summary: (w, n) => inner.summary(w, n),
     prune: (b, o, x) => inner.prune(b, o, x),
     chain: (a, l) => inner.chain(a, l),
     ends: () => inner.ends(),

@@ -7,6 +7,8 @@
 import { type Command, Option } from "commander";
 import { parseDuration } from "../../audit/decision-logger.ts";
 import type { AuditOutcome, AuditQuery } from "../../audit/types.ts";
+import { budgetForecast } from "../../decision/budget-forecast.ts";
+import { budgetPolicies, printBudgets } from "../budgets.ts";
 import { usageError } from "../errors.ts";
 import { type CliIo, jsonText, type ListFormat } from "../output.ts";
 import { type NamedStats, printRecords, printStats } from "../records.ts";
@@ -37,6 +39,16 @@ function days(name: string) {
     const n = Number(value);
     if (!Number.isFinite(n) || n < 0 || value.trim() === "")
       throw usageError(`${name} must be a number of days, not '${value}'`);
+    return n;
+  };
+}
+
+/** A whole-number flag of at least 1. */
+function positive(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1)
+      throw usageError(`${name} must be a whole number of at least 1, not '${value}'`);
     return n;
   };
 }
@@ -150,37 +162,99 @@ Examples:
   withStoreOptions(
     audit
       .command("stats")
-      .description("decision counts, block rate and top block reasons per policy")
+      .description(
+        "decision counts, block rate and top block reasons per policy; with a policy file, every budget's spend this period and projected run-out",
+      )
       .option("--policy-id <id>", "only this policy (default: every policy in the log)")
       .option("--top <n>", "block reasons to list per policy", count("--top"), 5)
+      .option(
+        "--policy-file <file>",
+        "policy file whose budgets to show (default: HEXARCH_POLICY_FILE, else hexarch.yaml found upwards; none found: no budgets)",
+      )
+      .option(
+        "--budget-limit <n>",
+        "per-values (users…) listed per budget, biggest spenders first",
+        positive("--budget-limit"),
+        50,
+      )
+      .option("--at <time>", "forecast budgets as of this instant (default: now)", instant("--at"))
       .addOption(formatOption()),
   )
     .addHelpText(
       "after",
-      "\nExamples:\n  $ hexarch-ctl audit stats\n  $ hexarch-ctl audit stats --policy-id api_budget --format json",
+      `
+Budgets: spend is counted from the audit log (recorded decisions re-decided at their
+times, reported provider calls added as the server adds them), so the figures match
+GET /audit/budgets. A projected run-out is when the budget reaches its limit at this
+period's rate so far; "not this period" when that is after the period ends. With budgets,
+--format json answers { policies, now, budgets, truncated } (one policy: its stats with
+budgets and truncated added); CSV lists the stats only.
+
+Examples:
+  $ hexarch-ctl audit stats
+  $ hexarch-ctl audit stats --policy-id api_budget --format json
+  $ hexarch-ctl audit stats --policy-file ops/hexarch.yaml --budget-limit 10`,
     )
-    .action(async (flags: StoreFlags & { policyId?: string; top: number; format: ListFormat }) => {
-      const stats = await withLogger(flags, io, { mustExist: true }, async (l) => {
-        const ids = flags.policyId !== undefined ? [flags.policyId] : await l.getPolicyIds();
-        const out: NamedStats[] = [];
-        for (const policyId of ids)
-          out.push({ policyId, ...(await l.getPolicyStats(policyId, { topReasons: flags.top })) });
-        return out;
-      });
-      if (flags.policyId !== undefined && flags.format === "json") {
-        io.stdout.write(jsonText(stats[0]));
-        return;
-      }
-      printStats(stats, flags.format, io);
-      if (flags.format === "table" && flags.policyId !== undefined) {
-        const reasons = stats[0]?.topBlockReasons ?? [];
-        if (reasons.length > 0) {
-          io.stdout.write("\nTop block reasons:\n");
-          for (const r of reasons)
-            io.stdout.write(`  ${r.count.toLocaleString("en-US").padStart(8)}  ${r.reason}\n`);
+    .action(
+      async (
+        flags: StoreFlags & {
+          policyId?: string;
+          top: number;
+          format: ListFormat;
+          policyFile?: string;
+          budgetLimit: number;
+          at?: string;
+        },
+      ) => {
+        const policies = flags.format === "csv" ? undefined : budgetPolicies(flags.policyFile, io);
+        const { stats, forecast } = await withLogger(flags, io, { mustExist: true }, async (l) => {
+          const ids = flags.policyId !== undefined ? [flags.policyId] : await l.getPolicyIds();
+          const out: NamedStats[] = [];
+          for (const policyId of ids)
+            out.push({
+              policyId,
+              ...(await l.getPolicyStats(policyId, { topReasons: flags.top })),
+            });
+          const report =
+            policies &&
+            (await budgetForecast(l.store, policies, {
+              maxPerBudget: flags.budgetLimit,
+              ...(flags.at !== undefined && { now: flags.at }),
+            }));
+          return { stats: out, forecast: report };
+        });
+        const mine = (b: { readonly policyId: string }) =>
+          flags.policyId === undefined || b.policyId === flags.policyId;
+        const budgets = forecast?.budgets.filter(mine) ?? [];
+        const truncated = forecast?.truncated.filter(mine) ?? [];
+        if (flags.format === "json") {
+          const one = flags.policyId !== undefined;
+          io.stdout.write(
+            jsonText(
+              forecast === undefined
+                ? one
+                  ? stats[0]
+                  : stats
+                : one
+                  ? { ...stats[0], budgets, truncated }
+                  : { policies: stats, now: forecast.now, budgets, truncated },
+            ),
+          );
+          return;
         }
-      }
-    });
+        printStats(stats, flags.format, io);
+        if (flags.format === "table" && flags.policyId !== undefined) {
+          const reasons = stats[0]?.topBlockReasons ?? [];
+          if (reasons.length > 0) {
+            io.stdout.write("\nTop block reasons:\n");
+            for (const r of reasons)
+              io.stdout.write(`  ${r.count.toLocaleString("en-US").padStart(8)}  ${r.reason}\n`);
+          }
+        }
+        if (flags.format === "table" && forecast !== undefined)
+          printBudgets(budgets, truncated, io);
+      },
+    );
 
   withStoreOptions(
     audit

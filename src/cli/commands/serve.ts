@@ -44,6 +44,8 @@ interface ServeFlags extends StoreFlags {
   readonly allowAnon?: boolean;
   readonly redisUrl?: string;
   readonly docs?: boolean;
+  /** `false` with `--no-ui`. */
+  readonly ui?: boolean;
   readonly metricsPublic?: boolean;
   readonly corsOrigins?: string;
   readonly rateLimit: number;
@@ -58,6 +60,10 @@ interface ServeFlags extends StoreFlags {
 /** `1`, `true`, `yes`, `on` (any case): an environment switch that is on. */
 const truthy = (v: string | undefined): boolean =>
   v !== undefined && ["1", "true", "yes", "y", "on"].includes(v.trim().toLowerCase());
+
+/** `0`, `false`, `no`, `off` (any case): an environment switch that is off. */
+const falsy = (v: string | undefined): boolean =>
+  v !== undefined && ["0", "false", "no", "n", "off"].includes(v.trim().toLowerCase());
 
 /**
  * `--trust-proxy`: a hop count, or addresses and ranges (checked when the server starts).
@@ -113,6 +119,7 @@ export function serveCommand(program: Command, io: CliIo): void {
         ).env("HEXARCH_REDIS_URL"),
       )
       .option("--docs", "serve the OpenAPI document at /openapi.json (also HEXARCH_API_DOCS=true)")
+      .option("--no-ui", "do not serve the console at /ui (also HEXARCH_API_UI=false)")
       .option("--metrics-public", "serve /metrics without a token")
       .addOption(
         new Option("--cors-origins <list>", "comma-separated origins browsers may call from").env(
@@ -228,22 +235,27 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
   // The state store is shared by every Guardian a reload makes, so counters survive it. So
   // is the confirmation store: /authorize consumes the tokens the approval routes approved
   // (the server closes the store; the Guardians borrow it, reporting uses to the audit log).
-  const makeGuardian = (set: PolicySet): Guardian =>
-    new Guardian({
+  // The live events of GET /events/stream hear of the tokens /authorize uses from here.
+  const { EventHub } = await import("../../server/event-hub.ts");
+  const events = new EventHub();
+  const makeGuardian = (set: PolicySet): Guardian => {
+    const audit = confirmationSink(auditLogger, (e) => logError(e as Error));
+    return new Guardian({
       policies: set,
       cwd: io.cwd,
       env: io.env,
       ...(state && { state }),
       ...(confirmations && {
-        confirmations: borrowedConfirmations(
-          confirmations,
-          confirmationSink(auditLogger, (e) => logError(e as Error)),
-        ),
+        confirmations: borrowedConfirmations(confirmations, (e) => {
+          audit?.(e);
+          events.confirmation(e);
+        }),
       }),
       // Warnings travel in the answers; failures go to the server log.
       onWarn: () => {},
       onError: (e) => logError(e),
     });
+  };
   try {
     if (flags.initDb) {
       const results = await store.migrate().catch((err: unknown) => {
@@ -301,6 +313,7 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
     server = await startServer({
       guardian,
       auditLogger,
+      events,
       ...(confirmations && { confirmations }),
       ...(apiPolicies && {
         apiPolicies: new (
@@ -334,6 +347,7 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
             },
       ...(flags.trustProxy !== undefined && { trustProxy: flags.trustProxy }),
       docs,
+      ui: flags.ui !== false && !falsy(io.env.HEXARCH_API_UI),
       metrics: { public: flags.metricsPublic === true },
       logger: { level: flags.logLevel, stream: logLines },
       state: redisUrl

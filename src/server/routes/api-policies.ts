@@ -19,6 +19,7 @@ import {
   type ApiRuleInput,
 } from "../../api-policies/types.ts";
 import { compileRuleCondition } from "../../decision/api-policy-client.ts";
+import { policyText } from "../../policy/policy-text.ts";
 import type { Policy } from "../../policy/types.ts";
 import { backend, HttpError } from "../errors.ts";
 import {
@@ -134,7 +135,14 @@ const yamlView = (p: Policy) => ({
   rules: p.rules.length,
   source: "yaml" as const,
   readOnly: true,
+  ...yamlText(p),
 });
+
+/** The policy's entry of the file as written (`yaml`), when it was loaded from one. */
+function yamlText(p: Policy): { yaml?: string } {
+  const text = policyText(p);
+  return text === undefined ? {} : { yaml: text };
+}
 
 const ruleNotFound = (id: string) =>
   new HttpError(404, "unknown_rule", `no rule has the id '${id}'`);

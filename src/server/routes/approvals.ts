@@ -1,16 +1,23 @@
 /**
- * Approvals over HTTP: where a confirmation request stands, and approving or denying it.
- * Stores keep no list of requests, so there is no "every pending request" route: the
- * approver is handed the token (by a webhook, a chat message) and works on that one.
+ * Approvals over HTTP: the inbox (`GET /approvals`, for stores that list their requests),
+ * where a confirmation request stands, and approving or denying it. A request is named by
+ * its token (handed to the approver by a webhook, a chat message) or by its id (as the
+ * inbox lists it: the id names the request, it cannot confirm a call).
  *
  * @module
  */
 
 import type { FastifyInstance } from "fastify";
-import type { ConfirmationRecord, ConfirmationStore } from "../../confirm/types.ts";
+import type { ConfirmationRecord, ConfirmationStore, MaybePromise } from "../../confirm/types.ts";
 import type { Identity } from "../auth.ts";
 import { backend, HttpError } from "../errors.ts";
-import { type ApprovalBody, approvalDecideSchema, approvalGetSchema } from "../schemas/index.ts";
+import {
+  type ApprovalBody,
+  type ApprovalListQuery,
+  approvalDecideSchema,
+  approvalGetSchema,
+  approvalListSchema,
+} from "../schemas/index.ts";
 import type { ServerContext } from "./context.ts";
 
 const STORE = "confirmation store";
@@ -22,7 +29,25 @@ function storeOf(ctx: ServerContext): ConfirmationStore {
 }
 
 const unknown = () =>
-  new HttpError(404, "unknown_confirmation", "no confirmation request has this token");
+  new HttpError(404, "unknown_confirmation", "no confirmation request has this token or id");
+
+/** Whether a path names a request by its id: tokens (plain or signed) have a dot, ids none. */
+const isId = (tokenOrId: string): boolean => !tokenOrId.includes(".");
+
+/** What a store without the by-id methods answers to a request named by its id. */
+const byIdUnsupported = () =>
+  new HttpError(
+    501,
+    "approvals_by_id_unsupported",
+    "this server's confirmation store cannot find a request by its id (it has no getById, approveById and denyById): name the request by its token",
+  );
+
+/** The request a path names, by token or by id. */
+async function lookUp(store: ConfirmationStore, tokenOrId: string) {
+  if (!isId(tokenOrId)) return backend(STORE, () => store.get(tokenOrId));
+  if (!store.getById) throw byIdUnsupported();
+  return backend(STORE, () => store.getById?.(tokenOrId));
+}
 
 const notPending = (record: ConfirmationRecord) =>
   new HttpError(409, "not_pending", `the confirmation request is ${record.status}, not pending`, {
@@ -54,14 +79,33 @@ export function approverOf(identity: Identity | null, by: string | undefined): s
   return by;
 }
 
-/** Registers `GET /approvals/:token` and `POST /approvals/:token/approve|deny`. */
+/**
+ * Registers `GET /approvals`, `GET /approvals/:token` and `POST /approvals/:token/approve|deny`
+ * (`:token` is the token or the request's id).
+ */
 export function approvalRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.get<{ Querystring: ApprovalListQuery }>(
+    "/approvals",
+    { schema: approvalListSchema },
+    async (request) => {
+      const store = storeOf(ctx);
+      if (!store.list)
+        throw new HttpError(
+          501,
+          "approvals_list_unsupported",
+          "this server's confirmation store keeps no list of its requests (it has no list method): approvers work on the token they are handed",
+        );
+      const { status, limit } = request.query;
+      const requests = await backend(STORE, () => store.list?.({ status, limit }) ?? []);
+      return { requests };
+    },
+  );
+
   app.get<{ Params: { token: string } }>(
     "/approvals/:token",
     { schema: approvalGetSchema },
     async (request) => {
-      const store = storeOf(ctx);
-      const record = await backend(STORE, () => store.get(request.params.token));
+      const record = await lookUp(storeOf(ctx), request.params.token);
       if (!record) throw unknown();
       return record;
     },
@@ -85,7 +129,10 @@ export function approvalRoutes(app: FastifyInstance, ctx: ServerContext): void {
         const { token } = request.params;
         const by = approverOf(request.identity, request.body.by);
         const reason = request.body.reason;
-        const current = await backend(STORE, () => store.get(token));
+        const byId = isId(token);
+        if (byId && !(verb === "approve" ? store.approveById : store.denyById))
+          throw byIdUnsupported();
+        const current = await lookUp(store, token);
         if (!current) throw unknown();
         if (current.status !== "pending") throw notPending(current);
         // Four eyes: whoever asked (the actor of the /authorize that made the request) may
@@ -99,11 +146,15 @@ export function approvalRoutes(app: FastifyInstance, ctx: ServerContext): void {
         // Another approver may have been quicker, or the request expired meanwhile: the
         // store's error says so by its code (409 not_pending, 404 unknown_confirmation),
         // without a second read; any other failure is a 503.
-        return backend(STORE, () =>
-          verb === "approve"
-            ? store.approve(token, { approvedBy: by, ...(reason !== undefined && { reason }) })
-            : store.deny(token, { deniedBy: by, ...(reason !== undefined && { reason }) }),
-        );
+        const approval = { approvedBy: by, ...(reason !== undefined && { reason }) };
+        const denial = { deniedBy: by, ...(reason !== undefined && { reason }) };
+        return backend(STORE, async () => {
+          if (byId)
+            return verb === "approve"
+              ? (store.approveById?.(token, approval) as MaybePromise<ConfirmationRecord>)
+              : (store.denyById?.(token, denial) as MaybePromise<ConfirmationRecord>);
+          return verb === "approve" ? store.approve(token, approval) : store.deny(token, denial);
+        });
       },
     );
   }

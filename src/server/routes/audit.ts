@@ -5,13 +5,28 @@
  * @module
  */
 
+import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { parseDuration } from "../../audit/decision-logger.ts";
-import type { AuditQuery } from "../../audit/types.ts";
+import { RECORD_CSV_HEADER, recordCsv, recordJson } from "../../audit/record-format.ts";
+import type { AuditQuery, ChainedRecord } from "../../audit/types.ts";
+import { bucketsIn, defaultBucketMs, MAX_TIMESERIES_BUCKETS } from "../../audit/windows.ts";
 import { replayAuditLog } from "../../decision/replay.ts";
 import { PolicyFileError } from "../../kernel/errors.ts";
 import { parsePolicies } from "../../policy/load.ts";
+import { csvLine } from "../../util/csv.ts";
 import { backend, HttpError } from "../errors.ts";
+import {
+  type AuditExportQuery,
+  type AuditFilterQuery,
+  type AuditSummaryQuery,
+  type AuditTimeseriesQueryString,
+  auditExportSchema,
+  auditLogDetailSchema,
+  auditSummarySchema,
+  auditTimeseriesSchema,
+  type BucketName,
+} from "../schemas/audit.ts";
 import {
   type AuditLogsQuery,
   type AuditReplayBody,
@@ -66,6 +81,75 @@ export function parseInstant(value: string, field: string, now = Date.now()): st
 }
 
 const LOG = "audit log";
+
+/** Records an export reads at a time (by position in the log, newest first). */
+const EXPORT_PAGE = 5000;
+
+/** The bucket lengths of `GET /audit/timeseries`. */
+const BUCKET_MS: Readonly<Record<BucketName, number>> = {
+  "1m": 60_000,
+  "5m": 300_000,
+  "15m": 900_000,
+  "1h": 3_600_000,
+  "1d": 86_400_000,
+};
+
+/** The store filter the query's filter parameters ask for (those given). */
+export function auditFilterOf(q: AuditFilterQuery, now = Date.now()): AuditQuery {
+  return {
+    ...(q.policy_id !== undefined && { policyId: q.policy_id }),
+    ...(q.user_id !== undefined && { userId: q.user_id }),
+    ...(q.decision !== undefined && { decision: q.decision }),
+    ...(q.function_name !== undefined && { functionName: q.function_name }),
+    ...(q.q !== undefined && q.q !== "" && { text: q.q }),
+    ...(q.since !== undefined && { since: parseInstant(q.since, "query.since", now) }),
+    ...(q.until !== undefined && { until: parseInstant(q.until, "query.until", now) }),
+    ...(q.before_seq !== undefined && { beforeSeq: q.before_seq }),
+  };
+}
+
+/** A window's ends from `since` (default 24h ago) and `until` (default now), checked. */
+function windowOf(q: { since: string; until?: string }): { since: number; until: number } {
+  const now = Date.now();
+  const since = Date.parse(parseInstant(q.since, "query.since", now));
+  const until = q.until === undefined ? now : Date.parse(parseInstant(q.until, "query.until", now));
+  if (until < since)
+    throw new HttpError(400, "invalid_query", "until must not be before since", {
+      extras: { field: "query.until" },
+    });
+  return { since, until };
+}
+
+/** `hexarch-audit-20261208T012434Z.csv`: the export's file name, by the time it started. */
+export function exportFileName(format: "csv" | "json", at = new Date()): string {
+  const stamp = at.toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");
+  return `hexarch-audit-${stamp}.${format}`;
+}
+
+/** The export's text, a piece at a time: the first record already read, then the rest. */
+async function* exportChunks(
+  format: "csv" | "json",
+  first: ChainedRecord | undefined,
+  rest: AsyncIterator<ChainedRecord>,
+): AsyncGenerator<string> {
+  const line = (r: ChainedRecord, i: number): string =>
+    format === "csv" ? recordCsv(r) : `${i === 0 ? "\n" : ",\n"}${JSON.stringify(recordJson(r))}`;
+  yield format === "csv" ? csvLine(RECORD_CSV_HEADER) : "[";
+  let n = 0;
+  if (first !== undefined) {
+    let chunk = line(first, n++);
+    for (let r = await rest.next(); !r.done; r = await rest.next()) {
+      chunk += line(r.value, n++);
+      // Pieces of about 64 KiB: fewer, larger writes.
+      if (chunk.length >= 65_536) {
+        yield chunk;
+        chunk = "";
+      }
+    }
+    if (chunk !== "") yield chunk;
+  }
+  if (format === "json") yield n === 0 ? "]\n" : "\n]\n";
+}
 
 /** The fields of the Python server's `GET /audit-logs/verify`, beside the native ones. */
 export interface PythonVerifyFields {
@@ -134,23 +218,75 @@ export function auditRoutes(app: FastifyInstance, ctx: ServerContext): void {
     { schema: auditLogsSchema },
     async (request) => {
       const q = request.query;
-      const filter: AuditQuery = {
-        ...(q.policy_id !== undefined && { policyId: q.policy_id }),
-        ...(q.user_id !== undefined && { userId: q.user_id }),
-        ...(q.decision !== undefined && { decision: q.decision }),
-        ...(q.since !== undefined && { since: parseInstant(q.since, "query.since") }),
-        ...(q.until !== undefined && { until: parseInstant(q.until, "query.until") }),
-        limit: q.limit,
-        offset: q.offset,
-      };
+      const filter: AuditQuery = { ...auditFilterOf(q), limit: q.limit, offset: q.offset };
       const logger = auditLogOf(ctx);
       const records = await backend(LOG, () => logger.getDecisionHistory(filter));
+      const full = records.length === q.limit;
       return {
         records,
         limit: q.limit,
         offset: q.offset,
-        nextOffset: records.length === q.limit ? q.offset + q.limit : null,
+        nextOffset: full ? q.offset + q.limit : null,
+        nextBeforeSeq: full ? (records[records.length - 1]?.seq ?? null) : null,
       };
+    },
+  );
+
+  // Static paths (`/audit-logs/verify`, `/audit-logs/export`) win over this one in the router.
+  app.get<{ Params: { decisionId: string } }>(
+    "/audit-logs/:decisionId",
+    { schema: auditLogDetailSchema },
+    async (request) => {
+      const { decisionId } = request.params;
+      const logger = auditLogOf(ctx);
+      return backend(LOG, async () => {
+        const [record] = await logger.getDecisionHistory({ decisionId, limit: 1 });
+        if (record === undefined)
+          throw new HttpError(
+            404,
+            "unknown_decision",
+            `no audit record has decision id '${decisionId}'`,
+          );
+        // The neighbours in the log, by position (the primary key).
+        const [previous] = await logger.store.query({ beforeSeq: record.seq, limit: 1 });
+        const [next] = await logger.store.query({
+          afterSeq: record.seq,
+          order: "asc",
+          limit: 1,
+        });
+        return {
+          record,
+          chain: {
+            seq: record.seq,
+            prevHash: record.prevHash,
+            hash: record.hash,
+            previousDecisionId: previous?.decisionId ?? null,
+            nextDecisionId: next?.decisionId ?? null,
+          },
+        };
+      });
+    },
+  );
+
+  app.get<{ Querystring: AuditExportQuery }>(
+    "/audit-logs/export",
+    { schema: auditExportSchema },
+    async (request, reply) => {
+      const q = request.query;
+      const filter = auditFilterOf(q);
+      const logger = auditLogOf(ctx);
+      const records = logger.exportDecisions(filter, { order: "desc", pageSize: EXPORT_PAGE });
+      // The first page is read before answering, so an unreachable store is a 503, not a
+      // cut-off download.
+      const first = await backend(LOG, () => records.next());
+      const body = Readable.from(
+        exportChunks(q.format, first.done ? undefined : first.value, records),
+      );
+      return reply
+        .header("content-disposition", `attachment; filename="${exportFileName(q.format)}"`)
+        .header("cache-control", "no-store")
+        .type(q.format === "csv" ? "text/csv; charset=utf-8" : "application/json; charset=utf-8")
+        .send(body);
     },
   );
 
@@ -190,6 +326,51 @@ export function auditRoutes(app: FastifyInstance, ctx: ServerContext): void {
         logger.getPolicyStats(policyId, { topReasons: request.query.top }),
       );
       return { policyId, ...stats };
+    },
+  );
+
+  app.get<{ Querystring: AuditTimeseriesQueryString }>(
+    "/audit/timeseries",
+    { schema: auditTimeseriesSchema },
+    async (request) => {
+      const q = request.query;
+      const { since, until } = windowOf(q);
+      const bucketMs = q.bucket === undefined ? defaultBucketMs(since, until) : BUCKET_MS[q.bucket];
+      const n = bucketsIn(since, until, bucketMs);
+      if (n > MAX_TIMESERIES_BUCKETS)
+        throw new HttpError(
+          400,
+          "invalid_query",
+          `the window holds ${n} buckets of ${q.bucket ?? `${bucketMs} ms`}; at most ${MAX_TIMESERIES_BUCKETS}: use a longer bucket or a shorter window`,
+          { extras: { field: "query.bucket" } },
+        );
+      const logger = auditLogOf(ctx);
+      return backend(LOG, () =>
+        logger.getTimeseries({
+          since: new Date(since),
+          until: new Date(until),
+          bucketMs,
+          ...(q.policy_id !== undefined && { policyId: q.policy_id }),
+        }),
+      );
+    },
+  );
+
+  app.get<{ Querystring: AuditSummaryQuery }>(
+    "/audit/summary",
+    { schema: auditSummarySchema },
+    async (request) => {
+      const q = request.query;
+      const { since, until } = windowOf(q);
+      const logger = auditLogOf(ctx);
+      return backend(LOG, () =>
+        logger.getSummary({
+          since: new Date(since),
+          until: new Date(until),
+          topReasons: q.top,
+          ...(q.policy_id !== undefined && { policyId: q.policy_id }),
+        }),
+      );
     },
   );
 

@@ -4,7 +4,9 @@
  * `{ policyId, context }` the Guardian's policies decide (consuming quota like a guarded
  * call); with the Python shape `{ action, resource, context }` the API-defined policies do,
  * as the Guardian's decision client. The route builds neither decisions nor records: it
- * reads the request, and says what the record is tagged with.
+ * reads the request, and says what the record is tagged with. With `dry_run: true` either
+ * shape answers the same decision with `dryRun: true` and no effect (no record, no
+ * counter, no confirmation request, no token used, not counted in the metrics).
  *
  * @module
  */
@@ -25,6 +27,7 @@ import {
   askForApproval,
   CONFIRMATION_TOKEN_HEADER,
   type ConfirmationAnswer,
+  type ConfirmationInput,
   confirmationInput,
 } from "../authorize-confirmation.ts";
 import { bindSubject } from "../bound-subject.ts";
@@ -143,9 +146,12 @@ async function authorizeByApiPolicies(
   const store = ctx.apiPolicies;
   const client = store ? await backend("policy store", () => store.client()) : NO_API_POLICIES;
   const logger = ctx.auditLogger;
+  const dryRun = request.body.dry_run === true;
   const decision = await decided(ctx, API_POLICIES_ID, envelope, {
     client,
     warn: false,
+    ...(dryRun && { dryRun: true }),
+    // A dry run records nothing, whatever `record` says.
     record: logger !== undefined && {
       to: logger,
       functionName: action,
@@ -171,7 +177,8 @@ async function authorizeByApiPolicies(
       },
     },
   });
-  ctx.metrics.decided(decision);
+  // Dry runs are not counted: the decision metrics count decisions that took effect.
+  if (!dryRun) ctx.metrics.decided(decision);
   return {
     allowed: decision.allowed,
     decision: decision.allowed ? "ALLOW" : "DENY",
@@ -181,6 +188,50 @@ async function authorizeByApiPolicies(
     decisionId: decision.decisionId,
     matchedRules: decision.matchedRules,
     timestamp: decision.timestamp,
+    ...(dryRun && { dryRun: true as const }),
+  };
+}
+
+/**
+ * A dry run of the native shape: the Guardian's decision with no effect (no record, no
+ * counter, no token used), and no confirmation request: a `require_confirmation` answer
+ * says one would be created, without a token.
+ */
+async function dryRunDecision(
+  ctx: ServerContext,
+  policyId: string,
+  input: ConfirmationInput,
+): Promise<AuthorizeReply> {
+  const { context, token } = input;
+  const decision = await decided(
+    ctx,
+    policyId,
+    token === undefined ? context : { ...context, confirmationToken: token },
+    { warn: false, record: false, dryRun: true },
+  );
+  const notes = [...input.notes];
+  if (decision.action === "require_confirmation" && token === undefined)
+    notes.push(
+      "dry run: no confirmation request was created and no token issued (the real call would ask for approval)",
+    );
+  else if (token !== undefined)
+    notes.push(
+      ctx.guardian.confirmations
+        ? "dry run: the confirmation token is checked, never used: it still works for the real call"
+        : "the confirmation token was not checked: this server has no confirmation store wired into its Guardian",
+    );
+  return {
+    allowed: decision.allowed,
+    decision: decision.allowed ? "ALLOW" : "DENY",
+    action: decision.action,
+    reason: decision.reason,
+    policies: [decision.policyId],
+    decisionId: decision.decisionId,
+    matchedRules: decision.matchedRules,
+    timestamp: decision.timestamp,
+    ...(input.ignored.length > 0 && { ignored: input.ignored }),
+    ...(notes.length > 0 && { notes }),
+    dryRun: true,
   };
 }
 
@@ -206,6 +257,7 @@ export function authorizeRoutes(app: FastifyInstance, ctx: ServerContext): void 
       const { claimed } = bound;
       // The token is handed to the Guardian apart; `confirm` counts only from a self-confirmer.
       const input = confirmationInput(request, bound.context);
+      if (request.body.dry_run === true) return dryRunDecision(ctx, policyId, input);
       const { context, token } = input;
       const logger = ctx.auditLogger;
       // A require_confirmation asks for approval before the record, which names the request.

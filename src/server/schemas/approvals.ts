@@ -1,10 +1,10 @@
 /**
- * Schemas of the confirmation routes: `/approvals/:token`.
+ * Schemas of the confirmation routes: `GET /approvals` and `/approvals/:token`.
  *
  * @module
  */
 
-import { anyObject, errors, name } from "./common.ts";
+import { anyObject, errors, limit, name } from "./common.ts";
 
 /** A confirmation token in a path: the id, a dot, the secret (or a signed token). */
 const tokenParams = {
@@ -16,7 +16,8 @@ const tokenParams = {
       minLength: 1,
       maxLength: 4096,
       pattern: "^[A-Za-z0-9._~-]+$",
-      description: "the confirmation token (it is a secret: the server never logs it)",
+      description:
+        "the confirmation token (it is a secret: the server never logs it), or the request's id (the part before the dot, as GET /approvals lists it)",
     },
   },
 } as const;
@@ -39,6 +40,39 @@ const approvalSchema = {
     decidedBy: { type: "string" },
     decidedAtMs: { type: "integer" },
     decisionReason: { type: "string" },
+  },
+} as const;
+
+/** The query of `GET /approvals`. */
+export interface ApprovalListQuery {
+  readonly status: "pending" | "approved" | "denied" | "consumed" | "expired" | "all";
+  readonly limit: number;
+}
+
+/** `GET /approvals`: the approvals inbox. */
+export const approvalListSchema = {
+  summary: "List confirmation requests, newest first (never their tokens)",
+  querystring: {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+      status: {
+        type: "string",
+        enum: ["pending", "approved", "denied", "consumed", "expired", "all"],
+        default: "pending",
+        description:
+          "only requests in this status (`expired`: pending or approved, past expiresAtMs)",
+      },
+      limit: limit(500, 100),
+    },
+  },
+  response: {
+    200: {
+      type: "object",
+      required: ["requests"],
+      properties: { requests: { type: "array", items: approvalSchema } },
+    },
+    ...errors,
   },
 } as const;
 

@@ -64,16 +64,46 @@ const duration = {
   description: "a duration: 90m, 24h, 7d, 30d",
 } as const;
 
-/** The query of `GET /audit-logs`. */
-export interface AuditLogsQuery {
+/** The filters of `GET /audit-logs` and `GET /audit-logs/export`. */
+export interface AuditFilterQuery {
   readonly policy_id?: string;
   readonly user_id?: string;
   readonly decision?: AuditOutcome;
+  readonly function_name?: string;
+  readonly q?: string;
   readonly since?: string;
   readonly until?: string;
+  readonly before_seq?: number;
+}
+
+/** The query of `GET /audit-logs`. */
+export interface AuditLogsQuery extends AuditFilterQuery {
   readonly limit: number;
   readonly offset: number;
 }
+
+/** The filter parameters both the listing and the export take. */
+const filterProperties = {
+  policy_id: name(),
+  user_id: name(),
+  decision: { type: "string", enum: ["allowed", "warned", "blocked"] },
+  function_name: { ...name(), description: "only calls of the guarded function of this name" },
+  q: {
+    type: "string",
+    maxLength: 256,
+    description:
+      "only records whose reason contains this text, ignoring case (`%` and `_` match themselves)",
+  },
+  since: instant,
+  until: instant,
+  before_seq: {
+    type: "integer",
+    minimum: 1,
+    maximum: Number.MAX_SAFE_INTEGER,
+    description:
+      "keyset paging: only records before this position in the log (pass `nextBeforeSeq` of the previous page)",
+  },
+} as const;
 
 /** `GET /audit-logs`: decisions matching the filters, newest first. */
 export const auditLogsSchema = {
@@ -82,11 +112,7 @@ export const auditLogsSchema = {
     type: "object",
     additionalProperties: false,
     properties: {
-      policy_id: name(),
-      user_id: name(),
-      decision: { type: "string", enum: ["allowed", "warned", "blocked"] },
-      since: instant,
-      until: instant,
+      ...filterProperties,
       limit: limit(1000, 50),
       offset: { type: "integer", minimum: 0, maximum: 10_000_000, default: 0 },
     },
@@ -94,7 +120,7 @@ export const auditLogsSchema = {
   response: {
     200: {
       type: "object",
-      required: ["records", "limit", "offset", "nextOffset"],
+      required: ["records", "limit", "offset", "nextOffset", "nextBeforeSeq"],
       properties: {
         records,
         limit: { type: "integer" },
@@ -102,6 +128,204 @@ export const auditLogsSchema = {
         nextOffset: {
           type: ["integer", "null"],
           description: "the offset of the next page, or null on the last one",
+        },
+        nextBeforeSeq: {
+          type: ["integer", "null"],
+          description:
+            "`before_seq` for the next (older) page: the last record's `seq`, or null on the last page",
+        },
+      },
+    },
+    ...errors,
+  },
+} as const;
+
+/** `GET /audit-logs/:decisionId`: one record, with its place in the chain. */
+export const auditLogDetailSchema = {
+  summary: "One audit record by decision id, with its hash-chain links and neighbours",
+  params: {
+    type: "object",
+    required: ["decisionId"],
+    properties: { decisionId: name(128) },
+  },
+  response: {
+    200: {
+      type: "object",
+      required: ["record", "chain"],
+      properties: {
+        record: recordSchema,
+        chain: {
+          type: "object",
+          required: ["seq", "prevHash", "hash", "previousDecisionId", "nextDecisionId"],
+          properties: {
+            seq: { type: "integer", description: "its position in the log" },
+            prevHash: { type: "string", description: "the hash of the entry it is chained after" },
+            hash: { type: "string", description: "its own hash (over prevHash and its fields)" },
+            previousDecisionId: {
+              type: ["string", "null"],
+              description: "the decision stored just before it, or null for the oldest kept",
+            },
+            nextDecisionId: {
+              type: ["string", "null"],
+              description: "the decision stored just after it, or null for the newest",
+            },
+          },
+        },
+      },
+    },
+    ...errors,
+  },
+} as const;
+
+/** The query of `GET /audit-logs/export`. */
+export interface AuditExportQuery extends AuditFilterQuery {
+  readonly format: "csv" | "json";
+}
+
+/** `GET /audit-logs/export`: every matching record, streamed as CSV or a JSON array. */
+export const auditExportSchema = {
+  summary: "Download every matching audit record, newest first, as CSV or JSON",
+  description:
+    "Streams the records the filters of `GET /audit-logs` select (no page limit), newest first, as an attachment. CSV: RFC 4180 with a header row, `context` and `metadata` as JSON text, and text a spreadsheet would read as a formula (starting with `=`, `+`, `-`, `@`) prefixed with `'`. JSON: an array of records.",
+  querystring: {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+      format: { type: "string", enum: ["csv", "json"], default: "csv" },
+      ...filterProperties,
+    },
+  },
+  response: {
+    200: {
+      description: "the records, as an attachment",
+      content: {
+        "text/csv": { schema: { type: "string" } },
+        "application/json": { schema: records },
+      },
+    },
+    ...errors,
+  },
+} as const;
+
+/** A bucket length the console offers. */
+export type BucketName = "1m" | "5m" | "15m" | "1h" | "1d";
+
+/** The query of `GET /audit/timeseries`. */
+export interface AuditTimeseriesQueryString {
+  readonly since: string;
+  readonly until?: string;
+  readonly bucket?: BucketName;
+  readonly policy_id?: string;
+}
+
+/** `GET /audit/timeseries`: decisions per time bucket, counted by the database. */
+export const auditTimeseriesSchema = {
+  summary: "Decisions per time bucket and outcome (zero-filled)",
+  description:
+    "Counts the decisions (not confirmation events nor provider calls) of a window per bucket. Buckets are aligned to the epoch in UTC; without `bucket`, the shortest of 1m, 5m, 15m, 1h, 1d that gives at most 200 points. More than 2000 buckets is a 400 `invalid_query`.",
+  querystring: {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+      since: { ...instant, default: "24h" },
+      until: { ...instant, description: `${instant.description}; default now` },
+      bucket: { type: "string", enum: ["1m", "5m", "15m", "1h", "1d"] },
+      policy_id: name(),
+    },
+  },
+  response: {
+    200: {
+      type: "object",
+      required: ["since", "until", "bucketMs", "points"],
+      properties: {
+        since: { type: "string", format: "date-time" },
+        until: { type: "string", format: "date-time" },
+        bucketMs: { type: "integer", description: "each bucket's length in ms" },
+        points: {
+          type: "array",
+          description: "every bucket the window touches, oldest first",
+          items: {
+            type: "object",
+            required: ["t", "allowed", "warned", "blocked"],
+            properties: {
+              t: { type: "string", format: "date-time", description: "the bucket's start" },
+              allowed: { type: "integer" },
+              warned: { type: "integer" },
+              blocked: { type: "integer" },
+            },
+          },
+        },
+      },
+    },
+    ...errors,
+  },
+} as const;
+
+/** The query of `GET /audit/summary`. */
+export interface AuditSummaryQuery {
+  readonly since: string;
+  readonly until?: string;
+  readonly policy_id?: string;
+  readonly top: number;
+}
+
+const countsProperties = {
+  total: { type: "integer" },
+  allowed: { type: "integer" },
+  warned: { type: "integer" },
+  blocked: { type: "integer" },
+} as const;
+
+/** `GET /audit/summary`: a window's decisions, overall and per policy. */
+export const auditSummarySchema = {
+  summary: "Decision counts of a window, overall and per policy, with top block reasons",
+  description:
+    "Counts the decisions (not confirmation events nor provider calls) recorded at or after `since` and before `until`.",
+  querystring: {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+      since: { ...instant, default: "24h" },
+      until: { ...instant, description: `${instant.description}; default now` },
+      policy_id: name(),
+      top: { type: "integer", minimum: 0, maximum: 100, default: 5 },
+    },
+  },
+  response: {
+    200: {
+      type: "object",
+      required: [
+        "since",
+        "until",
+        "total",
+        "allowed",
+        "warned",
+        "blocked",
+        "blockRate",
+        "topBlockReasons",
+        "policies",
+      ],
+      properties: {
+        since: { type: "string", format: "date-time" },
+        until: { type: "string", format: "date-time" },
+        ...countsProperties,
+        blockRate: { type: "number", description: "percent, two decimals" },
+        topBlockReasons: {
+          type: "array",
+          items: {
+            type: "object",
+            required: ["reason", "count"],
+            properties: { reason: { type: "string" }, count: { type: "integer" } },
+          },
+        },
+        policies: {
+          type: "array",
+          description: "per policy with decisions in the window, by policy id",
+          items: {
+            type: "object",
+            required: ["policyId", "total", "allowed", "warned", "blocked"],
+            properties: { policyId: { type: "string" }, ...countsProperties },
+          },
         },
       },
     },

@@ -18,6 +18,12 @@ export interface AuthorizeBody {
   /** Python shape: what it wants to do it to. */
   readonly resource?: Readonly<Record<string, unknown>>;
   readonly context?: Readonly<Record<string, unknown>>;
+  /**
+   * A dry run: the same answer, with no effect: no audit record, no rate-limit or budget
+   * counter moved, no confirmation request created, a confirmation token checked but not
+   * used. @default false
+   */
+  readonly dry_run?: boolean;
 }
 
 /** What `POST /authorize` answers, for an allow and a deny alike. */
@@ -45,11 +51,14 @@ export interface AuthorizeReply {
   readonly ignored?: readonly string[];
   /** What the server did with the confirmation fields, and why, for a person reading. */
   readonly notes?: readonly string[];
+  /** Present (true) on the answer to a dry run (`dry_run: true`): nothing was recorded or consumed. */
+  readonly dryRun?: true;
 }
 
-/** `POST /authorize`: a decision exactly as `guardian.evaluate` gives it, recorded. */
+/** `POST /authorize`: a decision exactly as `guardian.evaluate` gives it, recorded (unless a dry run). */
 export const authorizeSchema = {
-  summary: "Decide whether a call may run (consumes quota like a guarded call)",
+  summary:
+    "Decide whether a call may run (consumes quota like a guarded call, unless dry_run is set)",
   headers: {
     type: "object",
     properties: {
@@ -78,6 +87,11 @@ export const authorizeSchema = {
         ...anyObject,
         description:
           "the call's context, as for guardian.evaluate; `confirmationToken` carries an approved token; `confirm: true` counts only for callers that may self-confirm",
+      },
+      dry_run: {
+        type: "boolean",
+        description:
+          "a dry run: the same decision, answered with `dryRun: true`, and no effect: no audit record, no rate-limit or budget counter moved, no confirmation request created (a require_confirmation answer carries no token), and a confirmation token sent is checked but not used",
       },
     },
   },
@@ -116,6 +130,11 @@ export const authorizeSchema = {
             "context fields removed before deciding (context.confirm from a caller without self-confirm)",
         },
         notes: { type: "array", items: { type: "string" } },
+        dryRun: {
+          type: "boolean",
+          description:
+            "true on the answer to a dry run: nothing was recorded, consumed or requested",
+        },
       },
     },
     ...errors,

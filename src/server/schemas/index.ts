@@ -13,7 +13,13 @@ export {
   apiKeyListSchema,
   apiKeyRevokeSchema,
 } from "./api-keys.ts";
-export { type ApprovalBody, approvalDecideSchema, approvalGetSchema } from "./approvals.ts";
+export {
+  type ApprovalBody,
+  type ApprovalListQuery,
+  approvalDecideSchema,
+  approvalGetSchema,
+  approvalListSchema,
+} from "./approvals.ts";
 export {
   type AuditLogsQuery,
   auditBlockedSchema,
@@ -24,6 +30,7 @@ export {
   auditVerifySchema,
 } from "./audit.ts";
 export { type AuthorizeBody, type AuthorizeReply, authorizeSchema } from "./authorize.ts";
+export { type AuditBudgetsQuery, auditBudgetsSchema } from "./budgets.ts";
 export {
   auditCheckpointCreateSchema,
   auditCheckpointLatestSchema,
@@ -33,6 +40,7 @@ export {
   type CheckpointListQuery,
 } from "./checkpoints.ts";
 export { errorSchema } from "./common.ts";
+export { eventStreamSchema } from "./events.ts";
 export {
   type ProviderCallBody,
   type ProviderCallsQuery,
@@ -67,3 +75,4 @@ export {
   openapiSchema,
   rootSchema,
 } from "./service.ts";
+export { type WhoamiReply, whoamiSchema } from "./whoami.ts";

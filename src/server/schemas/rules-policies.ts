@@ -153,6 +153,11 @@ const policyOut = {
     source: { type: "string", enum: ["api", "yaml"] },
     readOnly: { type: "boolean" },
     rules: { type: "integer", description: "YAML policies: how many rules" },
+    yaml: {
+      type: "string",
+      description:
+        "YAML policies: the policy's entry of the policy file as written (a `- id: …` list item, dedented)",
+    },
   },
 } as const;
 
