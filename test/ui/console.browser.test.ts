@@ -50,9 +50,6 @@ const POLICIES = `policies:
         action: require_confirmation
 `;
 
-/** The same file with a stricter rate limit: one request a minute. */
-const STRICTER = POLICIES.replace("requests_per_minute: 3", "requests_per_minute: 1");
-
 const shotsToDocs = process.env.HEXARCH_DOCS_SCREENSHOTS === "1";
 const DOCS_SHOTS = fileURLToPath(new URL("../../docs/images/console/", import.meta.url));
 
@@ -202,8 +199,10 @@ describe.runIf(enabled)("the console in Chromium", () => {
     expect(await text("total-blocked")).toBe("3");
     // 3 of 11 decisions blocked.
     expect(await text("block-rate")).toMatch(/^27(\.\d+)?%$/);
-    const budgets = await page.textContent("table[data-testid=budgets]");
-    expect(budgets).toContain("api_budget");
+    // $9 of $10 spent this month (the fourth call was refused): listed with its run-out.
+    await expect
+      .poll(() => page.textContent("table[data-testid=budgets]"))
+      .toMatch(/api_budget[\s\S]*\$9\.00[\s\S]*\$10\.00/);
     expect(await a11y("overview")).toEqual([]);
   });
 
@@ -245,7 +244,14 @@ describe.runIf(enabled)("the console in Chromium", () => {
 
   it("replay: a stricter rate limit flips the decisions it should", async () => {
     await visit("#/replay", "replay");
-    await page.fill("#replay-yaml", STRICTER);
+    // Start from the policies in force, as written in their file, and tighten one limit.
+    await page.click("#replay-from-current");
+    await expect.poll(() => page.inputValue("#replay-yaml")).toContain("requests_per_minute: 3");
+    const current = await page.inputValue("#replay-yaml");
+    await page.fill(
+      "#replay-yaml",
+      current.replace("requests_per_minute: 3", "requests_per_minute: 1"),
+    );
     await page.fill("#replay-since", "1h");
     await page.click("#replay-run");
     const result = page.locator("[data-testid=replay-result]");
@@ -298,13 +304,36 @@ describe.runIf(enabled)("the console in Chromium", () => {
 
   it("policies, integrity and keys pages render and pass axe", async () => {
     await visit("#/policies", "policies");
-    expect(await page.locator("tr[data-policy-id]").count()).toBe(3);
+    await expect.poll(() => page.locator("tr[data-policy-id]").count()).toBe(3);
     expect(await a11y("policies")).toEqual([]);
     await page.locator("tr[data-policy-id=rate_limit] a").first().click();
     await page.waitForSelector('main[data-page="policy"]');
     // A YAML policy shows its source, as written in the file.
     await expect.poll(() => page.textContent("main")).toContain("requests_per_minute: 3");
     expect(await a11y("policy")).toEqual([]);
+    // An API-defined policy: the server's validation error shows at the form, then it saves
+    // and can be disabled.
+    await visit("#/policies", "policies");
+    await page.fill("#new-name", "team_gate");
+    await page.selectOption("#new-scope", "USER");
+    await page.click("[data-testid=new-policy-form] button[type=submit]");
+    const problem = page.locator("[data-testid=new-policy-form] [role=alert]");
+    await problem.first().waitFor();
+    expect(await problem.first().textContent()).toMatch(/scope_value/);
+    // The browser reports the refused request (422) itself; nothing else may be logged.
+    const refused = consoleErrors.findIndex((m) => /status of 422/.test(m));
+    expect(refused).toBeGreaterThanOrEqual(0);
+    consoleErrors.splice(refused, 1);
+    await page.fill("#new-scope_value", "erin");
+    await page.click("[data-testid=new-policy-form] button[type=submit]");
+    await page.waitForSelector('main[data-page="policy"]');
+    await expect.poll(() => page.textContent("[data-testid=policy-enabled]")).toBe("yes");
+    await page.click("button[data-action=disable]");
+    await expect.poll(() => page.textContent("[data-testid=policy-enabled]")).toBe("no");
+    const stored = await api("/policies");
+    expect(stored.body).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: "team_gate", enabled: false })]),
+    );
     await visit("#/integrity", "integrity");
     await page.click("#verify-run");
     await expect
@@ -312,7 +341,7 @@ describe.runIf(enabled)("the console in Chromium", () => {
       .toMatch(/verified|ok/i);
     expect(await a11y("integrity")).toEqual([]);
     await visit("#/keys", "keys");
-    expect(await page.textContent("main")).toContain("requester");
+    await expect.poll(() => page.textContent("main")).toContain("requester");
     expect(await a11y("keys")).toEqual([]);
   });
 

@@ -7,7 +7,7 @@
  */
 
 import { useState } from "preact/hooks";
-import { type ReplayReport, write } from "../api.ts";
+import { get, type Policy, type ReplayReport, write } from "../api.ts";
 import { Alert, num, Page, Time, useAction } from "../lib.tsx";
 
 /** The replay page. */
@@ -18,6 +18,11 @@ export function ReplayPage() {
   const [report, setReport] = useState<ReplayReport | undefined>();
   const action = useAction();
 
+  // The policies in force, as written in their file: a starting point to edit.
+  const fromCurrent = async () => {
+    const policies = await action.run(() => get<readonly Policy[]>("/policies"));
+    if (policies) setYaml(policyFileOf(policies));
+  };
   const upload = (e: Event) => {
     const file = (e.currentTarget as HTMLInputElement).files?.[0];
     if (file) void file.text().then(setYaml);
@@ -61,6 +66,11 @@ export function ReplayPage() {
               Paste or upload a policy file.
             </span>
           )}
+        </div>
+        <div>
+          <button id="replay-from-current" type="button" onClick={() => void fromCurrent()}>
+            Start from the policies in force
+          </button>
         </div>
         <div class="field">
           <label for="replay-file">Or upload a file</label>
@@ -210,4 +220,22 @@ function Report({ report: r }: { report: ReplayReport }) {
       )}
     </section>
   );
+}
+
+/**
+ * A policy file of the policies loaded from the server's file, each as written there
+ * (`yaml`): list items under `policies:`. API-defined policies are not in the file.
+ */
+export function policyFileOf(policies: readonly Policy[]): string {
+  const items = policies
+    .map((p) => p.yaml)
+    .filter((text): text is string => typeof text === "string" && text.trim() !== "")
+    .map((text) => {
+      const item = text.startsWith("- ") ? text : `- ${text.replaceAll("\n", "\n  ")}`;
+      return item
+        .split("\n")
+        .map((line) => (line === "" ? line : `  ${line}`))
+        .join("\n");
+    });
+  return `policies:\n${items.join("\n\n")}\n`;
 }
