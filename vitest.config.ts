@@ -37,7 +37,7 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ["test/**/*.test.ts", "src/**/*.test.ts"],
+    include: ["test/**/*.test.ts", "src/**/*.test.ts", "packages/*/test/**/*.test.ts"],
     // The console (dist/ui), built when missing or older than ui/: /ui and the browser tests use it.
     globalSetup: ["test/support/ui-build.ts"],
     typecheck: { enabled: true, include: ["test/**/*.test-d.ts"] },

@@ -5,11 +5,12 @@
  * /usr/bin/chromium) opening the overview.
  *
  * It prints, as medians of `BENCH_CONSOLE_RUNS` (default 5):
- * - time to first render of the overview: from navigation (logged in) until the totals and
- *   the chart are on screen, for the last 24 hours and for the last 30 days (every row);
+ * - time to first render of the overview: from a fresh load of the page (logged in, in the
+ *   same tab) until the totals and the chart are on screen, for the last 24 hours and for
+ *   the last 30 days (every row);
  * - the JSON routes the console reads, timed from this process: `/audit/summary`,
  *   `/audit/timeseries`, the first page of `/audit-logs` (filtered and not), a deep page by
- *   `before_seq`, `/audit/budgets`.
+ *   `before_seq`, `/audit/budgets` (computed, then from the server's 10 s cache).
  *
  * Rows are written by SQL, not through the API: their hashes do not chain (nothing here
  * verifies the chain), everything else is as the server writes it.
@@ -108,12 +109,20 @@ export async function consoleBench(): Promise<void> {
           `/audit-logs?limit=50&before_seq=${Math.floor(ROWS / 2)}`,
           "decisions, page at the middle",
         ],
-        ["/audit/budgets", "budgets"],
       ];
       for (const [path, label] of routes) {
         const ms = await timed(`${u}${path}`, RUNS);
         console.log(`  ${label.padEnd(32)} ${ms.toFixed(1).padStart(8)} ms  (GET ${path})`);
       }
+      // The server keeps a budgets answer for 10 s: the first call computes it.
+      const computed = await timed(`${u}/audit/budgets`, 1);
+      const cached = await timed(`${u}/audit/budgets`, RUNS);
+      console.log(
+        `  ${"budgets, computed".padEnd(32)} ${computed.toFixed(1).padStart(8)} ms  (GET /audit/budgets, first call)`,
+      );
+      console.log(
+        `  ${"budgets, cached".padEnd(32)} ${cached.toFixed(1).padStart(8)} ms  (GET /audit/budgets, within 10 s)`,
+      );
 
       const browser = await chromium.launch({
         executablePath: CHROMIUM,
@@ -128,13 +137,19 @@ export async function consoleBench(): Promise<void> {
             await page.fill("#login-credential", TOKEN);
             await page.click("#login-submit");
             await page.waitForSelector('nav[aria-label="Console"]');
+            // The range is kept for the tab; then a fresh load of the page, logged in.
+            await page.waitForSelector("#range");
+            await page.selectOption("#range", range);
+            await page.goto("about:blank");
             const t0 = performance.now();
-            await page.goto(`${u}/ui/#/overview?range=${range}`);
-            // Evaluated in the page (the bench is compiled without the DOM's types).
-            await page.waitForFunction(`(() => {
-              const total = document.querySelector("[data-testid=total-allowed]")?.textContent;
-              return /\\d/.test(total ?? "") && document.querySelector(".uplot canvas") !== null;
-            })()`);
+            await page.goto(`${u}/ui/#/overview`);
+            // Polled from here: the console's CSP forbids evaluating strings in the page.
+            await page.waitForSelector(".uplot canvas");
+            for (;;) {
+              const total = await page.textContent("[data-testid=total-allowed]");
+              if (total !== null && /\d/.test(total)) break;
+              await new Promise((done) => setTimeout(done, 5));
+            }
             times.push(performance.now() - t0);
             await page.close();
           }

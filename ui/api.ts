@@ -232,6 +232,8 @@ export interface Budget {
 /** `GET /audit/budgets`. */
 export interface BudgetsAnswer {
   readonly now: string;
+  /** When the server computed it (it reuses an answer for up to 10 s). */
+  readonly computedAt?: string;
   readonly budgets: readonly Budget[];
 }
 

@@ -140,7 +140,8 @@ function App() {
   useEffect(() => {
     if (!signedIn) return;
     const me = (auth as { me: Whoami }).me;
-    if (!can(me, "read")) return;
+    // read: every event; approve alone: the server sends confirmation events only.
+    if (!can(me, "read") && !can(me, "approve")) return;
     return openStream(publish, setLive);
   }, [signedIn]);
 

@@ -10,6 +10,7 @@ import { UnsupportedNodeVersionError } from "../util/node-floor.ts";
 import { MissingPeerDependencyError } from "../util/optional-peer.ts";
 import { auditCommand } from "./commands/audit.ts";
 import { dbCommand } from "./commands/db.ts";
+import { evalCommand } from "./commands/eval.ts";
 import { healthCommand } from "./commands/health.ts";
 import { initCommand } from "./commands/init.ts";
 import { policyCommand } from "./commands/policy.ts";
@@ -57,6 +58,7 @@ Run hexarch-ctl <command> --help for a command's options and examples.`,
   dbCommand(program, io);
   healthCommand(program, io);
   serveCommand(program, io);
+  evalCommand(program, io);
   // Every subcommand reports its errors the same way.
   const configure = (cmd: Command) => {
     cmd.exitOverride().configureOutput({

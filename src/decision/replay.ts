@@ -252,7 +252,8 @@ export type AuditWalkStep =
  * Walks the audit log's records of a period oldest first, re-deciding each decision
  * record through `policies` at its recorded time, with counters that start empty. The
  * client's clock reads each record's time while `visit` runs, so `visit` may count more
- * against the same counters at that instant (`client.recordSpend`).
+ * against the same counters at that instant (`client.recordSpend`). Between pages it
+ * yields to the event loop (a macrotask), so a long walk never blocks other work.
  *
  * @internal Shared by {@link replayAuditLog} and `budgetForecast`.
  */
@@ -307,8 +308,14 @@ export async function walkAuditLog(
     }
     if (page.length < walk.pageSize) break;
     afterSeq = (page[page.length - 1] as ChainedRecord).seq;
+    // A whole period re-decided is CPU work: let the process answer other requests (a
+    // server's /authorize, /health) between pages, even when the store answers at once.
+    await nextMacrotask();
   }
 }
+
+/** Settles after the event loop has run the I/O and timers already waiting. */
+const nextMacrotask = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** @internal An instant given as ISO text or a Date, as ISO text; `invalid_argument` when it is not one. */
 export function iso(value: string | Date, name: string, fn = "replayAuditLog"): string {

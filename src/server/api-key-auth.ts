@@ -33,11 +33,16 @@ export type RouteScope = Exclude<ApiKeyScope, "write" | "*"> | "token" | "authen
  * | `POST /policies/reload`                        | `admin` |
  * | `GET /whoami`                                  | `authenticated` (any credential, whatever its scopes) |
  * | `GET /approvals` (the inbox)                   | `approve` |
- * | any other `GET`/`HEAD` (audit, rules, policies, one approval, `/events/stream`, metrics) | `read` |
+ * | `GET`/`HEAD /events/stream`                    | `read` (every event) or `approve` (confirmation events only): see {@link acceptedScopes} |
+ * | `GET`/`HEAD /approvals/:token`                 | `read` or `approve` by token; by id, `approve` (the route checks it): see {@link acceptedScopes} |
+ * | any other `GET`/`HEAD` (audit, rules, policies, metrics) | `read` |
  * | `POST /authorize`, `POST /events/provider-calls` | `decide` |
  * | `POST /approvals/:token/approve\|deny`        | `approve` |
  * | `POST/PUT/PATCH/DELETE` on `/rules…`, `/policies…`; `POST /audit-checkpoints` | `policy` |
  * | any other method on any other route            | `admin` (fail closed: a new route is not open to narrower keys by accident) |
+ *
+ * Where a route admits one of several scopes, this answers the first (what a refusal names
+ * as `requiredScope`); the door checks {@link acceptedScopes}.
  */
 export function requiredScope(method: string, url: string): RouteScope {
   if (url === "/api-keys" || url.startsWith("/api-keys/")) return "token";
@@ -56,6 +61,22 @@ export function requiredScope(method: string, url: string): RouteScope {
   )
     return "policy";
   return "admin";
+}
+
+/**
+ * The scopes any one of which admits a caller to a route: `GET`/`HEAD /events/stream`
+ * admits `read` (the stream carries every event) or `approve` (it carries confirmation
+ * events only: an approver's inbox stays live); `GET`/`HEAD /approvals/:token` admits
+ * `read` or `approve` (the route asks `approve` of a lookup by id); every other route only
+ * its {@link requiredScope}.
+ */
+export function acceptedScopes(method: string, url: string): readonly RouteScope[] {
+  if (
+    (url === "/events/stream" || url === "/approvals/:token") &&
+    (method === "GET" || method === "HEAD")
+  )
+    return ["read", "approve"];
+  return [requiredScope(method, url)];
 }
 
 /** What the legacy `write` scope grants: everything it used to (`write` = these three). */
@@ -176,7 +197,9 @@ export function apiKeyAuth(
     async authorize(request) {
       const identity = request.identity;
       if (!identity) return;
-      const need = requiredScope(request.method, request.routeOptions.url ?? "");
+      const url = request.routeOptions.url ?? "";
+      const need = requiredScope(request.method, url);
+      const accepted = acceptedScopes(request.method, url);
       if (identity.kind === "api-token") return;
       if (identity.kind === "anonymous") {
         if (need === "token")
@@ -186,11 +209,11 @@ export function apiKeyAuth(
         return;
       }
       const key = identity.apiKey;
-      if (key && scopesGrant(key.scopes, need)) return;
+      if (key && accepted.some((s) => scopesGrant(key.scopes, s))) return;
       const message =
         need === "token"
           ? "API keys cannot manage API keys: use the server's API token"
-          : `the API key lacks the '${need}' scope this route needs`;
+          : `the API key lacks the ${accepted.map((s) => `'${s}'`).join(" or ")} scope this route needs`;
       if (key) {
         await record(request, key, "insufficient_scope", `API key '${key.id}' refused: ${message}`);
       }

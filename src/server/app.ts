@@ -366,7 +366,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   metaRoutes(app, ctx);
   authorizeRoutes(app, ctx);
   auditRoutes(app, ctx);
-  budgetRoutes(app, ctx);
+  budgetRoutes(app, ctx, { cacheMs: options.budgetsCacheMs });
   checkpointRoutes(app, ctx);
   approvalRoutes(app, ctx);
   apiPolicyRoutes(app, ctx);

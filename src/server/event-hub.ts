@@ -56,12 +56,46 @@ export interface EventHubOptions {
    * @default 1000
    */
   readonly maxBuffered?: number;
+  /**
+   * Streams one principal may hold open at once (an API key by its id, the static token,
+   * an anonymous caller by its IP address); one more is refused (`GET /events/stream`
+   * answers 429 `too_many_streams`) until one of them ends.
+   * @default 8
+   */
+  readonly maxStreamsPerPrincipal?: number;
+  /**
+   * Streams open at once, every principal together; one more is refused (429
+   * `too_many_streams`) until one ends.
+   * @default 256
+   */
+  readonly maxStreams?: number;
 }
 
 const OPTION_RULES = {
   heartbeatMs: positiveFiniteMsRule,
   maxBuffered: integerRule(1),
+  maxStreamsPerPrincipal: integerRule(1),
+  maxStreams: integerRule(1),
 } satisfies RulesFor<EventHubOptions>;
+
+/** The event types a subscription hears. */
+export type ServerEventType = ServerEvent["type"];
+
+/** Options of {@link EventHub.subscribe}. */
+export interface SubscribeOptions {
+  /**
+   * Who holds the stream, for the per-principal cap ({@link EventHub.admits}); a
+   * subscription without one counts towards the global cap only.
+   */
+  readonly principal?: string;
+  /** The event types it hears (pings go to every subscription). @default every type */
+  readonly types?: readonly ServerEventType[];
+}
+
+/** Why {@link EventHub.admits} refuses another stream: which cap is reached. */
+export type StreamRefusal =
+  | { readonly cap: "principal"; readonly limit: number }
+  | { readonly cap: "global"; readonly limit: number };
 
 /** One listener: a bounded queue of SSE text, read with {@link Subscription.next}. */
 export interface Subscription {
@@ -124,6 +158,8 @@ export function confirmationEvent(event: ConfirmationEvent): ServerEvent | undef
 }
 
 class Subscriber implements Subscription {
+  readonly principal: string | undefined;
+  readonly types: ReadonlySet<ServerEventType> | undefined;
   readonly #queue: string[] = [];
   readonly #max: number;
   readonly #onEnd: (s: Subscriber) => void;
@@ -133,7 +169,9 @@ class Subscriber implements Subscription {
   dropped = false;
   readonly ended: Promise<void>;
 
-  constructor(max: number, onEnd: (s: Subscriber) => void) {
+  constructor(max: number, onEnd: (s: Subscriber) => void, options: SubscribeOptions) {
+    this.principal = options.principal;
+    this.types = options.types && new Set(options.types);
     this.#max = max;
     this.#onEnd = onEnd;
     this.ended = new Promise((resolve) => {
@@ -187,15 +225,21 @@ export class EventHub {
   /** How often open streams get a `: ping`. */
   readonly heartbeatMs: number;
   readonly #maxBuffered: number;
+  readonly #maxPerPrincipal: number;
+  readonly #maxStreams: number;
   readonly #subscribers = new Set<Subscriber>();
+  /** Open subscriptions per principal. */
+  readonly #perPrincipal = new Map<string, number>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
-  /** @throws InvalidOptionError for a `heartbeatMs` or `maxBuffered` out of range. */
+  /** @throws InvalidOptionError for an option out of range. */
   constructor(options: EventHubOptions = {}) {
     checkOptions("EventHub", options, OPTION_RULES);
     this.heartbeatMs = options.heartbeatMs ?? 15_000;
     this.#maxBuffered = options.maxBuffered ?? 1000;
+    this.#maxPerPrincipal = options.maxStreamsPerPrincipal ?? 8;
+    this.#maxStreams = options.maxStreams ?? 256;
   }
 
   /** Open subscriptions. */
@@ -208,17 +252,47 @@ export class EventHub {
     return this.#closed;
   }
 
-  /** A new subscription (ended at once when the hub is closed). */
-  subscribe(): Subscription {
-    const sub = new Subscriber(this.#maxBuffered, (s) => {
-      this.#subscribers.delete(s);
-      if (this.#subscribers.size === 0) this.#stopHeartbeat();
-    });
+  /**
+   * Whether one more stream of `principal` fits under the caps (`maxStreamsPerPrincipal`,
+   * `maxStreams`): `undefined` when it does, else the cap it would exceed. Check it and
+   * {@link EventHub.subscribe} in the same turn (nothing awaited between) for the cap to hold.
+   */
+  admits(principal: string | undefined): StreamRefusal | undefined {
+    if (
+      principal !== undefined &&
+      (this.#perPrincipal.get(principal) ?? 0) >= this.#maxPerPrincipal
+    )
+      return { cap: "principal", limit: this.#maxPerPrincipal };
+    if (this.#subscribers.size >= this.#maxStreams)
+      return { cap: "global", limit: this.#maxStreams };
+    return undefined;
+  }
+
+  /**
+   * A new subscription (ended at once when the hub is closed). It counts towards the caps
+   * {@link EventHub.admits} checks, but is not refused here.
+   */
+  subscribe(options: SubscribeOptions = {}): Subscription {
+    const sub = new Subscriber(
+      this.#maxBuffered,
+      (s) => {
+        this.#subscribers.delete(s);
+        if (s.principal !== undefined) {
+          const n = (this.#perPrincipal.get(s.principal) ?? 1) - 1;
+          if (n <= 0) this.#perPrincipal.delete(s.principal);
+          else this.#perPrincipal.set(s.principal, n);
+        }
+        if (this.#subscribers.size === 0) this.#stopHeartbeat();
+      },
+      options,
+    );
     if (this.#closed) {
       sub.close();
       return sub;
     }
     this.#subscribers.add(sub);
+    if (sub.principal !== undefined)
+      this.#perPrincipal.set(sub.principal, (this.#perPrincipal.get(sub.principal) ?? 0) + 1);
     if (!this.#timer) {
       this.#timer = setInterval(() => {
         for (const s of this.#subscribers) s.push(": ping\n\n");
@@ -228,11 +302,11 @@ export class EventHub {
     return sub;
   }
 
-  /** Hands `event` to every subscriber; never throws, never waits. */
+  /** Hands `event` to every subscriber that hears its type; never throws, never waits. */
   publish(event: ServerEvent): void {
     if (this.#subscribers.size === 0) return;
     const text = sseText(event);
-    for (const s of this.#subscribers) s.push(text);
+    for (const s of this.#subscribers) if (!s.types || s.types.has(event.type)) s.push(text);
   }
 
   /** Publishes the `decision` event of an audit entry. */
@@ -265,10 +339,17 @@ export class EventHub {
   }
 }
 
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  v !== null &&
+  (typeof v === "object" || typeof v === "function") &&
+  typeof (v as { then?: unknown }).then === "function";
+
 /**
  * `recorder` (a `DecisionLogger`), publishing the `decision` event of every decision
- * recorded through it to `hub`. Every other property and method is the recorder's own
- * (bound to it, so a class with private fields keeps working); `instanceof` still holds.
+ * recorded through it to `hub`: once `record` returns, or, when it returns a promise (a
+ * durable write), once that resolves; never for a record that failed (throws or rejects).
+ * Every other property and method is the recorder's own (bound to it, so a class with
+ * private fields keeps working); `instanceof` still holds.
  */
 export function withDecisionEvents<T extends { record(entry: DecisionEntry): unknown }>(
   recorder: T,
@@ -276,7 +357,16 @@ export function withDecisionEvents<T extends { record(entry: DecisionEntry): unk
 ): T {
   const record = (entry: DecisionEntry): unknown => {
     const written = recorder.record(entry);
-    hub.decision(entry);
+    if (!isThenable(written)) {
+      hub.decision(entry);
+      return written;
+    }
+    // The caller gets the recorder's own promise (and its rejection); the event follows
+    // the commit, and a rejected record publishes nothing.
+    void Promise.resolve(written).then(
+      () => hub.decision(entry),
+      () => {},
+    );
     return written;
   };
   const bound = new Map<PropertyKey, unknown>();

@@ -30,6 +30,9 @@ export {
   EventHub,
   type EventHubOptions,
   type ServerEvent,
+  type ServerEventType,
+  type StreamRefusal,
+  type SubscribeOptions,
   type Subscription,
 } from "./event-hub.ts";
 export {

@@ -220,4 +220,11 @@ export interface ServerOptions {
    * @default a new `EventHub()` (a `: ping` every 15 s)
    */
   readonly events?: EventHub;
+  /**
+   * How long `GET /audit/budgets` answers from its last computation (per `limit`), in ms;
+   * `0` computes every request (concurrent requests still share one computation).
+   * @default 10000
+   * @internal For tests and benchmarks.
+   */
+  readonly budgetsCacheMs?: number;
 }

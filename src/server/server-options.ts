@@ -56,7 +56,15 @@ const SERVER_OPTION_RULES = {
   apiPolicies: checkedElsewhere,
   apiKeys: checkedElsewhere,
   auditCheckpoints: checkedElsewhere,
-  events: methodsRule("EventHub", ["subscribe", "publish", "decision", "confirmation", "close"]),
+  events: methodsRule("EventHub", [
+    "subscribe",
+    "admits",
+    "publish",
+    "decision",
+    "confirmation",
+    "close",
+  ]),
+  budgetsCacheMs: integerRule(0),
 } satisfies RulesFor<ServerOptions>;
 
 /**

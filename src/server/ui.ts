@@ -64,6 +64,11 @@ export function uiDirectory(env: NodeJS.ProcessEnv = process.env): string {
   );
 }
 
+/** Whether a request URL (path and query) is `/ui` or under it. */
+export function isUiPath(url: string): boolean {
+  return url === "/ui" || url.startsWith("/ui/") || url.startsWith("/ui?");
+}
+
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /**
@@ -118,6 +123,12 @@ export function uiRoutes(app: FastifyInstance, options: UiRouteOptions = {}): vo
       "the console (/ui) is not built: run npm run build:ui (or set HEXARCH_UI_DIR)",
     );
   const route = { config: { public: true }, schema: { hide: true } } as const;
+  // Every answer under /ui carries the console's policy: the redirect, a 404 for a file or
+  // method it does not serve, a 401 or 429 from a hook, not just the files.
+  app.addHook("onSend", async (request, reply, payload) => {
+    if (isUiPath(request.url)) void reply.header("content-security-policy", UI_CSP);
+    return payload;
+  });
 
   const serve = (name: string, request: FastifyRequest, reply: FastifyReply) => {
     void reply.header("content-security-policy", UI_CSP);

@@ -16,7 +16,14 @@ export type CsvValue = string | number | boolean | null | undefined;
 const FORMULA_START = /^[=+\-@\t\r]/;
 
 /**
- * One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. Text that a
+ * What makes a field quoted: RFC 4180's comma, quote and line breaks, and the other
+ * separators a spreadsheet may split on (`;` in locales whose decimal mark is a comma, tab).
+ */
+const NEEDS_QUOTES = /[",;\t\r\n]/;
+
+/**
+ * One CSV field (RFC 4180): quoted when it holds a comma, semicolon, tab, quote or line
+ * break (so a spreadsheet that separates on `;` or tab keeps it one cell). Text that a
  * spreadsheet would run as a formula is prefixed with a single quote (`'=1+1`), so opening
  * an export never runs what a caller put in a reason or a context; numbers and booleans are
  * written as they are.
@@ -25,7 +32,7 @@ export function csvField(v: CsvValue): string {
   if (v === null || v === undefined) return "";
   let s = String(v);
   if (typeof v === "string" && FORMULA_START.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+  return NEEDS_QUOTES.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
 /** A CSV line (CRLF-terminated, as RFC 4180 asks). */

@@ -119,4 +119,24 @@ describe("budgetForecast", () => {
     ).rejects.toMatchObject({ code: "invalid_argument" });
     await store.close();
   });
+
+  it("lets the event loop run between pages, so a long walk blocks nothing", async () => {
+    const store = new SqliteAuditStore(await recordSpend(dir));
+    let ticks = 0;
+    let walking = true;
+    const tick = () => {
+      if (!walking) return;
+      ticks++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    // A page per record: every page is a chance for other work (a server's /health).
+    const paged = await budgetForecast(store, parsePolicies(BUDGETS), { now: NOW, pageSize: 1 });
+    walking = false;
+    const whole = await budgetForecast(store, parsePolicies(BUDGETS), { now: NOW });
+    await store.close();
+    expect(ticks).toBeGreaterThanOrEqual(paged.counted.decisions + paged.counted.providerCalls - 1);
+    // Paging changes nothing in the answer.
+    expect(paged).toEqual(whole);
+  });
 });

@@ -27,8 +27,8 @@ async function harness(options: Partial<ServerOptions> = {}) {
     closers,
     options: { confirmations: store, ...options },
   });
-  const key = async (name: string, scopes: string[]) => {
-    const res = await req("POST", "/api-keys", AUTH, { name, scopes });
+  const key = async (name: string, scopes: string[], subject?: Record<string, string>) => {
+    const res = await req("POST", "/api-keys", AUTH, { name, scopes, ...(subject && { subject }) });
     expect(res.statusCode).toBe(201);
     return res.json() as { id: string; key: string };
   };
@@ -86,6 +86,42 @@ describe("GET /approvals", () => {
     // One request, by its token, stays a read.
     const token = h.ask("alice");
     expect((await h.req("GET", `/approvals/${token}`, bearer(reader.key))).statusCode).toBe(200);
+    // By its id (as the inbox names it), it needs approve.
+    const byId = await h.req("GET", `/approvals/${idOf(token)}`, bearer(reader.key));
+    expect(byId.statusCode).toBe(403);
+    expect(byId.json()).toMatchObject({ code: "insufficient_scope", requiredScope: "approve" });
+    expect(byId.body).not.toContain("alice");
+    const asApprover = await h.req("GET", `/approvals/${idOf(token)}`, bearer(approver.key));
+    expect(asApprover.statusCode).toBe(200);
+  });
+
+  it("refuses a key bound to a subject the inbox and the by-id routes; its tokens still work", async () => {
+    const h = await harness();
+    for (const subject of [{ tenantId: "acme" }, { userId: "u1" }]) {
+      const bound = await h.key(`bound-${Object.keys(subject)[0]}`, ["approve", "read"], subject);
+      const other = h.ask("someone-of-another-tenant");
+      const list = await h.req("GET", "/approvals", bearer(bound.key));
+      expect(list.statusCode).toBe(403);
+      expect(list.json()).toMatchObject({ code: "bound_key_inbox" });
+      expect(list.body).not.toContain("someone-of-another-tenant");
+      const read = await h.req("GET", `/approvals/${idOf(other)}`, bearer(bound.key));
+      expect(read.statusCode).toBe(403);
+      expect(read.json().code).toBe("bound_key_inbox");
+      for (const verb of ["approve", "deny"]) {
+        const acted = await h.req("POST", `/approvals/${idOf(other)}/${verb}`, bearer(bound.key));
+        expect(acted.statusCode).toBe(403);
+        expect(acted.json().code).toBe("bound_key_inbox");
+      }
+      expect(h.store.get(other)?.status).toBe("pending");
+      // Handed the token, it reads and approves as before.
+      expect((await h.req("GET", `/approvals/${other}`, bearer(bound.key))).statusCode).toBe(200);
+      const approved = await h.req("POST", `/approvals/${other}/approve`, bearer(bound.key));
+      expect(approved.statusCode).toBe(200);
+      expect(approved.json()).toMatchObject({ status: "approved" });
+    }
+    // An unbound approver keeps the inbox.
+    const free = await h.key("free", ["approve"]);
+    expect((await h.req("GET", "/approvals", bearer(free.key))).statusCode).toBe(200);
   });
 
   it("answers 404 without a confirmation store, 501 for a store that cannot list", async () => {
@@ -193,6 +229,12 @@ describe("GET /whoami", () => {
       "approve",
       "policy",
     ]);
+    expect(asDecider.json()).not.toHaveProperty("subject");
+    const bound = await h.key("bound", ["decide"], { userId: "u1", tenantId: "acme" });
+    expect((await h.req("GET", "/whoami", bearer(bound.key))).json()).toMatchObject({
+      kind: "api-key",
+      subject: { userId: "u1", tenantId: "acme" },
+    });
     const nothing = await h.key("nothing", []);
     expect((await h.req("GET", "/whoami", bearer(nothing.key))).json().scopes).toEqual([]);
     expect((await h.req("GET", "/whoami", {})).statusCode).toBe(401);

@@ -192,6 +192,21 @@ describe("GET /audit-logs (console filters)", () => {
     expect((await get("/audit-logs?before_seq=0")).statusCode).toBe(400);
     expect((await get("/audit-logs?before_seq=abc")).statusCode).toBe(400);
   });
+
+  it("refuses an until before since, as the time series does (the export too)", async () => {
+    for (const url of [
+      "/audit-logs?since=2026-12-02T00:00:00Z&until=2026-12-01T00:00:00Z",
+      "/audit-logs?since=1h&until=2h",
+      "/audit-logs/export?since=2026-12-02&until=2026-12-01",
+    ]) {
+      const res = await get(url);
+      expect(res.statusCode, url).toBe(400);
+      expect(res.json()).toMatchObject({ code: "invalid_query", field: "query.until" });
+    }
+    // An empty window (since = until) is no error.
+    const same = await get("/audit-logs?since=2026-12-01T00:00:00Z&until=2026-12-01T00:00:00Z");
+    expect(same.statusCode).toBe(200);
+  });
 });
 
 describe("GET /audit-logs/:decisionId", () => {

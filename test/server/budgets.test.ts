@@ -2,7 +2,7 @@
  * `GET /audit/budgets` (spend this period from the server's audit log, with rate and
  * run-out) and the YAML text `GET /policies` shows for policies of the file.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { DecisionLogger, SqliteApiKeyStore, SqliteAuditStore } from "../../src/audit/index.ts";
 import { Guardian } from "../../src/index.ts";
 import { createServer } from "../../src/server/index.ts";
@@ -29,7 +29,7 @@ policies:
         action: block
 `;
 
-async function server(options: { audit?: boolean } = {}) {
+async function server(options: { audit?: boolean; cacheMs?: number } = {}) {
   const path = tempDb();
   const logger =
     options.audit === false
@@ -42,6 +42,7 @@ async function server(options: { audit?: boolean } = {}) {
     apiKeys: keys,
     apiToken: TOKEN,
     logger: false,
+    ...(options.cacheMs !== undefined && { budgetsCacheMs: options.cacheMs }),
   });
   closers.push(async () => {
     await app.close();
@@ -52,7 +53,7 @@ async function server(options: { audit?: boolean } = {}) {
     app.inject({ method: "POST", url, headers: AUTH, payload });
   const get = (url: string, headers: Record<string, string> = AUTH) =>
     app.inject({ method: "GET", url, headers });
-  return { app, keys, post, get };
+  return { app, keys, post, get, logger };
 }
 
 describe("GET /audit/budgets", () => {
@@ -108,6 +109,44 @@ describe("GET /audit/budgets", () => {
     expect(capped.truncated).toEqual([
       { policyId: "chat", ruleId: "chat/per_user", key: "monthly_budget", omitted: 2 },
     ]);
+  });
+
+  it("reuses an answer for a while, says when it was computed, and computes once for concurrent requests", async () => {
+    const { post, get, logger } = await server();
+    const spend = (userId: string) =>
+      post("/authorize", { policyId: "chat", context: { userId, cost: 1 } });
+    await spend("u1");
+    const query = vi.spyOn(logger?.store as SqliteAuditStore, "query");
+    const answers = await Promise.all([1, 2, 3].map(() => get("/audit/budgets")));
+    const bodies = answers.map((r) => r.json());
+    const computations = query.mock.calls.length;
+    expect(computations).toBeGreaterThan(0);
+    for (const b of bodies) {
+      expect(b.computedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+      expect(b.computedAt).toBe(bodies[0].computedAt);
+    }
+    // Within the cache time, a new call is not counted yet, and nothing is replayed.
+    await spend("u1");
+    const again = (await get("/audit/budgets?policy_id=chat")).json();
+    expect(query.mock.calls.length).toBe(computations);
+    expect(again.computedAt).toBe(bodies[0].computedAt);
+    expect(again.budgets[0]).toMatchObject({ per: "u1", spent: 1 });
+    // Another limit is another answer.
+    expect((await get("/audit/budgets?limit=7")).json().computedAt).not.toBe(undefined);
+    expect(query.mock.calls.length).toBeGreaterThan(computations);
+  });
+
+  it("computes afresh after the cache time (budgetsCacheMs: 0 on every request)", async () => {
+    const { post, get } = await server({ cacheMs: 0 });
+    const spend = () =>
+      post("/authorize", { policyId: "chat", context: { userId: "u1", cost: 2 } });
+    await spend();
+    const first = (await get("/audit/budgets?policy_id=chat")).json();
+    expect(first.budgets[0]).toMatchObject({ per: "u1", spent: 2 });
+    await spend();
+    const second = (await get("/audit/budgets?policy_id=chat")).json();
+    expect(second.budgets[0]).toMatchObject({ per: "u1", spent: 4 });
+    expect(Date.parse(second.computedAt)).toBeGreaterThanOrEqual(Date.parse(first.computedAt));
   });
 
   it("is readable with the read scope, and answers 404 audit_disabled without a log", async () => {

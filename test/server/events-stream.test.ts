@@ -5,9 +5,18 @@
  */
 import type { FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
-import { DecisionLogger, SqliteAuditStore } from "../../src/audit/index.ts";
+import type { DecisionEntry } from "../../src/audit/index.ts";
+import { DecisionLogger, SqliteApiKeyStore, SqliteAuditStore } from "../../src/audit/index.ts";
 import { Guardian, MemoryConfirmationStore } from "../../src/index.ts";
-import { borrowedConfirmations, createServer, EventHub } from "../../src/server/index.ts";
+// Internal: withDecisionEvents, the wrapper createServer puts around its audit logger.
+import { withDecisionEvents } from "../../src/server/event-hub.ts";
+import {
+  borrowedConfirmations,
+  createServer,
+  EventHub,
+  type EventHubOptions,
+} from "../../src/server/index.ts";
+import { tempDbs } from "../support/cleanup.ts";
 
 const TOKEN = "test-token-0123456789abcdef";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -24,18 +33,22 @@ interface Running {
   readonly url: string;
   readonly events: EventHub;
   readonly logger: DecisionLogger;
+  readonly keys: SqliteApiKeyStore;
 }
 
+const tempDb = tempDbs("hexarch-events-stream");
 const running: Running[] = [];
 afterEach(async () => {
   for (const r of running.splice(0)) {
     await r.app.close();
     await r.logger.close();
+    await r.keys.close();
   }
 });
 
-async function start(heartbeatMs = 60_000): Promise<Running> {
-  const events = new EventHub({ heartbeatMs });
+async function start(heartbeatMs = 60_000, hub: EventHubOptions = {}): Promise<Running> {
+  const events = new EventHub({ heartbeatMs, ...hub });
+  const keys = new SqliteApiKeyStore(tempDb());
   const logger = new DecisionLogger(new SqliteAuditStore(":memory:"), { exitHooks: false });
   const store = new MemoryConfirmationStore();
   const guardian = new Guardian({
@@ -50,11 +63,12 @@ async function start(heartbeatMs = 60_000): Promise<Running> {
     auditLogger: logger,
     confirmations: store,
     apiToken: TOKEN,
+    apiKeys: keys,
     logger: false,
     events,
   });
   const address = await app.listen({ port: 0, host: "127.0.0.1" });
-  const r = { app, url: address, events, logger };
+  const r = { app, url: address, events, logger, keys };
   running.push(r);
   return r;
 }
@@ -246,6 +260,134 @@ describe("GET /events/stream", () => {
       });
     expect(slow.dropped).toBe(true);
     expect(hub.size).toBe(0);
+    hub.close();
+  });
+});
+
+describe("GET /events/stream: who hears what, and how many", () => {
+  const key = async (s: Running, scopes: ("read" | "approve" | "decide")[]) =>
+    (await s.keys.create({ name: scopes.join("+") || "none", scopes })).key;
+
+  it("refuses a stream over the per-principal cap or the global cap: 429 too_many_streams", async () => {
+    const s = await start(60_000, { maxStreamsPerPrincipal: 2, maxStreams: 3 });
+    const first = await open(s.url);
+    const second = await open(s.url);
+    const third = await fetch(`${s.url}/events/stream`, { headers: AUTH });
+    expect(third.status).toBe(429);
+    expect(third.headers.get("retry-after")).toBe("5");
+    expect(await third.json()).toMatchObject({ code: "too_many_streams" });
+    // Another principal still gets one, up to the global cap.
+    const reader = await key(s, ["read"]);
+    const byKey = await open(s.url, { authorization: `Bearer ${reader}` });
+    expect(byKey.res.status).toBe(200);
+    const other = await key(s, ["read"]);
+    const over = await fetch(`${s.url}/events/stream`, {
+      headers: { authorization: `Bearer ${other}` },
+    });
+    expect(over.status).toBe(429);
+    expect(((await over.json()) as { message: string }).message).toMatch(/server/);
+    expect(s.events.size).toBe(3);
+    // A stream that ends frees its place.
+    await first.leave();
+    await second.until(() => s.events.size === 2, "a place freed");
+    const again = await open(s.url);
+    expect(again.res.status).toBe(200);
+    for (const stream of [second, byKey, again]) await stream.leave();
+  });
+
+  it("admits an approve-only key to confirmation events only, a read key to every event", async () => {
+    const s = await start();
+    const approver = await open(s.url, { authorization: `Bearer ${await key(s, ["approve"])}` });
+    const reader = await open(s.url, { authorization: `Bearer ${await key(s, ["read"])}` });
+    expect(approver.res.status).toBe(200);
+    expect(reader.res.status).toBe(200);
+    const decider = await fetch(`${s.url}/events/stream`, {
+      headers: { authorization: `Bearer ${await key(s, ["decide"])}` },
+    });
+    expect(decider.status).toBe(403);
+    expect(await decider.json()).toMatchObject({ code: "insufficient_scope" });
+    const asked = await fetch(`${s.url}/authorize`, {
+      method: "POST",
+      headers: { ...AUTH, "content-type": "application/json" },
+      body: JSON.stringify({ policyId: "safe_delete", context: { operation: "delete" } }),
+    });
+    expect(asked.headers.get("x-confirmation-token")).toBeTruthy();
+    await reader.until(
+      () =>
+        reader.events().some((e) => e.type === "confirmation") &&
+        reader.events().some((e) => e.type === "decision"),
+      "a decision and a confirmation for the reader",
+    );
+    await approver.until(
+      () => approver.events().some((e) => e.type === "confirmation"),
+      "a confirmation for the approver",
+    );
+    expect(approver.events().map((e) => e.type)).toEqual(["confirmation"]);
+    await approver.leave();
+    await reader.leave();
+  });
+
+  it("answers HEAD with the stream's headers and ends, subscribing nothing", async () => {
+    const s = await start();
+    const res = await fetch(`${s.url}/events/stream`, {
+      method: "HEAD",
+      headers: AUTH,
+      signal: AbortSignal.timeout(3000),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    expect(s.events.size).toBe(0);
+    expect((await fetch(`${s.url}/events/stream`, { method: "HEAD" })).status).toBe(401);
+  });
+});
+
+describe("withDecisionEvents", () => {
+  const entry = {
+    decision: {
+      decisionId: "d1",
+      timestamp: "2026-12-01T00:00:00.000Z",
+      policyId: "open",
+      decision: "allowed",
+      action: "allow",
+      reason: "ok",
+    },
+  } as unknown as DecisionEntry;
+
+  it("publishes a durable record's event only once it is written, and none when it fails", async () => {
+    const hub = new EventHub();
+    const sub = hub.subscribe();
+    const settle: { resolve: () => void; reject: (e: Error) => void }[] = [];
+    const recorder = {
+      record: (_e: DecisionEntry) =>
+        new Promise<void>((resolve, reject) => settle.push({ resolve, reject })),
+    };
+    const wrapped = withDecisionEvents(recorder, hub);
+    const first = wrapped.record(entry) as Promise<void>;
+    let got: string | undefined;
+    void sub.next().then((t) => {
+      got = t;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(got).toBeUndefined();
+    settle[0]?.resolve();
+    await first;
+    await new Promise((r) => setTimeout(r, 0));
+    expect(got).toMatch(/^event: decision\n/);
+    const failed = wrapped.record(entry) as Promise<void>;
+    settle[1]?.reject(new Error("disk full"));
+    await expect(failed).rejects.toThrow("disk full");
+    await new Promise((r) => setTimeout(r, 20));
+    let next: string | undefined = "none";
+    void sub.next().then((t) => {
+      next = t;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(next).toBe("none");
+    // A recorder that answers at once publishes at once.
+    const sync = withDecisionEvents({ record: (_e: DecisionEntry) => undefined }, hub);
+    sync.record(entry);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(next).toMatch(/^event: decision\n/);
     hub.close();
   });
 });

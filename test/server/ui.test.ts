@@ -91,6 +91,27 @@ describe("GET /ui", () => {
     const res = await app.inject({ method: "GET", url: "/ui" });
     expect(res.statusCode).toBe(302);
     expect(res.headers.location).toBe("/ui/");
+    expect(res.headers["content-security-policy"]).toBe(UI_CSP);
+  });
+
+  it("puts the strict CSP on every answer under /ui: unknown files, methods, and the redirect", async () => {
+    const app = await server();
+    for (const [method, url] of [
+      ["GET", "/ui"],
+      ["GET", "/ui?x=1"],
+      ["GET", "/ui/nope.js"],
+      ["GET", "/ui/a/b"],
+      ["POST", "/ui/"],
+      ["DELETE", "/ui/index.html"],
+    ] as const) {
+      const res = await app.inject({ method, url });
+      expect(res.headers["content-security-policy"], `${method} ${url}`).toBe(UI_CSP);
+    }
+    // Not the other routes' policy: the API answers keep theirs.
+    const health = await app.inject({ method: "GET", url: "/health" });
+    expect(health.headers["content-security-policy"]).not.toBe(UI_CSP);
+    const beside = await app.inject({ method: "GET", url: "/uix" });
+    expect(beside.headers["content-security-policy"]).not.toBe(UI_CSP);
   });
 
   it("serves index.html without a token, with the strict CSP and no inline script or style", async () => {

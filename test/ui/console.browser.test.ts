@@ -134,7 +134,11 @@ describe.runIf(enabled)("the console in Chromium", () => {
       ["--policy-file", "hexarch.yaml", "--db", "audit.db", "--durable", "--log-level", "warn"],
       {
         cwd: dir,
-        env: { HEXARCH_API_TOKEN: TOKEN, HEXARCH_API_KEY_ADMIN_ENABLED: "true" },
+        env: {
+          HEXARCH_API_TOKEN: TOKEN,
+          HEXARCH_API_KEY_ADMIN_ENABLED: "true",
+          HEXARCH_AUDIT_HMAC_KEY: "console-test-hmac-key-0123456789abcdef",
+        },
         children,
         waitFor: "health",
       },
@@ -334,7 +338,12 @@ describe.runIf(enabled)("the console in Chromium", () => {
     expect(stored.body).toEqual(
       expect.arrayContaining([expect.objectContaining({ name: "team_gate", enabled: false })]),
     );
+    const checkpoint = await api("/audit-checkpoints", { body: {} });
+    expect(checkpoint.status).toBeLessThan(300);
     await visit("#/integrity", "integrity");
+    await expect
+      .poll(() => page.textContent("[data-testid=checkpoint]"))
+      .toContain(String(checkpoint.body.id));
     await page.click("#verify-run");
     await expect
       .poll(() => page.textContent("[data-testid=verify-result]"))

@@ -39,10 +39,18 @@ export function LoginPage({
           browser tab only, and forgotten when the tab closes.
         </p>
         <label for="login-credential">Server token or API key</label>
+        {/* A credential, not a password: nothing invites a password manager to save it
+            (no username field, autocomplete off, the managers' own opt-outs). */}
         <input
           id="login-credential"
+          name="hexarch-credential"
           type="password"
-          autoComplete="current-password"
+          autoComplete="off"
+          spellcheck={false}
+          data-1p-ignore=""
+          data-lpignore="true"
+          data-bwignore="true"
+          data-form-type="other"
           value={value}
           onInput={(e) => setValue(e.currentTarget.value)}
           aria-invalid={message ? true : undefined}

@@ -9,6 +9,7 @@
 
 import type { FastifyInstance } from "fastify";
 import type { ConfirmationRecord, ConfirmationStore, MaybePromise } from "../../confirm/types.ts";
+import { scopesGrant } from "../api-key-auth.ts";
 import type { Identity } from "../auth.ts";
 import { backend, HttpError } from "../errors.ts";
 import {
@@ -47,6 +48,39 @@ async function lookUp(store: ConfirmationStore, tokenOrId: string) {
   if (!isId(tokenOrId)) return backend(STORE, () => store.get(tokenOrId));
   if (!store.getById) throw byIdUnsupported();
   return backend(STORE, () => store.getById?.(tokenOrId));
+}
+
+/**
+ * Refuses a credential bound to a subject (an API key made with `subject`) the inbox and
+ * the by-id routes: they reach every tenant's requests, and a confirmation record does not
+ * say reliably whose subject asked (its `requestedBy` is the requesting credential, not the
+ * user or tenant), so they cannot be narrowed to the key's own: fail closed. Such a key
+ * keeps working with the tokens it is handed.
+ */
+function refuseBoundKey(identity: Identity | null, what: string): void {
+  const subject = identity?.subject;
+  if (subject === undefined || (subject.userId === undefined && subject.tenantId === undefined))
+    return;
+  throw new HttpError(
+    403,
+    "bound_key_inbox",
+    `this API key is bound to a subject and cannot ${what}: it reaches every tenant's requests; name the request by its token`,
+  );
+}
+
+/**
+ * Refuses a by-id lookup to an API key without the `approve` scope: an id names a request
+ * from the inbox, which only approvers see (a lookup by token needs only `read`).
+ */
+function needApproveForId(identity: Identity | null): void {
+  if (identity?.kind !== "api-key") return;
+  if (scopesGrant(identity.apiKey?.scopes ?? [], "approve")) return;
+  throw new HttpError(
+    403,
+    "insufficient_scope",
+    "the API key lacks the 'approve' scope this route needs to look a request up by its id (by its token, 'read' is enough)",
+    { extras: { requiredScope: "approve" } },
+  );
 }
 
 const notPending = (record: ConfirmationRecord) =>
@@ -88,6 +122,7 @@ export function approvalRoutes(app: FastifyInstance, ctx: ServerContext): void {
     "/approvals",
     { schema: approvalListSchema },
     async (request) => {
+      refuseBoundKey(request.identity, "list the approvals inbox");
       const store = storeOf(ctx);
       if (!store.list)
         throw new HttpError(
@@ -105,7 +140,12 @@ export function approvalRoutes(app: FastifyInstance, ctx: ServerContext): void {
     "/approvals/:token",
     { schema: approvalGetSchema },
     async (request) => {
-      const record = await lookUp(storeOf(ctx), request.params.token);
+      const { token } = request.params;
+      if (isId(token)) {
+        needApproveForId(request.identity);
+        refuseBoundKey(request.identity, "look a request up by its id");
+      }
+      const record = await lookUp(storeOf(ctx), token);
       if (!record) throw unknown();
       return record;
     },
@@ -130,6 +170,7 @@ export function approvalRoutes(app: FastifyInstance, ctx: ServerContext): void {
         const by = approverOf(request.identity, request.body.by);
         const reason = request.body.reason;
         const byId = isId(token);
+        if (byId) refuseBoundKey(request.identity, `${verb} a request by its id`);
         if (byId && !(verb === "approve" ? store.approveById : store.denyById))
           throw byIdUnsupported();
         const current = await lookUp(store, token);

@@ -94,16 +94,26 @@ const BUCKET_MS: Readonly<Record<BucketName, number>> = {
   "1d": 86_400_000,
 };
 
-/** The store filter the query's filter parameters ask for (those given). */
+/**
+ * The store filter the query's filter parameters ask for (those given).
+ * @throws HttpError 400 `invalid_query` for a `since` or `until` that is not an instant, or
+ *   an `until` before `since` (as the time series and summary answer).
+ */
 export function auditFilterOf(q: AuditFilterQuery, now = Date.now()): AuditQuery {
+  const since = q.since === undefined ? undefined : parseInstant(q.since, "query.since", now);
+  const until = q.until === undefined ? undefined : parseInstant(q.until, "query.until", now);
+  if (since !== undefined && until !== undefined && Date.parse(until) < Date.parse(since))
+    throw new HttpError(400, "invalid_query", "until must not be before since", {
+      extras: { field: "query.until" },
+    });
   return {
     ...(q.policy_id !== undefined && { policyId: q.policy_id }),
     ...(q.user_id !== undefined && { userId: q.user_id }),
     ...(q.decision !== undefined && { decision: q.decision }),
     ...(q.function_name !== undefined && { functionName: q.function_name }),
     ...(q.q !== undefined && q.q !== "" && { text: q.q }),
-    ...(q.since !== undefined && { since: parseInstant(q.since, "query.since", now) }),
-    ...(q.until !== undefined && { until: parseInstant(q.until, "query.until", now) }),
+    ...(since !== undefined && { since }),
+    ...(until !== undefined && { until }),
     ...(q.before_seq !== undefined && { beforeSeq: q.before_seq }),
   };
 }

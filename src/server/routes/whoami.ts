@@ -39,6 +39,12 @@ export function whoamiRoutes(
       kind: identity.kind,
       actorId: identity.actorId,
       scopes: scopesOf(identity),
+      ...(identity.subject && {
+        subject: {
+          ...(identity.subject.userId !== undefined && { userId: identity.subject.userId }),
+          ...(identity.subject.tenantId !== undefined && { tenantId: identity.subject.tenantId }),
+        },
+      }),
       features: {
         audit: ctx.auditLogger !== undefined,
         approvals: ctx.confirmations !== undefined,

@@ -52,6 +52,8 @@ export interface ApprovalListQuery {
 /** `GET /approvals`: the approvals inbox. */
 export const approvalListSchema = {
   summary: "List confirmation requests, newest first (never their tokens)",
+  description:
+    "Needs the `approve` scope. A key bound to a subject is refused (403 `bound_key_inbox`): the inbox holds every tenant's requests.",
   querystring: {
     type: "object",
     additionalProperties: false,
@@ -79,6 +81,8 @@ export const approvalListSchema = {
 /** `GET /approvals/:token`. */
 export const approvalGetSchema = {
   summary: "Where a confirmation request stands",
+  description:
+    "By its token: `read` or `approve`. By its id (as the inbox lists it): `approve`, and not with a key bound to a subject (403 `bound_key_inbox`).",
   params: tokenParams,
   response: { 200: approvalSchema, ...errors },
 } as const;
@@ -92,6 +96,8 @@ export interface ApprovalBody {
 
 /** `POST /approvals/:token/approve` and `/deny`. */
 export const approvalDecideSchema = {
+  description:
+    "Needs `approve`. `:token` is the token or the request's id; by its id, not with a key bound to a subject (403 `bound_key_inbox`): name the request by its token.",
   params: tokenParams,
   body: {
     type: "object",

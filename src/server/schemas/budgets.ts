@@ -61,7 +61,7 @@ const budgetSchema = {
 export const auditBudgetsSchema = {
   summary: "Budgets: spent this period, limit and projected run-out",
   description:
-    "For every USD and token budget of the loaded policy file: what its current period has spent, counted from the audit log (recorded decisions re-decided at their times with fresh counters, and reported provider calls counted as the server counted them), its hourly rate, and when it runs out at that rate. Per `per` value, the biggest spenders first, at most `limit` per budget (the rest counted in `truncated`). API-defined policies have no budgets. 404 `audit_disabled` without an audit log.",
+    "For every USD and token budget of the loaded policy file: what its current period has spent, counted from the audit log (recorded decisions re-decided at their times with fresh counters, and reported provider calls counted as the server counted them), its hourly rate, and when it runs out at that rate. Per `per` value, the biggest spenders first, at most `limit` per budget (the rest counted in `truncated`). API-defined policies have no budgets. The answer is reused for up to 10 s per `limit` (`computedAt` says when it was computed). 404 `audit_disabled` without an audit log.",
   querystring: {
     type: "object",
     additionalProperties: false,
@@ -73,9 +73,15 @@ export const auditBudgetsSchema = {
   response: {
     200: {
       type: "object",
-      required: ["now", "since", "budgets", "truncated"],
+      required: ["now", "computedAt", "since", "budgets", "truncated"],
       properties: {
         now: { type: "string", format: "date-time" },
+        computedAt: {
+          type: "string",
+          format: "date-time",
+          description:
+            "when this answer was computed: the server reuses it for up to 10 s (per `limit`), so it may be that old",
+        },
         since: {
           type: ["string", "null"],
           format: "date-time",

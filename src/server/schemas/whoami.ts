@@ -12,6 +12,11 @@ export interface WhoamiReply {
   readonly actorId: string;
   /** The route scopes the caller holds (`read`, `decide`, `approve`, `policy`, `admin`, `token`). */
   readonly scopes: readonly string[];
+  /**
+   * The user and tenant the caller's API key is bound to, when it is (its contexts are
+   * decided for them, whatever they claim); absent for an unbound caller.
+   */
+  readonly subject?: { readonly userId?: string; readonly tenantId?: string };
   /** Which parts the server has (a console shows only those). */
   readonly features: {
     readonly audit: boolean;
@@ -42,6 +47,13 @@ export const whoamiSchema = {
             enum: ["read", "decide", "approve", "policy", "admin", "token"],
           },
           description: "the route scopes the caller holds (the static token holds all)",
+        },
+        subject: {
+          type: "object",
+          additionalProperties: false,
+          properties: { userId: { type: "string" }, tenantId: { type: "string" } },
+          description:
+            "the user and tenant the caller's API key is bound to (absent for an unbound caller)",
         },
         features: {
           type: "object",

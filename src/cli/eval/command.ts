@@ -1,0 +1,148 @@
+/**
+ * What `hexarch-ctl eval run` does once its flags are checked: read the cases, pick the
+ * target, run, write the report, print the summary and the failures.
+ *
+ * @module
+ */
+
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { formatIssue, PolicyFileError } from "../../kernel/errors.ts";
+import { VERSION } from "../../kernel/version.ts";
+import type { EvalRunFlags } from "../commands/eval.ts";
+import { CliError, silentExit, USAGE } from "../errors.ts";
+import { type CliIo, jsonText, painter } from "../output.ts";
+import { displayPath, type LoadedFile, loadFile } from "../policy-file.ts";
+import { readEvalSuite } from "./load.ts";
+import { coverageOf, makeRunDir, ruleKeysByPolicy, utcStamp, writeReport } from "./report.ts";
+import { type EvalTarget, runSuite } from "./run.ts";
+import { type StartedServer, startServer } from "./server.ts";
+import type { EvalReport, EvalSuite } from "./types.ts";
+
+/** Reads the cases file; a missing or invalid one is a usage error (exit 2) with every problem placed. */
+function readCases(casesFile: string, io: CliIo): EvalSuite {
+  const path = resolve(io.cwd, casesFile);
+  const shown = displayPath(path, io);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new CliError(`cannot read ${shown}: ${(err as Error).message}`, {
+      exitCode: USAGE,
+      hint: "see docs/evals.md for the cases formats",
+    });
+  }
+  try {
+    return readEvalSuite(text, shown);
+  } catch (err) {
+    if (!(err instanceof PolicyFileError)) throw err;
+    for (const issue of err.issues) io.stderr.write(`${formatIssue(issue)}\n`);
+    if (err.issues.length === 0) io.stderr.write(`${err.message}\n`);
+    throw new CliError(`${shown} is not a valid cases file`, {
+      exitCode: USAGE,
+      hint: "see docs/evals.md for the cases formats",
+    });
+  }
+}
+
+/** Loads the policy file; one that is missing or invalid is a usage error. */
+function readPolicies(file: string, io: CliIo): LoadedFile {
+  try {
+    return loadFile(file, io);
+  } catch (err) {
+    if (err instanceof CliError)
+      throw new CliError(err.message, {
+        exitCode: USAGE,
+        ...(err.hint !== undefined && { hint: err.hint }),
+      });
+    throw err;
+  }
+}
+
+/** A value in one line of JSON; `(missing)` for a field the answer lacks. */
+const shown = (v: unknown): string => (v === undefined ? "(missing)" : JSON.stringify(v));
+
+/** Runs `eval run`. */
+export async function runEval(casesFile: string, flags: EvalRunFlags, io: CliIo): Promise<void> {
+  const suite = readCases(casesFile, io);
+  const policies = flags.policyFile !== undefined ? readPolicies(flags.policyFile, io) : undefined;
+  const now = new Date();
+  const stamp = utcStamp(now);
+  const runDir = makeRunDir(resolve(io.cwd, flags.out), stamp);
+  const mode = flags.url !== undefined ? "url" : flags.startServer ? "start-server" : "in-process";
+  let server: StartedServer | undefined;
+  let target: EvalTarget;
+  if (mode === "url") {
+    target = {
+      kind: "server",
+      baseUrl: flags.url as string,
+      token: flags.token ?? io.env.HEXARCH_API_TOKEN,
+    };
+  } else if (mode === "start-server") {
+    server = await startServer(policies?.path, join(runDir, "server.log"), io.env);
+    target = { kind: "server", baseUrl: server.baseUrl, token: server.token };
+  } else {
+    target = { kind: "local", policies: (policies as LoadedFile).set };
+  }
+  let results: Awaited<ReturnType<typeof runSuite>>;
+  try {
+    results = await runSuite(suite, target);
+  } finally {
+    await server?.stop();
+  }
+  const keys = policies
+    ? ruleKeysByPolicy(policies.text, displayPath(policies.path, io))
+    : undefined;
+  const failed = results.filter((r) => r.status === "fail").length;
+  const skipped = results.filter((r) => r.status === "skip").length;
+  const report: EvalReport = {
+    meta: {
+      timestampUtc: stamp,
+      cases: suite.source,
+      casesName: suite.name,
+      format: suite.kind,
+      mode,
+      baseUrl: target.kind === "server" ? target.baseUrl : null,
+      policyFile: policies ? displayPath(policies.path, io) : null,
+      version: VERSION,
+    },
+    summary: { total: results.length, passed: results.length - failed - skipped, failed, skipped },
+    results,
+    coverage: keys ? coverageOf(results, keys) : null,
+  };
+  writeReport(runDir, report);
+  const shownDir = displayPath(runDir, io);
+  if (flags.format === "json") {
+    io.stdout.write(jsonText({ reportDir: shownDir, ...report }));
+  } else {
+    const paint = painter(io.stdout, io.env);
+    for (const r of results) {
+      const tag =
+        r.status === "pass"
+          ? paint("green", "PASS")
+          : r.status === "fail"
+            ? paint("red", "FAIL")
+            : paint("yellow", "SKIP");
+      io.stdout.write(`${tag}  ${r.id}${r.status === "skip" ? `  ${r.message}` : ""}\n`);
+    }
+    const { passed } = report.summary;
+    const line = `${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`;
+    io.stdout.write(
+      `\n${paint(failed ? "red" : "green", line)}\nreport: ${join(shownDir, "report.md")}\n`,
+    );
+  }
+  if (failed > 0) {
+    io.stderr.write(`${failed} of ${results.length} cases failed:\n`);
+    for (const r of results) {
+      if (r.status !== "fail") continue;
+      const server = r.diffs.length ? /\(server: .*\)$/.exec(r.message)?.[0] : undefined;
+      io.stderr.write(
+        `FAIL ${r.id}${r.diffs.length ? (server ? ` ${server}` : "") : `: ${r.message}`}\n`,
+      );
+      for (const d of r.diffs) {
+        io.stderr.write(`  ${d.field}: expected ${shown(d.expected)}, actual ${shown(d.actual)}\n`);
+      }
+    }
+    throw silentExit(1);
+  }
+}
