@@ -31,7 +31,15 @@ export function OverviewPage() {
   const bucket = RANGES.find((r) => r.value === range)?.bucket ?? "5m";
   const summary = useApi<Summary>(`/audit/summary${query({ since: range })}`);
   const series = useApi<Timeseries>(`/audit/timeseries${query({ since: range, bucket })}`);
-  const budgets = useApi<BudgetsAnswer>("/audit/budgets");
+  // Budgets are asked once the totals and the chart are in: their first computation walks
+  // the period's records, and must not hold up the first render.
+  const [askBudgets, setAskBudgets] = useState(false);
+  const settled = (r: { data?: unknown; error?: unknown }) =>
+    r.data !== undefined || r.error !== undefined;
+  useEffect(() => {
+    if (!askBudgets && settled(summary) && settled(series)) setAskBudgets(true);
+  }, [askBudgets, summary, series]);
+  const budgets = useApi<BudgetsAnswer>(askBudgets ? "/audit/budgets" : null);
   useLive(
     "decision",
     () => {
