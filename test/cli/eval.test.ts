@@ -4,11 +4,14 @@
  * the three modes (a running server, one started for the run, in-process), the report
  * files, exit codes and what a bad file says. Every server here is a real `serve api`.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ctl } from "../support/cli-fixtures.ts";
+import { BIN, ctl } from "../support/cli-fixtures.ts";
 import { killAfterEach, serveApi } from "../support/serve-process.ts";
 
 const dirs: string[] = [];
@@ -403,4 +406,266 @@ describe("eval run: usage errors and bad files exit 2", () => {
     expect(b.code).toBe(2);
     expect(b.stderr).toContain("--url and --start-server cannot be used together");
   });
+});
+
+describe("eval run: review fixes (#20)", () => {
+  /** A proxy before a real serve api: /prefix/* forwarded, /moved/* redirected to /target/. */
+  async function proxyTo(upstream: string) {
+    const hits = { target: 0 };
+    const proxy = createHttpServer((req, res) => {
+      const url = req.url ?? "/";
+      if (url.startsWith("/moved/")) {
+        res.writeHead(307, { location: `/target/${url.slice("/moved/".length)}` });
+        res.end();
+        return;
+      }
+      if (url.startsWith("/target/")) {
+        hits.target++;
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ allowed: true, decision: "ALLOW", action: "allow" }));
+        return;
+      }
+      if (!url.startsWith("/prefix/")) {
+        res.writeHead(404, { "content-type": "application/json" });
+        res.end(JSON.stringify({ message: `no route ${url}` }));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(req.headers))
+          if (typeof v === "string" && k !== "host" && k !== "content-length") headers[k] = v;
+        void fetch(`${upstream}/${url.slice("/prefix/".length)}`, {
+          method: req.method ?? "GET",
+          headers,
+          ...(chunks.length ? { body: Buffer.concat(chunks) } : {}),
+        }).then(async (up) => {
+          res.writeHead(up.status, { "content-type": up.headers.get("content-type") ?? "" });
+          res.end(await up.text());
+        });
+      });
+    });
+    await new Promise<void>((done) => proxy.listen(0, "127.0.0.1", done));
+    const { port } = proxy.address() as AddressInfo;
+    return { url: `http://127.0.0.1:${port}`, hits, close: () => proxy.close() };
+  }
+
+  it("--url keeps its path prefix, and a redirect is never followed (the case fails)", async () => {
+    const dir = workspace({ "hexarch.yaml": POLICIES, "native.json": JSON.stringify(NATIVE) });
+    const server = await serveApi(
+      ["--policy-file", join(dir, "hexarch.yaml"), "--db", join(dir, "a.db"), "--init-db"],
+      { cwd: dir, env: { HEXARCH_API_TOKEN: "eval-test-token" }, children },
+    );
+    const proxy = await proxyTo(server.url);
+    try {
+      const args = ["--token", "eval-test-token"];
+      const ok = await ctl(
+        ["eval", "run", "native.json", "--url", `${proxy.url}/prefix/`, ...args, "--out", "o1"],
+        { cwd: dir },
+      );
+      expect(ok.stderr).toBe("");
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toContain("3 passed, 0 failed");
+
+      const moved = await ctl(
+        ["eval", "run", "native.json", "--url", `${proxy.url}/moved`, ...args, "--out", "o2"],
+        { cwd: dir },
+      );
+      expect(moved.code).toBe(1);
+      expect(moved.stderr).toContain("FAIL read_runs: POST /authorize answered a redirect (307)");
+      expect(proxy.hits.target).toBe(0);
+    } finally {
+      proxy.close();
+    }
+  }, 60_000);
+
+  it("results.json, report.md and --format json never hold a confirmation token", async () => {
+    const cases = {
+      steps: [
+        {
+          id: "delete_asks",
+          type: "authorize",
+          request: { policyId: "safe_delete", context: { operation: "delete" } },
+          expect: { action: "require_confirmation" },
+        },
+        {
+          id: "wrong_token_expected",
+          type: "authorize",
+          request: { policyId: "safe_delete", context: { operation: "delete" } },
+          expect: { confirmationToken: "not-it" },
+        },
+      ],
+    };
+    const dir = workspace({ "hexarch.yaml": POLICIES, "c.json": JSON.stringify(cases) });
+    const r = await ctl(
+      ["eval", "run", "c.json", "--policy-file", "hexarch.yaml", "--start-server"],
+      { cwd: dir, env: { HEXARCH_EVAL_UNUSED: "1" } },
+    );
+    expect(r.code).toBe(1);
+    const run = runFolder(join(dir, "eval-reports"));
+    const json = readFileSync(join(run.dir, "results.json"), "utf8");
+    const md = readFileSync(join(run.dir, "report.md"), "utf8");
+    const results = JSON.parse(json) as {
+      results: { actual: { confirmationToken?: string }; diffs: { actual: unknown }[] }[];
+    };
+    expect(results.results[0]?.actual.confirmationToken).toBe("<redacted>");
+    expect(results.results[1]?.diffs[0]?.actual).toBe("<redacted>");
+    // No token-looking value anywhere: the server's tokens are long random strings.
+    for (const text of [json, md, r.stderr, r.stdout]) {
+      expect(text).not.toMatch(/"confirmation_?[tT]oken":\s*"(?!<redacted>)/);
+    }
+    expect(r.stderr).toContain('confirmationToken: expected "<redacted>", actual "<redacted>"');
+  }, 60_000);
+
+  it("a run where every case is skipped exits 1: nothing was checked", async () => {
+    const cases = `tests:
+  - name: evening is blocked
+    policy: office_hours
+    at: "2026-01-01T20:00:00Z"
+    expect: block
+`;
+    const dir = workspace({ "hexarch.yaml": POLICIES, "c.yaml": cases });
+    const r = await ctl(
+      ["eval", "run", "c.yaml", "--policy-file", "hexarch.yaml", "--start-server", "--out", "o"],
+      { cwd: dir },
+    );
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("0 passed, 0 failed, 1 skipped");
+    expect(r.stderr).toContain("nothing was checked: all 1 case(s) were skipped");
+  }, 60_000);
+
+  it("an invalid reason_pattern is a file error (exit 2) naming the step", async () => {
+    const cases = {
+      steps: [
+        {
+          id: "bad_pattern",
+          type: "authorize",
+          request: { policyId: "safe_delete", context: {} },
+          expect: { reason_pattern: "(unclosed" },
+        },
+      ],
+    };
+    const dir = workspace({ "hexarch.yaml": POLICIES, "c.json": JSON.stringify(cases) });
+    const r = await ctl(["eval", "run", "c.json", "--policy-file", "hexarch.yaml"], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      "step 'bad_pattern': 'reason_pattern' is not a valid regular expression",
+    );
+    expect(r.stderr).toContain("hexarch-ctl: c.json is not a valid cases file");
+  });
+
+  it("in-process, a context that is not an object is refused as the server refuses it (400)", async () => {
+    const cases = {
+      steps: [
+        {
+          id: "string_context",
+          type: "authorize",
+          request: { policyId: "safe_delete", context: "delete" },
+          expect: { status_code: 400, code: "invalid_body" },
+        },
+        {
+          id: "array_context",
+          type: "authorize",
+          request: { policyId: "safe_delete", context: [1] },
+          expect: { status_code: 400 },
+        },
+      ],
+    };
+    const dir = workspace({ "hexarch.yaml": POLICIES, "c.json": JSON.stringify(cases) });
+    const local = await ctl(["eval", "run", "c.json", "--policy-file", "hexarch.yaml"], {
+      cwd: dir,
+    });
+    expect(local.stderr).toBe("");
+    expect(local.code).toBe(0);
+    // The server answers the same.
+    const served = await ctl(
+      ["eval", "run", "c.json", "--policy-file", "hexarch.yaml", "--start-server", "--out", "s"],
+      { cwd: dir },
+    );
+    expect(served.stderr).toBe("");
+    expect(served.code).toBe(0);
+  }, 60_000);
+
+  it("templates refuse __proto__, constructor and prototype", async () => {
+    const steps = ["__proto__", "constructor", "prototype"].map((seg, i) => ({
+      id: `s${i}`,
+      type: "authorize",
+      request: { policyId: "safe_delete", context: { x: `{{s0.${seg}}}` } },
+    }));
+    const dir = workspace({ "hexarch.yaml": POLICIES, "c.json": JSON.stringify({ steps }) });
+    const r = await ctl(["eval", "run", "c.json", "--policy-file", "hexarch.yaml"], { cwd: dir });
+    expect(r.code).toBe(1);
+    for (const seg of ["__proto__", "constructor", "prototype"])
+      expect(r.stderr).toContain(`'${seg}' is not a field a template may name`);
+  });
+
+  it("--start-server: SIGTERM stops the server, removes its folder, writes the partial report, exit 143", async () => {
+    const cases = `tests:
+  - name: reads run
+    policy: safe_delete
+    context: { operation: read }
+    expect: allow
+  - name: a long one
+    policy: rate_limit
+    context: { userId: erin }
+    repeat: 1000000
+    expect: block
+`;
+    const dir = workspace({ "hexarch.yaml": POLICIES, "c.yaml": cases });
+    const tmp = join(dir, "tmp");
+    mkdirSync(tmp);
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env))
+      if (v !== undefined && !k.startsWith("HEXARCH_")) env[k] = v;
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        "eval",
+        "run",
+        "c.yaml",
+        "--policy-file",
+        "hexarch.yaml",
+        "--start-server",
+        "--out",
+        "o",
+      ],
+      { cwd: dir, env: { ...env, NO_COLOR: "1", TMPDIR: tmp }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    children.push(child);
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+    const exited = new Promise<number | null>((done) => child.on("close", (code) => done(code)));
+    // Wait until the long test is under way.
+    const logOf = (): string => {
+      try {
+        const [run] = readdirSync(join(dir, "o"));
+        return readFileSync(join(dir, "o", run as string, "server.log"), "utf8");
+      } catch {
+        return "";
+      }
+    };
+    const t0 = Date.now();
+    while ((logOf().match(/"url":"\/authorize"/g) ?? []).length < 20) {
+      if (Date.now() - t0 > 30_000) throw new Error(`never got going: ${stderr}`);
+      await new Promise((done) => setTimeout(done, 50));
+    }
+    expect(readdirSync(tmp).filter((f) => f.startsWith("hexarch-eval-"))).toHaveLength(1);
+    const serverUrl = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(logOf())?.[1];
+    expect(serverUrl).toBeDefined();
+    child.kill("SIGTERM");
+    expect(await exited).toBe(143);
+    expect(stderr).toContain("eval run stopped by SIGTERM after 1 case(s)");
+    expect(readdirSync(tmp).filter((f) => f.startsWith("hexarch-eval-"))).toEqual([]);
+    await expect(fetch(`${serverUrl}/health`)).rejects.toThrow();
+    const run = runFolder(join(dir, "o"));
+    expect(run.files).toEqual(["report.md", "results.json", "server.log"]);
+    const results = JSON.parse(readFileSync(join(run.dir, "results.json"), "utf8")) as Results & {
+      meta: { interrupted?: string };
+    };
+    expect(results.meta.interrupted).toBe("SIGTERM");
+    expect(results.results.map((r) => r.id)).toEqual(["reads run"]);
+    expect(readFileSync(join(run.dir, "report.md"), "utf8")).toContain("Interrupted by SIGTERM");
+  }, 90_000);
 });

@@ -107,6 +107,8 @@ export async function requestWithCredential(
       method,
       headers,
       ...(body === undefined ? {} : { body }),
+      // n8n's helper follows redirects unless told not to (axios maxRedirects: 0).
+      redirect: options.disableFollowRedirect ? "manual" : "follow",
       signal: AbortSignal.timeout(options.timeout ?? 30_000),
     });
   } catch (error) {

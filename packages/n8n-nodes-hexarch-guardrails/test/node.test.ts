@@ -350,7 +350,118 @@ describe("errors", () => {
     expect(outputs[0]).toEqual([]);
     expect(outputs[1]?.[0]?.json).toMatchObject({ n: 1 });
     expect(String(outputs[1]?.[0]?.json.error)).toContain("Could not reach the decision server");
-    expect(outputs[1]?.[0]?.json.guardrails).toBeUndefined();
+    expect(outputs[1]?.[0]?.json.guardrails).toMatchObject({ allowed: false, action: "error" });
+  });
+
+  it("a failed item never keeps a stale decision from its input (Continue and Route)", async () => {
+    const stale = { n: 1, guardrails: { allowed: true, action: "allow" } };
+    const params = { policyId: "no_such_policy", contextJson: {} };
+    const cont = await authorize({ ...params, outputMode: "continue" }, [stale], {
+      continueOnFail: true,
+    });
+    expect(cont.outputs).toHaveLength(1);
+    expect(cont.outputs[0]?.[0]?.json).toMatchObject({
+      n: 1,
+      guardrails: { allowed: false, action: "error" },
+      errorDetails: { httpCode: "404" },
+    });
+    const routed = await authorize(params, [stale], { continueOnFail: true });
+    expect(routed.outputs[0]).toEqual([]);
+    expect(routed.outputs[1]?.[0]?.json.guardrails).toMatchObject({ allowed: false });
+    // A custom decision field is the one overwritten.
+    const custom = await authorize(
+      { ...params, outputMode: "continue", options: { decisionField: "gate" } },
+      [{ gate: { allowed: true } }],
+      { continueOnFail: true },
+    );
+    expect(custom.outputs[0]?.[0]?.json.gate).toMatchObject({ allowed: false, action: "error" });
+  });
+
+  it("never follows a redirect: a 3xx is an error and the target gets nothing", async () => {
+    let targetHits = 0;
+    const target = createHttpServer((_, res) => {
+      targetHits++;
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ allowed: true, action: "allow", decision: "ALLOW" }));
+    });
+    await new Promise<void>((done) => target.listen(0, "127.0.0.1", done));
+    const { port: targetPort } = target.address() as { port: number };
+    const redirector = createHttpServer((_, res) => {
+      res.writeHead(307, { location: `http://127.0.0.1:${targetPort}/authorize` });
+      res.end();
+    });
+    await new Promise<void>((done) => redirector.listen(0, "127.0.0.1", done));
+    try {
+      const { port } = redirector.address() as { port: number };
+      const spec: RunSpec = {
+        params: {
+          operation: "authorize",
+          outputMode: "route",
+          policyId: "team_only",
+          contextJson: {},
+          confirmationToken: "tok",
+        },
+        credentials: { url: `http://127.0.0.1:${port}`, token: TOKEN },
+      };
+      const run = runNode(spec);
+      await expect(run).rejects.toBeInstanceOf(NodeApiError);
+      await expect(run).rejects.toMatchObject({ httpCode: "307" });
+      await expect(run).rejects.toThrow(/redirect/);
+      const { outputs } = await runNode({ ...spec, continueOnFail: true });
+      expect(outputs[0]).toEqual([]);
+      expect(outputs[1]?.[0]?.json.guardrails).toMatchObject({ allowed: false });
+      expect(targetHits).toBe(0);
+    } finally {
+      await new Promise((done) => redirector.close(done));
+      await new Promise((done) => target.close(done));
+    }
+  });
+
+  it("an allow needs the action allow or warn: anything else is no decision", async () => {
+    const answers: unknown[] = [
+      { allowed: true, action: "block" },
+      { allowed: true, action: "require_confirmation" },
+      { allowed: true },
+      { allowed: "true", action: "allow" },
+    ];
+    let next = 0;
+    const odd = createHttpServer((_, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(answers[next++]));
+    });
+    await new Promise<void>((done) => odd.listen(0, "127.0.0.1", done));
+    try {
+      const { port } = odd.address() as { port: number };
+      for (const _ of answers) {
+        const { outputs } = await runNode({
+          params: { operation: "authorize", outputMode: "route", policyId: "p", contextJson: {} },
+          credentials: { url: `http://127.0.0.1:${port}`, token: TOKEN },
+          continueOnFail: true,
+        });
+        expect(outputs[0]).toEqual([]);
+        expect(outputs[1]?.[0]?.json.guardrails).toMatchObject({ allowed: false, action: "error" });
+      }
+    } finally {
+      await new Promise((done) => odd.close(done));
+    }
+  });
+
+  it("never shows the Server URL's user and password in an error", async () => {
+    const url = (await deadUrl()).replace("http://", "http://someone:s3cret-pw@");
+    const run = runNode({
+      params: {
+        operation: "authorize",
+        outputMode: "route",
+        policyId: "team_only",
+        contextJson: {},
+      },
+      credentials: { url, token: TOKEN },
+    });
+    await expect(run).rejects.toBeInstanceOf(NodeApiError);
+    const error = (await run.catch((e: unknown) => e)) as NodeApiError;
+    expect(error.message).toContain("Could not reach the decision server at http://127.0.0.1:");
+    expect(`${error.message} ${error.description ?? ""}`).not.toContain("s3cret-pw");
+    expect(error.message).not.toContain("someone");
   });
 
   it("a wrong token is a 403 NodeApiError naming the credential, or an error item", async () => {

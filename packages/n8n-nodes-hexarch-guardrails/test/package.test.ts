@@ -211,3 +211,35 @@ describe("the example workflows", () => {
     },
   );
 });
+
+describe("npm pack", () => {
+  it("builds before packing, so the tarball holds every file the n8n section names", () => {
+    const scripts = (
+      JSON.parse(readFileSync(join(PKG, "package.json"), "utf8")) as {
+        scripts: Record<string, string>;
+      }
+    ).scripts;
+    expect(scripts.prepack).toContain("scripts/build.mjs");
+    expect(scripts.prepublishOnly).toContain("scripts/build.mjs");
+    // From a checkout with no dist/: `npm pack` must build it (the prepack script).
+    rmSync(join(PKG, "dist"), { recursive: true, force: true });
+    const bin = dirname(process.execPath);
+    const pack = spawnSync("npm", ["pack", "--dry-run", "--json"], {
+      cwd: PKG,
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` },
+    });
+    expect(pack.status, pack.stderr).toBe(0);
+    // npm prints the lifecycle script's banner before the JSON.
+    const json = pack.stdout.slice(pack.stdout.search(/^\[/m));
+    const [result] = JSON.parse(json) as Array<{ files: Array<{ path: string }> }>;
+    const files = new Set(result?.files.map((f) => f.path));
+    for (const path of [...manifest.n8n.nodes, ...manifest.n8n.credentials]) {
+      expect(files, path).toContain(path);
+    }
+    expect(files).toContain("dist/nodes/HexarchGuardrails/HexarchGuardrails.node.json");
+    expect(files).toContain("dist/icons/hexarch.svg");
+    expect(files).toContain("LICENSE");
+    expect([...files].some((f) => f.endsWith(".map"))).toBe(false);
+  }, 120_000);
+});

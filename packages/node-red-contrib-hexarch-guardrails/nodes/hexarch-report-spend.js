@@ -62,7 +62,11 @@ module.exports = function register(RED) {
     this.on("input", (msg, send, done) => {
       (async () => {
         const server = settingsOf(RED, def.server);
-        const resource = pick(msg, ["resource"]) ?? (def.resource || undefined);
+        // msg.resource may be the Python request shape's `{ type, id }` (the thing acted on,
+        // left by an authorize flow), not a provider: then the node's own resource is used.
+        const given = pick(msg, ["resource"]);
+        const resource =
+          (typeof given === "string" ? given : undefined) ?? (def.resource || undefined);
         if (typeof resource !== "string" || resource === "")
           throw new HexarchError(
             "hexarch: no resource to report (set it on the node, or msg.resource)",

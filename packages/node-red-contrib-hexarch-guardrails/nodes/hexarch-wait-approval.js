@@ -37,6 +37,27 @@ function positive(value, fallback) {
   return Number.isFinite(n) && n > 0 ? n : fallback;
 }
 
+/** Upper bounds (seconds, messages): an hour between polls, a week of waiting (below
+ * setTimeout's 24.8-day limit, past which Node fires at once), 10,000 waiting messages. */
+const LIMITS = { interval: 3600, timeout: 7 * 24 * 3600, maxPending: 10_000 };
+
+/**
+ * Why the node's settings cannot run, or undefined when they can.
+ *
+ * @param {WaitApprovalDef} def
+ * @returns {string | undefined}
+ */
+function invalidSettings(def) {
+  for (const key of /** @type {const} */ (["interval", "timeout", "maxPending"])) {
+    const raw = def[key];
+    if (raw === undefined || raw === "") continue;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0 || n > LIMITS[key])
+      return `${key} must be a number above 0 and at most ${LIMITS[key]} (got ${JSON.stringify(raw)})`;
+  }
+  return undefined;
+}
+
 /** Failures worth another try: no answer, or the server busy or failing. */
 const TRANSIENT = new Set(["hexarch_unreachable", "hexarch_timeout", "rate_limited"]);
 
@@ -51,6 +72,13 @@ module.exports = function register(RED) {
     const intervalMs = positive(def.interval, 5) * 1000;
     const timeoutMs = positive(def.timeout, 600) * 1000;
     const maxPending = Math.floor(positive(def.maxPending, 100));
+    const invalid = invalidSettings(def);
+    if (invalid) {
+      this.error(`hexarch: ${invalid}`);
+      this.status({ fill: "red", shape: "ring", text: "invalid settings" });
+    }
+    // Aborts the requests in flight when the node closes (redeploy, shutdown).
+    const aborter = new AbortController();
     /** @type {Map<NodeMessage, { timer: NodeJS.Timeout | undefined, done: () => void }>} */
     const pending = new Map();
     let closed = false;
@@ -66,6 +94,7 @@ module.exports = function register(RED) {
       const token = msg.confirmationToken;
       let server;
       try {
+        if (invalid) throw new HexarchError(`hexarch: ${invalid}`, "hexarch_not_configured", null);
         if (typeof token !== "string" || token === "")
           throw new HexarchError(
             "hexarch: msg.confirmationToken is missing (connect output 3 of hexarch-authorize)",
@@ -111,7 +140,9 @@ module.exports = function register(RED) {
         entry.timer = undefined;
         if (closed || !pending.has(msg)) return;
         try {
-          const answer = await request(settings, "GET", `/approvals/${encodeURIComponent(token)}`);
+          const answer = await request(settings, "GET", `/approvals/${encodeURIComponent(token)}`, {
+            signal: aborter.signal,
+          });
           if (closed || !pending.has(msg)) return;
           if (!isObject(answer) || typeof answer.status !== "string")
             throw new HexarchError(
@@ -143,6 +174,7 @@ module.exports = function register(RED) {
 
     this.on("close", (_removed, done) => {
       closed = true;
+      aborter.abort();
       for (const entry of pending.values()) {
         if (entry.timer !== undefined) clearTimeout(entry.timer);
         entry.done();

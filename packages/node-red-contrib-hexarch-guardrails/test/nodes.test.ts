@@ -279,6 +279,68 @@ describe("hexarch-authorize", () => {
     }
   });
 
+  it("refuses settings past its limits (interval 1 h, timeout 7 d, max waiting 10,000) at runtime", async () => {
+    for (const bad of [{ interval: 3601 }, { timeout: 604_801 }, { maxPending: 10_001 }]) {
+      const got = await load([
+        {
+          id: "wait",
+          type: "hexarch-wait-approval",
+          server: "cfg",
+          interval: 5,
+          timeout: 600,
+          maxPending: 5,
+          ...bad,
+          wires: [["approved"], ["rejected"], ["expired"]],
+        },
+      ]);
+      helper.getNode("wait").receive({ confirmationToken: "t" });
+      await until(() => got.caught.length === 1);
+      expect(got.caught[0]?._error).toMatchObject({ code: "hexarch_not_configured" });
+      expect(
+        String((got.caught[0]?._error as { message?: string } | undefined)?.message),
+      ).toContain(`${Object.keys(bad)[0]} must be a number above 0 and at most`);
+      expect(total(got)).toBe(1);
+      await helper.unload();
+    }
+  });
+
+  it("aborts a poll in flight when the flow is stopped", async () => {
+    // A server that holds every approvals poll open, and notes when the client hangs up.
+    let held = 0;
+    let hungUp = 0;
+    const holder = createServer((req, res) => {
+      held++;
+      res.on("close", () => hungUp++);
+      void req;
+    });
+    await new Promise<void>((done) => holder.listen(0, "127.0.0.1", done));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const got = await load(
+        [
+          {
+            id: "wait",
+            type: "hexarch-wait-approval",
+            server: "cfg",
+            interval: 1,
+            timeout: 60,
+            maxPending: 5,
+            wires: [["approved"], ["rejected"], ["expired"]],
+          },
+        ],
+        { url: `http://127.0.0.1:${port}`, timeout: 30_000 },
+      );
+      helper.getNode("wait").receive({ confirmationToken: "t" });
+      await until(() => held === 1);
+      await helper.unload();
+      await until(() => hungUp === 1, 1000, "the poll aborted");
+      expect(total(got)).toBe(0);
+    } finally {
+      holder.closeAllConnections();
+      await new Promise((done) => holder.close(done));
+    }
+  });
+
   it("sends nothing to any output when the server is down: the catch node gets msg.error", async () => {
     const got = await load([authorize({ policyId: "limited" })], { url: "http://127.0.0.1:9" });
     helper.getNode("auth").receive({ payload: { userId: "bob" } });
@@ -337,6 +399,53 @@ describe("hexarch-authorize", () => {
     }
   });
 
+  it("never follows a redirect: a 3xx is hexarch_bad_response and its target gets nothing", async () => {
+    const hits: Array<Record<string, unknown>> = [];
+    const target = createServer((req, res) => {
+      hits.push(req.headers);
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ allowed: true, action: "allow", decision: "ALLOW" }));
+    });
+    await new Promise<void>((done) => target.listen(0, "127.0.0.1", done));
+    const { port: targetPort } = target.address() as AddressInfo;
+    const redirector = createServer((_, res) => {
+      res.writeHead(307, { location: `http://127.0.0.1:${targetPort}/authorize` });
+      res.end();
+    });
+    await new Promise<void>((done) => redirector.listen(0, "127.0.0.1", done));
+    const { port } = redirector.address() as AddressInfo;
+    try {
+      const got = await load([authorize({ policyId: "limited" })], {
+        url: `http://127.0.0.1:${port}`,
+      });
+      helper.getNode("auth").receive({ payload: { userId: "alice" }, confirmationToken: "t" });
+      await until(() => got.caught.length === 1);
+      await new Promise((done) => setTimeout(done, 100));
+      expect(total(got)).toBe(1);
+      expect(got.caught[0]?._error).toMatchObject({ code: "hexarch_bad_response", status: 307 });
+      expect(hits).toEqual([]);
+    } finally {
+      await new Promise((done) => redirector.close(done));
+      await new Promise((done) => target.close(done));
+    }
+  });
+
+  it("refuses a server URL with a user and password, and never shows them", async () => {
+    const got = await load([authorize({ policyId: "limited" })], {
+      url: server.url.replace("http://", "http://someone:s3cret-pw@"),
+    });
+    helper.getNode("auth").receive({ payload: { userId: "alice" } });
+    await until(() => got.caught.length === 1);
+    expect(total(got)).toBe(1);
+    expect(got.caught[0]?._error).toMatchObject({ code: "hexarch_not_configured" });
+    expect(JSON.stringify(got.caught[0]?._error)).not.toMatch(/s3cret-pw|someone/);
+    const { shownUrl } = require("../nodes/lib/client.js") as {
+      shownUrl(url: string): string;
+    };
+    expect(shownUrl("https://u:p@h:1/x@y")).toBe("https://h:1/x@y");
+    expect(shownUrl("http://h/")).toBe("http://h/");
+  });
+
   it("puts an unknown policy on the catch path with the server's code", async () => {
     const got = await load([authorize({ policyId: "no_such_policy" })]);
     helper.getNode("auth").receive({ payload: {} });
@@ -374,6 +483,22 @@ describe("hexarch-report-spend", () => {
       /budget/i,
     );
     expect(got.caught).toEqual([]);
+  });
+
+  it("uses the node's resource when msg.resource is the Python shape's { type, id }", async () => {
+    const got = await load([
+      {
+        id: "spend",
+        type: "hexarch-report-spend",
+        server: "cfg",
+        resource: "anthropic",
+        wires: [["spent"]],
+      },
+    ]);
+    helper.getNode("spend").receive({ resource: { type: "doc", id: "1" }, costUsd: 0.01 });
+    await until(() => got.spent.length + got.caught.length === 1);
+    expect(got.caught).toEqual([]);
+    expect(got.spent[0]?.hexarchSpend).toMatchObject({ recorded: true, resource: "anthropic" });
   });
 
   it("refuses a report without a resource on the catch path", async () => {

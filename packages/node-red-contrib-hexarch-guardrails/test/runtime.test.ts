@@ -99,12 +99,16 @@ afterAll(async () => {
 });
 
 /** The package's example flow, pointed at the test server, the token as a credential. */
-function exampleFlow(): Record<string, unknown>[] {
+function exampleFlow(policyId?: string): Record<string, unknown>[] {
   const flow = JSON.parse(
     readFileSync(join(PACKAGE_DIR, "examples", "authorize-http-request.json"), "utf8"),
   ) as Record<string, unknown>[];
   return flow.map((n) =>
-    n.type === "hexarch-config" ? { ...n, url: server.url, credentials: { token: TOKEN } } : n,
+    n.type === "hexarch-config"
+      ? { ...n, url: server.url, credentials: { token: TOKEN } }
+      : n.type === "hexarch-authorize" && policyId !== undefined
+        ? { ...n, policyId }
+        : n,
   );
 }
 
@@ -172,7 +176,28 @@ describe("a real Node-RED runtime with the package installed", () => {
       requestedBy: "node-red",
     });
 
-    const unknown = await guard({ policyId: "nope", context: {} });
+    // The caller cannot pick the policy: the node's ("ops") decides whatever the body says.
+    const picked = await guard({ policyId: "limited", context: { operation: "drop_table" } });
+    expect(picked.status).toBe(403);
+    expect(await picked.json()).toMatchObject({ policies: ["ops"] });
+    const example = JSON.parse(
+      readFileSync(join(PACKAGE_DIR, "examples", "authorize-http-request.json"), "utf8"),
+    ) as Array<Record<string, unknown>>;
+    expect(example.find((n) => n.type === "hexarch-authorize")?.policyId).toBe("ops");
+    expect(JSON.stringify(example)).not.toContain('"p":"policyId"');
+
+    // The same flow with a policy the server does not know: 502 from the catch node.
+    const redeployed = await fetch(`${red.url}/flows`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "Node-RED-Deployment-Type": "full" },
+      body: JSON.stringify(exampleFlow("nope")),
+    });
+    expect(redeployed.status).toBe(204);
+    let unknown = await guard({ context: {} });
+    for (let i = 0; unknown.status !== 502 && i < 100; i++) {
+      await new Promise((done) => setTimeout(done, 50));
+      unknown = await guard({ context: {} });
+    }
     expect(unknown.status).toBe(502);
     expect(await unknown.json()).toEqual({
       message: expect.stringContaining("404"),

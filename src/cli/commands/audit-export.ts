@@ -10,8 +10,10 @@
 import { once } from "node:events";
 import { createWriteStream, renameSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
+import type { DecisionLogger } from "../../audit/decision-logger.ts";
+import { exportEntryLine, exportHeadLine, exportTailLine } from "../../audit/export-slice.ts";
 import type { AuditOutcome, AuditQuery, ChainedRecord } from "../../audit/types.ts";
-import { CliError } from "../errors.ts";
+import { CliError, usageError } from "../errors.ts";
 import { type CliIo, csvLine } from "../output.ts";
 import { RECORD_CSV_HEADER, recordCsv, recordJson } from "../records.ts";
 import { type StoreFlags, withLogger } from "../store-options.ts";
@@ -40,6 +42,8 @@ export function filterOf(flags: FilterFlags): AuditQuery {
 export interface ExportFlags extends StoreFlags, FilterFlags {
   readonly output: string;
   readonly format: "csv" | "json" | "jsonl";
+  /** Write the chain around the records, with its edges (`audit verify --file` checks it alone). */
+  readonly chain?: boolean;
 }
 
 /** A progress line on standard error, only on a terminal. */
@@ -109,6 +113,15 @@ function stdoutWriter(io: CliIo): (chunk: string) => Promise<void> {
 
 /** Streams the matching records to the output, a page at a time, with backpressure. */
 export async function exportRecords(flags: ExportFlags, io: CliIo): Promise<void> {
+  if (flags.chain) {
+    if (flags.format !== "jsonl")
+      throw usageError("--chain writes JSONL: drop --format or use --format jsonl");
+    if (flags.policyId !== undefined || flags.userId !== undefined || flags.decision !== undefined)
+      throw usageError(
+        "--chain exports a stretch of the log: filter it by time only (--since, --until)",
+        "a policy, user or outcome filter leaves holes no file can link across",
+      );
+  }
   const toStdout = flags.output === "-";
   const target = toStdout ? "" : resolve(io.cwd, flags.output);
   const partial = `${target}.partial`;
@@ -138,6 +151,10 @@ export async function exportRecords(flags: ExportFlags, io: CliIo): Promise<void
       const ends = unfiltered ? await l.store.ends() : undefined;
       const total = ends ? ends.headSeq - ends.startSeq : undefined;
       try {
+        if (flags.chain) {
+          n = await writeChained(l, filter, flags, write, (done) => progress.update(done, total));
+          return;
+        }
         if (flags.format === "csv") await write(csvLine(RECORD_CSV_HEADER));
         if (flags.format === "json") await write("[");
         for await (const r of l.exportDecisions(filter)) {
@@ -166,6 +183,50 @@ export async function exportRecords(flags: ExportFlags, io: CliIo): Promise<void
     renameSync(partial, target);
     io.stderr.write(`exported ${n.toLocaleString("en-US")} records to ${flags.output}\n`);
   }
+}
+
+/**
+ * The chained export: the start line (the hash before the first record), every entry of
+ * the log from the first record of the window to its last (the window's records, and any
+ * record outside it, prune record or pruned run between them), and the end line (the hash
+ * of the last). Returns how many records of the window it wrote.
+ */
+async function writeChained(
+  l: DecisionLogger,
+  filter: AuditQuery,
+  flags: ExportFlags,
+  write: (chunk: string) => Promise<void>,
+  tick: (done: number) => void,
+): Promise<number> {
+  let records = 0;
+  let entries = 0;
+  let last: { seq: number; hash: string } | undefined;
+  for await (const r of l.exportDecisions(filter)) {
+    if (last === undefined) await write(exportHeadLine(r, flags));
+    else if (r.prevHash !== last.hash || r.seq !== last.seq + 1) {
+      // Entries between two records of the window: write them, so every link is in the file.
+      let at = last.seq;
+      fill: for (;;) {
+        const page = await l.store.chain(at, 1000);
+        if (page.length === 0) break;
+        for (const e of page) {
+          if (e.seq >= r.seq) break fill;
+          await write(exportEntryLine(e, false));
+          entries++;
+          at = "kind" in e && e.kind === "pruned" ? e.toSeq : e.seq;
+          last = { seq: at, hash: e.hash };
+        }
+      }
+    }
+    await write(exportEntryLine(r, true));
+    records++;
+    entries++;
+    last = { seq: r.seq, hash: r.hash };
+    if (records % 1000 === 0) tick(records);
+  }
+  if (last === undefined) await write(exportHeadLine(undefined, flags));
+  await write(exportTailLine(records, entries, last));
+  return records;
 }
 
 function line(r: ChainedRecord, format: "csv" | "json" | "jsonl", index: number): string {

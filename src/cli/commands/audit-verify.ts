@@ -5,7 +5,9 @@
  * @module
  */
 
-import { existsSync } from "node:fs";
+import { createReadStream, existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { createInterface } from "node:readline";
 import { type Command, Option } from "commander";
 import {
   appendCheckpointFile,
@@ -15,7 +17,9 @@ import {
 } from "../../audit/checkpoints/checkpoint-file.ts";
 import { takeCheckpoint, verifyWithCheckpoints } from "../../audit/checkpoints/checkpoints.ts";
 import { CheckpointSigner } from "../../audit/checkpoints/signing.ts";
+import { type ExportVerifyResult, verifyExportLines } from "../../audit/export-slice.ts";
 import type { VerifyResult } from "../../audit/hash-chain.ts";
+import { GENESIS } from "../../audit/hash-chain.ts";
 import { defaultActor } from "../../sql/prune.ts";
 import { CliError, silentExit, usageError } from "../errors.ts";
 import { type CliIo, jsonText, painter } from "../output.ts";
@@ -55,6 +59,9 @@ function pruneLines(result: VerifyResult): string {
   return out.map((l) => `${l}\n`).join("");
 }
 
+/** The flags `audit verify` reads. */
+type VerifyFlags = StoreFlags & { format: "table" | "json"; checkpoints?: string; file?: string };
+
 /** Registers `audit verify` and `audit checkpoint` on the `audit` command. */
 export function auditVerifyCommands(audit: Command, io: CliIo): void {
   withStoreOptions(
@@ -66,6 +73,10 @@ export function auditVerifyCommands(audit: Command, io: CliIo): void {
       .option(
         "--checkpoints <file>",
         "also check the log against the signed checkpoints in this JSONL file (needs HEXARCH_AUDIT_HMAC_KEY)",
+      )
+      .option(
+        "--file <export>",
+        "check an export written with `audit export --chain` on its own, without the database",
       )
       .addOption(
         new Option("--format <format>", "output format")
@@ -83,9 +94,18 @@ checkpoint --checkpoint-file) where the database's writers cannot reach.
 
 Examples:
   $ hexarch-ctl audit verify && echo intact
-  $ HEXARCH_AUDIT_HMAC_KEY=... hexarch-ctl audit verify --checkpoints /mnt/worm/checkpoints.jsonl`,
+  $ HEXARCH_AUDIT_HMAC_KEY=... hexarch-ctl audit verify --checkpoints /mnt/worm/checkpoints.jsonl
+  $ hexarch-ctl audit verify --file cold/2026-11.jsonl`,
     )
-    .action(async (flags: StoreFlags & { format: "table" | "json"; checkpoints?: string }) => {
+    .action(async (flags: VerifyFlags) => {
+      if (flags.file !== undefined) {
+        if (flags.checkpoints !== undefined)
+          throw usageError(
+            "--file checks an export on its own: check the live log against --checkpoints without --file",
+          );
+        await verifyExportFile(flags.file, flags.format, io);
+        return;
+      }
       const against =
         flags.checkpoints === undefined ? undefined : await checkpointFile(flags.checkpoints, io);
       const progress = progressBar(io, "verifying");
@@ -184,6 +204,44 @@ Examples:
         `checkpoint ${taken.checkpoint.id}: seq ${taken.checkpoint.seq}, hash ${taken.checkpoint.headHash}, appended to ${flags.checkpointFile}\n`,
       );
     });
+}
+
+/** `audit verify --file`: an export made with `--chain`, checked with no database. */
+async function verifyExportFile(path: string, format: "table" | "json", io: CliIo): Promise<void> {
+  const full = resolve(io.cwd, path);
+  if (!existsSync(full))
+    throw new CliError(`cannot read ${path}: no such file`, { hint: "check the path" });
+  const input = createReadStream(full, { encoding: "utf8" });
+  let result: ExportVerifyResult;
+  try {
+    result = await verifyExportLines(
+      createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY }),
+    );
+  } catch (err) {
+    throw new CliError(`cannot read ${path}: ${(err as Error).message}`, {
+      hint: "check the path and its permissions",
+    });
+  } finally {
+    input.destroy();
+  }
+  if (format === "json") io.stdout.write(jsonText({ file: path, ...result }));
+  else {
+    const paint = painter(io.stdout, io.env);
+    if (result.ok) {
+      const span =
+        result.firstSeq === null ? "no entries" : `seq ${result.firstSeq}..${result.lastSeq}`;
+      io.stdout.write(
+        `${paint("green", "ok")}: export ${path}: ${result.records.toLocaleString("en-US")} records (${result.checked.toLocaleString("en-US")} entries, ${span}) check out\n` +
+          (result.prevHash === null
+            ? ""
+            : `  starts after ${result.prevHash}${result.prevHash === GENESIS ? " (the log's start)" : ""}\n  ends on      ${result.lastHash}\n`),
+      );
+    } else
+      io.stdout.write(
+        `${paint("red", "BROKEN")}: export ${path}: ${result.message ?? result.problem}\n`,
+      );
+  }
+  if (!result.ok) throw silentExit(1);
 }
 
 /** The signer from the environment and a checkpoint file's contents, or a clear CLI error. */

@@ -290,7 +290,11 @@ Examples:
         "from this ISO time, or this long ago (24h, 7d)",
         instant("--since"),
       )
-      .option("--until <when>", "before this ISO time, or this long ago", instant("--until")),
+      .option("--until <when>", "before this ISO time, or this long ago", instant("--until"))
+      .option(
+        "--chain",
+        "JSONL with the hash chain's edges and every entry between the records, so `audit verify --file` checks the file alone",
+      ),
   )
     .addHelpText(
       "after",
@@ -300,11 +304,17 @@ so an interrupted export never looks finished. A progress bar shows on a termina
 
 Examples:
   $ hexarch-ctl audit export --output decisions.csv --format csv --since 30d
-  $ hexarch-ctl audit export --format jsonl --policy-id api_budget | gzip > budget.jsonl.gz`,
+  $ hexarch-ctl audit export --format jsonl --policy-id api_budget | gzip > budget.jsonl.gz
+  $ hexarch-ctl audit export --chain --since 2026-11-01 --until 2026-12-01 --output 2026-11.jsonl
+  $ hexarch-ctl audit verify --file 2026-11.jsonl`,
     )
-    .action(async (flags: ListFlags & { output: string; format: "csv" | "json" | "jsonl" }) => {
-      await exportRecords(flags, io);
-    });
+    .action(
+      async (
+        flags: ListFlags & { output: string; format: "csv" | "json" | "jsonl"; chain?: boolean },
+      ) => {
+        await exportRecords(flags, io);
+      },
+    );
 
   withStoreOptions(
     audit

@@ -43,6 +43,7 @@ interface ServeFlags extends StoreFlags {
   readonly apiToken?: string;
   readonly allowAnon?: boolean;
   readonly redisUrl?: string;
+  readonly opaUrl?: string;
   readonly docs?: boolean;
   /** `false` with `--no-ui`. */
   readonly ui?: boolean;
@@ -117,6 +118,12 @@ export function serveCommand(program: Command, io: CliIo): void {
           "--redis-url <url>",
           "Redis for counters and confirmations shared by instances",
         ).env("HEXARCH_REDIS_URL"),
+      )
+      .addOption(
+        new Option(
+          "--opa-url <url>",
+          "decide through Open Policy Agent (modules from `hexarch-ctl policy export --format rego`); counters stay here",
+        ).env("HEXARCH_POLICY_OPA_URL"),
       )
       .option("--docs", "serve the OpenAPI document at /openapi.json (also HEXARCH_API_DOCS=true)")
       .option("--no-ui", "do not serve the console at /ui (also HEXARCH_API_UI=false)")
@@ -242,6 +249,7 @@ async function serveApi(flags: ServeFlags, io: CliIo): Promise<void> {
     const audit = confirmationSink(auditLogger, (e) => logError(e as Error));
     return new Guardian({
       policies: set,
+      ...(flags.opaUrl?.trim() && { opaUrl: flags.opaUrl.trim() }),
       cwd: io.cwd,
       env: io.env,
       ...(state && { state }),

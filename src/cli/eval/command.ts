@@ -14,10 +14,19 @@ import { CliError, silentExit, USAGE } from "../errors.ts";
 import { type CliIo, jsonText, painter } from "../output.ts";
 import { displayPath, type LoadedFile, loadFile } from "../policy-file.ts";
 import { readEvalSuite } from "./load.ts";
-import { coverageOf, makeRunDir, ruleKeysByPolicy, utcStamp, writeReport } from "./report.ts";
+import {
+  coverageOf,
+  isTokenKey,
+  makeRunDir,
+  REDACTED,
+  redactTokens,
+  ruleKeysByPolicy,
+  utcStamp,
+  writeReport,
+} from "./report.ts";
 import { type EvalTarget, runSuite } from "./run.ts";
-import { type StartedServer, startServer } from "./server.ts";
-import type { EvalReport, EvalSuite } from "./types.ts";
+import { startServer } from "./server.ts";
+import type { CaseResult, EvalReport, EvalSuite } from "./types.ts";
 
 /** Reads the cases file; a missing or invalid one is a usage error (exit 2) with every problem placed. */
 function readCases(casesFile: string, io: CliIo): EvalSuite {
@@ -62,6 +71,9 @@ function readPolicies(file: string, io: CliIo): LoadedFile {
 /** A value in one line of JSON; `(missing)` for a field the answer lacks. */
 const shown = (v: unknown): string => (v === undefined ? "(missing)" : JSON.stringify(v));
 
+/** The exit code of a process stopped by a signal: 128 + its number. */
+const SIGNAL_EXIT: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };
+
 /** Runs `eval run`. */
 export async function runEval(casesFile: string, flags: EvalRunFlags, io: CliIo): Promise<void> {
   const suite = readCases(casesFile, io);
@@ -70,50 +82,99 @@ export async function runEval(casesFile: string, flags: EvalRunFlags, io: CliIo)
   const stamp = utcStamp(now);
   const runDir = makeRunDir(resolve(io.cwd, flags.out), stamp);
   const mode = flags.url !== undefined ? "url" : flags.startServer ? "start-server" : "in-process";
-  let server: StartedServer | undefined;
-  let target: EvalTarget;
-  if (mode === "url") {
-    target = {
-      kind: "server",
-      baseUrl: flags.url as string,
-      token: flags.token ?? io.env.HEXARCH_API_TOKEN,
-    };
-  } else if (mode === "start-server") {
-    server = await startServer(policies?.path, join(runDir, "server.log"), io.env);
-    target = { kind: "server", baseUrl: server.baseUrl, token: server.token };
-  } else {
-    target = { kind: "local", policies: (policies as LoadedFile).set };
-  }
-  let results: Awaited<ReturnType<typeof runSuite>>;
-  try {
-    results = await runSuite(suite, target);
-  } finally {
-    await server?.stop();
-  }
   const keys = policies
     ? ruleKeysByPolicy(policies.text, displayPath(policies.path, io))
     : undefined;
-  const failed = results.filter((r) => r.status === "fail").length;
-  const skipped = results.filter((r) => r.status === "skip").length;
-  const report: EvalReport = {
-    meta: {
-      timestampUtc: stamp,
-      cases: suite.source,
-      casesName: suite.name,
-      format: suite.kind,
-      mode,
-      baseUrl: target.kind === "server" ? target.baseUrl : null,
-      policyFile: policies ? displayPath(policies.path, io) : null,
-      version: VERSION,
-    },
-    summary: { total: results.length, passed: results.length - failed - skipped, failed, skipped },
-    results,
-    coverage: keys ? coverageOf(results, keys) : null,
+  let target: EvalTarget | undefined;
+  const results: CaseResult[] = [];
+
+  /** The report of the results so far. */
+  const reportOf = (interrupted?: string, count = results.length): EvalReport => {
+    const done = results.slice(0, count);
+    const failed = done.filter((r) => r.status === "fail").length;
+    const skipped = done.filter((r) => r.status === "skip").length;
+    return {
+      meta: {
+        timestampUtc: stamp,
+        cases: suite.source,
+        casesName: suite.name,
+        format: suite.kind,
+        mode,
+        baseUrl: target?.kind === "server" ? target.baseUrl : (flags.url ?? null),
+        policyFile: policies ? displayPath(policies.path, io) : null,
+        version: VERSION,
+        ...(interrupted !== undefined && { interrupted }),
+      },
+      summary: {
+        total: done.length,
+        passed: done.length - failed - skipped,
+        failed,
+        skipped,
+      },
+      results: done,
+      coverage: keys ? coverageOf(done, keys) : null,
+    };
   };
+
+  // A signal stops the server this run started, removes its folder, writes what report
+  // exists and exits 130 (SIGINT) or 143 (SIGTERM): no server is left running.
+  let stopServer: (() => Promise<void>) | undefined;
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    // The cases finished before the signal (one cut short by the server stopping is not).
+    const count = results.length;
+    void (async () => {
+      try {
+        await stopServer?.();
+      } finally {
+        try {
+          writeReport(runDir, reportOf(signal, count));
+          io.stderr.write(
+            `hexarch-ctl: eval run stopped by ${signal} after ${count} case(s); partial report in ${join(displayPath(runDir, io), "report.md")}\n`,
+          );
+        } finally {
+          process.exit(SIGNAL_EXIT[signal] ?? 1);
+        }
+      }
+    })();
+  };
+  const signals = mode === "start-server" ? (["SIGINT", "SIGTERM"] as const) : [];
+  for (const s of signals) process.on(s, onSignal);
+  try {
+    if (mode === "url") {
+      target = {
+        kind: "server",
+        baseUrl: flags.url as string,
+        token: flags.token ?? io.env.HEXARCH_API_TOKEN,
+      };
+    } else if (mode === "start-server") {
+      const server = await startServer(
+        policies?.path,
+        join(runDir, "server.log"),
+        io.env,
+        (stop) => {
+          stopServer = stop;
+        },
+      );
+      target = { kind: "server", baseUrl: server.baseUrl, token: server.token };
+    } else {
+      target = { kind: "local", policies: (policies as LoadedFile).set };
+    }
+    await runSuite(suite, target, results);
+  } finally {
+    // Stopped on any failure too (idempotent: a second call waits for the first).
+    if (!stopping) await stopServer?.();
+    if (!stopping) for (const s of signals) process.off(s, onSignal);
+  }
+  if (stopping) await new Promise<never>(() => {}); // the signal handler exits
+  const report = reportOf();
+  const { failed, skipped, passed } = report.summary;
   writeReport(runDir, report);
   const shownDir = displayPath(runDir, io);
   if (flags.format === "json") {
-    io.stdout.write(jsonText({ reportDir: shownDir, ...report }));
+    io.stdout.write(jsonText({ reportDir: shownDir, ...(redactTokens(report) as EvalReport) }));
   } else {
     const paint = painter(io.stdout, io.env);
     for (const r of results) {
@@ -125,10 +186,9 @@ export async function runEval(casesFile: string, flags: EvalRunFlags, io: CliIo)
             : paint("yellow", "SKIP");
       io.stdout.write(`${tag}  ${r.id}${r.status === "skip" ? `  ${r.message}` : ""}\n`);
     }
-    const { passed } = report.summary;
     const line = `${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`;
     io.stdout.write(
-      `\n${paint(failed ? "red" : "green", line)}\nreport: ${join(shownDir, "report.md")}\n`,
+      `\n${paint(failed || passed === 0 ? "red" : "green", line)}\nreport: ${join(shownDir, "report.md")}\n`,
     );
   }
   if (failed > 0) {
@@ -140,9 +200,18 @@ export async function runEval(casesFile: string, flags: EvalRunFlags, io: CliIo)
         `FAIL ${r.id}${r.diffs.length ? (server ? ` ${server}` : "") : `: ${r.message}`}\n`,
       );
       for (const d of r.diffs) {
-        io.stderr.write(`  ${d.field}: expected ${shown(d.expected)}, actual ${shown(d.actual)}\n`);
+        const secret = isTokenKey(d.field);
+        const value = (v: unknown) => (secret && v !== undefined ? shown(REDACTED) : shown(v));
+        io.stderr.write(`  ${d.field}: expected ${value(d.expected)}, actual ${value(d.actual)}\n`);
       }
     }
+    throw silentExit(1);
+  }
+  if (passed === 0) {
+    // Every case skipped: nothing was checked, which is no success.
+    io.stderr.write(
+      `hexarch-ctl: nothing was checked: all ${results.length} case(s) were skipped (see the report for why)\n`,
+    );
     throw silentExit(1);
   }
 }

@@ -21,8 +21,9 @@ const snake = (k: string): string => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCas
 
 /** A field of an answer, by its name or its other spelling (snake_case or camelCase). */
 export function field(body: JsonObject, key: string): unknown {
-  if (key in body) return body[key];
-  for (const alt of [camel(key), snake(key)]) if (alt in body) return body[alt];
+  const own = (k: string): boolean => Object.hasOwn(body, k);
+  if (own(key)) return body[key];
+  for (const alt of [camel(key), snake(key)]) if (own(alt)) return body[alt];
   return undefined;
 }
 
@@ -114,11 +115,19 @@ export function createdId(body: JsonObject): unknown {
 /** A reference that names no earlier step, or a field its answer lacks. */
 export class UnresolvedReference extends Error {}
 
+/** Path segments a template may not name: they reach an object's prototype, not its fields. */
+const FORBIDDEN_SEGMENTS = new Set(["__proto__", "constructor", "prototype"]);
+
 const TEMPLATE = /\{\{\s*([^{}\s]+)\s*\}\}/g;
 
 /** `{{step}}` is the id the step created; `{{step.field.sub}}` a field of its answer. */
 function resolve(ref: string, created: ReadonlyMap<string, JsonObject>): unknown {
   const [stepId = "", ...path] = ref.split(".");
+  const bad = path.find((seg) => FORBIDDEN_SEGMENTS.has(seg));
+  if (bad !== undefined)
+    throw new UnresolvedReference(
+      `{{${ref}}}: '${bad}' is not a field a template may name (__proto__, constructor and prototype are refused)`,
+    );
   const body = created.get(stepId);
   if (!body) {
     const known = [...created.keys()];
@@ -153,7 +162,14 @@ export function fillTemplates(value: unknown, created: ReadonlyMap<string, JsonO
   if (Array.isArray(value)) return value.map((v) => fillTemplates(v, created));
   if (value !== null && typeof value === "object") {
     const out: JsonObject = {};
-    for (const [k, v] of Object.entries(value)) out[k] = fillTemplates(v, created);
+    // defineProperty: a key `__proto__` (JSON.parse makes it an own field) stays a field.
+    for (const [k, v] of Object.entries(value))
+      Object.defineProperty(out, k, {
+        value: fillTemplates(v, created),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     return out;
   }
   return value;

@@ -20,6 +20,9 @@ import {
   type StepType,
 } from "./types.ts";
 
+/** The expectation keys that hold a regular expression (compare.ts reads the same ones). */
+const PATTERN_KEYS = ["reason_pattern", "reasonPattern", "reason_matches"] as const;
+
 const STEP_KEYS = ["id", "type", "request", "expect", "description"] as const;
 
 const isObject = (v: unknown): v is JsonObject =>
@@ -78,6 +81,21 @@ function readStep(
   if (expect !== undefined && expect !== null && !isObject(expect)) {
     out.add([...path, "expect"], "'expect' must be a mapping of the answer's fields");
     ok = false;
+  }
+  if (isObject(expect)) {
+    for (const key of PATTERN_KEYS) {
+      const pattern = expect[key];
+      if (typeof pattern !== "string") continue;
+      try {
+        new RegExp(pattern);
+      } catch (err) {
+        out.add(
+          [...path, "expect", key],
+          `step '${typeof id === "string" ? id : index}': '${key}' is not a valid regular expression (${(err as Error).message})`,
+        );
+        ok = false;
+      }
+    }
   }
   if (!ok) return undefined;
   return {

@@ -102,6 +102,8 @@ export function reportMarkdown(report: EvalReport): string {
   lines.push(`- Mode: ${meta.mode}${meta.baseUrl ? `, server ${meta.baseUrl}` : ""}`);
   lines.push(`- Policy file: ${meta.policyFile ?? "(none)"}`);
   lines.push(`- hexarch-guardrails ${meta.version}`);
+  if (meta.interrupted)
+    lines.push(`- Interrupted by ${meta.interrupted}: only the cases run before it are listed`);
   const verdict = summary.failed === 0 ? "**PASS**" : "**FAIL**";
   lines.push(
     `- Result: ${verdict}: ${summary.total} cases, ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`,
@@ -165,7 +167,43 @@ export function reportMarkdown(report: EvalReport): string {
 }
 
 /** Writes `results.json` and `report.md` into the run's folder. */
+/** What a confirmation token's value becomes in the report files. */
+export const REDACTED = "<redacted>";
+
+const TOKEN_KEYS = new Set(["confirmationToken", "confirmation_token"]);
+
+/** Whether a field holds a confirmation token (a secret that lets a call through once). */
+export const isTokenKey = (key: string): boolean => TOKEN_KEYS.has(key);
+
+/**
+ * A copy of `value` with every confirmation token's value replaced by `<redacted>`: a field
+ * named `confirmationToken` or `confirmation_token`, and the expected and actual values of
+ * a difference in such a field.
+ */
+export function redactTokens(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactTokens);
+  if (value === null || typeof value !== "object") return value;
+  const obj = value as Record<string, unknown>;
+  const tokenDiff = typeof obj.field === "string" && isTokenKey(obj.field);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    const secret =
+      (isTokenKey(k) || (tokenDiff && (k === "expected" || k === "actual"))) &&
+      v !== undefined &&
+      v !== null;
+    Object.defineProperty(out, k, {
+      value: secret ? REDACTED : redactTokens(v),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
+}
+
+/** Writes `results.json` and `report.md`, confirmation tokens redacted in both. */
 export function writeReport(dir: string, report: EvalReport): void {
-  writeFileSync(join(dir, "results.json"), `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(join(dir, "report.md"), reportMarkdown(report));
+  const safe = redactTokens(report) as EvalReport;
+  writeFileSync(join(dir, "results.json"), `${JSON.stringify(safe, null, 2)}\n`);
+  writeFileSync(join(dir, "report.md"), reportMarkdown(safe));
 }

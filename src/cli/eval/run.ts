@@ -26,6 +26,7 @@ import {
   outcomeOfExpectation,
   UnresolvedReference,
 } from "./compare.ts";
+import { isTokenKey, REDACTED } from "./report.ts";
 import type { CaseResult, EvalStep, EvalSuite, FieldDiff, JsonObject, Outcome } from "./types.ts";
 
 /** Where decisions come from. */
@@ -58,15 +59,24 @@ async function post(
   if (target.token) headers.authorization = `Bearer ${target.token}`;
   let res: Response;
   try {
-    res = await fetch(new URL(path, target.baseUrl), {
+    // The path goes after the base URL's own path (`--url http://h/prefix/` keeps /prefix).
+    res = await fetch(`${target.baseUrl.replace(/\/+$/, "")}${path}`, {
       method: "POST",
       headers,
       body: JSON.stringify(body),
+      // A redirect's target is not the server under test: never followed, never a decision.
+      redirect: "manual",
       signal: AbortSignal.timeout(10_000),
     });
   } catch (err) {
     const cause = (err as { cause?: { message?: string } }).cause?.message;
     throw new CliError(`cannot reach ${target.baseUrl}: ${cause ?? (err as Error).message}`);
+  }
+  if (res.status >= 300 && res.status < 400) {
+    await res.body?.cancel().catch(() => {});
+    throw new CliError(
+      `POST ${path} answered a redirect (${res.status}), which is not followed: give --url the server itself`,
+    );
   }
   const text = await res.text();
   let parsed: unknown = {};
@@ -119,12 +129,15 @@ const policyIdsOf = (request: JsonObject): string[] =>
   typeof request.policyId === "string" ? [request.policyId] : [];
 
 /** Runs the steps of a steps file in order; ids created by a step are available to later ones. */
-async function runSteps(steps: readonly EvalStep[], target: EvalTarget): Promise<CaseResult[]> {
+async function runSteps(
+  steps: readonly EvalStep[],
+  target: EvalTarget,
+  results: CaseResult[],
+): Promise<CaseResult[]> {
   const created = new Map<string, JsonObject>();
   const createdRules = new Map<string, unknown>();
   const local =
     target.kind === "local" ? new LocalDecisionClient({ policies: target.policies }) : undefined;
-  const results: CaseResult[] = [];
   try {
     for (const step of steps) {
       const t0 = performance.now();
@@ -159,8 +172,21 @@ async function runSteps(steps: readonly EvalStep[], target: EvalTarget): Promise
             });
             continue;
           }
-          const context = (request.context ?? {}) as JsonObject;
-          answer = await decideLocally(local, request.policyId, context);
+          const context = request.context ?? {};
+          // Refused as the server refuses it: a context is a JSON object.
+          answer =
+            context !== null && typeof context === "object" && !Array.isArray(context)
+              ? await decideLocally(local, request.policyId, context as JsonObject)
+              : {
+                  status: 400,
+                  body: {
+                    statusCode: 400,
+                    error: "Bad Request",
+                    code: "invalid_body",
+                    message: "body.context must be object",
+                    field: "body.context",
+                  },
+                };
         } else if (target.kind === "server") {
           answer = await post(target, ROUTES[step.type], request);
         } else throw new CliError("unreachable");
@@ -218,7 +244,12 @@ function serverMessage(answer: Answer): string {
 
 /** `action expected "block", got "allow"`. */
 export function describeDiff(d: FieldDiff): string {
-  const shown = (v: unknown): string => (v === undefined ? "(missing)" : JSON.stringify(v));
+  const shown = (v: unknown): string =>
+    v === undefined
+      ? "(missing)"
+      : isTokenKey(d.field)
+        ? JSON.stringify(REDACTED)
+        : JSON.stringify(v);
   return `${d.field} expected ${shown(d.expected)}, got ${shown(d.actual)}`;
 }
 
@@ -322,16 +353,19 @@ async function runTestOnServer(
 }
 
 /** Runs a `tests:` file: in this process with `runPolicyTests`, or test by test against a server. */
-async function runTests(file: PolicyTestFile, target: EvalTarget): Promise<CaseResult[]> {
+async function runTests(
+  file: PolicyTestFile,
+  target: EvalTarget,
+  out: CaseResult[],
+): Promise<CaseResult[]> {
   if (target.kind === "server") {
-    const results: CaseResult[] = [];
-    for (const test of file.tests) results.push(await runTestOnServer(test, target));
-    return results;
+    for (const test of file.tests) out.push(await runTestOnServer(test, target));
+    return out;
   }
   const t0 = performance.now();
   const results = await runPolicyTests(target.policies, file);
   const each = Math.round((performance.now() - t0) / Math.max(1, results.length));
-  return results.map((r, i) => {
+  const mapped = results.map((r, i) => {
     const test = file.tests[i] as PolicyTestCase;
     const diffs: FieldDiff[] =
       r.passed || r.error ? [] : [{ field: "decision", expected: r.expected, actual: r.actual }];
@@ -357,9 +391,20 @@ async function runTests(file: PolicyTestFile, target: EvalTarget): Promise<CaseR
       durationMs: each,
     } satisfies CaseResult;
   });
+  out.push(...mapped);
+  return out;
 }
 
-/** Runs every case of a suite against a target, in file order. */
-export function runSuite(suite: EvalSuite, target: EvalTarget): Promise<CaseResult[]> {
-  return suite.kind === "steps" ? runSteps(suite.steps, target) : runTests(suite.file, target);
+/**
+ * Runs every case of a suite against a target, in file order. Each result is pushed onto
+ * `results` as soon as it is known (what an interrupted run reports), which is answered.
+ */
+export function runSuite(
+  suite: EvalSuite,
+  target: EvalTarget,
+  results: CaseResult[] = [],
+): Promise<CaseResult[]> {
+  return suite.kind === "steps"
+    ? runSteps(suite.steps, target, results)
+    : runTests(suite.file, target, results);
 }

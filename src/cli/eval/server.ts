@@ -47,11 +47,13 @@ function binPath(): string {
  * @param policyFile absolute path, or undefined for API-defined policies only.
  * @param env the caller's environment; its `HEXARCH_*` variables are left out, so the
  *   server is isolated like the Python harness's.
+ * @param onStarting given the stop function as soon as the process is spawned.
  */
 export async function startServer(
   policyFile: string | undefined,
   logPath: string,
   env: NodeJS.ProcessEnv,
+  onStarting?: (stop: () => Promise<void>) => void,
 ): Promise<StartedServer> {
   const dir = mkdtempSync(join(tmpdir(), "hexarch-eval-"));
   const token = randomBytes(24).toString("hex");
@@ -91,7 +93,12 @@ export async function startServer(
     log.write(s);
   });
   const exited = new Promise<number | null>((done) => proc.on("exit", (code) => done(code)));
-  const cleanup = async (): Promise<void> => {
+  let cleaning: Promise<void> | undefined;
+  const cleanup = (): Promise<void> => {
+    cleaning ??= stopAndRemove();
+    return cleaning;
+  };
+  const stopAndRemove = async (): Promise<void> => {
     if (proc.exitCode === null && proc.signalCode === null) {
       proc.kill("SIGTERM");
       const timer = setTimeout(() => proc.kill("SIGKILL"), 8_000);
@@ -101,6 +108,8 @@ export async function startServer(
     await new Promise<void>((done) => log.end(done));
     rmSync(dir, { recursive: true, force: true });
   };
+  // The caller can stop it even before it listens (a signal while it starts).
+  onStarting?.(cleanup);
   try {
     const baseUrl = await new Promise<string>((done, fail) => {
       const timer = setTimeout(

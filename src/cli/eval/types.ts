@@ -95,6 +95,8 @@ export interface EvalReport {
     readonly baseUrl: string | null;
     readonly policyFile: string | null;
     readonly version: string;
+    /** The signal that stopped the run before every case ran (`SIGINT`, `SIGTERM`). */
+    readonly interrupted?: string;
   };
   readonly summary: {
     readonly total: number;

@@ -44,6 +44,30 @@ function refusalMessage(status: number, code: string | undefined, message: strin
   return `${message} (${tag})`;
 }
 
+/** A server URL for a message: its user and password (user:password@) never shown. */
+function shownUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username === "" && parsed.password === "") return url;
+    parsed.username = "";
+    parsed.password = "";
+    return parsed.href.replace(/\/+$/, "");
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, "//");
+  }
+}
+
+/** Replaces every copy of `url` (with its userinfo) in a message by its shown form. */
+function hideUserinfo(message: string, url: string): string {
+  const shown = shownUrl(url);
+  return shown === url
+    ? message
+    : message
+        .split(url)
+        .join(shown)
+        .replace(/\/\/[^/@\s]*@/g, "//");
+}
+
 interface Answer {
   readonly data: unknown;
   readonly headers: IDataObject;
@@ -79,19 +103,34 @@ async function callServer(
       returnFullResponse: true,
       ignoreHttpStatusErrors: true,
       timeout: REQUEST_TIMEOUT_MS,
+      // A redirect's target is not the decision server: never follow one (it would get the
+      // token headers, and its answer would be taken for a decision).
+      disableFollowRedirect: true,
     })) as IN8nHttpFullResponse;
   } catch (error) {
     const failure = new NodeApiError(ctx.getNode(), error as JsonObject, { itemIndex });
     const code = isObject(error) && typeof error.code === "string" ? error.code : undefined;
     // n8n words a known network error (ECONNREFUSED…) its own way; say which server too.
-    failure.message = `Could not reach the decision server at ${baseUrl}: ${failure.message}${
-      code && !failure.message.includes(code) ? ` (${code})` : ""
-    }`;
+    failure.message = hideUserinfo(
+      `Could not reach the decision server at ${shownUrl(baseUrl)}: ${failure.message}${
+        code && !failure.message.includes(code) ? ` (${code})` : ""
+      }`,
+      baseUrl,
+    );
+    if (failure.description) failure.description = hideUserinfo(failure.description, baseUrl);
     throw failure;
   }
   const data = parseBody(response.body);
   const status = response.statusCode;
   if (status >= 200 && status < 300) return { data, headers: response.headers ?? {} };
+  if (status >= 300 && status < 400) {
+    throw new NodeApiError(ctx.getNode(), { message: "redirect", status } as JsonObject, {
+      itemIndex,
+      httpCode: String(status),
+      message: `The decision server at ${shownUrl(baseUrl)} answered ${method} ${path} with a redirect (${status}): not followed; set the credential's Server URL to the server itself`,
+      description: `${method} ${path} answered ${status}`,
+    });
+  }
   const problem: IDataObject = isObject(data) ? data : { message: String(data ?? "") };
   const code = typeof problem.code === "string" ? problem.code : undefined;
   const message =
@@ -494,10 +533,11 @@ export class HexarchGuardrails implements INodeType {
 
     for (let i = 0; i < items.length; i++) {
       const item = items[i] as INodeExecutionData;
+      let field = DEFAULT_DECISION_FIELD;
       try {
         if (operation === "authorize") {
           const options = this.getNodeParameter("options", i, {}) as { decisionField?: string };
-          const field = options.decisionField?.trim() || DEFAULT_DECISION_FIELD;
+          field = options.decisionField?.trim() || DEFAULT_DECISION_FIELD;
           const policyId = String(this.getNodeParameter("policyId", i, "")).trim();
           if (policyId === "") {
             throw new NodeOperationError(this.getNode(), "Policy ID is empty", { itemIndex: i });
@@ -512,7 +552,11 @@ export class HexarchGuardrails implements INodeType {
             { policyId, context },
             token ? { "X-Confirmation-Token": token } : {},
           );
-          if (!isObject(data) || typeof data.allowed !== "boolean") {
+          if (
+            !isObject(data) ||
+            typeof data.allowed !== "boolean" ||
+            typeof data.action !== "string"
+          ) {
             throw new NodeApiError(
               this.getNode(),
               { message: "not a decision", body: JSON.stringify(data) ?? null },
@@ -526,7 +570,20 @@ export class HexarchGuardrails implements INodeType {
             json: { ...item.json, [field]: data },
             pairedItem: { item: i },
           };
-          if (data.allowed === true || !route) allowed.push(out);
+          // Allowed only when the server says so twice over (allowed, with the action allow or
+          // warn), as the Node-RED node reads it; an allow with any other action is no decision.
+          const pass = data.allowed === true && (data.action === "allow" || data.action === "warn");
+          if (data.allowed === true && !pass) {
+            throw new NodeApiError(
+              this.getNode(),
+              { message: "not a decision", body: JSON.stringify(data) ?? null },
+              {
+                itemIndex: i,
+                message: `The decision server's answer to /authorize is allowed with the action ${JSON.stringify(data.action ?? null)}, which is neither allow nor warn`,
+              },
+            );
+          }
+          if (pass || !route) allowed.push(out);
           else denied.push(out);
           continue;
         }
@@ -595,11 +652,13 @@ export class HexarchGuardrails implements INodeType {
             ? error
             : new NodeOperationError(this.getNode(), error as Error, { itemIndex: i });
         if (!this.continueOnFail()) throw failure;
-        // Never a silent allow: in Route mode a failed item goes to the Denied output.
-        const failed: INodeExecutionData = {
-          json: { ...item.json, ...errorFields(failure) },
-          pairedItem: { item: i },
-        };
+        // Never a silent allow: in Route mode a failed item goes to the Denied output, and
+        // its decision field says "not allowed" (never a stale decision from its input).
+        const fields = errorFields(failure);
+        const json: IDataObject = { ...item.json, ...fields };
+        if (operation === "authorize")
+          json[field] = { allowed: false, action: "error", reason: fields.error as string };
+        const failed: INodeExecutionData = { json, pairedItem: { item: i } };
         if (route) denied.push(failed);
         else allowed.push(failed);
       }

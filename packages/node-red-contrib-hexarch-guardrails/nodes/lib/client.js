@@ -68,12 +68,24 @@ function isObject(value) {
 }
 
 /**
- * Sends one request and answers the parsed JSON body of a 2xx answer.
+ * A URL for a message: its user and password (`user:password@`) never shown.
+ *
+ * @param {string} url
+ * @returns {string}
+ */
+function shownUrl(url) {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1");
+}
+
+/**
+ * Sends one request and answers the parsed JSON body of a 2xx answer. A redirect is never
+ * followed (its target is not the decision server, and would get the token and actor
+ * headers): any 3xx is a `hexarch_bad_response`.
  *
  * @param {ServerSettings} server
  * @param {"GET" | "POST"} method
  * @param {string} path  starting with `/`
- * @param {{ body?: unknown, headers?: Record<string, string> }} [options]
+ * @param {{ body?: unknown, headers?: Record<string, string>, signal?: AbortSignal }} [options]
  * @returns {Promise<unknown>}
  * @throws {HexarchError}
  */
@@ -81,7 +93,13 @@ async function request(server, method, path, options = {}) {
   const base = server.url.replace(/\/+$/, "");
   if (!/^https?:\/\//i.test(base))
     throw new HexarchError(
-      `hexarch: the server URL "${server.url}" is not an http(s) URL`,
+      `hexarch: the server URL "${shownUrl(server.url)}" is not an http(s) URL`,
+      "hexarch_not_configured",
+      null,
+    );
+  if (shownUrl(base) !== base)
+    throw new HexarchError(
+      `hexarch: the server URL "${shownUrl(server.url)}" has a user and password in it (user:password@); put the secret in the config node's Token instead`,
       "hexarch_not_configured",
       null,
     );
@@ -98,10 +116,15 @@ async function request(server, method, path, options = {}) {
       method,
       headers,
       ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-      signal: AbortSignal.timeout(server.timeoutMs),
+      redirect: "manual",
+      signal: options.signal
+        ? AbortSignal.any([options.signal, AbortSignal.timeout(server.timeoutMs)])
+        : AbortSignal.timeout(server.timeoutMs),
     });
   } catch (err) {
     const name = err instanceof Error ? err.name : "";
+    if (options.signal?.aborted)
+      throw new HexarchError(`hexarch: ${method} ${path} was aborted`, "hexarch_aborted", null);
     if (name === "TimeoutError" || name === "AbortError")
       throw new HexarchError(
         `hexarch: ${method} ${path} got no answer within ${server.timeoutMs} ms`,
@@ -115,7 +138,19 @@ async function request(server, method, path, options = {}) {
         : err instanceof Error
           ? err.message
           : String(err);
-    throw new HexarchError(`hexarch: cannot reach ${base} (${why})`, "hexarch_unreachable", null);
+    throw new HexarchError(
+      `hexarch: cannot reach ${shownUrl(base)} (${shownUrl(why)})`,
+      "hexarch_unreachable",
+      null,
+    );
+  }
+  if (res.status >= 300 && res.status < 400) {
+    await res.body?.cancel().catch(() => {});
+    throw new HexarchError(
+      `hexarch: ${method} ${path} answered a redirect (${res.status}), which is never followed: set the server URL to the decision server itself`,
+      "hexarch_bad_response",
+      res.status,
+    );
   }
   const text = await res.text().catch(() => "");
   /** @type {unknown} */
@@ -166,7 +201,7 @@ function asHexarchError(err) {
   );
 }
 
-module.exports = { HexarchError, request, asHexarchError, isObject };
+module.exports = { HexarchError, request, asHexarchError, isObject, shownUrl };
 
 /**
  * Ends a message on the catch path: `msg.error` gets `{ message, code, status }` (the catch
