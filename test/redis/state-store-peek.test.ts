@@ -4,35 +4,18 @@
  * a Guardian sharing the store. The StateStore contract (test/contract) checks its answers.
  */
 import { randomUUID } from "node:crypto";
-import { createClient, RESP_TYPES } from "redis";
-import { afterAll, describe, expect, it } from "vitest";
+import { RESP_TYPES } from "redis";
+import { describe, expect, it } from "vitest";
 import { Guardian, parsePolicies } from "../../src/index.ts";
 import { type RedisLike, RedisStateStore } from "../../src/redis/index.ts";
 import { periodCounter, windowCounter } from "../contract/state-store.contract.ts";
-import { REDIS_URL, redisReachable } from "../support/redis.ts";
+import { redisForFile } from "../support/redis.ts";
 
-const available = await redisReachable("the RedisStateStore peek tests").catch((err: unknown) => {
-  describe("Redis", () => {
-    it("is reachable (CI needs it for the RedisStateStore peek tests)", () => {
-      throw err;
-    });
-  });
-  return false;
-});
-if (!available && !process.env.CI) {
-  describe("RedisStateStore.peek against Redis", () => {
-    it.skip(`needs Redis at ${REDIS_URL}, which is not reachable`, () => {});
-  });
-}
-
-const admin = available ? createClient({ url: REDIS_URL }) : undefined;
-if (admin) {
-  admin.on("error", () => {});
-  await admin.connect();
-  afterAll(async () => {
-    await admin.close();
-  });
-}
+/** One client for the tests' own looks into Redis; undefined when it is not reachable. */
+const admin = await redisForFile(
+  "the RedisStateStore peek tests",
+  "RedisStateStore.peek against Redis",
+);
 
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 const uniquePrefix = () => `hexarch-test:${randomUUID().slice(0, 8)}:peek:`;

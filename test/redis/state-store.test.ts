@@ -28,32 +28,11 @@ import {
   runStateStoreContract,
   windowCounter,
 } from "../contract/state-store.contract.ts";
-import { REDIS_URL, redisReachable } from "../support/redis.ts";
+import { REDIS_URL, redisForFile } from "../support/redis.ts";
 
-const available = await redisReachable("the RedisStateStore tests").catch((err: unknown) => {
-  // In CI an unreachable server is a failure, reported as a test so the run says why.
-  describe("Redis", () => {
-    it("is reachable (CI needs it for the RedisStateStore tests)", () => {
-      throw err;
-    });
-  });
-  return false;
-});
-if (!available && !process.env.CI) {
-  describe("RedisStateStore against Redis", () => {
-    it.skip(`needs Redis at ${REDIS_URL}, which is not reachable`, () => {});
-  });
-}
-
-/** One client for the tests' own looks into Redis (and for stores given a client). */
-const admin = available ? createClient({ url: REDIS_URL }) : undefined;
-if (admin) {
-  admin.on("error", () => {});
-  await admin.connect();
-  afterAll(async () => {
-    await admin.close();
-  });
-}
+/** One client for the tests' own looks into Redis; undefined when it is not reachable. */
+const admin = await redisForFile("the RedisStateStore tests", "RedisStateStore against Redis");
+const _available = admin !== undefined;
 
 const redis = () => {
   if (!admin) throw new Error("Redis is not reachable");
