@@ -496,8 +496,8 @@ async function main(): Promise<void> {
 }
 
 /**
- * A stand-in OPA image: the binary named by HEXARCH_OPA_BIN, else `opa` on PATH, else the
- * xz-compressed one beside the checkout (../shared/peers/opa.xz) at /opa of the base image.
+ * A stand-in OPA image: the binary named by HEXARCH_OPA_BIN (`.ci/run` sets it when a peer
+ * binary is at hand), else `opa` on PATH, at /opa of the base image.
  */
 function opaImage(): string | undefined {
   const tag = "localhost/hexarch-opa:local";
@@ -505,15 +505,9 @@ function opaImage(): string | undefined {
   const ctx = mkdtempSync(join(tmpdir(), "hexarch-opa-"));
   try {
     const fromPath = run("sh", ["-c", "command -v opa"]).stdout.trim();
-    const xz = join(ROOT, "../shared/peers/opa.xz");
     const bin = process.env.HEXARCH_OPA_BIN ?? (fromPath || undefined);
-    if (bin !== undefined) cpSync(bin, join(ctx, "opa"));
-    else if (existsSync(xz))
-      must("sh", [
-        "-c",
-        `xz -dc '${xz}' > '${join(ctx, "opa")}' && chmod 755 '${join(ctx, "opa")}'`,
-      ]);
-    else return undefined;
+    if (bin === undefined) return undefined;
+    cpSync(bin, join(ctx, "opa"));
     cpSync(join(DEPLOY, "local/opa.Dockerfile"), join(ctx, "Dockerfile"));
     must("podman", ["build", "-q", "--build-arg", `BASE_IMAGE=${BASE_IMAGE}`, "-t", tag, ctx]);
     return tag;
