@@ -19,14 +19,16 @@ import { backend, HttpError } from "../errors.ts";
 import {
   type AuditExportQuery,
   type AuditFilterQuery,
-  type AuditSummaryQuery,
-  type AuditTimeseriesQueryString,
   auditExportSchema,
   auditLogDetailSchema,
+} from "../schemas/audit.ts";
+import {
+  type AuditSummaryQuery,
+  type AuditTimeseriesQueryString,
   auditSummarySchema,
   auditTimeseriesSchema,
   type BucketName,
-} from "../schemas/audit.ts";
+} from "../schemas/audit-windows.ts";
 import {
   type AuditLogsQuery,
   type AuditReplayBody,
