@@ -34,7 +34,7 @@ async function server(options: { audit?: boolean; cacheMs?: number } = {}) {
   const logger =
     options.audit === false
       ? undefined
-      : new DecisionLogger(new SqliteAuditStore(path), { exitHooks: false });
+      : new DecisionLogger(new SqliteAuditStore(path), { exitHooks: false, durable: true });
   const keys = new SqliteApiKeyStore(path);
   const app = await createServer({
     guardian: new Guardian({ env: {}, policies: POLICIES, onWarn: () => {} }),
