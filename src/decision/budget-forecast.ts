@@ -244,7 +244,8 @@ export async function budgetForecast(
     policies,
     {
       since: new Date(since).toISOString(),
-      until: now,
+      // `until` is exclusive: a record stamped in the very millisecond of `now` counts too.
+      until: new Date(Date.parse(now) + 1).toISOString(),
       pageSize,
       state,
       select: (ids) => ids.some((id) => withBudget.has(id)),
